@@ -1,0 +1,69 @@
+"""What request handlers depend on, built once in `app.create_app` and reached through FastAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy import Engine
+
+from services.meetings.outbox import OutboxRelay
+from services.meetings.settings import MeetingsSettings
+from shared.auth import Principal
+from shared.web import Problem
+
+
+class MeetingsMetrics:
+    """Business counters of the meetings service."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.meetings_accepted = Counter(
+            "pantau_meeting_reports_accepted_total",
+            "Meeting reports accepted by the API, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+
+
+@dataclass
+class MeetingsContext:
+    """The service's dependencies: one instance per app."""
+
+    settings: MeetingsSettings
+    engine: Engine
+    relay: OutboxRelay | None
+    registry: CollectorRegistry
+    metrics: MeetingsMetrics
+    clock: Callable[[], datetime]
+    authenticate: Callable[[Request], object]
+
+    def events_committed(self) -> None:
+        """Wake the relay after a transaction that staged events."""
+        if self.relay is not None:
+            self.relay.notify()
+
+
+def get_context(request: Request) -> MeetingsContext:
+    context: MeetingsContext = request.app.state.context
+    return context
+
+
+async def get_principal(request: Request) -> Principal:
+    context = get_context(request)
+    principal = await context.authenticate(request)  # type: ignore[misc]
+    assert isinstance(principal, Principal)
+    return principal
+
+
+Context = Annotated[MeetingsContext, Depends(get_context)]
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_admin(principal: Principal) -> None:
+    """Registry writes are for admins only."""
+    if principal.role != "admin":
+        raise Problem(403, "Forbidden", "only an admin may change the registry")

@@ -1,0 +1,49 @@
+"""HTTP shapes of `POST /meetings` (contract §3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.meetings.registry.models import NikRef
+from shared.events.base import ID_PATTERN
+
+
+class AttendanceIn(BaseModel):
+    """One member's attendance; the member by ref, or by NIK (pseudonymised at once)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    member_ref: str | NikRef = Field(description='Pseudonymous member ref (or `{"nik": …}`).')
+    status: Literal["present", "absent", "excused"]
+
+
+class MeetingIn(BaseModel):
+    """A held group meeting as a field app reports it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    report_id: str = Field(pattern=ID_PATTERN, description="Client-generated UUID; unique forever.")
+    group_id: str = Field(pattern=ID_PATTERN)
+    started_at: AwareDatetime
+    ended_at: AwareDatetime
+    facilitator_present: bool
+    led_by: Literal["facilitator", "chair", "other"]
+    module: str | None = Field(default=None, max_length=200)
+    topic: str | None = Field(default=None, max_length=500)
+    attendance: list[AttendanceIn] = Field(default_factory=list, max_length=500)
+    recorded_at: AwareDatetime = Field(description="Device time the report was completed.")
+    device_id: str | None = Field(default=None, max_length=120)
+
+
+class MeetingResult(BaseModel):
+    """The stored outcome of a report; an identical repeat returns the same document."""
+
+    report_id: str
+    group_id: str
+    status: Literal["recorded"] = "recorded"
+    received_at: datetime
+    present_count: int
+    member_count: int

@@ -1,0 +1,206 @@
+"""Transactional outbox: events are written in the same transaction as the record they describe,
+and a relay publishes them to Kafka in order, so that no committed record is ever left without its
+event and no event exists for a rolled-back record.
+
+The relay uses kafka-python's idempotent producer with `acks=all`. It publishes rows in id order
+and deletes a row only after the broker acknowledged it and every row before it; after a failure it
+starts again from the oldest unpublished row. A row may so be published twice (at-least-once);
+consumers de-duplicate on the CloudEvents (source, id), which is stored with the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from kafka import KafkaProducer
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+
+from services.meetings.db import outbox
+from shared import serde
+from shared.envelope import Envelope
+from shared.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+def append(connection: Connection, envelopes: Iterable[Envelope], *, kafka: KafkaSettings, topic: str) -> int:
+    """Stage events in the caller's transaction. Returns how many were staged."""
+    rows = [
+        {
+            "topic": kafka.topic(topic),
+            "message_key": envelope.subject,
+            "message_value": serde.encode(envelope),
+            "headers": [[name, value.decode()] for name, value in serde.kafka_headers(envelope)],
+            "created_at": datetime.now(UTC),
+        }
+        for envelope in envelopes
+    ]
+    if rows:
+        connection.execute(insert(outbox), rows)
+    return len(rows)
+
+
+class OutboxMetrics:
+    """Outbox health on the service's registry."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.lag = Gauge(
+            "pantau_outbox_lag_events",
+            "Events committed but not yet acknowledged by Kafka.",
+            registry=registry,
+        )
+        self.oldest_age = Gauge(
+            "pantau_outbox_oldest_age_seconds",
+            "Age of the oldest unpublished outbox event (0 when empty).",
+            registry=registry,
+        )
+        self.published = Counter(
+            "pantau_outbox_published_total", "Outbox events acknowledged by Kafka.", registry=registry
+        )
+        self.failures = Counter(
+            "pantau_outbox_publish_failures_total", "Relay rounds that failed to publish.", registry=registry
+        )
+
+
+class OutboxRelay:
+    """Publishes outbox rows to Kafka from a background thread until stopped."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        kafka: KafkaSettings,
+        metrics: OutboxMetrics,
+        poll_seconds: float = 0.2,
+        batch_size: int = 500,
+    ) -> None:
+        self._engine = engine
+        self._kafka = kafka
+        self._metrics = metrics
+        self._poll_seconds = poll_seconds
+        self._batch_size = batch_size
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._producer: KafkaProducer | None = None
+        self.broker_reachable = False
+
+    def start(self) -> None:
+        """Start the relay thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+            self._thread.start()
+
+    def notify(self) -> None:
+        """Tell the relay new rows were committed, so it does not wait for its next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current round; unpublished rows stay in the outbox for the next start."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None
+
+    def _run(self) -> None:
+        backoff = self._poll_seconds
+        while not self._stopping.is_set():
+            try:
+                published = self.publish_pending()
+                backoff = self._poll_seconds
+            except Exception as exc:  # the relay must outlive any broker trouble
+                self._metrics.failures.inc()
+                self.broker_reachable = False
+                log.warning("outbox relay could not publish (%s); retrying in %.1fs", exc, backoff)
+                self._drop_producer()
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if published < self._batch_size:
+                self._wake.wait(self._poll_seconds)
+                self._wake.clear()
+
+    def publish_pending(self) -> int:
+        """One round: publish up to a batch of the oldest rows, delete those acknowledged."""
+        with self._engine.connect() as connection:
+            rows = connection.execute(select(outbox).order_by(outbox.c.id).limit(self._batch_size)).all()
+        self._refresh_lag_metrics()
+        if not rows:
+            if self._producer is None:
+                self._ensure_producer()
+            return 0
+        producer = self._ensure_producer()
+        futures = [
+            producer.send(
+                row.topic,
+                key=row.message_key.encode(),
+                value=row.message_value,
+                headers=[(name, value.encode()) for name, value in row.headers],
+            )
+            for row in rows
+        ]
+        producer.flush(timeout=30)
+        acknowledged: list[int] = []
+        for row, future in zip(rows, futures, strict=True):
+            future.get(timeout=0)  # raises the send's error; rows after it stay for the next round
+            acknowledged.append(row.id)
+        with self._engine.begin() as connection:
+            connection.execute(delete(outbox).where(outbox.c.id.in_(acknowledged)))
+        self._metrics.published.inc(len(acknowledged))
+        self._refresh_lag_metrics()
+        return len(acknowledged)
+
+    def _ensure_producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(
+                bootstrap_servers=self._kafka.bootstrap_servers.split(","),
+                client_id="pantau-meetings-outbox",
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                compression_type="gzip",
+                retries=2**31 - 1,
+                max_in_flight_requests_per_connection=5,
+                request_timeout_ms=15000,
+                delivery_timeout_ms=60000,
+            )
+        self.broker_reachable = True
+        return self._producer
+
+    def _drop_producer(self) -> None:
+        if self._producer is not None:
+            try:
+                self._producer.close(timeout=1)
+            except Exception:  # closing a broken producer may itself fail; nothing to save
+                log.debug("closing the outbox producer failed", exc_info=True)
+            self._producer = None
+
+    def _refresh_lag_metrics(self) -> None:
+        with self._engine.connect() as connection:
+            count, oldest = connection.execute(select(func.count(), func.min(outbox.c.created_at))).one()
+        self._metrics.lag.set(count)
+        if oldest is None:
+            self._metrics.oldest_age.set(0)
+        else:
+            oldest_utc = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            self._metrics.oldest_age.set(max(0.0, (datetime.now(UTC) - oldest_utc).total_seconds()))
+
+    def wait_until_drained(self, timeout: float) -> bool:
+        """For tools and tests: block until the outbox is empty or the timeout passes."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._engine.connect() as connection:
+                if connection.execute(select(func.count()).select_from(outbox)).scalar_one() == 0:
+                    return True
+            self.notify()
+            time.sleep(0.05)
+        return False

@@ -1,0 +1,1 @@
+"""Registry: regions, supervisors, facilitators and groups (upserts publish to `registry.events`)."""

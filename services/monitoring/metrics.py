@@ -1,0 +1,36 @@
+"""The worker's Prometheus metrics (bounded labels only: service, topic, reason, rule, severity)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+SERVICE = "monitoring"
+
+
+class MonitoringMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.processed = Counter(
+            "pantau_events_processed_total", "Events read by the service.", ["service", "topic"], registry=registry
+        )
+        self.skipped_unknown = Counter(
+            "pantau_events_unknown_type_total",
+            "Events of a type this build does not know: counted and skipped.",
+            ["service", "topic"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "pantau_dead_letters_total", "Records sent to a dead-letter topic.", ["service", "reason"], registry=registry
+        )
+        self.deviations = Counter(
+            "pantau_deviation_events_published_total",
+            "Deviation events published, by kind of change.",
+            ["rule", "severity", "change"],
+            registry=registry,
+        )
+        self.detection_latency = Histogram(
+            "pantau_detection_latency_seconds",
+            "From the evidence being accepted by Pantau to the deviation being published.",
+            ["rule"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+            registry=registry,
+        )

@@ -1,0 +1,61 @@
+"""What a rule can decide, and how a deviation's id is derived."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+Severity = Literal["info", "warning", "critical"]
+DetailValue = str | int | float | bool | None
+
+# Fixed namespace: the same (rule, subject, occurrence) gives the same id in every process, forever.
+_DEVIATION_NAMESPACE = uuid.UUID("6f1d3c52-8a4e-4f7b-9a51-5e0c1f2a7b90")
+
+
+def deviation_id(rule: str, subject: str, occurrence: str) -> str:
+    """Derived id: redelivering the evidence can never make a second deviation."""
+    return "dev-" + uuid.uuid5(_DEVIATION_NAMESPACE, f"{rule}|{subject}|{occurrence}").hex
+
+
+@dataclass(frozen=True)
+class Open:
+    """Open a deviation for an occurrence (a meeting, a period, an activity)."""
+
+    rule: str
+    subject: str
+    occurrence: str
+    severity: Severity
+    evidence_at: datetime
+    details: dict[str, DetailValue] = field(default_factory=dict)
+    concerns: Literal["group", "facilitator"] = "group"
+
+    @property
+    def deviation_id(self) -> str:
+        return deviation_id(self.rule, self.subject, self.occurrence)
+
+
+@dataclass(frozen=True)
+class Escalate:
+    """Raise an open deviation's severity."""
+
+    deviation_id: str
+    rule: str
+    previous_severity: Severity
+    severity: Severity
+    reason: str
+    details: dict[str, DetailValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resolve:
+    """Close an open deviation because its evidence cleared."""
+
+    deviation_id: str
+    rule: str
+    severity: Severity
+    reason: str
+
+
+Decision = Open | Escalate | Resolve

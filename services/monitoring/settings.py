@@ -1,0 +1,31 @@
+"""Monitoring settings: `PANTAU_MONITORING_*` (plus the shared `PANTAU_KAFKA_*`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.monitoring.programmes import PROGRAMMES_DIR
+from shared.settings import ServiceSettings
+from shared.topics import GROUP_KEYED_PARTITIONS
+
+
+class MonitoringSettings(ServiceSettings):
+    """Configuration of the monitoring worker."""
+
+    model_config = SettingsConfigDict(env_prefix="PANTAU_MONITORING_", extra="ignore")
+
+    app_id: str = Field(default="pantau-monitoring", description="Faust app id = consumer group name.")
+    web_host: str = Field(default="127.0.0.1", description="Interface the worker's web server binds.")
+    web_port: int = Field(default=8002, description="Port of /healthz, /readyz and /metrics.")
+    data_dir: Path = Field(default=Path("var/monitoring"), description="Faust's local data directory.")
+    programmes_dir: Path = Field(default=PROGRAMMES_DIR, description="Folder of programme YAML files.")
+    partitions: int = Field(default=GROUP_KEYED_PARTITIONS, description="Partitions of group-keyed topics.")
+    clock: Literal["wall", "event"] = Field(
+        default="wall", description="`wall` when live; `event` (event-time watermark) when replaying history."
+    )
+    source: str = Field(default="/pantau/monitoring", description="CloudEvents `source` of published events.")
+    log_level: str = Field(default="info", description="Worker log level.")

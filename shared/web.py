@@ -1,0 +1,191 @@
+"""HTTP plumbing shared by Pantau's FastAPI services: RFC 9457 problem details, a body-size
+limit, bearer-token reading and the health endpoints. No business rules here."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.auth import InvalidToken, Principal, read_token
+from shared.settings import AuthSettings
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(Exception):
+    """An RFC 9457 problem; `errors` name the offending fields (`{"field": ..., "message": ...}`)."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        type_: str = "about:blank",
+        errors: Sequence[dict[str, Any]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.type = type_
+        self.errors = list(errors)
+        self.headers = headers
+
+    @classmethod
+    def invalid_field(cls, field: str, message: str, *, status: int = 422) -> Problem:
+        """A request whose named field is wrong."""
+        return cls(
+            status,
+            "Invalid request",
+            f"{field}: {message}",
+            type_="https://pantau.id/problems/invalid-field",
+            errors=[{"field": field, "message": message}],
+        )
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        """The problem as a JSON document."""
+        document: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            document["detail"] = self.detail
+        if instance:
+            document["instance"] = instance
+        if self.errors:
+            document["errors"] = self.errors
+        return document
+
+    def response(self, instance: str | None = None) -> JSONResponse:
+        """The problem as an HTTP response."""
+        return JSONResponse(self.body(instance), status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers)
+
+
+def field_path(location: Sequence[str | int]) -> str:
+    """FastAPI's error location → `reports[3].attendance[0].member_ref` (without `body`)."""
+    parts = list(location)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(body)"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Every error leaves as problem+json naming the field; nothing leaks as a bare 500 page."""
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return exc.response(request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"field": field_path(error["loc"]), "message": error["msg"]} for error in exc.errors()]
+        detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors[:5])
+        problem = Problem(
+            422, "Invalid request", detail, type_="https://pantau.id/problems/invalid-field", errors=errors
+        )
+        return problem.response(request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        problem = Problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        return problem.response(request.url.path)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return Problem(500, "Internal error", "the error was logged").response(request.url.path)
+
+
+class BodySizeLimit:
+    """Refuses request bodies above a limit with 413 before reading them whole."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._refuse(scope, send)
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        problem = Problem(413, "Request body too large", f"the limit is {self.max_bytes} bytes")
+        response = problem.response(scope.get("path"))
+        await response(scope, _empty_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def bearer_principal(auth: AuthSettings) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency that turns `Authorization: Bearer …` into a principal or a 401 problem."""
+
+    async def dependency(request: Request) -> Principal:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            return read_token(auth, token)
+        except InvalidToken as exc:
+            raise Problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+
+    return dependency
+
+
+def install_health_routes(
+    app: FastAPI,
+    *,
+    registry: CollectorRegistry,
+    readiness: Callable[[], Awaitable[dict[str, bool]]],
+) -> None:
+    """`/healthz` (alive), `/readyz` (dependencies reachable: 503 naming the ones that are not) and
+    `/metrics` (Prometheus text format from the service's own registry)."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        checks = await readiness()
+        ready = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
