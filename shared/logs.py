@@ -21,5 +21,5 @@ def configure_logging(service: str, level: str | None = None) -> None:
     root.setLevel(chosen)
     root._pantau_configured = True  # type: ignore[attr-defined]
     # The Kafka clients are chatty at INFO about every connection.
-    for noisy in ("kafka", "aiokafka"):
+    for noisy in ("kafka", "aiokafka", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

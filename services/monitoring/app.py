@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 import faust
-from faust.types import EventT, StreamT
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from faust.types import StreamT
+from prometheus_client import CollectorRegistry
 
 from services.monitoring import engine
 from services.monitoring.clock import RuleClock
@@ -23,28 +22,10 @@ from services.monitoring.publishing import deviation_event
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
 from shared import serde, topics
-from shared.deadletters import dead_letter_headers
 from shared.events import DeviceSynced, MeetingRecorded, MeetingScheduled
+from shared.faust_app import DeadLetters, build_app, install_web_pages, raw_topic
 
 log = logging.getLogger(__name__)
-
-
-def _raw_topic(app: faust.App, name: str, partitions: int) -> Any:
-    return app.topic(
-        name,
-        key_type=bytes,
-        value_type=bytes,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=partitions,
-        internal=False,
-    )
-
-
-def _headers(message: Any) -> list[tuple[str, bytes]]:
-    headers = message.headers or []
-    items = headers.items() if isinstance(headers, dict) else headers
-    return [(str(name), bytes(value)) for name, value in items]
 
 
 def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock | None = None) -> faust.App:
@@ -56,43 +37,21 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
     registry = CollectorRegistry()
     metrics = MonitoringMetrics(registry)
 
-    app = faust.App(
-        kafka.group_id(settings.app_id),
-        broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
-        datadir=str(settings.data_dir),
-        store="memory://",
-        topic_partitions=settings.partitions,
-        topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
+    app = build_app(
+        settings.app_id,
+        kafka=kafka,
         web_host=settings.web_host,
         web_port=settings.web_port,
-        web_bind=settings.web_host,
-        web_in_thread=False,
-        producer_acks=-1,
+        data_dir=settings.data_dir,
+        partitions=settings.partitions,
     )
 
-    meetings_topic = _raw_topic(app, kafka.topic(topics.MEETINGS_EVENTS), settings.partitions)
-    deviations_topic = _raw_topic(app, kafka.topic(topics.MONITORING_DEVIATIONS), settings.partitions)
-    dead_letter_topic = _raw_topic(app, kafka.topic(topics.MONITORING_DLQ), 3)
+    meetings_topic = raw_topic(app, kafka.topic(topics.MEETINGS_EVENTS), settings.partitions)
+    deviations_topic = raw_topic(app, kafka.topic(topics.MONITORING_DEVIATIONS), settings.partitions)
+    dead_letter_topic = raw_topic(app, kafka.topic(topics.MONITORING_DLQ), 3)
     group_state = app.Table("group-state", default=None, partitions=settings.partitions)
 
-    async def to_dead_letters(event: EventT, reason: str, detail: str) -> None:
-        message = event.message
-        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
-        metrics.dead_letters.labels(SERVICE, reason).inc()
-        await dead_letter_topic.send(
-            key=event.key,
-            value=event.value if event.value is not None else b"",
-            headers=dead_letter_headers(
-                service=SERVICE,
-                reason=reason,
-                detail=detail,
-                source_topic=message.topic,
-                source_partition=message.partition,
-                source_offset=message.offset,
-                original_headers=_headers(message),
-            ),
-        )
+    dead_letters = DeadLetters(dead_letter_topic, service=SERVICE, counter=metrics.dead_letters)
 
     async def on_meeting_recorded(meeting: MeetingRecorded) -> None:
         state = GroupState.from_json(group_state.get(meeting.group_id))
@@ -132,7 +91,7 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                 if exc.reason == "unknown_type":
                     metrics.skipped_unknown.labels(SERVICE, topics.MEETINGS_EVENTS).inc()
                     continue
-                await to_dead_letters(event, exc.reason, exc.detail)
+                await dead_letters.send(event, exc.reason, exc.detail)
                 continue
             clock.observe(decoded.envelope.time)
             fact = decoded.event
@@ -141,34 +100,10 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             elif isinstance(fact, MeetingScheduled | DeviceSynced):
                 pass  # inputs of `meeting.overdue`, which reads them once it is built
             else:
-                await to_dead_letters(event, "unexpected_type", f"{decoded.envelope.type} on {topics.MEETINGS_EVENTS}")
+                await dead_letters.send(
+                    event, "unexpected_type", f"{decoded.envelope.type} on {topics.MEETINGS_EVENTS}"
+                )
 
-    started = {"value": False}
-
-    @app.task
-    async def mark_started() -> None:
-        started["value"] = True
-
-    @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def readyz(web: Any, request: Any) -> Any:
-        checks = {"kafka": bool(started["value"]) and not app.rebalancing, "tables_recovered": _recovered(app)}
-        ready = all(checks.values())
-        return web.json({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
-
-    @app.page("/metrics")
-    async def prometheus_metrics(web: Any, request: Any) -> Any:
-        return web.bytes(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
-
+    install_web_pages(app, registry=registry)
     app.pantau_registry = registry  # type: ignore[attr-defined]
     return app
-
-
-def _recovered(app: faust.App) -> bool:
-    try:
-        return bool(app.tables.recovery.completed.is_set())
-    except AttributeError:
-        return True

@@ -28,9 +28,7 @@ def on_meeting_recorded(state: GroupState, meeting: MeetingRecorded, programme: 
     """Apply every meeting rule to a newly recorded meeting."""
     if state.knows_report(meeting.report_id):
         return Outcome(state, ())
-    state = state.with_meeting(
-        MeetingSummary(meeting.report_id, meeting.started_at, meeting.facilitator_present)
-    )
+    state = state.with_meeting(MeetingSummary(meeting.report_id, meeting.started_at, meeting.facilitator_present))
     decisions: list[Decision] = []
     decisions += facilitator_absent.evaluate(state, meeting, programme.rules.meeting_facilitator_absent)
     return apply(state, decisions)
@@ -52,8 +50,7 @@ def apply(state: GroupState, decisions: list[Decision]) -> Outcome:
             if current is None or current.severity == decision.severity:
                 continue
             open_deviations[decision.deviation_id] = replace(current, severity=decision.severity)
-        elif isinstance(decision, Resolve):
-            if open_deviations.pop(decision.deviation_id, None) is None:
-                continue
+        elif isinstance(decision, Resolve) and open_deviations.pop(decision.deviation_id, None) is None:
+            continue
         effective.append(decision)
     return Outcome(GroupState(meetings=state.meetings, open=open_deviations), tuple(effective))

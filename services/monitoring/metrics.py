@@ -19,7 +19,10 @@ class MonitoringMetrics:
             registry=registry,
         )
         self.dead_letters = Counter(
-            "pantau_dead_letters_total", "Records sent to a dead-letter topic.", ["service", "reason"], registry=registry
+            "pantau_dead_letters_total",
+            "Records sent to a dead-letter topic.",
+            ["service", "reason"],
+            registry=registry,
         )
         self.deviations = Counter(
             "pantau_deviation_events_published_total",

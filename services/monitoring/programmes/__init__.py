@@ -87,9 +87,7 @@ class RuleConfigs(_Config):
     facilitator_many_groups_deviating: ManyGroupsConfig = Field(
         default_factory=ManyGroupsConfig, alias="facilitator.many_groups_deviating"
     )
-    reporting_lagging: ReportingLaggingConfig = Field(
-        default_factory=ReportingLaggingConfig, alias="reporting.lagging"
-    )
+    reporting_lagging: ReportingLaggingConfig = Field(default_factory=ReportingLaggingConfig, alias="reporting.lagging")
     recognition_sustained_success: SustainedSuccessConfig = Field(
         default_factory=SustainedSuccessConfig, alias="recognition.sustained_success"
     )

@@ -1,0 +1,113 @@
+"""The notifications service's composition root: store, Kafka clients, intake, delivery worker, API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from services.notifications import store
+from services.notifications.channels.webhook import WebhookChannel
+from services.notifications.consumer import CONSUMED_TOPICS, AlertIntake
+from services.notifications.delivery import DeliveryWorker
+from services.notifications.metrics import NotificationsMetrics
+from services.notifications.settings import NotificationsSettings
+from services.notifications.views import router
+from shared.kafka import build_consumer, build_producer, start_with_retry
+from shared.web import bearer_principal, install_health_routes, install_problem_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    """Build the app; Kafka and the store are reached only when the lifespan starts."""
+    settings = settings or NotificationsSettings()
+    registry = CollectorRegistry()
+    metrics = NotificationsMetrics(registry)
+    state: dict[str, bool] = {"kafka": False}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = store.build_engine(settings.database_url)
+        producer = build_producer(settings.kafka, client_id="pantau-notifications")
+        consumer = build_consumer(
+            settings.kafka, topics=CONSUMED_TOPICS, group=settings.consumer_group, client_id="pantau-notifications"
+        )
+        webhook = WebhookChannel(settings.webhook_secret, timeout_seconds=settings.webhook_timeout_seconds)
+        stop = asyncio.Event()
+        app.state.engine = engine
+        app.state.settings = settings
+        app.state.producer = producer
+        app.state.authenticate = bearer_principal(settings.auth)
+
+        async def run() -> None:
+            if not await start_with_retry(producer, what="notifications producer", stop=stop):
+                return
+            if not await start_with_retry(consumer, what="notifications consumer", stop=stop):
+                return
+            state["kafka"] = True
+            worker = DeliveryWorker(
+                engine, channels={"webhook": webhook}, producer=producer, settings=settings, metrics=metrics
+            )
+            intake = AlertIntake(
+                engine,
+                consumer=consumer,
+                producer=producer,
+                settings=settings,
+                metrics=metrics,
+                on_queued=worker.notify,
+            )
+            log.info("notifications consuming %s", ", ".join(settings.kafka.topic(t) for t in CONSUMED_TOPICS))
+            await asyncio.gather(intake.run(stop), worker.run(stop))
+
+        task = asyncio.create_task(run(), name="notifications")
+        task.add_done_callback(_log_crash)
+        try:
+            yield
+        finally:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, timeout=15)
+            state["kafka"] = False
+            for client in (consumer, producer):
+                with contextlib.suppress(Exception):
+                    await client.stop()
+            await webhook.close()
+            engine.dispose()
+            log.info("notifications service stopped")
+
+    app = FastAPI(
+        title="Pantau notifications service",
+        version="1.0.0",
+        description="Routes deviations to the right supervisor and delivers signed alerts.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+
+    async def readiness() -> dict[str, bool]:
+        return {"kafka": state["kafka"], "database": await asyncio.to_thread(_database_answers, app)}
+
+    install_health_routes(app, registry=registry, readiness=readiness)
+    app.include_router(router)
+    return app
+
+
+def _database_answers(app: FastAPI) -> bool:
+    try:
+        with app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        log.warning("database check failed", exc_info=True)
+        return False
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("notifications loop stopped", exc_info=task.exception())

@@ -1,0 +1,1 @@
+"""Delivery channels: plugins behind one small interface (`Channel`)."""

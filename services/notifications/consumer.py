@@ -1,0 +1,131 @@
+"""Reads `registry.events` and `monitoring.deviations`, keeps the registry projection and queues
+alerts. Offsets are committed only after the store committed, so a crash re-reads (at-least-once)
+and the derived alert ids turn the re-read into a no-op."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from sqlalchemy import Engine
+
+from services.notifications import alerts
+from services.notifications.metrics import SERVICE, NotificationsMetrics
+from services.notifications.settings import NotificationsSettings
+from shared import serde, topics
+from shared.deadletters import dead_letter_headers
+from shared.events import DeviationEscalated, DeviationOpened, DeviationResolved
+
+log = logging.getLogger(__name__)
+
+CONSUMED_TOPICS = (topics.REGISTRY_EVENTS, topics.MONITORING_DEVIATIONS)
+
+
+class AlertIntake:
+    """The consumer loop; `on_queued` wakes the delivery worker."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        settings: NotificationsSettings,
+        metrics: NotificationsMetrics,
+        on_queued: Callable[[], None],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._engine = engine
+        self._consumer = consumer
+        self._producer = producer
+        self._settings = settings
+        self._metrics = metrics
+        self._on_queued = on_queued
+        self._clock = clock
+        self._prefix = settings.kafka.topic_prefix
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=500)
+            if not batches:
+                continue
+            registry_changed = False
+            queued = False
+            for records in batches.values():
+                for record in records:
+                    changed, was_queued = await self._handle(record)
+                    registry_changed |= changed
+                    queued |= was_queued
+            if registry_changed:
+                queued |= self._retry_parked()
+            await self._consumer.commit()
+            if queued:
+                self._on_queued()
+
+    async def _handle(self, record: ConsumerRecord) -> tuple[bool, bool]:
+        topic = record.topic.removeprefix(self._prefix)
+        self._metrics.processed.labels(SERVICE, topic).inc()
+        try:
+            decoded = serde.decode(record.value, key=record.key)
+        except serde.DecodeError as exc:
+            if exc.reason == "unknown_type":
+                self._metrics.skipped_unknown.labels(SERVICE, topic).inc()
+            else:
+                await self._dead_letter(record, exc.reason, exc.detail)
+            return False, False
+        fact = decoded.event
+        now = self._clock()
+        with self._engine.begin() as connection:
+            if topic == topics.REGISTRY_EVENTS:
+                return alerts.project_registry(connection, fact), False
+            if isinstance(fact, DeviationOpened):
+                accepted = alerts.accept_deviation(
+                    connection, fact, record=record.value or b"", settings=self._settings, now=now
+                )
+                self._metrics.alerts.labels(accepted.outcome, fact.severity).inc()
+                if accepted.climbed:
+                    self._metrics.routing_climbed.labels("above_kabupaten").inc()
+                log.info("deviation %s (%s): %s", fact.deviation_id, fact.rule, accepted.outcome)
+                return False, accepted.outcome == "queued"
+            if isinstance(fact, DeviationResolved):
+                closed = alerts.resolve_deviation(connection, fact, now=now)
+                return False, bool(closed)
+            if isinstance(fact, DeviationEscalated):
+                return False, False  # escalation of alerts up the hierarchy is driven by acknowledgements
+        await self._dead_letter(record, "unexpected_type", f"{decoded.envelope.type} on {topic}")
+        return False, False
+
+    def _retry_parked(self) -> bool:
+        queued = False
+        with self._engine.begin() as connection:
+            for raw in alerts.parked_records(connection):
+                decoded = serde.decode(raw)
+                if isinstance(decoded.event, DeviationOpened):
+                    accepted = alerts.accept_deviation(
+                        connection, decoded.event, record=raw, settings=self._settings, now=self._clock()
+                    )
+                    if accepted.outcome == "queued":
+                        log.info("parked deviation %s now routed", decoded.event.deviation_id)
+                        queued = True
+        return queued
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
+        log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
+        self._metrics.dead_letters.labels(SERVICE, reason).inc()
+        await self._producer.send_and_wait(
+            self._settings.kafka.topic(topics.NOTIFICATIONS_DLQ),
+            key=record.key,
+            value=record.value or b"",
+            headers=dead_letter_headers(
+                service=SERVICE,
+                reason=reason,
+                detail=detail,
+                source_topic=record.topic,
+                source_partition=record.partition,
+                source_offset=record.offset,
+                original_headers=[(name, bytes(value)) for name, value in (record.headers or ())],
+            ),
+        )

@@ -1,0 +1,208 @@
+"""The delivery worker: takes due rows from the delivery queue, tries their channel, and records the
+outcome. Success publishes `alert_sent`; giving up publishes `delivery_failed`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import Engine, Row, func, select, update
+
+from services.notifications import store
+from services.notifications.alerts import next_retry_delay
+from services.notifications.channels.base import Channel, Delivery, DeliveryError
+from services.notifications.metrics import NotificationsMetrics
+from services.notifications.settings import NotificationsSettings
+from shared import serde, topics
+from shared.events import AlertSent, DeliveryFailed
+from shared.kafka import publish
+
+log = logging.getLogger(__name__)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class DeliveryWorker:
+    """Runs until stopped; wake it with `notify()` after queueing."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        channels: Mapping[str, Channel],
+        producer: AIOKafkaProducer,
+        settings: NotificationsSettings,
+        metrics: NotificationsMetrics,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._engine = engine
+        self._channels = channels
+        self._producer = producer
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._jitter = jitter
+        self._wake = asyncio.Event()
+        self._in_flight: set[str] = set()
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        semaphore = asyncio.Semaphore(self._settings.delivery_concurrency)
+        tasks: set[asyncio.Task[None]] = set()
+        while not stop.is_set():
+            due = self._due(limit=self._settings.delivery_concurrency * 2)
+            for row in due:
+                if row.message_id in self._in_flight:
+                    continue
+                self._in_flight.add(row.message_id)
+                task = asyncio.create_task(self._attempt(row, semaphore))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=0.5 if not due else 0.05)
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
+
+    def _due(self, *, limit: int) -> list[Row[Any]]:
+        now = self._clock()
+        with self._engine.connect() as connection:
+            rows = connection.execute(
+                select(store.deliveries)
+                .where(store.deliveries.c.status == "pending", store.deliveries.c.next_attempt_at <= now)
+                .order_by(store.deliveries.c.next_attempt_at)
+                .limit(limit)
+            ).all()
+            pending = connection.execute(
+                select(func.count()).select_from(store.deliveries).where(store.deliveries.c.status == "pending")
+            ).scalar_one()
+        self._metrics.pending.set(pending)
+        return list(rows)
+
+    async def _attempt(self, row: Row[Any], semaphore: asyncio.Semaphore) -> None:
+        async with semaphore:
+            try:
+                await self._attempt_once(row)
+            except Exception:
+                log.exception("delivery %s crashed; it stays queued", row.message_id)
+            finally:
+                self._in_flight.discard(row.message_id)
+
+    async def _attempt_once(self, row: Row[Any]) -> None:
+        message_id: str = row.message_id
+        channel = self._channels[row.channel]
+        attempt = row.attempts + 1
+        delivery = Delivery(
+            message_id=message_id,
+            alert_id=row.alert_id,
+            target=row.target,
+            body=row.body.encode(),
+            attempt=attempt,
+        )
+        try:
+            await channel.send(delivery)
+        except DeliveryError as exc:
+            await self._failed(delivery, channel.name, exc)
+            return
+        now = self._clock()
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(store.deliveries)
+                .where(store.deliveries.c.message_id == message_id)
+                .values(status="delivered", attempts=attempt, updated_at=now, last_error=None)
+            )
+            alert = (
+                connection.execute(select(store.alerts).where(store.alerts.c.alert_id == delivery.alert_id))
+                .mappings()
+                .one()
+            )
+        self._metrics.deliveries.labels(channel.name, "delivered").inc()
+        self._metrics.delivery_seconds.labels(channel.name).observe(
+            max(0.0, (now - _utc(alert["detected_at"])).total_seconds())
+        )
+        log.info(
+            "delivered %s for alert %s on %s after %d attempt(s)", message_id, delivery.alert_id, channel.name, attempt
+        )
+        sent = AlertSent(
+            alert_id=alert["alert_id"],
+            deviation_id=alert["deviation_id"],
+            supervisor_id=alert["supervisor_id"],
+            group_id=alert["group_id"],
+            rule=alert["rule"],
+            severity=alert["severity"],
+            escalation_level=alert["escalation_level"],
+            channel="webhook",
+            message_id=message_id,
+            attempts=attempt,
+            sent_at=now,
+            detected_at=_utc(alert["detected_at"]),
+        )
+        await self._publish(sent, now)
+
+    async def _failed(self, delivery: Delivery, channel: str, error: DeliveryError) -> None:
+        now = self._clock()
+        give_up = not error.retryable or delivery.attempt >= self._settings.webhook_max_attempts
+        delay = next_retry_delay(
+            delivery.attempt,
+            initial_seconds=self._settings.retry_initial_seconds,
+            max_seconds=self._settings.retry_max_seconds,
+            jitter=self._jitter(),
+        )
+        with self._engine.begin() as connection:
+            connection.execute(
+                update(store.deliveries)
+                .where(store.deliveries.c.message_id == delivery.message_id)
+                .values(
+                    status="failed" if give_up else "pending",
+                    attempts=delivery.attempt,
+                    next_attempt_at=now + delay,
+                    last_error=error.reason[:500],
+                    updated_at=now,
+                )
+            )
+            alert = (
+                connection.execute(select(store.alerts).where(store.alerts.c.alert_id == delivery.alert_id))
+                .mappings()
+                .one()
+            )
+        self._metrics.deliveries.labels(channel, "gave_up" if give_up else "retry").inc()
+        if not give_up:
+            log.info(
+                "delivery %s attempt %d failed (%s); next in %.1fs",
+                delivery.message_id,
+                delivery.attempt,
+                error.reason,
+                delay.total_seconds(),
+            )
+            return
+        log.warning("delivery %s gave up after %d attempt(s): %s", delivery.message_id, delivery.attempt, error.reason)
+        failed = DeliveryFailed(
+            alert_id=alert["alert_id"],
+            deviation_id=alert["deviation_id"],
+            supervisor_id=alert["supervisor_id"],
+            group_id=alert["group_id"],
+            rule=alert["rule"],
+            severity=alert["severity"],
+            escalation_level=alert["escalation_level"],
+            channel="webhook",
+            message_id=delivery.message_id,
+            attempts=delivery.attempt,
+            last_error=error.reason[:500],
+            failed_at=now,
+        )
+        await self._publish(failed, now)
+
+    async def _publish(self, event: AlertSent | DeliveryFailed, now: datetime) -> None:
+        envelope = serde.envelope_for(event, source=self._settings.source, time=now)
+        await publish(self._producer, envelope, topic=self._settings.kafka.topic(topics.NOTIFICATIONS_ALERTS))

@@ -1,0 +1,49 @@
+"""The notifier's Prometheus metrics (bounded labels only)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+SERVICE = "notifications"
+
+
+class NotificationsMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.processed = Counter(
+            "pantau_events_processed_total", "Events read by the service.", ["service", "topic"], registry=registry
+        )
+        self.skipped_unknown = Counter(
+            "pantau_events_unknown_type_total",
+            "Events of a type this build does not know: counted and skipped.",
+            ["service", "topic"],
+            registry=registry,
+        )
+        self.dead_letters = Counter(
+            "pantau_dead_letters_total",
+            "Records sent to a dead-letter topic.",
+            ["service", "reason"],
+            registry=registry,
+        )
+        self.alerts = Counter(
+            "pantau_alerts_total", "Deviations accepted, by outcome.", ["outcome", "severity"], registry=registry
+        )
+        self.routing_climbed = Counter(
+            "pantau_alert_routing_climbed_total",
+            "Alerts routed above kabupaten level because no supervisor was registered there.",
+            ["level"],
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "pantau_alert_deliveries_total",
+            "Delivery attempts by channel and result.",
+            ["channel", "result"],
+            registry=registry,
+        )
+        self.delivery_seconds = Histogram(
+            "pantau_alert_delivery_seconds",
+            "From deviation detected to alert delivered.",
+            ["channel"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+            registry=registry,
+        )
+        self.pending = Gauge("pantau_alert_deliveries_pending", "Deliveries waiting for an attempt.", registry=registry)

@@ -1,0 +1,124 @@
+"""Faust plumbing shared by the stream workers: the app with Pantau's settings, raw-bytes topics
+(decoded through `shared.serde`), dead-lettering, and the `/healthz`, `/readyz`, `/metrics` pages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.types import EventT
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from shared.deadletters import dead_letter_headers
+from shared.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_app(
+    app_id: str,
+    *,
+    kafka: KafkaSettings,
+    web_host: str,
+    web_port: int,
+    data_dir: Path,
+    partitions: int,
+) -> faust.App:
+    """A Faust app that binds its web server where told and never creates topics by accident."""
+    return faust.App(
+        kafka.group_id(app_id),
+        broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
+        datadir=str(data_dir),
+        store="memory://",
+        topic_partitions=partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        web_host=web_host,
+        web_port=web_port,
+        web_bind=web_host,
+        web_in_thread=False,
+        producer_acks=-1,
+    )
+
+
+def raw_topic(app: faust.App, name: str, partitions: int) -> Any:
+    """A topic read and written as bytes; values go through `shared.serde`, keys are UTF-8 ids."""
+    return app.topic(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=False,
+    )
+
+
+def message_headers(message: Any) -> list[tuple[str, bytes]]:
+    """A Faust message's headers as a list of (name, bytes)."""
+    headers = message.headers or []
+    items = headers.items() if isinstance(headers, dict) else headers
+    return [(str(name), bytes(value)) for name, value in items]
+
+
+class DeadLetters:
+    """Sends a refused record, unchanged, to the service's dead-letter topic with the reason."""
+
+    def __init__(self, topic: Any, *, service: str, counter: Counter) -> None:
+        self._topic = topic
+        self._service = service
+        self._counter = counter
+
+    async def send(self, event: EventT, reason: str, detail: str) -> None:
+        message = event.message
+        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+        self._counter.labels(self._service, reason).inc()
+        await self._topic.send(
+            key=event.key,
+            value=event.value if event.value is not None else b"",
+            headers=dead_letter_headers(
+                service=self._service,
+                reason=reason,
+                detail=detail,
+                source_topic=message.topic,
+                source_partition=message.partition,
+                source_offset=message.offset,
+                original_headers=message_headers(message),
+            ),
+        )
+
+
+def install_web_pages(
+    app: faust.App, *, registry: CollectorRegistry, extra_checks: Callable[[], dict[str, bool]] | None = None
+) -> None:
+    """`/healthz`, `/readyz` (started, not rebalancing, tables recovered) and `/metrics`."""
+    started = {"value": False}
+
+    @app.task
+    async def _mark_started() -> None:
+        started["value"] = True
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        checks = {"kafka": started["value"] and not app.rebalancing, "tables_recovered": _recovered(app)}
+        if extra_checks is not None:
+            checks.update(extra_checks())
+        ready = all(checks.values())
+        return web.json({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        # aiohttp refuses a charset inside `content_type`; the full header goes in as a header.
+        return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _recovered(app: faust.App) -> bool:
+    recovery = getattr(app.tables, "recovery", None)
+    return recovery is None or bool(recovery.completed.is_set())
