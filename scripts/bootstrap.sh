@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up a fresh machine for Pantau's development and tests (see /work/shared/design/infrastructure.md):
+# Set up a fresh machine for Pantau's development and tests:
 # Debian tools (kcat, prometheus/promtool, docker-compose), uv and the Python environment, and the
 # Kafka broker jars from Maven Central. Idempotent: a second run does nothing and says little.
 # It never starts services (not even Debian's prometheus unit); the tests run their own instances.
@@ -31,6 +31,11 @@ if ((${#missing[@]} > 0)); then
 fi
 
 # --- Java and Maven (the local Kafka broker) ---------------------------------------------------
+if [[ "$(id -u)" -eq 0 ]] && { ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; }; then
+    log "installing Java 17 and Maven from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless maven >/dev/null
+fi
 command -v java >/dev/null 2>&1 \
     || die "'java' (17+) is not on PATH; the local Kafka broker needs it (e.g. apt-get install openjdk-17-jre-headless)"
 command -v mvn >/dev/null 2>&1 \

@@ -56,16 +56,16 @@ def render(context: AlertContext) -> dict[str, str]:
         again_en = f" This is {in_a_row} times in a row." if in_a_row > 1 else ""
         return {
             "id": (
-                f"Pertemuan kelompok {place} pada {when_id} berlangsung tanpa pendamping "
+                f"Pertemuan {place} pada {when_id} berlangsung tanpa pendamping "
                 f"{context.facilitator_name} ({led_id}).{again_id}"
             ),
             "en": (
-                f"The group meeting of {place} on {when_en} was held without facilitator "
+                f"The meeting of {place} on {when_en} was held without facilitator "
                 f"{context.facilitator_name} ({led_en}).{again_en}"
             ),
         }
     who = context.facilitator_name
     return {
-        "id": f"Penyimpangan {context.rule} ({context.severity}) pada kelompok {place}, pendamping {who}.",
-        "en": f"Deviation {context.rule} ({context.severity}) for group {place}, facilitator {who}.",
+        "id": f"Penyimpangan {context.rule} ({context.severity}) pada {place}, pendamping {who}.",
+        "en": f"Deviation {context.rule} ({context.severity}) for {place}, facilitator {who}.",
     }

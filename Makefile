@@ -1,0 +1,30 @@
+# Pantau's two commands: `make run` and `make test`. Both set up a fresh machine first.
+.PHONY: setup run test lint typecheck contracts pytest clean help
+
+help:  ## list the targets
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup:  ## install what Pantau needs (Debian tools, uv, Python env, Kafka jars); idempotent
+	@scripts/bootstrap.sh
+
+run: setup  ## run Kafka, the four services and a demo load; Ctrl-C stops
+	uv run python -m tools.run
+
+test: setup  ## lint, type check, contract snapshots and the whole test suite on a real broker
+	uv run ruff check .
+	uv run ruff format --check .
+	uv run mypy
+	uv run python -m tools.contracts check
+	uv run pytest
+
+lint:  ## ruff only
+	uv run ruff check . && uv run ruff format --check .
+
+typecheck:  ## mypy only
+	uv run mypy
+
+contracts:  ## rewrite event schema snapshots after a compatible change
+	uv run python -m tools.contracts update
+
+clean:  ## remove run data and caches (keeps the Kafka jar cache)
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
