@@ -13,6 +13,7 @@ from faust.types import EventT
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from shared.deadletters import dead_letter_headers
+from shared.kafka_admin import TopicSpec, create_topics
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -122,3 +123,20 @@ def install_web_pages(
 def _recovered(app: faust.App) -> bool:
     recovery = getattr(app.tables, "recovery", None)
     return recovery is None or bool(recovery.completed.is_set())
+
+
+def ensure_changelog_topics(app: faust.App, kafka: KafkaSettings, *, timeout_s: float = 60) -> list[str]:
+    """Create every table's changelog topic (compacted, the table's partition count) before the
+    worker starts. Left to Faust, the topic is created during start-up and an agent can reach the
+    table before the broker's metadata shows it; the agent then crashes on that event."""
+    specs = [
+        TopicSpec(
+            name=table.changelog_topic.get_topic_name(),
+            partitions=table.partitions or app.conf.topic_partitions,
+            replication_factor=app.conf.topic_replication_factor,
+            config={"cleanup.policy": "compact"},
+            key="table key",
+        )
+        for table in app.tables.values()
+    ]
+    return create_topics(kafka.bootstrap_servers, specs=specs, timeout_s=timeout_s) if specs else []

@@ -29,6 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from shared.kafka_admin import admin_client_config
+
 logger = logging.getLogger("tools.kafka_broker")  # not "__main__" under python -m
 
 KAFKA_VERSION = "3.9.1"
@@ -215,28 +217,6 @@ def probe(bootstrap_servers: str, timeout_s: float = 3.0) -> dict[str, Any]:
         return dict(admin.describe_cluster())
     finally:
         admin.close()
-
-
-def admin_client_config(bootstrap_servers: str, client_id: str, timeout_s: float) -> dict[str, Any]:
-    """``KafkaAdminClient`` settings that fail within about ``timeout_s`` if nothing answers.
-
-    kafka-python 3 bounds the initial connection with ``bootstrap_timeout_ms``, 2.x with
-    ``api_version_auto_timeout_ms``; both are allowed by pyproject, and each rejects the other's key.
-    """
-    from kafka import KafkaAdminClient
-
-    timeout_ms = max(int(timeout_s * 1000), 500)
-    config: dict[str, Any] = {
-        "bootstrap_servers": bootstrap_servers,
-        "client_id": client_id,
-        "request_timeout_ms": timeout_ms,
-        "reconnect_backoff_max_ms": 500,
-    }
-    known = KafkaAdminClient.DEFAULT_CONFIG
-    for key in ("bootstrap_timeout_ms", "api_version_auto_timeout_ms"):
-        if key in known:
-            config[key] = timeout_ms
-    return config
 
 
 def _port_open(host: str, port: int) -> bool:

@@ -1,8 +1,8 @@
 """Mint a local bearer token for Pantau's APIs (signed with `PANTAU_AUTH_JWT_SECRET`).
 
-    uv run python -m tools.token --role admin
-    uv run python -m tools.token --role facilitator --subject PDP-0001
-    uv run python -m tools.token --role supervisor --subject SUP-1871 --scope 18.71
+uv run python -m tools.token --role admin
+uv run python -m tools.token --role facilitator --subject PDP-0001
+uv run python -m tools.token --role supervisor --subject SUP-1871 --scope 18.71
 """
 
 from __future__ import annotations

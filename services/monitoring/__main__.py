@@ -6,12 +6,16 @@ import sys
 
 from services.monitoring.app import create_app
 from services.monitoring.settings import MonitoringSettings
+from shared.faust_app import ensure_changelog_topics
+from shared.logs import configure_logging
 
 
 def main() -> None:
+    configure_logging("monitoring")
     settings = MonitoringSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
+    ensure_changelog_topics(app, settings.kafka)
     # Faust's CLI reads sys.argv; the worker's own settings come from MonitoringSettings.
     sys.argv = [sys.argv[0], "worker", "--loglevel", settings.log_level]
     app.main()

@@ -108,7 +108,8 @@ def test_chair_led_meeting_reaches_the_supervisor_and_the_metrics(stack: Stack, 
     assert body["group"] == {"id": "KLP-18710110010001", "name": "Kelompok Mawar"}
     assert body["facilitator"] == {"id": "PDP-0001", "name": "Siti Rahmawati"}
     assert body["region"]["code"] == "18.71.01.1001"
-    assert "Siti Rahmawati" in body["message"]["id"] and "ketua kelompok" in body["message"]["id"]
+    assert "Siti Rahmawati" in body["message"]["id"]
+    assert "ketua kelompok" in body["message"]["id"]
     assert "without facilitator" in body["message"]["en"]
     assert body["ack_url"].endswith(f"/api/v1/alerts/{body['alert_id']}/ack")
 

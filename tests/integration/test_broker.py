@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaTimeoutError
 
+from shared.kafka_admin import admin_client_config
 from tests.fixtures.kafka import skip_or_fail
-from tools.kafka_broker import admin_client_config
 from tools.topics import TopicError, create_topics, list_topics, load_topic_specs
 
 pytestmark = pytest.mark.integration
