@@ -71,19 +71,24 @@ def create_app(settings: AnalyticsSettings | None = None) -> faust.App:
                 else:
                     await dead_letters.send(event, exc.reason, exc.detail)
                 continue
-            fact = decoded.event
-            group_id = decoded.envelope.subject
-            facts = GroupFacts.from_json(group_facts.get(group_id))
-            if isinstance(fact, MeetingRecorded):
-                changed = aggregates.on_meeting(facts, fact)
-            elif isinstance(fact, DeviationOpened):
-                changed = aggregates.on_deviation_opened(facts, fact)
-            elif isinstance(fact, DeviationResolved):
-                changed = aggregates.on_deviation_resolved(facts, fact)
-            else:
-                changed = False  # other facts feed aggregates that are not built yet
-            if changed:
-                group_facts[group_id] = facts.to_json()
+            try:
+                fold(decoded.event, decoded.envelope.subject)
+            except Exception as exc:  # a bug must cost one record (kept in the DLQ), not the agent
+                log.exception("aggregating %s failed", decoded.envelope.type)
+                await dead_letters.send(event, "processing_error", f"{type(exc).__name__}: {exc}"[:300])
+
+    def fold(fact: object, group_id: str) -> None:
+        facts = GroupFacts.from_json(group_facts.get(group_id))
+        if isinstance(fact, MeetingRecorded):
+            changed = aggregates.on_meeting(facts, fact)
+        elif isinstance(fact, DeviationOpened):
+            changed = aggregates.on_deviation_opened(facts, fact)
+        elif isinstance(fact, DeviationResolved):
+            changed = aggregates.on_deviation_resolved(facts, fact)
+        else:
+            changed = False  # other facts feed aggregates that are not built yet
+        if changed:
+            group_facts[group_id] = facts.to_json()
 
     @app.agent(meetings_topic, name="aggregate-meetings")
     async def aggregate_meetings(stream: StreamT) -> None:

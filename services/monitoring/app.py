@@ -95,15 +95,17 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                 continue
             clock.observe(decoded.envelope.time)
             fact = decoded.event
-            if isinstance(fact, MeetingRecorded):
-                await on_meeting_recorded(fact)
-            elif isinstance(fact, MeetingScheduled | DeviceSynced):
-                pass  # inputs of `meeting.overdue`, which reads them once it is built
-            else:
-                await dead_letters.send(
-                    event, "unexpected_type", f"{decoded.envelope.type} on {topics.MEETINGS_EVENTS}"
-                )
+            try:
+                if isinstance(fact, MeetingRecorded):
+                    await on_meeting_recorded(fact)
+                elif isinstance(fact, MeetingScheduled | DeviceSynced):
+                    pass  # inputs of `meeting.overdue`, which reads them once it is built
+                else:
+                    detail = f"{decoded.envelope.type} on {topics.MEETINGS_EVENTS}"
+                    await dead_letters.send(event, "unexpected_type", detail)
+            except Exception as exc:  # a bug must cost one record (kept in the DLQ), not the agent
+                log.exception("processing %s failed", decoded.envelope.type)
+                await dead_letters.send(event, "processing_error", f"{type(exc).__name__}: {exc}"[:300])
 
     install_web_pages(app, registry=registry)
-    app.pantau_registry = registry  # type: ignore[attr-defined]
     return app
