@@ -14,8 +14,12 @@ from sqlalchemy import text
 
 from services.meetings import db
 from services.meetings.deps import MeetingsContext, MeetingsMetrics
+from services.meetings.deviation_projection import DeviationProjection
+from services.meetings.evaluations.views import router as evaluations_router
+from services.meetings.groups.views import router as groups_router
 from services.meetings.meeting_reports.views import router as meetings_router
 from services.meetings.outbox import OutboxMetrics, OutboxRelay
+from services.meetings.plans.views import router as plans_router
 from services.meetings.registry.views import router as registry_router
 from services.meetings.settings import MeetingsSettings
 from shared.web import BodySizeLimit, bearer_principal, install_health_routes, install_problem_handlers
@@ -46,6 +50,10 @@ def create_app(
                 batch_size=settings.outbox_batch_size,
             )
             relay.start()
+        projection = None
+        if settings.publish_events and settings.project_deviations:
+            projection = DeviationProjection(engine, kafka=settings.kafka, registry=registry)
+            projection.start()
         app.state.context = MeetingsContext(
             settings=settings,
             engine=engine,
@@ -65,6 +73,8 @@ def create_app(
         finally:
             if relay is not None:
                 await asyncio.to_thread(relay.stop)
+            if projection is not None:
+                await asyncio.to_thread(projection.stop)
             engine.dispose()
             log.info("meetings service stopped")
 
@@ -91,6 +101,9 @@ def create_app(
     api = APIRouter(prefix="/api/v1")
     api.include_router(registry_router)
     api.include_router(meetings_router)
+    api.include_router(plans_router)
+    api.include_router(evaluations_router)
+    api.include_router(groups_router)
     app.include_router(api)
     return app
 

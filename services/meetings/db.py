@@ -13,6 +13,7 @@ from alembic.config import Config
 from sqlalchemy import (
     JSON,
     Column,
+    Date,
     DateTime,
     Engine,
     Integer,
@@ -20,11 +21,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
-    event,
 )
-from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.pool import ConnectionPoolEntry
+
+from shared.sql import build_engine
 
 metadata = MetaData()
 
@@ -104,29 +103,6 @@ outbox = Table(
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    # WAL lets the outbox relay read while requests write; busy_timeout turns lock contention
-    # into a short wait instead of an error.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def build_engine(database_url: str) -> Engine:
-    """An engine for the URL; SQLite files get their folder created and sensible pragmas."""
-    if database_url.startswith("sqlite"):
-        path = database_url.split("///", 1)[1] if "///" in database_url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-
-
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent)."""
     config = Config()
@@ -134,3 +110,67 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("group_id", String(80), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("plan", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("id", String(80), primary_key=True),
+    Column("plan_id", String(80), nullable=False, index=True),
+    Column("group_id", String(80), nullable=False),
+    Column("due_on", Date, nullable=False),
+)
+
+progress_reports = Table(
+    "progress_reports",
+    metadata,
+    Column("progress_id", String(80), primary_key=True),
+    Column("activity_id", String(80), nullable=False, index=True),
+    Column("body_sha256", String(64), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+evaluations = Table(
+    "evaluations",
+    metadata,
+    Column("evaluation_id", String(80), primary_key=True),
+    Column("group_id", String(80), nullable=False, index=True),
+    Column("body_sha256", String(64), nullable=False),
+    Column("result", JSON, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+device_syncs = Table(
+    "device_syncs",
+    metadata,
+    Column("device_id", String(120), primary_key=True),
+    Column("facilitator_id", String(80), nullable=False),
+    Column("synced_through", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+
+open_deviations = Table(
+    "open_deviations",
+    metadata,
+    Column("deviation_id", String(80), primary_key=True),
+    Column("group_id", String(80), nullable=False, index=True),
+    Column("rule", String(80), nullable=False),
+    Column("severity", String(10), nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("details", JSON, nullable=False),
+)
+
+
+__all__ = ["build_engine", "metadata", "migrate"]

@@ -67,3 +67,10 @@ def require_admin(principal: Principal) -> None:
     """Registry writes are for admins only."""
     if principal.role != "admin":
         raise Problem(403, "Forbidden", "only an admin may change the registry")
+
+
+def writer_scope(principal: Principal) -> str | None:
+    """Who may write field records: admins anywhere (None), facilitators for their own groups only."""
+    if principal.role == "supervisor":
+        raise Problem(403, "Forbidden", "supervisors read; facilitators and admins write field records")
+    return principal.subject if principal.role == "facilitator" else None

@@ -29,7 +29,12 @@ class MeetingsSettings(ServiceSettings):
     clock_skew_seconds: int = Field(default=300, description="How far in the future a device clock may be.")
     outbox_poll_seconds: float = Field(default=0.2, description="Relay's idle poll interval.")
     outbox_batch_size: int = Field(default=500, description="Outbox rows published per round.")
-    publish_events: bool = Field(default=True, description="Run the outbox relay in this process.")
+    publish_events: bool = Field(
+        default=True, description="Connect to Kafka: run the outbox relay (and the deviation projection)."
+    )
+    project_deviations: bool = Field(
+        default=True, description="Read `monitoring.deviations` to show open deviations on `GET /groups/{id}`."
+    )
 
     @model_validator(mode="after")
     def _pseudonym_key_is_real(self) -> MeetingsSettings:

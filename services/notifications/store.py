@@ -6,8 +6,6 @@ loses nothing, and a retry after a crash reuses the row's `message_id` (the `web
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from sqlalchemy import (
     JSON,
     Column,
@@ -18,11 +16,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
 )
-from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.pool import ConnectionPoolEntry
+
+from shared.sql import build_engine as build_sql_engine
 
 metadata = MetaData()
 
@@ -100,22 +96,8 @@ parked_deviations = Table(
 )
 
 
-def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
 def build_engine(database_url: str) -> Engine:
     """An engine for the URL, with the schema in place (a projection plus queues: additive only)."""
-    if database_url.startswith("sqlite"):
-        path = database_url.split("///", 1)[1] if "///" in database_url else ""
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"check_same_thread": False, "timeout": 10})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(database_url, pool_pre_ping=True)
+    engine = build_sql_engine(database_url)
     metadata.create_all(engine)
     return engine

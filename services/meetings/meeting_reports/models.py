@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -47,3 +47,38 @@ class MeetingResult(BaseModel):
     received_at: datetime
     present_count: int
     member_count: int
+
+
+class BatchIn(BaseModel):
+    """An offline sync from a field app: up to 500 reports and how far the device has synced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str = Field(min_length=1, max_length=120)
+    synced_through: AwareDatetime = Field(
+        description="Everything the device recorded up to this instant is in this or an earlier sync."
+    )
+    facilitator_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="Device owner; taken from the token for facilitators."
+    )
+    reports: list[dict[str, Any]] = Field(max_length=500, description="Meeting reports, each as for POST /meetings.")
+
+
+class BatchItem(BaseModel):
+    """One report's outcome in a batch."""
+
+    index: int
+    report_id: str | None
+    outcome: Literal["created", "duplicate", "rejected"]
+    result: MeetingResult | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchResult(BaseModel):
+    """One result per item, never all-or-nothing."""
+
+    device_id: str
+    synced_through: datetime
+    watermark_advanced: bool
+    counts: dict[str, int]
+    results: list[BatchItem]

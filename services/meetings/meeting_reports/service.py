@@ -3,16 +3,15 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-import orjson
 from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from services.meetings import db, outbox
+from services.meetings import db, idempotency, outbox
+from services.meetings.idempotency import previous_result
 from services.meetings.meeting_reports.models import MeetingIn, MeetingResult
 from services.meetings.pseudonym import contains_nik_shaped_value
 from services.meetings.registry.service import member_ref_of
@@ -30,12 +29,6 @@ class Recorded:
     result: MeetingResult
 
 
-def body_fingerprint(body: MeetingIn) -> str:
-    """SHA-256 of the report's canonical JSON: identical repeats match, any change does not."""
-    canonical = orjson.dumps(body.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(canonical).hexdigest()
-
-
 def record_meeting(
     connection: Connection,
     *,
@@ -48,7 +41,7 @@ def record_meeting(
 
     `facilitator_scope` restricts writes to that facilitator's own groups.
     """
-    fingerprint = body_fingerprint(body)
+    fingerprint = idempotency.fingerprint(body)
     previous = _previous(connection, body.report_id, fingerprint)
     if previous is not None:
         return Recorded("duplicate", previous)
@@ -127,20 +120,16 @@ def record_meeting(
 
 
 def _previous(connection: Connection, report_id: str, fingerprint: str) -> MeetingResult | None:
-    row = connection.execute(
-        select(db.meetings.c.body_sha256, db.meetings.c.record).where(db.meetings.c.report_id == report_id)
-    ).first()
-    if row is None:
-        return None
-    if row.body_sha256 != fingerprint:
-        raise Problem(
-            422,
-            "Report id already used",
-            f"report_id {report_id} was recorded with a different body",
-            type_="https://pantau.id/problems/idempotency-conflict",
-            errors=[{"field": "report_id", "message": "already used with a different body"}],
-        )
-    return MeetingResult.model_validate(row.record["result"])
+    record = previous_result(
+        connection,
+        table=db.meetings,
+        key_column=db.meetings.c.report_id,
+        key=report_id,
+        body_sha256=fingerprint,
+        field="report_id",
+        result_column=db.meetings.c.record,
+    )
+    return None if record is None else MeetingResult.model_validate(record["result"])
 
 
 def _check_times(body: MeetingIn, *, settings: MeetingsSettings, now: datetime) -> None:

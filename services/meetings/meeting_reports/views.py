@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from services.meetings.deps import Context, CurrentPrincipal
-from services.meetings.meeting_reports.models import MeetingIn, MeetingResult
+from services.meetings.deps import Context, CurrentPrincipal, writer_scope
+from services.meetings.meeting_reports.batch import record_batch
+from services.meetings.meeting_reports.models import BatchIn, BatchResult, MeetingIn, MeetingResult
 from services.meetings.meeting_reports.service import record_meeting
-from shared.web import Problem
 
 router = APIRouter(tags=["meetings"])
 
@@ -20,9 +20,7 @@ router = APIRouter(tags=["meetings"])
 )
 def post_meeting(body: MeetingIn, context: Context, principal: CurrentPrincipal, response: Response) -> MeetingResult:
     """Record a held meeting with its attendance."""
-    if principal.role == "supervisor":
-        raise Problem(403, "Forbidden", "supervisors read; facilitators and admins report meetings")
-    scope = principal.subject if principal.role == "facilitator" else None
+    scope = writer_scope(principal)
     with context.engine.begin() as connection:
         recorded = record_meeting(
             connection, body=body, settings=context.settings, now=context.clock(), facilitator_scope=scope
@@ -33,3 +31,20 @@ def post_meeting(body: MeetingIn, context: Context, principal: CurrentPrincipal,
     else:
         response.status_code = 200
     return recorded.result
+
+
+@router.post("/meetings/batch", response_model=BatchResult)
+def post_meeting_batch(body: BatchIn, context: Context, principal: CurrentPrincipal) -> BatchResult:
+    """Offline sync of up to 500 reports: one result per item (`created`, `duplicate`, `rejected` with
+    a problem), never all-or-nothing; `synced_through` advances the device's sync watermark."""
+    scope = writer_scope(principal)
+    with context.engine.begin() as connection:
+        result = record_batch(
+            connection, body=body, settings=context.settings, now=context.clock(), facilitator_scope=scope
+        )
+    for outcome, count in result.counts.items():
+        if count:
+            context.metrics.meetings_accepted.labels(outcome=outcome).inc(count)
+    if result.counts["created"] or result.watermark_advanced:
+        context.events_committed()
+    return result

@@ -1,0 +1,1 @@
+"""Two-way evaluations (evaluasi): facilitator ↔ group, and supervisor → facilitator."""

@@ -1,0 +1,1 @@
+"""Plans (rencana pendampingan) and activity progress (realisasi)."""
