@@ -21,6 +21,7 @@ from services.meetings.meeting_reports.views import router as meetings_router
 from services.meetings.outbox import OutboxMetrics, OutboxRelay
 from services.meetings.plans.views import router as plans_router
 from services.meetings.registry.views import router as registry_router
+from services.meetings.scheduling import Scheduler
 from services.meetings.settings import MeetingsSettings
 from shared.web import BodySizeLimit, bearer_principal, install_health_routes, install_problem_handlers
 
@@ -50,6 +51,13 @@ def create_app(
                 batch_size=settings.outbox_batch_size,
             )
             relay.start()
+        scheduler = Scheduler(
+            engine,
+            settings=settings,
+            on_staged=lambda: relay.notify() if relay else None,
+            interval_seconds=settings.schedule_interval_seconds,
+        )
+        scheduler.start()
         projection = None
         if settings.publish_events and settings.project_deviations:
             projection = DeviationProjection(engine, kafka=settings.kafka, registry=registry)
@@ -71,6 +79,7 @@ def create_app(
         try:
             yield
         finally:
+            await asyncio.to_thread(scheduler.stop)
             if relay is not None:
                 await asyncio.to_thread(relay.stop)
             if projection is not None:

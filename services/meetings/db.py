@@ -173,4 +173,12 @@ open_deviations = Table(
 )
 
 
+scheduled_meetings = Table(
+    "scheduled_meetings",
+    metadata,
+    Column("group_id", String(80), primary_key=True),
+    Column("period", String(7), primary_key=True),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+)
+
 __all__ = ["build_engine", "metadata", "migrate"]

@@ -32,6 +32,9 @@ class MeetingsSettings(ServiceSettings):
     publish_events: bool = Field(
         default=True, description="Connect to Kafka: run the outbox relay (and the deviation projection)."
     )
+    schedule_interval_seconds: float = Field(
+        default=3600, gt=0, description="How often every group's next meetings are (re)scheduled."
+    )
     project_deviations: bool = Field(
         default=True, description="Read `monitoring.deviations` to show open deviations on `GET /groups/{id}`."
     )

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Table, insert, select, update
 from services.meetings import db, outbox
 from services.meetings.pseudonym import NIK_PATTERN, pseudonymise_nik
 from services.meetings.registry.models import FacilitatorIn, GroupIn, MemberIn, NikRef, RegionIn, SupervisorIn
+from services.meetings.scheduling import schedule_group
 from services.meetings.settings import MeetingsSettings
 from shared import regions as region_facts
 from shared import serde, topics
@@ -186,6 +187,8 @@ def upsert_group(
             time_zone=time_zone,
         )
         _publish(connection, event, settings=settings, now=now)
+        stored = connection.execute(select(db.groups).where(db.groups.c.id == group_id)).mappings().one()
+        schedule_group(connection, stored, settings=settings, now=now)
     return outcome
 
 
