@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,10 @@ def build_app(
         web_bind=web_host,
         web_in_thread=False,
         producer_acks=-1,
+        # A worker killed without leaving the group holds its partitions until the session times out:
+        # keep that short so a restarted or surviving worker takes over within seconds.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
     )
 
 
@@ -56,6 +62,24 @@ def raw_topic(app: faust.App, name: str, partitions: int) -> Any:
         partitions=partitions,
         internal=False,
     )
+
+
+@contextmanager
+def in_event_context(event: EventT) -> Iterator[None]:
+    """Make `event` Faust's current event while writing tables after a batch (`take_events`).
+
+    A table write goes to the changelog partition of the current event; outside per-record
+    iteration there is none and Faust refuses the write. Writing a group's state in the context of
+    that group's last event keeps the changelog partition equal to the group's source partition.
+    This sets the same context variable Faust's own stream iteration sets (`faust.streams`).
+    """
+    from faust import streams
+
+    token = streams._current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        streams._current_event.reset(token)
 
 
 def message_headers(message: Any) -> list[tuple[str, bytes]]:
@@ -126,9 +150,10 @@ def _recovered(app: faust.App) -> bool:
 
 
 def ensure_changelog_topics(app: faust.App, kafka: KafkaSettings, *, timeout_s: float = 60) -> list[str]:
-    """Create every table's changelog topic (compacted, the table's partition count) before the
-    worker starts. Left to Faust, the topic is created during start-up and an agent can reach the
-    table before the broker's metadata shows it; the agent then crashes on that event."""
+    """Create every table's changelog topic (compacted, the table's partition count) and the app's
+    own internal topics (`app.pantau_internal_topics`: (name, partitions) pairs) before the worker
+    starts. Left to Faust, a changelog is created during start-up and an agent can reach the table
+    before the broker's metadata shows it; the agent then crashes on that event."""
     specs = [
         TopicSpec(
             name=table.changelog_topic.get_topic_name(),
@@ -138,5 +163,15 @@ def ensure_changelog_topics(app: faust.App, kafka: KafkaSettings, *, timeout_s: 
             key="table key",
         )
         for table in app.tables.values()
+    ]
+    specs += [
+        TopicSpec(
+            name=name,
+            partitions=partitions,
+            replication_factor=app.conf.topic_replication_factor,
+            config={"retention.ms": str(7 * 24 * 3600 * 1000)},
+            key="internal",
+        )
+        for name, partitions in getattr(app, "pantau_internal_topics", [])
     ]
     return create_topics(kafka.bootstrap_servers, specs=specs, timeout_s=timeout_s) if specs else []

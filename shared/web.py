@@ -120,20 +120,35 @@ class BodySizeLimit:
             await self._refuse(scope, send)
             return
         received = 0
+        exceeded = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise _TooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            # The framework turns our exception into its own error response (a 400 while parsing the
+            # body); once the limit was hit, that response is replaced by the 413 problem.
+            nonlocal refused
+            if not exceeded:
+                await send(message)
+            elif not refused:
+                refused = True
+                await self._refuse(scope, send)
+
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except _TooLarge:
-            await self._refuse(scope, send)
+            if not refused:
+                refused = True
+                await self._refuse(scope, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         problem = Problem(413, "Request body too large", f"the limit is {self.max_bytes} bytes")

@@ -27,6 +27,8 @@ from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
 
+ROUND_STUCK_SECONDS = 5.0
+
 
 def append(connection: Connection, envelopes: Iterable[Envelope], *, kafka: KafkaSettings, topic: str) -> int:
     """Stage events in the caller's transaction. Returns how many were staged."""
@@ -88,7 +90,20 @@ class OutboxRelay:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._producer: KafkaProducer | None = None
-        self.broker_reachable = False
+        self._last_round_failed = False
+        self._round_started_at: float | None = None
+        # Read from the store at scrape time: the backlog shows even while a round hangs on a dead broker.
+        metrics.lag.set_function(self.lag_events)
+        metrics.oldest_age.set_function(self.oldest_age_seconds)
+
+    @property
+    def broker_reachable(self) -> bool:
+        """The producer exists, the last round succeeded, and no round has hung for long (a round
+        against a dead broker blocks until its delivery timeout; readiness should not wait for that)."""
+        if self._producer is None or self._last_round_failed:
+            return False
+        started = self._round_started_at
+        return started is None or time.monotonic() - started < ROUND_STUCK_SECONDS
 
     def start(self) -> None:
         """Start the relay thread (idempotent)."""
@@ -116,10 +131,11 @@ class OutboxRelay:
         while not self._stopping.is_set():
             try:
                 published = self.publish_pending()
+                self._last_round_failed = False
                 backoff = self._poll_seconds
             except Exception as exc:  # the relay must outlive any broker trouble
                 self._metrics.failures.inc()
-                self.broker_reachable = False
+                self._last_round_failed = True
                 log.warning("outbox relay could not publish (%s); retrying in %.1fs", exc, backoff)
                 self._drop_producer()
                 self._stopping.wait(backoff)
@@ -133,12 +149,12 @@ class OutboxRelay:
         """One round: publish up to a batch of the oldest rows, delete those acknowledged."""
         with self._engine.connect() as connection:
             rows = connection.execute(select(outbox).order_by(outbox.c.id).limit(self._batch_size)).all()
-        self._refresh_lag_metrics()
         if not rows:
             if self._producer is None:
                 self._ensure_producer()
             return 0
         producer = self._ensure_producer()
+        self._round_started_at = time.monotonic()
         futures = [
             producer.send(
                 row.topic,
@@ -148,7 +164,10 @@ class OutboxRelay:
             )
             for row in rows
         ]
-        producer.flush(timeout=30)
+        try:
+            producer.flush(timeout=30)
+        finally:
+            self._round_started_at = None
         acknowledged: list[int] = []
         for row, future in zip(rows, futures, strict=True):
             future.get(timeout=0)  # raises the send's error; rows after it stay for the next round
@@ -156,7 +175,6 @@ class OutboxRelay:
         with self._engine.begin() as connection:
             connection.execute(delete(outbox).where(outbox.c.id.in_(acknowledged)))
         self._metrics.published.inc(len(acknowledged))
-        self._refresh_lag_metrics()
         return len(acknowledged)
 
     def _ensure_producer(self) -> KafkaProducer:
@@ -170,10 +188,9 @@ class OutboxRelay:
                 compression_type="gzip",
                 retries=2**31 - 1,
                 max_in_flight_requests_per_connection=5,
-                request_timeout_ms=15000,
-                delivery_timeout_ms=60000,
+                request_timeout_ms=10000,
+                delivery_timeout_ms=30000,
             )
-        self.broker_reachable = True
         return self._producer
 
     def _drop_producer(self) -> None:
@@ -184,15 +201,19 @@ class OutboxRelay:
                 log.debug("closing the outbox producer failed", exc_info=True)
             self._producer = None
 
-    def _refresh_lag_metrics(self) -> None:
+    def lag_events(self) -> float:
+        """Events committed but not yet acknowledged by Kafka."""
         with self._engine.connect() as connection:
-            count, oldest = connection.execute(select(func.count(), func.min(outbox.c.created_at))).one()
-        self._metrics.lag.set(count)
+            return float(connection.execute(select(func.count()).select_from(outbox)).scalar_one())
+
+    def oldest_age_seconds(self) -> float:
+        """Age of the oldest unpublished event (0 when the outbox is empty)."""
+        with self._engine.connect() as connection:
+            oldest = connection.execute(select(func.min(outbox.c.created_at))).scalar_one()
         if oldest is None:
-            self._metrics.oldest_age.set(0)
-        else:
-            oldest_utc = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-            self._metrics.oldest_age.set(max(0.0, (datetime.now(UTC) - oldest_utc).total_seconds()))
+            return 0.0
+        oldest_utc = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+        return max(0.0, (datetime.now(UTC) - oldest_utc).total_seconds())
 
     def wait_until_drained(self, timeout: float) -> bool:
         """For tools and tests: block until the outbox is empty or the timeout passes."""

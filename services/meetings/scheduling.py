@@ -82,6 +82,8 @@ def schedule_group(connection: Connection, group: Any, *, settings: MeetingsSett
                 .values(due_at=due)
             )
         else:
+            if due <= now:
+                continue  # due before Pantau knew the group's schedule: nothing to hold anyone to
             connection.execute(insert(db.scheduled_meetings).values(group_id=group["id"], period=period, due_at=due))
         event = MeetingScheduled(
             group_id=group["id"],

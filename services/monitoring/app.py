@@ -1,31 +1,62 @@
-"""The monitoring worker's composition root: a Faust app with its topics, tables, agents and web views.
+"""The monitoring worker's composition root: a Faust app with its topics, tables, agents and timer.
 
-Records are read as raw bytes and decoded through `shared.serde`; every rule is a pure function in
-`rules/`, folded by `engine.py`. Tables are keyed by group id and have the same partition count as
-the group-keyed source topics (co-partitioning), so a group's state lives where its events arrive.
+- `watch-groups`: one agent over every group-keyed source (meetings, plans, evaluations) and the
+  worker's own ticks topic, so a group's state is only ever changed by one stream, in order. It
+  works in batches: fold every record through the pure engine, publish the resulting deviation
+  events and facilitator signals, wait for the broker's acknowledgement, and only then store the
+  new states. A crash can therefore repeat a publication (same derived deviation id) but never
+  lose one.
+- `watch-facilitators`: the facilitator-level rule over a stream re-keyed by facilitator id.
+- a timer that pops due instants from the wake index and hands them to `watch-groups` as ticks.
+
+Tables are keyed by group id (or facilitator id) and have the same partition count as the streams
+that change them (co-partitioning), so state lives where its events arrive.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import faust
-from faust.types import StreamT
-from prometheus_client import CollectorRegistry
+import orjson
+from faust.types import EventT
+from prometheus_client import CollectorRegistry, Gauge
 
 from services.monitoring import engine
 from services.monitoring.clock import RuleClock
 from services.monitoring.metrics import SERVICE, MonitoringMetrics
-from services.monitoring.programmes import load_programmes, programme_config
+from services.monitoring.programmes import ProgrammeConfig, load_programmes, programme_config
 from services.monitoring.publishing import deviation_event
+from services.monitoring.rules import many_groups
+from services.monitoring.rules.decisions import Decision, Open
+from services.monitoring.rules.many_groups import FacilitatorState, GroupSignal
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
+from services.monitoring.wake_index import WakeIndex
 from shared import serde, topics
-from shared.events import DeviceSynced, MeetingRecorded, MeetingScheduled
-from shared.faust_app import DeadLetters, build_app, install_web_pages, raw_topic
+from shared.deadletters import dead_letter_headers
+from shared.events.base import EventData
+from shared.faust_app import build_app, in_event_context, install_web_pages, message_headers, raw_topic
 
 log = logging.getLogger(__name__)
+
+GROUP_SOURCES = (topics.MEETINGS_EVENTS, topics.PLANS_EVENTS, topics.EVALUATIONS_EVENTS)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A record to publish before the batch's states are stored."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    partition: int | None = None
 
 
 def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock | None = None) -> faust.App:
@@ -36,6 +67,10 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
     programmes = load_programmes(settings.programmes_dir)
     registry = CollectorRegistry()
     metrics = MonitoringMetrics(registry)
+    wake = WakeIndex()
+    Gauge("pantau_monitoring_wake_index_entries", "Groups waiting for a due instant.", registry=registry).set_function(
+        lambda: len(wake)
+    )
 
     app = build_app(
         settings.app_id,
@@ -45,67 +80,247 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
         data_dir=settings.data_dir,
         partitions=settings.partitions,
     )
+    app_id = app.conf.id
+    ticks_name = f"{app_id}-ticks"
+    signals_name = f"{app_id}-facilitator-signals"
+    deviations_name = kafka.topic(topics.MONITORING_DEVIATIONS)
+    dead_letters_name = kafka.topic(topics.MONITORING_DLQ)
+    source_names = {kafka.topic(name): name for name in GROUP_SOURCES}
 
-    meetings_topic = raw_topic(app, kafka.topic(topics.MEETINGS_EVENTS), settings.partitions)
-    deviations_topic = raw_topic(app, kafka.topic(topics.MONITORING_DEVIATIONS), settings.partitions)
-    dead_letter_topic = raw_topic(app, kafka.topic(topics.MONITORING_DLQ), 3)
+    group_stream = app.topic(
+        *source_names,
+        ticks_name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+    signals_topic = raw_topic(app, signals_name, settings.partitions)
+    app.pantau_internal_topics = [(ticks_name, settings.partitions), (signals_name, settings.partitions)]  # type: ignore[attr-defined]
     group_state = app.Table("group-state", default=None, partitions=settings.partitions)
+    facilitator_state = app.Table("facilitator-state", default=None, partitions=settings.partitions)
 
-    dead_letters = DeadLetters(dead_letter_topic, service=SERVICE, counter=metrics.dead_letters)
+    def programme_of(state: GroupState, fact: EventData | None) -> ProgrammeConfig:
+        name = getattr(fact, "programme", None) or (state.context.programme if state.context else "")
+        return programme_config(programmes, name)
 
-    async def on_meeting_recorded(meeting: MeetingRecorded) -> None:
-        state = GroupState.from_json(group_state.get(meeting.group_id))
-        outcome = engine.on_meeting_recorded(state, meeting, programme_config(programmes, meeting.programme))
-        now = clock.now()
-        for decision in outcome.decisions:
-            deviation = deviation_event(
-                decision,
-                group_id=meeting.group_id,
-                programme=meeting.programme,
-                facilitator_id=meeting.facilitator_id,
-                region_code=meeting.region_code,
-                now=now,
-            )
-            envelope = serde.envelope_for(deviation, source=settings.source, time=now)
-            await deviations_topic.send(
-                key=deviation.kafka_key().encode(),
-                value=serde.encode(envelope),
-                headers=serde.kafka_headers(envelope),
-            )
+    def deviation_record(
+        decision: Decision, *, group_id: str, programme: str, facilitator_id: str, region_code: str
+    ) -> Outgoing:
+        at = decision.at or clock.now()
+        event = deviation_event(
+            decision,
+            group_id=group_id,
+            programme=programme,
+            facilitator_id=facilitator_id,
+            region_code=region_code,
+            now=at,
+        )
+        envelope = serde.envelope_for(event, source=settings.source, time=at)
+        return Outgoing(deviations_name, group_id.encode(), serde.encode(envelope), serde.kafka_headers(envelope))
+
+    def dead_letter(event: EventT, reason: str, detail: str) -> Outgoing:
+        message = event.message
+        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+        metrics.dead_letters.labels(SERVICE, reason).inc()
+        return Outgoing(
+            dead_letters_name,
+            event.key or b"",
+            event.value if event.value is not None else b"",
+            dead_letter_headers(
+                service=SERVICE,
+                reason=reason,
+                detail=detail,
+                source_topic=message.topic,
+                source_partition=message.partition,
+                source_offset=message.offset,
+                original_headers=message_headers(message),
+            ),
+        )
+
+    async def publish(records: Sequence[Outgoing]) -> None:
+        """Send everything, then wait for every acknowledgement (acks=all)."""
+        if not records:
+            return
+        producer = app.producer
+        pending = [
+            await producer.send(record.topic, record.key, record.value, record.partition, None, record.headers)
+            for record in records
+        ]
+        await asyncio.gather(*pending)
+
+    def observe_published(decisions: Sequence[Decision]) -> None:
+        now = datetime.now(UTC)
+        for decision in decisions:
             change = type(decision).__name__.lower()
             metrics.deviations.labels(decision.rule, decision.severity, change).inc()
-            if settings.clock == "wall" and change == "open":
-                latency = (datetime.now(UTC) - meeting.received_at).total_seconds()
-                metrics.detection_latency.labels(decision.rule).observe(max(0.0, latency))
-            log.info("%s %s %s for group %s", change, decision.rule, decision.severity, meeting.group_id)
-        if outcome.state != state:
-            group_state[meeting.group_id] = outcome.state.to_json()
+            if change == "open" and settings.clock == "wall" and decision.at is not None:
+                metrics.detection_latency.labels(decision.rule).observe(max(0.0, (now - decision.at).total_seconds()))
 
-    @app.agent(meetings_topic, name="watch-meetings")
-    async def watch_meetings(stream: StreamT) -> None:
-        async for event in stream.events():
-            metrics.processed.labels(SERVICE, topics.MEETINGS_EVENTS).inc()
-            try:
-                decoded = serde.decode(event.value, key=event.key)
-            except serde.DecodeError as exc:
-                if exc.reason == "unknown_type":
-                    metrics.skipped_unknown.labels(SERVICE, topics.MEETINGS_EVENTS).inc()
+    async def process_groups(events: Sequence[EventT]) -> None:
+        states: dict[str, GroupState] = {}
+        loaded: dict[str, GroupState] = {}
+        partitions: dict[str, int] = {}
+        last_event: dict[str, EventT] = {}
+        outgoing: list[Outgoing] = []
+        published: list[Decision] = []
+        for event in events:
+            message = event.message
+            partition = message.partition
+            topic = source_names.get(message.topic, message.topic)
+            metrics.processed.labels(SERVICE, topic if topic != ticks_name else "ticks").inc()
+            fact: EventData | None = None
+            if message.topic == ticks_name:
+                group_id = (event.key or b"").decode()
+                tick_at = datetime.fromisoformat(orjson.loads(event.value or b"{}")["at"])
+                now = tick_at if settings.clock == "event" else clock.now()
+            else:
+                try:
+                    decoded = serde.decode(event.value, key=event.key)
+                except serde.DecodeError as exc:
+                    if exc.reason == "unknown_type":
+                        metrics.skipped_unknown.labels(SERVICE, topic).inc()
+                    else:
+                        outgoing.append(dead_letter(event, exc.reason, exc.detail))
                     continue
-                await dead_letters.send(event, exc.reason, exc.detail)
-                continue
-            clock.observe(decoded.envelope.time)
-            fact = decoded.event
+                fact = decoded.event
+                group_id = decoded.envelope.subject
+                event_time = decoded.envelope.pantaureceivedat or decoded.envelope.time
+                clock.observe(event_time, partition)
+                now = clock.now(partition) if settings.clock == "wall" else event_time
+            if group_id not in states:
+                loaded[group_id] = states[group_id] = GroupState.from_json(group_state.get(group_id))
+            state = states[group_id]
             try:
-                if isinstance(fact, MeetingRecorded):
-                    await on_meeting_recorded(fact)
-                elif isinstance(fact, MeetingScheduled | DeviceSynced):
-                    pass  # inputs of `meeting.overdue`, which reads them once it is built
+                programme = programme_of(state, fact)
+                # Catch up with time first, so that the order of ticks and events never matters.
+                caught_up = engine.on_time_passing(state, now, programme, group_id=group_id)
+                if fact is not None:
+                    outcome = engine.on_fact(caught_up.state, fact, now, programme, partition=partition)
+                    decisions = caught_up.decisions + outcome.decisions
+                    new_state = outcome.state
                 else:
-                    detail = f"{decoded.envelope.type} on {topics.MEETINGS_EVENTS}"
-                    await dead_letters.send(event, "unexpected_type", detail)
+                    decisions, new_state = caught_up.decisions, caught_up.state
             except Exception as exc:  # a bug must cost one record (kept in the DLQ), not the agent
-                log.exception("processing %s failed", decoded.envelope.type)
-                await dead_letters.send(event, "processing_error", f"{type(exc).__name__}: {exc}"[:300])
+                log.exception("processing a record of group %s failed", group_id)
+                outgoing.append(dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}"[:300]))
+                continue
+            context = new_state.context
+            if decisions and context is not None:
+                for decision in decisions:
+                    outgoing.append(
+                        deviation_record(
+                            decision,
+                            group_id=group_id,
+                            programme=context.programme,
+                            facilitator_id=context.facilitator_id,
+                            region_code=context.region_code,
+                        )
+                    )
+                published += decisions
+                if engine.counts_towards_facilitator(state) != engine.counts_towards_facilitator(new_state):
+                    signal = {
+                        "facilitator_id": context.facilitator_id,
+                        "group_id": group_id,
+                        "region_code": context.region_code,
+                        "programme": context.programme,
+                        "deviating": engine.counts_towards_facilitator(new_state),
+                        "at": max(d.at or now for d in decisions).isoformat(),
+                    }
+                    outgoing.append(Outgoing(signals_name, context.facilitator_id.encode(), orjson.dumps(signal), []))
+            states[group_id] = new_state
+            partitions[group_id] = partition
+            last_event[group_id] = event
+        await publish(outgoing)
+        observe_published(published)
+        for group_id, state in states.items():
+            if state != loaded[group_id]:
+                with in_event_context(last_event[group_id]):
+                    group_state[group_id] = state.to_json()
+            if state.context is not None:
+                programme = programme_config(programmes, state.context.programme)
+                wake.schedule(
+                    group_id,
+                    partitions[group_id],
+                    engine.next_wake(state, clock.now(partitions[group_id]), programme, group_id=group_id),
+                )
+
+    @app.agent(group_stream, name="watch-groups")
+    async def watch_groups(stream: Any) -> None:  # a faust Stream (StreamT lacks take_events)
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            await process_groups(batch)
+
+    @app.agent(signals_topic, name="watch-facilitators")
+    async def watch_facilitators(stream: Any) -> None:
+        async for batch in stream.take_events(settings.batch_size, within=settings.batch_seconds):
+            states: dict[str, FacilitatorState] = {}
+            last_event: dict[str, EventT] = {}
+            outgoing: list[Outgoing] = []
+            published: list[Decision] = []
+            for event in batch:
+                metrics.processed.labels(SERVICE, "facilitator-signals").inc()
+                data: dict[str, Any] = orjson.loads(event.value or b"{}")
+                signal = GroupSignal(**{**data, "at": datetime.fromisoformat(data["at"])})
+                key = signal.facilitator_id
+                state = states.get(key) or FacilitatorState.from_json(facilitator_state.get(key))
+                config = programme_config(programmes, signal.programme).rules.facilitator_many_groups_deviating
+                open_place = state.place_of(state.open_group_id) if state.open_group_id else None
+                state, decisions = many_groups.on_signal(state, signal, config)
+                for group_id, decision in decisions:
+                    region, programme = (
+                        (signal.region_code, signal.programme)
+                        if isinstance(decision, Open) or open_place is None
+                        else open_place
+                    )
+                    outgoing.append(
+                        deviation_record(
+                            decision,
+                            group_id=group_id,
+                            programme=programme,
+                            facilitator_id=signal.facilitator_id,
+                            region_code=region,
+                        )
+                    )
+                    published.append(decision)
+                states[key] = state
+                last_event[key] = event
+            await publish(outgoing)
+            observe_published(published)
+            for key, state in states.items():
+                with in_event_context(last_event[key]):
+                    facilitator_state[key] = state.to_json()
+
+    rebuilt = {"generation": -1}
+
+    @app.timer(interval=settings.tick_seconds)
+    async def hand_out_ticks() -> None:
+        recovery = getattr(app.tables, "recovery", None)
+        if app.rebalancing or (recovery is not None and not recovery.completed.is_set()):
+            return
+        if rebuilt["generation"] != app.rebalancing_count:
+            rebuilt["generation"] = app.rebalancing_count
+            entries = []
+            for group_id, value in group_state.items():
+                state = GroupState.from_json(value)
+                if state.context is None:
+                    continue
+                programme = programme_config(programmes, state.context.programme)
+                partition = state.context.partition
+                entries.append(
+                    (group_id, partition, engine.next_wake(state, clock.now(partition), programme, group_id=group_id))
+                )
+            wake.rebuild(entries)
+            log.info("wake index rebuilt: %d groups waiting", len(wake))
+        due = wake.pop_due(clock.now)
+        if not due:
+            return
+        await publish(
+            [
+                Outgoing(ticks_name, group_id.encode(), orjson.dumps({"at": at.isoformat()}), [], partition)
+                for group_id, partition, at in due
+            ]
+        )
 
     install_web_pages(app, registry=registry)
     return app

@@ -1,19 +1,52 @@
-"""The functional core of monitoring: fold one event into a group's state and collect decisions.
+"""The functional core of monitoring: fold one fact (or the passing of time) into a group's state and
+collect the rules' decisions.
 
 Agents call these with the table's state and the rule clock's `now`, publish the decisions as
-deviation events, and store the returned state. Duplicated input is recognised here (by report id,
-by already-open deviation ids), so redelivery changes nothing.
+deviation events, and only then store the returned state. Duplicated input is recognised here (by
+report, evaluation and progress ids; by open and recently closed deviation ids), so redelivery
+changes nothing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from services.monitoring.programmes import ProgrammeConfig
-from services.monitoring.rules import facilitator_absent
+from services.monitoring.rules import (
+    activities,
+    attendance_declining,
+    facilitator_absent,
+    low_attendance,
+    low_score,
+    overdue,
+    reporting_lagging,
+    sustained_success,
+    too_short,
+)
 from services.monitoring.rules.decisions import Decision, Escalate, Open, Resolve
-from services.monitoring.rules.state import GroupState, MeetingSummary, OpenDeviation
-from shared.events import MeetingRecorded
+from services.monitoring.rules.many_groups import NOT_COUNTED
+from services.monitoring.rules.state import (
+    EVALUATIONS_KEPT,
+    ActivityState,
+    DeviceWatermark,
+    EvaluationSummary,
+    GroupContext,
+    GroupState,
+    MeetingSummary,
+    OpenDeviation,
+    ScheduledPeriod,
+)
+from shared.events import (
+    ActivityProgressed,
+    DeviceSynced,
+    EvaluationSubmitted,
+    MeetingRecorded,
+    MeetingScheduled,
+    PlanAgreed,
+)
+from shared.events.base import EventData
+from shared.regions import time_zone_of
 
 
 @dataclass(frozen=True)
@@ -24,33 +57,191 @@ class Outcome:
     decisions: tuple[Decision, ...]
 
 
+def _with_context(
+    state: GroupState, programme: str, facilitator_id: str, region_code: str, partition: int
+) -> GroupState:
+    context = GroupContext(programme, facilitator_id, region_code, partition)
+    if state.context == context:
+        return state
+    devices = state.devices
+    if state.context is not None and state.context.facilitator_id != facilitator_id:
+        devices = {}  # another facilitator's phones say nothing about this one's reports
+    return replace(state, context=context, devices=devices)
+
+
 def on_meeting_recorded(state: GroupState, meeting: MeetingRecorded, programme: ProgrammeConfig) -> Outcome:
     """Apply every meeting rule to a newly recorded meeting."""
     if state.knows_report(meeting.report_id):
         return Outcome(state, ())
-    state = state.with_meeting(MeetingSummary(meeting.report_id, meeting.started_at, meeting.facilitator_present))
+    if state.forgotten_before is not None and meeting.started_at <= state.forgotten_before:
+        return Outcome(state, ())  # older than the meetings we keep: a redelivery or ancient history
+    state = state.with_meeting(
+        MeetingSummary(
+            report_id=meeting.report_id,
+            started_at=meeting.started_at,
+            facilitator_present=meeting.facilitator_present,
+            ended_at=meeting.ended_at,
+            present=meeting.present_count,
+            members=meeting.member_count,
+            received_at=meeting.received_at,
+        )
+    )
+    rules = programme.rules
     decisions: list[Decision] = []
-    decisions += facilitator_absent.evaluate(state, meeting, programme.rules.meeting_facilitator_absent)
+    decisions += facilitator_absent.evaluate(state, meeting, rules.meeting_facilitator_absent)
+    decisions += low_attendance.evaluate(state, meeting, rules.meeting_low_attendance)
+    decisions += attendance_declining.evaluate(
+        state, meeting, rules.meeting_attendance_declining, rules.meeting_low_attendance
+    )
+    decisions += too_short.evaluate(
+        state, meeting, rules.meeting_too_short, expected_minutes=programme.expected_meeting_minutes
+    )
+    decisions += reporting_lagging.evaluate(state, meeting, rules.reporting_lagging)
+    outcome = apply(state, decisions)
+    # A meeting can settle an overdue period or extend a streak at once.
+    return _then(outcome, on_time_passing(outcome.state, meeting.received_at, programme, group_id=meeting.group_id))
+
+
+def on_fact(
+    state: GroupState, fact: EventData, now: datetime, programme: ProgrammeConfig, *, partition: int = 0
+) -> Outcome:
+    """Fold any group-keyed fact; `now` is the rule clock when the fact is processed."""
+    if isinstance(fact, MeetingRecorded):
+        state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
+        return on_meeting_recorded(state, fact, programme)
+    if isinstance(fact, MeetingScheduled):
+        state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
+        cadence = programme.cadence
+        state = state.with_period(ScheduledPeriod(fact.period, fact.due_at, fact.time_zone, cadence))
+        return on_time_passing(state, now, programme, group_id=fact.group_id)
+    if isinstance(fact, DeviceSynced):
+        if state.context is not None and state.context.facilitator_id != fact.facilitator_id:
+            return Outcome(state, ())
+        current = state.devices.get(fact.device_id)
+        if current is None or fact.synced_through > current.synced_through:
+            devices = {**state.devices, fact.device_id: DeviceWatermark(fact.synced_through, fact.received_at)}
+            state = replace(state, devices=devices)
+        return on_time_passing(state, max(now, fact.received_at), programme, group_id=fact.group_id)
+    if isinstance(fact, PlanAgreed):  # PlanRevised is a PlanAgreed with changes
+        time_zone = time_zone_of(state.context.region_code) if state.context else "Asia/Jakarta"
+        known = state.activities
+        updated = {
+            activity.activity_id: replace(
+                known[activity.activity_id],
+                title=activity.title,
+                starts_on=fact.starts_on,
+                due_on=activity.due_on,
+                baseline=activity.indicator.baseline if activity.indicator else None,
+                target=activity.indicator.target if activity.indicator else None,
+            )
+            if activity.activity_id in known
+            else ActivityState(
+                activity_id=activity.activity_id,
+                plan_id=fact.plan_id,
+                title=activity.title,
+                starts_on=fact.starts_on,
+                due_on=activity.due_on,
+                time_zone=time_zone,
+                baseline=activity.indicator.baseline if activity.indicator else None,
+                target=activity.indicator.target if activity.indicator else None,
+            )
+            for activity in fact.activities
+        }
+        others = {key: value for key, value in known.items() if value.plan_id != fact.plan_id}
+        state = replace(state, activities={**others, **updated})
+        return on_time_passing(state, now, programme, group_id=fact.group_id)
+    if isinstance(fact, ActivityProgressed):
+        activity = state.activities.get(fact.activity_id)
+        if activity is None:
+            return Outcome(state, ())
+        if activity.reported_on is not None and fact.reported_on < activity.reported_on:
+            return Outcome(state, ())  # an older report arriving late does not undo newer progress
+        progressed = replace(
+            activity,
+            status=fact.status,
+            value=fact.indicator_value if fact.indicator_value is not None else activity.value,
+            reported_on=fact.reported_on,
+        )
+        state = replace(state, activities={**state.activities, fact.activity_id: progressed})
+        decisions = activities.evaluate(
+            state,
+            max(now, fact.received_at),
+            programme.rules.plan_activity_overdue,
+            programme.rules.plan_activity_at_risk,
+            group_id=fact.group_id,
+            evidence_at=fact.received_at,
+        )
+        return apply(state, decisions)
+    if isinstance(fact, EvaluationSubmitted):
+        if any(item.evaluation_id == fact.evaluation_id for item in state.evaluations):
+            return Outcome(state, ())
+        state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
+        summary = EvaluationSummary(fact.evaluation_id, fact.direction, fact.mean_score, fact.received_at)
+        state = replace(state, evaluations=(*state.evaluations, summary)[-EVALUATIONS_KEPT:])
+        return apply(state, low_score.evaluate(state, fact, programme.rules.evaluation_low_score))
+    return Outcome(state, ())
+
+
+def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> Outcome:
+    """Rules that can fire with no new event, evaluated as of `now` (a tick, or any event's arrival)."""
+    rules = programme.rules
+    decisions: list[Decision] = []
+    decisions += overdue.evaluate(state, now, rules.meeting_overdue, group_id=group_id)
+    decisions += activities.evaluate(
+        state, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id
+    )
+    decisions += sustained_success.evaluate(state, now, rules.recognition_sustained_success, group_id=group_id)
     return apply(state, decisions)
+
+
+def next_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> datetime | None:
+    """The next instant after `now` at which time alone may change a decision (for the tick index)."""
+    rules = programme.rules
+    times = overdue.wake_times(state, rules.meeting_overdue, group_id=group_id)
+    times += activities.wake_times(state, rules.plan_activity_at_risk, group_id=group_id)
+    times += [scheduled.due_at for scheduled in state.periods]  # streaks are judged at due times
+    future = [moment for moment in times if moment > now]
+    return min(future) if future else None
+
+
+def counts_towards_facilitator(state: GroupState) -> bool:
+    """Whether the group has an open deviation about itself (the facilitator-level signal's input)."""
+    return any(item.rule not in NOT_COUNTED and item.concerns == "group" for item in state.open.values())
+
+
+def _then(first: Outcome, second: Outcome) -> Outcome:
+    return Outcome(second.state, first.decisions + second.decisions)
 
 
 def apply(state: GroupState, decisions: list[Decision]) -> Outcome:
     """Record decisions in the open set, dropping those that would change nothing."""
     open_deviations = dict(state.open)
+    closed: list[str] = []
     effective: list[Decision] = []
     for decision in decisions:
         if isinstance(decision, Open):
-            if decision.deviation_id in open_deviations:
+            key = decision.deviation_id
+            if key in open_deviations or key in state.closed or key in closed:
                 continue
-            open_deviations[decision.deviation_id] = OpenDeviation(
-                decision.rule, decision.occurrence, decision.severity
+            open_deviations[key] = OpenDeviation(
+                decision.rule,
+                decision.occurrence,
+                decision.severity,
+                opened_at=decision.at,
+                concerns=decision.concerns,
+                memory=dict(decision.memory),
             )
         elif isinstance(decision, Escalate):
             current = open_deviations.get(decision.deviation_id)
             if current is None or current.severity == decision.severity:
                 continue
             open_deviations[decision.deviation_id] = replace(current, severity=decision.severity)
-        elif isinstance(decision, Resolve) and open_deviations.pop(decision.deviation_id, None) is None:
-            continue
+        elif isinstance(decision, Resolve):
+            if open_deviations.pop(decision.deviation_id, None) is None:
+                continue
+            closed.append(decision.deviation_id)
         effective.append(decision)
-    return Outcome(GroupState(meetings=state.meetings, open=open_deviations), tuple(effective))
+    new_state = replace(state, open=open_deviations)
+    if closed:
+        new_state = new_state.with_closed(closed)
+    return Outcome(new_state, tuple(effective))

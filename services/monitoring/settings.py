@@ -27,5 +27,8 @@ class MonitoringSettings(ServiceSettings):
     clock: Literal["wall", "event"] = Field(
         default="wall", description="`wall` when live; `event` (event-time watermark) when replaying history."
     )
+    batch_size: int = Field(default=1000, ge=1, description="Records processed (and published) together.")
+    batch_seconds: float = Field(default=0.02, gt=0, description="Longest wait to fill a batch.")
+    tick_seconds: float = Field(default=1.0, gt=0, description="How often the due-time index is checked.")
     source: str = Field(default="/pantau/monitoring", description="CloudEvents `source` of published events.")
     log_level: str = Field(default="info", description="Worker log level.")

@@ -290,5 +290,7 @@ def next_retry_delay(attempt: int, *, initial_seconds: float, max_seconds: float
 
     `jitter` in [0, 1) comes from the caller's random source, so this stays pure and testable.
     """
-    base = min(max_seconds, initial_seconds * 2 ** max(0, attempt - 1))
+    # Capping the exponent keeps huge attempt numbers from overflowing before the ceiling applies.
+    doublings = min(max(0, attempt - 1), 64)
+    base = min(max_seconds, initial_seconds * 2.0**doublings)
     return timedelta(seconds=base * (0.5 + 0.5 * jitter))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,23 +21,22 @@ from tools.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
-REPORT = {
-    "report_id": "3f0c9a57-5a3c-4d0e-9a38-0d5c1f3b7e21",
-    "group_id": "KLP-18710110010001",
-    "started_at": "2026-11-10T02:00:00Z",
-    "ended_at": "2026-11-10T03:55:00Z",
-    "facilitator_present": False,
-    "led_by": "chair",
-    "module": "Kesehatan dan Gizi",
-    "topic": "Pentingnya gizi ibu hamil",
-    "attendance": [
-        {"member_ref": "kpm-a", "status": "present"},
-        {"member_ref": "kpm-b", "status": "present"},
-        {"member_ref": "kpm-c", "status": "absent"},
-    ],
-    "recorded_at": "2026-11-10T04:00:00Z",
-    "device_id": "hp-pdp-0001",
-}
+def _recent_report() -> dict[str, object]:
+    """A two-hour meeting that ended an hour ago, everyone present, led by the chair."""
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    return {
+        "report_id": "3f0c9a57-5a3c-4d0e-9a38-0d5c1f3b7e21",
+        "group_id": "KLP-18710110010001",
+        "started_at": started.isoformat(),
+        "ended_at": (started + timedelta(minutes=115)).isoformat(),
+        "facilitator_present": False,
+        "led_by": "chair",
+        "module": "Kesehatan dan Gizi",
+        "topic": "Pentingnya gizi ibu hamil",
+        "attendance": [{"member_ref": ref, "status": "present"} for ref in ("kpm-a", "kpm-b", "kpm-c", "kpm-d")],
+        "recorded_at": (started + timedelta(minutes=120)).isoformat(),
+        "device_id": "hp-pdp-0001",
+    }
 
 
 @pytest.fixture
@@ -83,10 +83,11 @@ def test_chair_led_meeting_reaches_the_supervisor_and_the_metrics(stack: Stack, 
     }
     assert api.put("/groups/KLP-18710110010001", json=group).status_code == 201
 
+    report = _recent_report()
     posted_at = time.time()
-    first = api.post("/meetings", json=REPORT)
+    first = api.post("/meetings", json=report)
     assert first.status_code == 201, first.text
-    repeat = api.post("/meetings", json=REPORT)
+    repeat = api.post("/meetings", json=report)
     assert repeat.status_code == 200
     assert repeat.json() == first.json()
 

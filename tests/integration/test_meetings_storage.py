@@ -162,7 +162,7 @@ def test_the_whole_write_surface_on_this_backend(client: TestClient) -> None:
             "meetings.group_upserted.v1": 1,
             "meetings.meeting_recorded.v1": 2,
             "meetings.device_synced.v1": 1,
-            "meetings.meeting_scheduled.v1": 2,
+            "meetings.meeting_scheduled.v1": 1,
             "meetings.plan_agreed.v1": 1,
             "meetings.plan_revised.v1": 1,
             "meetings.activity_progressed.v1": 1,

@@ -41,6 +41,13 @@ def record_evaluation(
     now: datetime,
 ) -> tuple[bool, EvaluationResult]:
     """Store an evaluation and stage its event; True when it was new."""
+    group = connection.execute(select(db.groups).where(db.groups.c.id == body.group_id)).mappings().first()
+    if group is None:
+        raise Problem.invalid_field("group_id", f"no group {body.group_id}")
+    if group["facilitator_id"] != body.facilitator_id:
+        raise Problem.invalid_field("facilitator_id", "is not the group's facilitator")
+    # Authorise before answering a repeat: a replay must not reveal another facilitator's record.
+    _may_submit(principal, body, dict(group))
     fingerprint = idempotency.fingerprint(body)
     previous = previous_result(
         connection,
@@ -53,12 +60,6 @@ def record_evaluation(
     )
     if previous is not None:
         return False, EvaluationResult.model_validate(previous)
-    group = connection.execute(select(db.groups).where(db.groups.c.id == body.group_id)).mappings().first()
-    if group is None:
-        raise Problem.invalid_field("group_id", f"no group {body.group_id}")
-    if group["facilitator_id"] != body.facilitator_id:
-        raise Problem.invalid_field("facilitator_id", "is not the group's facilitator")
-    _may_submit(principal, body, dict(group))
     if body.comment and contains_nik_shaped_value(body.comment):
         raise Problem.invalid_field("comment", "must not contain a national ID")
     if body.recorded_at > now + timedelta(seconds=settings.clock_skew_seconds):

@@ -41,16 +41,16 @@ def record_meeting(
 
     `facilitator_scope` restricts writes to that facilitator's own groups.
     """
+    group = connection.execute(select(db.groups).where(db.groups.c.id == body.group_id)).mappings().first()
+    if group is None:
+        raise Problem.invalid_field("group_id", f"no group {body.group_id}")
+    # Authorise before answering a repeat: a replay must not reveal another facilitator's record.
+    if facilitator_scope is not None and group["facilitator_id"] != facilitator_scope:
+        raise Problem(403, "Forbidden", "a facilitator may report only for their own groups")
     fingerprint = idempotency.fingerprint(body)
     previous = _previous(connection, body.report_id, fingerprint)
     if previous is not None:
         return Recorded("duplicate", previous)
-
-    group = connection.execute(select(db.groups).where(db.groups.c.id == body.group_id)).mappings().first()
-    if group is None:
-        raise Problem.invalid_field("group_id", f"no group {body.group_id}")
-    if facilitator_scope is not None and group["facilitator_id"] != facilitator_scope:
-        raise Problem(403, "Forbidden", "a facilitator may report only for their own groups")
     _check_times(body, settings=settings, now=now)
     for field, text in (("module", body.module), ("topic", body.topic)):
         if text and contains_nik_shaped_value(text):

@@ -137,6 +137,13 @@ def record_progress(
     facilitator_scope: str | None = None,
 ) -> tuple[bool, ProgressResult]:
     """Store a progress report (idempotent on `progress_id`); True when it was new."""
+    activity = connection.execute(select(db.activities).where(db.activities.c.id == activity_id)).mappings().first()
+    if activity is None:
+        raise Problem(
+            404, "Not found", f"no activity {activity_id}", errors=[{"field": "activity_id", "message": "unknown"}]
+        )
+    # Authorise before answering a repeat: a replay must not reveal another facilitator's record.
+    _group_for_write(connection, activity["group_id"], facilitator_scope)
     fingerprint = idempotency.fingerprint(body)
     previous = previous_result(
         connection,
@@ -149,12 +156,6 @@ def record_progress(
     )
     if previous is not None:
         return False, ProgressResult.model_validate(previous)
-    activity = connection.execute(select(db.activities).where(db.activities.c.id == activity_id)).mappings().first()
-    if activity is None:
-        raise Problem(
-            404, "Not found", f"no activity {activity_id}", errors=[{"field": "activity_id", "message": "unknown"}]
-        )
-    _group_for_write(connection, activity["group_id"], facilitator_scope)
     if body.recorded_at > now + timedelta(seconds=settings.clock_skew_seconds):
         raise Problem.invalid_field("recorded_at", "lies in the future")
     event = ActivityProgressed(

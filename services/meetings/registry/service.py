@@ -28,7 +28,7 @@ def member_ref_of(member: MemberIn, *, key: str) -> str:
     """A member as its pseudonymous ref: NIKs (given as such, or as a bare 16-digit ref) are hashed."""
     if isinstance(member, NikRef):
         return pseudonymise_nik(member.nik, key=key)
-    if NIK_PATTERN.match(member):
+    if NIK_PATTERN.fullmatch(member):
         return pseudonymise_nik(member, key=key)
     return member
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 Severity = Literal["info", "warning", "critical"]
+Concerns = Literal["group", "facilitator"]
 DetailValue = str | int | float | bool | None
 
 # Fixed namespace: the same (rule, subject, occurrence) gives the same id in every process, forever.
@@ -21,7 +22,12 @@ def deviation_id(rule: str, subject: str, occurrence: str) -> str:
 
 @dataclass(frozen=True)
 class Open:
-    """Open a deviation for an occurrence (a meeting, a period, an activity)."""
+    """Open a deviation for an occurrence (a meeting, a period, an activity, an evaluation).
+
+    `evidence_at` is the event time of the evidence; `at` is the instant the evidence became enough
+    (the detection instant, on the rule clock). Both come from the evidence, never from when the code
+    happened to run, so a replay detects at the same instants as live processing.
+    """
 
     rule: str
     subject: str
@@ -29,7 +35,9 @@ class Open:
     severity: Severity
     evidence_at: datetime
     details: dict[str, DetailValue] = field(default_factory=dict)
-    concerns: Literal["group", "facilitator"] = "group"
+    concerns: Concerns = "group"
+    at: datetime | None = None
+    memory: dict[str, DetailValue] = field(default_factory=dict)  # kept with the open deviation for the rule
 
     @property
     def deviation_id(self) -> str:
@@ -46,6 +54,7 @@ class Escalate:
     severity: Severity
     reason: str
     details: dict[str, DetailValue] = field(default_factory=dict)
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,7 @@ class Resolve:
     rule: str
     severity: Severity
     reason: str
+    at: datetime | None = None
 
 
 Decision = Open | Escalate | Resolve

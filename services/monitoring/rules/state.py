@@ -1,29 +1,66 @@
-"""Per-group state the rules need, kept in a Faust table keyed by group id (plain JSON values)."""
+"""Per-group state the rules need, kept in a Faust table keyed by group id as plain JSON.
+
+Everything is bounded per group: the last few meetings, periods and evaluations, the plan's
+activities, the devices of the group's facilitator, open deviations and recently closed ids.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from typing import Any
 
 from services.monitoring.rules.decisions import Severity
 
 RECENT_MEETINGS_KEPT = 12
+PERIODS_KEPT = 14
+CLOSED_IDS_KEPT = 128
+EVALUATIONS_KEPT = 24
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True)
+class GroupContext:
+    """Who and where the group is, from the latest group-keyed event."""
+
+    programme: str
+    facilitator_id: str
+    region_code: str
+    partition: int = 0
 
 
 @dataclass(frozen=True)
 class MeetingSummary:
-    """What later rules need to remember of a meeting."""
+    """What the rules need to remember of a meeting."""
 
     report_id: str
     started_at: datetime
     facilitator_present: bool
+    ended_at: datetime | None = None
+    present: int = 0
+    members: int = 0
+    received_at: datetime | None = None
+
+    @property
+    def attendance_ratio(self) -> float | None:
+        return None if self.members <= 0 else self.present / self.members
 
     def to_json(self) -> dict[str, Any]:
         return {
             "report_id": self.report_id,
             "started_at": self.started_at.isoformat(),
             "facilitator_present": self.facilitator_present,
+            "ended_at": _iso(self.ended_at),
+            "present": self.present,
+            "members": self.members,
+            "received_at": _iso(self.received_at),
         }
 
     @classmethod
@@ -32,7 +69,101 @@ class MeetingSummary:
             report_id=data["report_id"],
             started_at=datetime.fromisoformat(data["started_at"]),
             facilitator_present=data["facilitator_present"],
+            ended_at=_dt(data.get("ended_at")),
+            present=data.get("present", 0),
+            members=data.get("members", 0),
+            received_at=_dt(data.get("received_at")),
         )
+
+
+@dataclass(frozen=True)
+class ScheduledPeriod:
+    """A period the group's meeting is due in."""
+
+    period: str
+    due_at: datetime
+    time_zone: str
+    cadence: str = "monthly"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "due_at": self.due_at.isoformat(),
+            "time_zone": self.time_zone,
+            "cadence": self.cadence,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ScheduledPeriod:
+        return cls(
+            data["period"], datetime.fromisoformat(data["due_at"]), data["time_zone"], data.get("cadence", "monthly")
+        )
+
+
+@dataclass(frozen=True)
+class DeviceWatermark:
+    """How far one of the facilitator's devices has synced, and when we heard so."""
+
+    synced_through: datetime
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ActivityState:
+    """One planned activity and its latest progress."""
+
+    activity_id: str
+    plan_id: str
+    title: str
+    starts_on: date
+    due_on: date
+    time_zone: str
+    status: str = "not_started"
+    baseline: float | None = None
+    target: float | None = None
+    value: float | None = None
+    reported_on: date | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "activity_id": self.activity_id,
+            "plan_id": self.plan_id,
+            "title": self.title,
+            "starts_on": self.starts_on.isoformat(),
+            "due_on": self.due_on.isoformat(),
+            "time_zone": self.time_zone,
+            "status": self.status,
+            "baseline": self.baseline,
+            "target": self.target,
+            "value": self.value,
+            "reported_on": None if self.reported_on is None else self.reported_on.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ActivityState:
+        return cls(
+            activity_id=data["activity_id"],
+            plan_id=data["plan_id"],
+            title=data.get("title", ""),
+            starts_on=date.fromisoformat(data["starts_on"]),
+            due_on=date.fromisoformat(data["due_on"]),
+            time_zone=data["time_zone"],
+            status=data.get("status", "not_started"),
+            baseline=data.get("baseline"),
+            target=data.get("target"),
+            value=data.get("value"),
+            reported_on=None if data.get("reported_on") is None else date.fromisoformat(data["reported_on"]),
+        )
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    """A recent evaluation: for de-duplication and for clearing low scores."""
+
+    evaluation_id: str
+    direction: str
+    mean_score: float
+    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -42,17 +173,45 @@ class OpenDeviation:
     rule: str
     occurrence: str
     severity: Severity
+    opened_at: datetime | None = None
+    concerns: str = "group"
+    memory: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "occurrence": self.occurrence, "severity": self.severity}
+        return {
+            "rule": self.rule,
+            "occurrence": self.occurrence,
+            "severity": self.severity,
+            "opened_at": _iso(self.opened_at),
+            "concerns": self.concerns,
+            "memory": dict(self.memory),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> OpenDeviation:
+        return cls(
+            rule=data["rule"],
+            occurrence=data["occurrence"],
+            severity=data["severity"],
+            opened_at=_dt(data.get("opened_at")),
+            concerns=data.get("concerns", "group"),
+            memory=dict(data.get("memory", {})),
+        )
 
 
 @dataclass(frozen=True)
 class GroupState:
-    """Recent meetings in start order and open deviations by id."""
+    """Everything the rules know about one group."""
 
     meetings: tuple[MeetingSummary, ...] = ()
     open: dict[str, OpenDeviation] = field(default_factory=dict)
+    context: GroupContext | None = None
+    periods: tuple[ScheduledPeriod, ...] = ()
+    devices: dict[str, DeviceWatermark] = field(default_factory=dict)
+    activities: dict[str, ActivityState] = field(default_factory=dict)
+    evaluations: tuple[EvaluationSummary, ...] = ()
+    closed: tuple[str, ...] = ()
+    forgotten_before: datetime | None = None  # start of the oldest meeting trimmed away
 
     def knows_report(self, report_id: str) -> bool:
         return any(meeting.report_id == report_id for meeting in self.meetings)
@@ -60,12 +219,46 @@ class GroupState:
     def with_meeting(self, summary: MeetingSummary) -> GroupState:
         """Insert in start order, keeping the most recent few."""
         ordered = sorted((*self.meetings, summary), key=lambda meeting: (meeting.started_at, meeting.report_id))
-        return GroupState(meetings=tuple(ordered[-RECENT_MEETINGS_KEPT:]), open=self.open)
+        dropped = ordered[:-RECENT_MEETINGS_KEPT]
+        forgotten = self.forgotten_before
+        if dropped:
+            newest_dropped = dropped[-1].started_at
+            forgotten = newest_dropped if forgotten is None else max(forgotten, newest_dropped)
+        return replace(self, meetings=tuple(ordered[-RECENT_MEETINGS_KEPT:]), forgotten_before=forgotten)
+
+    def with_period(self, scheduled: ScheduledPeriod) -> GroupState:
+        periods = {period.period: period for period in self.periods}
+        periods[scheduled.period] = scheduled
+        return replace(self, periods=tuple(sorted(periods.values(), key=lambda p: p.period)[-PERIODS_KEPT:]))
+
+    def with_closed(self, deviation_ids: list[str]) -> GroupState:
+        return replace(self, closed=(*self.closed, *deviation_ids)[-CLOSED_IDS_KEPT:])
+
+    def open_of(self, rule: str) -> dict[str, OpenDeviation]:
+        return {key: value for key, value in self.open.items() if value.rule == rule}
 
     def to_json(self) -> dict[str, Any]:
         return {
             "meetings": [meeting.to_json() for meeting in self.meetings],
             "open": {key: value.to_json() for key, value in self.open.items()},
+            "context": None if self.context is None else self.context.__dict__.copy(),
+            "periods": [period.to_json() for period in self.periods],
+            "devices": {
+                key: {"synced_through": value.synced_through.isoformat(), "received_at": value.received_at.isoformat()}
+                for key, value in self.devices.items()
+            },
+            "activities": {key: value.to_json() for key, value in self.activities.items()},
+            "evaluations": [
+                {
+                    "evaluation_id": item.evaluation_id,
+                    "direction": item.direction,
+                    "mean_score": item.mean_score,
+                    "received_at": item.received_at.isoformat(),
+                }
+                for item in self.evaluations
+            ],
+            "closed": list(self.closed),
+            "forgotten_before": _iso(self.forgotten_before),
         }
 
     @classmethod
@@ -74,5 +267,25 @@ class GroupState:
             return cls()
         return cls(
             meetings=tuple(MeetingSummary.from_json(item) for item in data.get("meetings", ())),
-            open={key: OpenDeviation(**value) for key, value in data.get("open", {}).items()},
+            open={key: OpenDeviation.from_json(value) for key, value in data.get("open", {}).items()},
+            context=None if not data.get("context") else GroupContext(**data["context"]),
+            periods=tuple(ScheduledPeriod.from_json(item) for item in data.get("periods", ())),
+            devices={
+                key: DeviceWatermark(
+                    datetime.fromisoformat(value["synced_through"]), datetime.fromisoformat(value["received_at"])
+                )
+                for key, value in data.get("devices", {}).items()
+            },
+            activities={key: ActivityState.from_json(value) for key, value in data.get("activities", {}).items()},
+            evaluations=tuple(
+                EvaluationSummary(
+                    item["evaluation_id"],
+                    item["direction"],
+                    item["mean_score"],
+                    datetime.fromisoformat(item["received_at"]),
+                )
+                for item in data.get("evaluations", ())
+            ),
+            closed=tuple(data.get("closed", ())),
+            forgotten_before=_dt(data.get("forgotten_before")),
         )

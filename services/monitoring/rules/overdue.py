@@ -1,0 +1,113 @@
+"""`meeting.overdue`: a scheduled meeting has no report by its due time + grace, and either the
+facilitator's devices have synced past that instant (so the report is not merely waiting on a phone
+without signal) or the offline grace has run out. Escalates to critical if still missing after
+`critical_after_days`. A report of a meeting held in the period resolves it (`late_report`).
+
+Which devices count: those of the group's facilitator that synced within 30 days before the due
+time (an abandoned phone does not hold the rule back beyond the offline grace).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from services.monitoring.programmes import OverdueConfig
+from services.monitoring.rules.calendar import local_date, period_bounds
+from services.monitoring.rules.decisions import Decision, Escalate, Open, Resolve, deviation_id
+from services.monitoring.rules.state import GroupState, MeetingSummary, ScheduledPeriod
+
+RULE = "meeting.overdue"
+ACTIVE_DEVICE_WINDOW = timedelta(days=30)
+
+
+def meeting_for_period(state: GroupState, scheduled: ScheduledPeriod) -> MeetingSummary | None:
+    """The first meeting held (by local start date) within the period, if any."""
+    first, last = period_bounds(scheduled.period, scheduled.cadence)
+    for meeting in state.meetings:
+        if first <= local_date(meeting.started_at, scheduled.time_zone) <= last:
+            return meeting
+    return None
+
+
+def sync_covered_at(state: GroupState, needed: datetime, due: datetime) -> datetime | None:
+    """When the facilitator's active devices had all synced through `needed` (None if not yet)."""
+    active = [mark for mark in state.devices.values() if mark.received_at >= due - ACTIVE_DEVICE_WINDOW]
+    if not active or min(mark.synced_through for mark in active) < needed:
+        return None
+    return max(mark.received_at for mark in active)
+
+
+def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_id: str) -> list[Decision]:
+    """Open, escalate or resolve overdue meetings as of `now`."""
+    grace = timedelta(days=config.grace_days)
+    offline_grace = timedelta(days=config.offline_grace_days)
+    critical_after = timedelta(days=config.critical_after_days)
+    decisions: list[Decision] = []
+    for scheduled in state.periods:
+        key = deviation_id(RULE, group_id, scheduled.period)
+        if key in state.closed:
+            continue
+        held = meeting_for_period(state, scheduled)
+        open_ = state.open.get(key)
+        due = scheduled.due_at
+        if open_ is not None:
+            if held is not None:
+                decisions.append(Resolve(key, RULE, open_.severity, "late_report", at=held.received_at or now))
+            elif open_.severity != "critical" and now >= due + critical_after:
+                decisions.append(
+                    Escalate(
+                        key,
+                        RULE,
+                        open_.severity,
+                        "critical",
+                        "still_missing",
+                        details={"days_overdue": config.critical_after_days},
+                        at=due + critical_after,
+                    )
+                )
+            continue
+        if held is not None or now < due + grace:
+            continue
+        candidates = []
+        synced = sync_covered_at(state, due + grace, due)
+        if synced is not None:
+            candidates.append(max(synced, due + grace))
+        if now >= due + offline_grace:
+            candidates.append(due + offline_grace)
+        if not candidates:
+            continue
+        at = min(candidates)
+        evidence = "device_synced" if synced is not None and at < due + offline_grace else "offline_grace_expired"
+        decisions.append(
+            Open(
+                rule=RULE,
+                subject=group_id,
+                occurrence=scheduled.period,
+                severity="critical" if at >= due + critical_after else "warning",
+                evidence_at=due,
+                at=at,
+                details={
+                    "period": scheduled.period,
+                    "due_at": due.isoformat(),
+                    "time_zone": scheduled.time_zone,
+                    "evidence": evidence,
+                },
+            )
+        )
+    return decisions
+
+
+def wake_times(state: GroupState, config: OverdueConfig, *, group_id: str) -> list[datetime]:
+    """Instants at which this rule may decide something without a new event."""
+    times: list[datetime] = []
+    for scheduled in state.periods:
+        key = deviation_id(RULE, group_id, scheduled.period)
+        if key in state.closed or meeting_for_period(state, scheduled) is not None:
+            continue
+        due = scheduled.due_at
+        if key in state.open:
+            if state.open[key].severity != "critical":
+                times.append(due + timedelta(days=config.critical_after_days))
+        else:
+            times += [due + timedelta(days=config.grace_days), due + timedelta(days=config.offline_grace_days)]
+    return times
