@@ -1,0 +1,133 @@
+"""No raw national ID (NIK) anywhere after a full run: not on any topic, not in any store, not in
+any log line. NIKs enter only at the edge (the meetings API) and become pseudonyms there."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from shared.auth import mint_token
+from shared.settings import AuthSettings
+from tools.stack import Stack
+from tools.webhook_receiver import WebhookReceiver
+
+pytestmark = pytest.mark.e2e
+
+SIXTEEN_DIGITS = re.compile(rb"(?<![0-9])[0-9]{16}(?![0-9])")
+NIKS = [f"18710{index:02d}50587000{index % 10}" for index in range(1, 9)]
+
+
+@pytest.fixture
+def stack(kafka_bootstrap: str, kafka_topics: str, tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(bootstrap_servers=kafka_bootstrap, workdir=tmp_path / "stack", topic_prefix=kafka_topics)
+    try:
+        stack.start(timeout=120)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def _all_records(bootstrap: str, prefix: str) -> list[bytes]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=2000)
+    try:
+        topics = [name for name in consumer.topics() if name.startswith(prefix) or name.startswith(f"{prefix}pantau")]
+        assignment = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(assignment)
+        consumer.seek_to_beginning(*assignment)
+        end = consumer.end_offsets(assignment)
+        found: list[bytes] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < end[tp] for tp in assignment) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                for message in batch:
+                    found.append((message.key or b"") + b" " + (message.value or b""))
+                    found.extend(bytes(value) for _name, value in (message.headers or []))
+        return found
+    finally:
+        consumer.close()
+
+
+def test_no_national_id_on_topics_in_stores_or_logs(stack: Stack, kafka_bootstrap: str, kafka_topics: str) -> None:
+    receiver = WebhookReceiver().start()
+    try:
+        token = mint_token(AuthSettings(), subject="admin", role="admin", scope="*")
+        api = httpx.Client(base_url=f"{stack.url('meetings')}/api/v1", headers={"Authorization": f"Bearer {token}"})
+        supervisor = {"name": "S", "level": "kabupaten", "region_code": "18.71", "webhook_url": receiver.url}
+        assert api.put("/supervisors/SUP-P", json=supervisor).is_success
+        assert api.put(
+            "/facilitators/PDP-P", json={"name": "F", "programme": "pkh-p2k2", "region_code": "18.71.01"}
+        ).is_success
+        members = [{"nik": nik} for nik in NIKS[:4]] + [NIKS[4]]  # as objects and as a bare 16-digit ref
+        group = {
+            "name": "Kelompok Privasi",
+            "programme": "pkh-p2k2",
+            "facilitator_id": "PDP-P",
+            "region_code": "18.71.01.1001",
+            "members": members,
+            "chair_member_ref": {"nik": NIKS[0]},
+        }
+        assert api.put("/groups/KLP-P", json=group).is_success, "group"
+        started = datetime.now(UTC) - timedelta(hours=3)
+        report = {
+            "report_id": "privacy-1",
+            "group_id": "KLP-P",
+            "started_at": started.isoformat(),
+            "ended_at": (started + timedelta(minutes=30)).isoformat(),
+            "facilitator_present": False,
+            "led_by": "chair",
+            "attendance": [
+                {"member_ref": {"nik": NIKS[1]}, "status": "present"},
+                {"member_ref": NIKS[4], "status": "absent"},
+            ],
+            "recorded_at": (started + timedelta(minutes=40)).isoformat(),
+        }
+        assert api.post("/meetings", json=report).status_code == 201
+        # Bad input carrying NIKs must not leak them through error messages or logs either.
+        assert (
+            api.post("/meetings", json={**report, "report_id": "privacy-2", "topic": f"KPM {NIKS[5]}"}).status_code
+            == 422
+        )
+        bad_member = {
+            **report,
+            "report_id": "privacy-3",
+            "attendance": [{"member_ref": {"nik": NIKS[6]}, "status": "present"}],
+        }
+        response = api.post("/meetings", json=bad_member)
+        assert response.status_code == 422
+        assert NIKS[6] not in response.text
+        assert receiver.wait_for(1, timeout=60), "the chair-led meeting should have reached the supervisor"
+        time.sleep(2)  # let analytics and the projections finish
+    finally:
+        receiver.stop()
+
+    offenders: list[str] = []
+    for record in _all_records(kafka_bootstrap, kafka_topics):
+        if SIXTEEN_DIGITS.search(record):
+            offenders.append(f"topic record: {record[:120]!r}")
+    for database in stack.workdir.rglob("*.db"):
+        with sqlite3.connect(database) as connection:
+            tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for table in tables:
+                for row in connection.execute(f'SELECT * FROM "{table}"'):
+                    text = " ".join(
+                        value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value) for value in row
+                    )
+                    if SIXTEEN_DIGITS.search(text.encode()):
+                        offenders.append(f"{database.name}.{table}: {text[:120]}")
+    for log in stack.workdir.rglob("*.log"):
+        for line in log.read_bytes().splitlines():
+            if any(nik.encode() in line for nik in NIKS):
+                offenders.append(f"{log.name}: {line[:160]!r}")
+    assert offenders == []
