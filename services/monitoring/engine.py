@@ -182,6 +182,19 @@ def on_fact(
     return Outcome(state, ())
 
 
+def catch_up(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> Outcome:
+    """Let time pass up to `now` before folding a new event. Free when nothing is due: the state
+    remembers its next wake-up instant (`GroupState.wake_at`, set by `with_wake`)."""
+    if state.wake_at is None or state.wake_at > now:
+        return Outcome(state, ())
+    return on_time_passing(state, now, programme, group_id=group_id)
+
+
+def with_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> GroupState:
+    """The state with its next wake-up instant after `now` recorded."""
+    return replace(state, wake_at=next_wake(state, now, programme, group_id=group_id))
+
+
 def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> Outcome:
     """Rules that can fire with no new event, evaluated as of `now` (a tick, or any event's arrival)."""
     rules = programme.rules
@@ -215,6 +228,8 @@ def _then(first: Outcome, second: Outcome) -> Outcome:
 
 def apply(state: GroupState, decisions: list[Decision]) -> Outcome:
     """Record decisions in the open set, dropping those that would change nothing."""
+    if not decisions:
+        return Outcome(state, ())
     open_deviations = dict(state.open)
     closed: list[str] = []
     effective: list[Decision] = []

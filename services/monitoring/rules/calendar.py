@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
+@functools.lru_cache(maxsize=65536)
 def local_date(moment: datetime, time_zone: str) -> date:
     return moment.astimezone(ZoneInfo(time_zone)).date()
 
 
+@functools.lru_cache(maxsize=65536)
 def end_of_day(day: date, time_zone: str) -> datetime:
     """23:59:59 local on `day`, as UTC: the contract's "due at the end of the day"."""
     return datetime.combine(day, time(23, 59, 59), tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=65536)
 def start_of_day(day: date, time_zone: str) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=ZoneInfo(time_zone)).astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def period_bounds(period: str, cadence: str) -> tuple[date, date]:
     """First and last local day of a `YYYY-MM` period (a quarter for quarterly cadence)."""
     year, month = (int(part) for part in period.split("-"))

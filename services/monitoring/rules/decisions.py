@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ DetailValue = str | int | float | bool | None
 _DEVIATION_NAMESPACE = uuid.UUID("6f1d3c52-8a4e-4f7b-9a51-5e0c1f2a7b90")
 
 
+@functools.lru_cache(maxsize=131072)
 def deviation_id(rule: str, subject: str, occurrence: str) -> str:
     """Derived id: redelivering the evidence can never make a second deviation."""
     return "dev-" + uuid.uuid5(_DEVIATION_NAMESPACE, f"{rule}|{subject}|{occurrence}").hex

@@ -212,6 +212,7 @@ class GroupState:
     evaluations: tuple[EvaluationSummary, ...] = ()
     closed: tuple[str, ...] = ()
     forgotten_before: datetime | None = None  # start of the oldest meeting trimmed away
+    wake_at: datetime | None = None  # the next instant time alone may change a decision
 
     def knows_report(self, report_id: str) -> bool:
         return any(meeting.report_id == report_id for meeting in self.meetings)
@@ -259,6 +260,7 @@ class GroupState:
             ],
             "closed": list(self.closed),
             "forgotten_before": _iso(self.forgotten_before),
+            "wake_at": _iso(self.wake_at),
         }
 
     @classmethod
@@ -288,4 +290,5 @@ class GroupState:
             ),
             closed=tuple(data.get("closed", ())),
             forgotten_before=_dt(data.get("forgotten_before")),
+            wake_at=_dt(data.get("wake_at")),
         )
