@@ -250,8 +250,6 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
         observe_published(published)
         for group_id, state in states.items():
             if state.context is not None:
-                programme = programme_config(programmes, state.context.programme)
-                state = engine.with_wake(state, clock.now(partitions[group_id]), programme, group_id=group_id)
                 wake.schedule(group_id, partitions[group_id], state.wake_at)
             if state != loaded[group_id]:
                 with in_event_context(last_event[group_id]):

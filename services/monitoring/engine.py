@@ -105,7 +105,18 @@ def on_meeting_recorded(state: GroupState, meeting: MeetingRecorded, programme: 
 def on_fact(
     state: GroupState, fact: EventData, now: datetime, programme: ProgrammeConfig, *, partition: int = 0
 ) -> Outcome:
-    """Fold any group-keyed fact; `now` is the rule clock when the fact is processed."""
+    """Fold any group-keyed fact; `now` is the rule clock when the fact is processed. The returned
+    state knows its next wake-up instant, so a later `catch_up` can trust it."""
+    outcome = _fold(state, fact, now, programme, partition=partition)
+    if outcome.state is state:
+        return outcome
+    group_id = getattr(fact, "group_id", "")
+    return Outcome(with_wake(outcome.state, now, programme, group_id=group_id), outcome.decisions)
+
+
+def _fold(
+    state: GroupState, fact: EventData, now: datetime, programme: ProgrammeConfig, *, partition: int = 0
+) -> Outcome:
     if isinstance(fact, MeetingRecorded):
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
         return on_meeting_recorded(state, fact, programme)
