@@ -439,3 +439,43 @@ def test_dashboard_promql_parses(path: Path, tmp_path: Path) -> None:
     result = run([promtool, "check", "rules", str(rule_file)])
     index = "\n".join(f"  query_{i}: {title}: {expr}" for i, (title, expr) in enumerate(queries))
     assert result.returncode == 0, f"{result.stdout}{result.stderr}\nqueries:\n{index}"
+
+
+def test_issue_six_dashboards_exist() -> None:
+    """National overview, province drill-down (a `province` variable every programme panel follows),
+    rule breakdown, supervisor response times and pipeline health."""
+    dashboards = {load_dashboard(path)["uid"]: load_dashboard(path) for path in DASHBOARD_FILES}
+    assert {"pantau-overview", "pantau-province", "pantau-rules", "pantau-supervisors", "pantau-pipeline"} <= set(
+        dashboards
+    )
+    province = dashboards["pantau-province"]
+    assert "province" in {v["name"] for v in province["templating"]["list"]}
+    for title, expr in iter_panel_queries(province):
+        assert 'province=~"$province"' in expr, f"{title}: does not follow the province variable"
+    metrics = {
+        name
+        for dashboard in dashboards.values()
+        for _, expr in iter_panel_queries(dashboard)
+        for name in promql_metric_names(expr)
+    }
+    for metric in (
+        "pantau_meeting_compliance_ratio",
+        "pantau_meeting_groups_due",
+        "pantau_attendance_ratio",
+        "pantau_evaluation_score_sum",
+        "pantau_alert_ack_seconds_bucket",
+        "pantau_detection_latency_seconds_bucket",
+        "pantau_consumer_lag_messages",
+        "pantau_dead_letter_records_total",
+        "pantau_outbox_lag_events",
+    ):
+        assert metric in metrics, f"no panel reads {metric}"
+
+
+def test_system_alerts_cover_lag_dead_letters_outbox_and_down() -> None:
+    by_name = {rule["alert"]: str(rule["expr"]) for _, rule in iter_alert_rules()}
+    assert "pantau_consumer_lag_messages" in by_name["PantauConsumerLagHigh"]
+    assert "pantau_dead_letters_total" in by_name["PantauDeadLettersIncreasing"]
+    assert "pantau_dead_letter_records_total" in by_name["PantauDeadLetterTopicGrowing"]
+    assert "pantau_outbox_lag_events" in by_name["PantauOutboxLagHigh"]
+    assert by_name["PantauServiceDown"].startswith("up{")

@@ -1,0 +1,187 @@
+"""The reports API on the worker's web server: `GET /api/v1/reports/compliance` (JSON or CSV) and
+`GET /api/v1/reports/facilitators/{id}/monthly` (JSON or printable HTML). Bearer tokens as everywhere
+in Pantau; errors are RFC 9457 problem details naming the field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import faust
+import orjson
+
+from services.analytics import reports
+from services.analytics.aggregates import GroupFacts
+from services.analytics.state import AnalyticsState
+from shared.auth import InvalidToken, Principal, read_token
+from shared.settings import AuthSettings
+
+PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+REGION = re.compile(r"^[0-9]{2}(\.[0-9]{2})?$")
+CSV = "text/csv; charset=utf-8"
+HTML = "text/html; charset=utf-8"
+PROBLEM = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a report handler answers: status, content type and body."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+    @classmethod
+    def json(cls, document: Any, status: int = 200) -> Reply:
+        return cls(status, "application/json", orjson.dumps(document))
+
+    @classmethod
+    def problem(cls, status: int, title: str, detail: str, field: str | None = None) -> Reply:
+        document: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        if field:
+            document["errors"] = [{"field": field, "message": detail}]
+        return cls(status, PROBLEM, orjson.dumps(document))
+
+
+class ReportError(Exception):
+    """A request the reports refuse; carries the problem reply."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply.body.decode())
+        self.reply = reply
+
+
+def _lower(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def _principal(auth: AuthSettings, headers: Mapping[str, str]) -> Principal:
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ReportError(Reply.problem(401, "Unauthorized", "a bearer token is required"))
+    try:
+        return read_token(auth, token.strip())
+    except InvalidToken as exc:
+        raise ReportError(Reply.problem(401, "Unauthorized", str(exc))) from exc
+
+
+def _period(query: Mapping[str, str]) -> str:
+    period = query.get("period", "")
+    if not PERIOD.match(period):
+        raise ReportError(Reply.problem(422, "Invalid request", "period must be YYYY-MM", "period"))
+    return period
+
+
+def _wants(query: Mapping[str, str], headers: Mapping[str, str], fmt: str, media_type: str) -> bool:
+    return query.get("format") == fmt or media_type in headers.get("accept", "")
+
+
+class ReportViews:
+    """The report handlers, independent of the web framework (tested directly and served by Faust)."""
+
+    def __init__(
+        self,
+        *,
+        state: AnalyticsState,
+        group: Callable[[str], GroupFacts | None],
+        auth: AuthSettings,
+        partitions: int,
+    ) -> None:
+        self._state = state
+        self._group = group
+        self._auth = auth
+        self._partitions = partitions
+
+    def _complete(self) -> None:
+        # Reports read this worker's table partitions; a partial table would give a wrong answer.
+        held = sorted(self._state.active_group_partitions)
+        if held != list(range(self._partitions)):
+            raise ReportError(
+                Reply.problem(
+                    503,
+                    "Reports unavailable",
+                    f"this worker holds partitions {held} of {self._partitions}; reports need all of them "
+                    "(analytics runs as a single worker, see services/analytics/README.md)",
+                )
+            )
+
+    def compliance(self, query: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
+        """`GET /api/v1/reports/compliance?period=YYYY-MM&level=province|kabupaten&region=…&programme=…`."""
+        headers = _lower(headers)
+        try:
+            principal = _principal(self._auth, headers)
+            period = _period(query)
+            level = query.get("level", "province")
+            if level not in ("province", "kabupaten"):
+                raise ReportError(Reply.problem(422, "Invalid request", "level must be province or kabupaten", "level"))
+            region = query.get("region") or None
+            if region is not None and not REGION.match(region):
+                raise ReportError(
+                    Reply.problem(422, "Invalid request", "region must be a province or kabupaten code", "region")
+                )
+            if principal.role == "facilitator":
+                raise ReportError(Reply.problem(403, "Forbidden", "compliance reports are for supervisors"))
+            if principal.role == "supervisor":
+                region = region or principal.scope
+                if not principal.covers_region(region):
+                    raise ReportError(Reply.problem(403, "Forbidden", f"region {region} is outside your scope"))
+            self._complete()
+        except ReportError as error:
+            return error.reply
+        report = reports.compliance_report(
+            self._state.rollup(),
+            period=period,
+            level=cast(reports.Level, level),
+            region=region,
+            programme=query.get("programme") or None,
+        )
+        if _wants(query, headers, "csv", "text/csv"):
+            return Reply(200, CSV, reports.compliance_csv(report).encode())
+        return Reply.json(report)
+
+    def facilitator_monthly(self, facilitator_id: str, query: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
+        """`GET /api/v1/reports/facilitators/{id}/monthly?period=YYYY-MM[&format=html]`."""
+        headers = _lower(headers)
+        try:
+            principal = _principal(self._auth, headers)
+            period = _period(query)
+            self._complete()
+            groups = []
+            for group_id in sorted(self._state.facilitator_groups.get(facilitator_id, ())):
+                facts = self._group(group_id)
+                if facts is not None:
+                    groups.append((group_id, facts))
+            allowed = (
+                principal.role == "admin"
+                or (principal.role == "facilitator" and principal.subject == facilitator_id)
+                or (
+                    principal.role == "supervisor"
+                    and all(principal.covers_region(facts.kabupaten) for _, facts in groups)
+                )
+            )
+            if not allowed:
+                raise ReportError(Reply.problem(403, "Forbidden", "this report is outside your scope"))
+        except ReportError as error:
+            return error.reply
+        report = reports.facilitator_report(facilitator_id, period, groups)
+        if _wants(query, headers, "html", "text/html"):
+            return Reply(200, HTML, reports.facilitator_report_html(report).encode())
+        return Reply.json(report)
+
+
+def install_report_pages(app: faust.App, views: ReportViews) -> None:
+    """Serve the report handlers on the Faust worker's web server."""
+
+    def respond(web: Any, reply: Reply) -> Any:
+        return web.bytes(reply.body, status=reply.status, headers={"Content-Type": reply.content_type})
+
+    @app.page("/api/v1/reports/compliance")
+    async def compliance(web: Any, request: Any) -> Any:
+        return respond(web, views.compliance(dict(request.query), dict(request.headers)))
+
+    @app.page("/api/v1/reports/facilitators/{facilitator_id}/monthly")
+    async def facilitator_monthly(web: Any, request: Any, facilitator_id: str) -> Any:
+        return respond(web, views.facilitator_monthly(facilitator_id, dict(request.query), dict(request.headers)))

@@ -1,0 +1,153 @@
+"""The reports: documents, CSV, the printable page and the HTTP handlers' rules (pure, no I/O)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from services.analytics import aggregates, reports
+from services.analytics.aggregates import GroupFacts
+from services.analytics.state import AnalyticsState
+from services.analytics.views import ReportViews
+from shared.auth import mint_token
+from shared.events import DeviationOpened, EvaluationSubmitted, MeetingRecorded, MeetingScheduled
+from shared.settings import AuthSettings
+from tests.samples import SAMPLES
+
+pytestmark = pytest.mark.unit
+
+AUTH = AuthSettings()
+DUE = datetime(2026, 11, 10, 16, 59, 59, tzinfo=UTC)
+
+
+def group(group_id: str, village: str, *, met: bool | None, facilitator: str = "F-001") -> GroupFacts:
+    """A group due in November 2026 that met on time (True), late (False) or not at all (None)."""
+    scheduled, recorded = SAMPLES[MeetingScheduled], SAMPLES[MeetingRecorded]
+    assert isinstance(scheduled, MeetingScheduled)
+    assert isinstance(recorded, MeetingRecorded)
+    facts = GroupFacts(partition=0)
+    place = {"group_id": group_id, "region_code": village, "facilitator_id": facilitator}
+    aggregates.on_meeting_scheduled(facts, scheduled.model_copy(update=place))
+    if met is not None:
+        started = DUE - timedelta(days=1) if met else DUE + timedelta(days=2)
+        aggregates.on_meeting(
+            facts,
+            recorded.model_copy(
+                update={**place, "report_id": f"r-{group_id}", "started_at": started, "module": "Gizi <b>"}
+            ),
+        )
+    return facts
+
+
+@pytest.fixture
+def table() -> dict[str, GroupFacts]:
+    groups = {
+        "G-1": group("G-1", "18.71.01.1001", met=True),
+        "G-2": group("G-2", "18.71.02.1001", met=False),
+        "G-3": group("G-3", "18.72.01.1001", met=None),
+        "G-4": group("G-4", "32.01.01.1001", met=True, facilitator="F-002"),
+    }
+    opened, evaluation = SAMPLES[DeviationOpened], SAMPLES[EvaluationSubmitted]
+    assert isinstance(opened, DeviationOpened)
+    assert isinstance(evaluation, EvaluationSubmitted)
+    aggregates.on_deviation_opened(groups["G-1"], opened.model_copy(update={"group_id": "G-1"}))
+    aggregates.on_evaluation(groups["G-1"], evaluation.model_copy(update={"group_id": "G-1"}))
+    return groups
+
+
+@pytest.fixture
+def views(table: dict[str, GroupFacts]) -> ReportViews:
+    state = AnalyticsState()
+    state.rebuild_groups(table.items(), active=set(range(12)))
+    return ReportViews(state=state, group=table.get, auth=AUTH, partitions=12)
+
+
+def bearer(role: str, subject: str = "u-1", scope: str = "*") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(AUTH, subject=subject, role=role, scope=scope)}"}  # type: ignore[arg-type]
+
+
+def test_compliance_by_province_and_kabupaten(views: ReportViews) -> None:
+    reply = views.compliance({"period": "2026-11", "level": "province"}, bearer("admin"))
+    assert reply.status == 200
+    document = orjson.loads(reply.body)
+    rows = {row["region_code"]: row for row in document["rows"]}
+    assert (rows["18"]["groups_met_on_schedule"], rows["18"]["groups_due"]) == (1, 3)
+    assert rows["32"]["compliance_ratio"] == 1.0
+    assert document["total"] == {"groups_due": 4, "groups_met_on_schedule": 2, "compliance_ratio": 0.5}
+
+    reply = views.compliance({"period": "2026-11", "level": "kabupaten", "region": "18", "format": "csv"}, {})
+    assert reply.status == 401
+    reply = views.compliance(
+        {"period": "2026-11", "level": "kabupaten", "region": "18"}, {**bearer("admin"), "Accept": "text/csv"}
+    )
+    assert reply.content_type.startswith("text/csv")
+    rows_csv = list(csv.DictReader(io.StringIO(reply.body.decode())))
+    assert [(r["region_code"], r["groups_due"], r["groups_met_on_schedule"]) for r in rows_csv] == [
+        ("18.71", "2", "1"),
+        ("18.72", "1", "0"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [({"period": "2026-13"}, "period"), ({"period": "2026-11", "level": "desa"}, "level"), ({}, "period")],
+)
+def test_invalid_requests_name_the_field(views: ReportViews, query: dict[str, str], field: str) -> None:
+    reply = views.compliance(query, bearer("admin"))
+    assert reply.status == 422
+    assert orjson.loads(reply.body)["errors"][0]["field"] == field
+
+
+def test_supervisors_see_their_scope_only(views: ReportViews) -> None:
+    supervisor = bearer("supervisor", "S-1871", "18.71")
+    reply = views.compliance({"period": "2026-11", "level": "kabupaten"}, supervisor)
+    assert [row["region_code"] for row in orjson.loads(reply.body)["rows"]] == ["18.71"]
+    assert views.compliance({"period": "2026-11", "level": "province", "region": "32"}, supervisor).status == 403
+    assert views.compliance({"period": "2026-11"}, bearer("facilitator", "F-001", "F-001")).status == 403
+
+
+def test_partial_worker_refuses_reports(table: dict[str, GroupFacts]) -> None:
+    state = AnalyticsState()
+    state.rebuild_groups(table.items(), active={0, 1, 2})
+    views = ReportViews(state=state, group=table.get, auth=AUTH, partitions=12)
+    reply = views.compliance({"period": "2026-11"}, bearer("admin"))
+    assert reply.status == 503
+    assert "[0, 1, 2]" in orjson.loads(reply.body)["detail"]
+
+
+def test_facilitator_monthly_report(views: ReportViews) -> None:
+    reply = views.facilitator_monthly("F-001", {"period": "2026-11"}, bearer("facilitator", "F-001", "F-001"))
+    assert reply.status == 200
+    document = orjson.loads(reply.body)
+    assert [g["group_id"] for g in document["groups"]] == ["G-1", "G-2", "G-3"]
+    summary = document["summary"]
+    assert summary["meetings"] == 2
+    assert summary["meetings_per_module"] == {"Gizi <b>": 2}
+    assert (summary["groups_met_on_schedule"], summary["groups_due"]) == (1, 3)
+    assert summary["deviations_opened"] == 1
+    assert document["groups"][0]["deviations"][0]["status"] == "open"
+    assert document["groups"][0]["evaluations"][0]["direction"] == "group_rates_facilitator"
+
+    other = views.facilitator_monthly("F-001", {"period": "2026-11"}, bearer("facilitator", "F-002", "F-002"))
+    assert other.status == 403
+    outside = views.facilitator_monthly("F-001", {"period": "2026-11"}, bearer("supervisor", "S-32", "32"))
+    assert outside.status == 403
+
+    page = views.facilitator_monthly("F-001", {"period": "2026-11", "format": "html"}, bearer("admin"))
+    assert page.content_type.startswith("text/html")
+    html = page.body.decode()
+    assert "Laporan Bulanan" in html
+    assert "G-1" in html
+    assert "Gizi &lt;b&gt;" in html
+    assert "Gizi <b>" not in html
+    assert "@media print" in html
+
+
+def test_report_for_a_month_without_facts_is_empty() -> None:
+    document = reports.facilitator_report("F-009", "2026-01", [])
+    assert document["groups"] == []
+    assert document["summary"]["attendance_ratio"] is None
