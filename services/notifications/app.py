@@ -1,4 +1,5 @@
-"""The notifications service's composition root: store, Kafka clients, intake, delivery worker, API."""
+"""The notifications service's composition root: store, Kafka clients, channels, intake, delivery
+worker, scheduler, outbox publisher, API and console."""
 
 from __future__ import annotations
 
@@ -13,12 +14,18 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.notifications import store
+from services.notifications.alerts import Policy
+from services.notifications.channels.base import Channel
+from services.notifications.channels.email import EmailChannel
+from services.notifications.channels.feed import FeedChannel, FeedHub
 from services.notifications.channels.webhook import WebhookChannel
 from services.notifications.consumer import CONSUMED_TOPICS, AlertIntake
 from services.notifications.delivery import DeliveryWorker
 from services.notifications.metrics import NotificationsMetrics
+from services.notifications.outbox import OutboxPublisher
+from services.notifications.scheduler import Scheduler
 from services.notifications.settings import NotificationsSettings
-from services.notifications.views import router
+from services.notifications.views import console_router, router
 from shared.kafka import build_consumer, build_producer, start_with_retry
 from shared.web import bearer_principal, install_health_routes, install_problem_handlers
 
@@ -39,12 +46,43 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         consumer = build_consumer(
             settings.kafka, topics=CONSUMED_TOPICS, group=settings.consumer_group, client_id="pantau-notifications"
         )
-        webhook = WebhookChannel(settings.webhook_secret, timeout_seconds=settings.webhook_timeout_seconds)
+        policy = Policy.from_settings(settings)
+        hub = FeedHub()
+        channels: dict[str, Channel] = {
+            "webhook": WebhookChannel(settings.webhook_secret, timeout_seconds=settings.webhook_timeout_seconds),
+            "feed": FeedChannel(hub),
+        }
+        if settings.smtp_host:
+            channels["email"] = EmailChannel(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.smtp_from,
+                timeout_seconds=settings.smtp_timeout_seconds,
+            )
+        publisher = OutboxPublisher(engine, producer=producer, topic_for=settings.kafka.topic)
+        worker = DeliveryWorker(
+            engine, channels=channels, settings=settings, metrics=metrics, on_event=publisher.notify
+        )
+        scheduler = Scheduler(engine, policy=policy, on_queued=worker.notify, on_event=publisher.notify)
         stop = asyncio.Event()
         app.state.engine = engine
         app.state.settings = settings
         app.state.producer = producer
+        app.state.feed = hub
+        app.state.wake_outbox = publisher.notify
+        app.state.wake_delivery = worker.notify
         app.state.authenticate = bearer_principal(settings.auth)
+        log.info(
+            "notifications: channels %s; quiet hours %s; ack deadlines critical %.0fs, warning %.0fs",
+            ", ".join(sorted(channels)),
+            "on" if policy.calendar.enabled else "off",
+            settings.ack_deadline_critical_seconds,
+            settings.ack_deadline_warning_seconds,
+        )
+
+        async def local_loops() -> None:
+            # Delivery and scheduling need only the store: they run even while Kafka is unreachable.
+            await asyncio.gather(worker.run(stop), scheduler.run(stop))
 
         async def run() -> None:
             if not await start_with_retry(producer, what="notifications producer", stop=stop):
@@ -52,9 +90,6 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             if not await start_with_retry(consumer, what="notifications consumer", stop=stop):
                 return
             state["kafka"] = True
-            worker = DeliveryWorker(
-                engine, channels={"webhook": webhook}, producer=producer, settings=settings, metrics=metrics
-            )
             intake = AlertIntake(
                 engine,
                 consumer=consumer,
@@ -62,23 +97,27 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                 settings=settings,
                 metrics=metrics,
                 on_queued=worker.notify,
+                policy=policy,
             )
             log.info("notifications consuming %s", ", ".join(settings.kafka.topic(t) for t in CONSUMED_TOPICS))
-            await asyncio.gather(intake.run(stop), worker.run(stop))
+            await asyncio.gather(intake.run(stop), publisher.run(stop))
 
         task = asyncio.create_task(run(), name="notifications")
         task.add_done_callback(_log_crash)
+        local = asyncio.create_task(local_loops(), name="notifications-delivery")
+        local.add_done_callback(_log_crash)
         try:
             yield
         finally:
             stop.set()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(task, timeout=15)
+                await asyncio.wait_for(asyncio.gather(task, local), timeout=15)
             state["kafka"] = False
             for client in (consumer, producer):
                 with contextlib.suppress(Exception):
                     await client.stop()
-            await webhook.close()
+            for channel in channels.values():
+                await channel.close()
             engine.dispose()
             log.info("notifications service stopped")
 
@@ -95,6 +134,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
 
     install_health_routes(app, registry=registry, readiness=readiness)
     app.include_router(router)
+    app.include_router(console_router)
     return app
 
 

@@ -36,6 +36,7 @@ class AlertIntake:
         settings: NotificationsSettings,
         metrics: NotificationsMetrics,
         on_queued: Callable[[], None],
+        policy: alerts.Policy,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._engine = engine
@@ -45,6 +46,7 @@ class AlertIntake:
         self._metrics = metrics
         self._on_queued = on_queued
         self._clock = clock
+        self._policy = policy
         self._prefix = settings.kafka.topic_prefix
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -83,18 +85,37 @@ class AlertIntake:
                 return alerts.project_registry(connection, fact), False
             if isinstance(fact, DeviationOpened):
                 accepted = alerts.accept_deviation(
-                    connection, fact, record=record.value or b"", settings=self._settings, now=now
+                    connection, fact, record=record.value or b"", policy=self._policy, now=now
                 )
                 self._metrics.alerts.labels(accepted.outcome, fact.severity).inc()
                 if accepted.climbed:
                     self._metrics.routing_climbed.labels("above_kabupaten").inc()
-                log.info("deviation %s (%s): %s", fact.deviation_id, fact.rule, accepted.outcome)
-                return False, accepted.outcome == "queued"
+                log.info(
+                    "deviation %s (%s, %s, concerns %s): %s%s",
+                    fact.deviation_id,
+                    fact.rule,
+                    fact.severity,
+                    fact.concerns,
+                    accepted.outcome,
+                    f" as {accepted.alert_id}" if accepted.alert_id else "",
+                )
+                return False, accepted.outcome in ("queued", "digest", "updated")
             if isinstance(fact, DeviationResolved):
-                closed = alerts.resolve_deviation(connection, fact, now=now)
+                closed = alerts.resolve_deviation(connection, fact, policy=self._policy, now=now)
+                log.info("deviation %s resolved (%s): %d alert(s) closed", fact.deviation_id, fact.reason, len(closed))
                 return False, bool(closed)
             if isinstance(fact, DeviationEscalated):
-                return False, False  # escalation of alerts up the hierarchy is driven by acknowledgements
+                # The deviation got worse: the same alert is updated, never a second one.
+                updated = alerts.update_deviation(connection, fact, policy=self._policy, now=now)
+                self._metrics.alerts.labels("updated" if updated else "duplicate", fact.severity).inc()
+                log.info(
+                    "deviation %s escalated %s → %s: %d alert(s) updated",
+                    fact.deviation_id,
+                    fact.previous_severity,
+                    fact.severity,
+                    len(updated),
+                )
+                return False, bool(updated)
         await self._dead_letter(record, "unexpected_type", f"{decoded.envelope.type} on {topic}")
         return False, False
 
@@ -105,9 +126,9 @@ class AlertIntake:
                 decoded = serde.decode(raw)
                 if isinstance(decoded.event, DeviationOpened):
                     accepted = alerts.accept_deviation(
-                        connection, decoded.event, record=raw, settings=self._settings, now=self._clock()
+                        connection, decoded.event, record=raw, policy=self._policy, now=self._clock()
                     )
-                    if accepted.outcome == "queued":
+                    if accepted.outcome in ("queued", "digest"):
                         log.info("parked deviation %s now routed", decoded.event.deviation_id)
                         queued = True
         return queued

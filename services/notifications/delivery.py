@@ -1,5 +1,7 @@
 """The delivery worker: takes due rows from the delivery queue, tries their channel, and records the
-outcome. Success publishes `alert_sent`; giving up publishes `delivery_failed`."""
+outcome. Success writes `alert_sent`, giving up writes `delivery_failed` — into the outbox, in the
+same transaction as the delivery's new status, so neither can be lost between the two (the outbox
+publisher sends them). The live feed is a channel too, but reports no events."""
 
 from __future__ import annotations
 
@@ -11,17 +13,14 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from sqlalchemy import Engine, Row, func, select, update
+from sqlalchemy import Connection, Engine, Row, func, select, update
 
-from services.notifications import store
+from services.notifications import outbox, store
 from services.notifications.alerts import next_retry_delay
 from services.notifications.channels.base import Channel, Delivery, DeliveryError
 from services.notifications.metrics import NotificationsMetrics
 from services.notifications.settings import NotificationsSettings
-from shared import serde, topics
 from shared.events import AlertSent, DeliveryFailed
-from shared.kafka import publish
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +37,15 @@ class DeliveryWorker:
         engine: Engine,
         *,
         channels: Mapping[str, Channel],
-        producer: AIOKafkaProducer,
         settings: NotificationsSettings,
         metrics: NotificationsMetrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         jitter: Callable[[], float] = random.random,
+        on_event: Callable[[], None] = lambda: None,
     ) -> None:
         self._engine = engine
         self._channels = channels
-        self._producer = producer
+        self._on_event = on_event
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
@@ -101,7 +100,12 @@ class DeliveryWorker:
 
     async def _attempt_once(self, row: Row[Any]) -> None:
         message_id: str = row.message_id
-        channel = self._channels[row.channel]
+        channel = self._channels.get(row.channel)
+        if channel is None:
+            log.warning(
+                "delivery %s is for channel %s, which is not configured; it stays queued", message_id, row.channel
+            )
+            return
         attempt = row.attempts + 1
         delivery = Delivery(
             message_id=message_id,
@@ -113,44 +117,59 @@ class DeliveryWorker:
         try:
             await channel.send(delivery)
         except DeliveryError as exc:
-            await self._failed(delivery, channel.name, exc)
+            self._failed(delivery, channel.name, exc)
             return
         now = self._clock()
         with self._engine.begin() as connection:
             connection.execute(
                 update(store.deliveries)
-                .where(store.deliveries.c.message_id == message_id)
+                .where(store.deliveries.c.message_id == message_id, store.deliveries.c.status == "pending")
                 .values(status="delivered", attempts=attempt, updated_at=now, last_error=None)
             )
-            alert = (
-                connection.execute(select(store.alerts).where(store.alerts.c.alert_id == delivery.alert_id))
-                .mappings()
-                .one()
-            )
+            alert = self._alert(connection, delivery.alert_id)
+            if alert is not None and channel.name != "feed":
+                outbox.add(
+                    connection,
+                    AlertSent(
+                        alert_id=alert["alert_id"],
+                        deviation_id=alert["deviation_id"],
+                        supervisor_id=alert["supervisor_id"],
+                        group_id=alert["group_id"],
+                        rule=alert["rule"],
+                        severity=alert["severity"],
+                        escalation_level=alert["escalation_level"],
+                        channel="email" if channel.name == "email" else "webhook",
+                        message_id=message_id,
+                        attempts=attempt,
+                        sent_at=now,
+                        detected_at=_utc(alert["detected_at"]),
+                    ),
+                    source=self._settings.source,
+                    now=now,
+                )
         self._metrics.deliveries.labels(channel.name, "delivered").inc()
-        self._metrics.delivery_seconds.labels(channel.name).observe(
-            max(0.0, (now - _utc(alert["detected_at"])).total_seconds())
-        )
+        if channel.name == "feed":
+            return
+        self._on_event()
+        if alert is not None:
+            self._metrics.delivery_seconds.labels(channel.name).observe(
+                max(0.0, (now - _utc(alert["detected_at"])).total_seconds())
+            )
         log.info(
-            "delivered %s for alert %s on %s after %d attempt(s)", message_id, delivery.alert_id, channel.name, attempt
+            "delivered %s (%s) for %s on %s after %d attempt(s)",
+            message_id,
+            row.kind or "alert.opened",
+            delivery.alert_id,
+            channel.name,
+            attempt,
         )
-        sent = AlertSent(
-            alert_id=alert["alert_id"],
-            deviation_id=alert["deviation_id"],
-            supervisor_id=alert["supervisor_id"],
-            group_id=alert["group_id"],
-            rule=alert["rule"],
-            severity=alert["severity"],
-            escalation_level=alert["escalation_level"],
-            channel="webhook",
-            message_id=message_id,
-            attempts=attempt,
-            sent_at=now,
-            detected_at=_utc(alert["detected_at"]),
-        )
-        await self._publish(sent, now)
 
-    async def _failed(self, delivery: Delivery, channel: str, error: DeliveryError) -> None:
+    @staticmethod
+    def _alert(connection: Connection, alert_id: str) -> Any:
+        """The alert a delivery is for; None for a digest (which covers many)."""
+        return connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
+
+    def _failed(self, delivery: Delivery, channel: str, error: DeliveryError) -> None:
         now = self._clock()
         give_up = not error.retryable or delivery.attempt >= self._settings.webhook_max_attempts
         delay = next_retry_delay(
@@ -162,7 +181,7 @@ class DeliveryWorker:
         with self._engine.begin() as connection:
             connection.execute(
                 update(store.deliveries)
-                .where(store.deliveries.c.message_id == delivery.message_id)
+                .where(store.deliveries.c.message_id == delivery.message_id, store.deliveries.c.status == "pending")
                 .values(
                     status="failed" if give_up else "pending",
                     attempts=delivery.attempt,
@@ -171,11 +190,27 @@ class DeliveryWorker:
                     updated_at=now,
                 )
             )
-            alert = (
-                connection.execute(select(store.alerts).where(store.alerts.c.alert_id == delivery.alert_id))
-                .mappings()
-                .one()
-            )
+            alert = self._alert(connection, delivery.alert_id)
+            if give_up and alert is not None:
+                outbox.add(
+                    connection,
+                    DeliveryFailed(
+                        alert_id=alert["alert_id"],
+                        deviation_id=alert["deviation_id"],
+                        supervisor_id=alert["supervisor_id"],
+                        group_id=alert["group_id"],
+                        rule=alert["rule"],
+                        severity=alert["severity"],
+                        escalation_level=alert["escalation_level"],
+                        channel="email" if channel == "email" else "webhook",
+                        message_id=delivery.message_id,
+                        attempts=delivery.attempt,
+                        last_error=error.reason[:500],
+                        failed_at=now,
+                    ),
+                    source=self._settings.source,
+                    now=now,
+                )
         self._metrics.deliveries.labels(channel, "gave_up" if give_up else "retry").inc()
         if not give_up:
             log.info(
@@ -186,23 +221,12 @@ class DeliveryWorker:
                 delay.total_seconds(),
             )
             return
-        log.warning("delivery %s gave up after %d attempt(s): %s", delivery.message_id, delivery.attempt, error.reason)
-        failed = DeliveryFailed(
-            alert_id=alert["alert_id"],
-            deviation_id=alert["deviation_id"],
-            supervisor_id=alert["supervisor_id"],
-            group_id=alert["group_id"],
-            rule=alert["rule"],
-            severity=alert["severity"],
-            escalation_level=alert["escalation_level"],
-            channel="webhook",
-            message_id=delivery.message_id,
-            attempts=delivery.attempt,
-            last_error=error.reason[:500],
-            failed_at=now,
+        self._on_event()
+        log.warning(
+            "delivery %s gave up after %d attempt(s): %s (in the delivery log; replay it with "
+            "POST /api/v1/deliveries/%s/replay)",
+            delivery.message_id,
+            delivery.attempt,
+            error.reason,
+            delivery.message_id,
         )
-        await self._publish(failed, now)
-
-    async def _publish(self, event: AlertSent | DeliveryFailed, now: datetime) -> None:
-        envelope = serde.envelope_for(event, source=self._settings.source, time=now)
-        await publish(self._producer, envelope, topic=self._settings.kafka.topic(topics.NOTIFICATIONS_ALERTS))

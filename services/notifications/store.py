@@ -1,14 +1,24 @@
-"""The notifications store: a projection of the registry, the alerts, and a durable delivery queue.
+"""The notifications store: a projection of the registry, the alerts, a durable delivery queue, the
+escalation and digest schedule, and an outbox of alert events.
 
 Deliveries are rows, not in-memory tasks: a crash between accepting a deviation and delivering it
-loses nothing, and a retry after a crash reuses the row's `message_id` (the `webhook-id`).
+loses nothing, and a retry after a crash reuses the row's `message_id` (the `webhook-id`). The
+schedule is columns of the alert rows (`escalate_at`, `digest_at`), so it survives restarts too.
+
+Schema changes are a versioned, additive scheme (`schema_version` table, `MIGRATIONS` below): each
+step only creates tables or adds nullable columns, and `build_engine` applies the missing steps in
+order at start-up. This store is a projection plus queues, so additive steps are all it needs.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from sqlalchemy import (
     JSON,
     Column,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -16,9 +26,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    inspect,
+    select,
+    text,
 )
 
 from shared.sql import build_engine as build_sql_engine
+
+log = logging.getLogger(__name__)
 
 metadata = MetaData()
 
@@ -71,6 +86,17 @@ alerts = Table(
     Column("detected_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    # schema v2 (nullable: rows from v1 keep working)
+    Column("region_code", String(20), nullable=True, index=True),  # the routing region (scope of acks/lists)
+    Column("facilitator_id", String(80), nullable=True),
+    Column("concerns", String(20), nullable=True),
+    Column("acknowledged_by", String(80), nullable=True),
+    Column("escalate_at", DateTime(timezone=True), nullable=True, index=True),  # the durable escalation schedule
+    Column("escalated_to", String(80), nullable=True),  # the next level's alert id once it climbed
+    Column("digest_at", DateTime(timezone=True), nullable=True, index=True),  # info items: when the digest goes
+    Column("digested_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
 )
 deliveries = Table(
     "deliveries",
@@ -85,6 +111,10 @@ deliveries = Table(
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, index=True),
     Column("last_error", String(500), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # schema v2
+    Column("kind", String(40), nullable=True),  # alert.opened, alert.escalated, alert.resolved, alert.digest
+    Column("supervisor_id", String(80), nullable=True),
+    Column("replayed_at", DateTime(timezone=True), nullable=True),
 )
 parked_deviations = Table(
     "parked_deviations",
@@ -96,8 +126,99 @@ parked_deviations = Table(
 )
 
 
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("topic", String(200), nullable=False),  # unqualified topic name; the publisher adds the prefix
+    Column("key", String(200), nullable=False),
+    Column("envelope", Text, nullable=False),  # the CloudEvents JSON, id included: a re-publish is the same event
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+)
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", String(40), nullable=False),
+)
+
+_V1_TABLES = ("regions", "supervisors", "facilitators", "groups", "alerts", "deliveries", "parked_deviations")
+
+
+def _v1(connection: Connection) -> None:
+    """The original schema (what `create_all` made before versions existed)."""
+    for name in _V1_TABLES:
+        table = metadata.tables[name]
+        if not inspect(connection).has_table(name):
+            # v1 columns only (their indexes come along): v2's additions are added by `_v2`, as on an old store.
+            legacy = Table(name, MetaData(), *(column._copy() for column in table.columns if not _is_v2(table, column)))
+            legacy.create(connection)
+
+
+_V2_COLUMNS = {
+    "alerts": (
+        "region_code",
+        "facilitator_id",
+        "concerns",
+        "acknowledged_by",
+        "escalate_at",
+        "escalated_to",
+        "digest_at",
+        "digested_at",
+        "resolved_at",
+        "updated_at",
+    ),
+    "deliveries": ("kind", "supervisor_id", "replayed_at"),
+}
+
+
+def _is_v2(table: Table, column: Column[object]) -> bool:
+    return column.name in _V2_COLUMNS.get(table.name, ())
+
+
+def _v2(connection: Connection) -> None:
+    """Escalation/digest schedule and scope columns, delivery kinds, and the outbox table."""
+    for table_name, names in _V2_COLUMNS.items():
+        table = metadata.tables[table_name]
+        present = {column["name"] for column in inspect(connection).get_columns(table_name)}
+        for name in names:
+            if name in present:
+                continue
+            column = table.c[name]
+            column_type = column.type.compile(dialect=connection.dialect)
+            connection.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {column_type}"))
+            if column.index:
+                connection.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table_name}_{name} ON {table_name} ({name})"))
+    outbox.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2))
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(engine: Engine) -> int:
+    """Apply the missing schema steps in order; returns the version now in place."""
+    with engine.begin() as connection:
+        schema_version.create(connection, checkfirst=True)
+        done = set(connection.execute(select(schema_version.c.version)).scalars())
+        for version, step in MIGRATIONS:
+            if version in done:
+                continue
+            step(connection)
+            connection.execute(schema_version.insert().values(version=version, applied_at=_now_iso()))
+            log.info("notifications store migrated to schema version %d", version)
+    return SCHEMA_VERSION
+
+
+def _now_iso() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat()
+
+
 def build_engine(database_url: str) -> Engine:
-    """An engine for the URL, with the schema in place (a projection plus queues: additive only)."""
+    """An engine for the URL, with the schema migrated to the current version."""
     engine = build_sql_engine(database_url)
-    metadata.create_all(engine)
+    migrate(engine)
     return engine

@@ -1,22 +1,41 @@
-"""Supervisor endpoints: `GET /api/v1/alerts` and `POST /api/v1/alerts/{alert_id}/ack`."""
+"""HTTP endpoints: the supervisors' alerts API, the live feed, the delivery log and the console.
+
+Who sees and acknowledges what (supervisor tokens carry `scope`, a region code, `*` nationally):
+an alert is visible to — and may be acknowledged by — its own supervisor, any supervisor whose
+scope contains the alert's region (a provincial supervisor covers every kabupaten alert of the
+province; a national one with scope `*` covers all), and admins. Acknowledging at any level stops
+the deviation's escalation chain. Facilitators see no alerts.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 
+from services.notifications import alerts as alert_service
 from services.notifications import store
-from shared import serde, topics
-from shared.auth import Principal
-from shared.events import AlertAcknowledged
-from shared.kafka import publish
+from services.notifications.channels.feed import FeedHub
+from shared.auth import InvalidToken, Principal, read_token
 from shared.web import Problem
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/api/v1", tags=["alerts"])
+console_router = APIRouter(tags=["console"])
+CONSOLE_PAGE = Path(__file__).parent / "console" / "index.html"
+
+Status = Literal["open", "acknowledged", "resolved"]
+Severity = Literal["info", "warning", "critical"]
 
 
 async def _principal(request: Request) -> Principal:
@@ -28,77 +47,231 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
 class AlertOut(BaseModel):
+    """An alert as supervisors see it: its state and the body that was (or will be) delivered."""
+
     alert_id: str
-    status: Literal["open", "acknowledged", "resolved"]
+    status: Status
     body: dict[str, Any]
     acknowledged_at: datetime | None
+    severity: str | None = None
+    rule: str | None = None
+    escalation_level: str | None = None
+    supervisor_id: str | None = None
+    region_code: str | None = None
+    created_at: datetime | None = None
+
+
+class DeliveryOut(BaseModel):
+    """One entry of the delivery log."""
+
+    message_id: str
+    alert_id: str
+    channel: str
+    kind: str | None
+    target: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    replayed_at: datetime | None
+
+
+def _alert_out(row: Any) -> AlertOut:
+    return AlertOut(
+        alert_id=row["alert_id"],
+        status=row["status"],
+        body=row["payload"],
+        acknowledged_at=row["acknowledged_at"],
+        severity=row["severity"],
+        rule=row["rule"],
+        escalation_level=row["escalation_level"],
+        supervisor_id=row["supervisor_id"],
+        region_code=row["region_code"] or (row["payload"].get("region") or {}).get("code"),
+        created_at=row["created_at"],
+    )
+
+
+def _covers(scope: str, region_code: str | None) -> bool:
+    if scope == "*":
+        return True
+    return bool(region_code) and (region_code == scope or str(region_code).startswith(scope + "."))
+
+
+def may_see(principal: Principal, *, supervisor_id: str | None, region_code: str | None) -> bool:
+    """The scoping rule of this module's docstring, for one alert."""
+    if principal.role == "admin":
+        return True
+    if principal.role != "supervisor":
+        return False
+    return principal.subject == supervisor_id or _covers(principal.scope, region_code)
+
+
+def _visible(principal: Principal) -> ColumnElement[bool] | None:
+    if principal.role == "admin" or principal.scope == "*":
+        return None
+    return or_(
+        store.alerts.c.supervisor_id == principal.subject,
+        store.alerts.c.region_code == principal.scope,
+        store.alerts.c.region_code.like(principal.scope + ".%"),
+    )
 
 
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
     request: Request,
     principal: CurrentPrincipal,
-    status: Annotated[Literal["open", "acknowledged", "resolved"] | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+    severity: Annotated[Severity | None, Query()] = None,
+    region: Annotated[str | None, Query(description="Region code prefix, e.g. `18.71`.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AlertOut]:
-    """A supervisor's alerts, newest first (admins see all)."""
+    """Alerts within the caller's scope, newest first (admins see all)."""
     if principal.role == "facilitator":
         raise Problem(403, "Forbidden", "alerts are for supervisors")
     query = select(store.alerts).order_by(store.alerts.c.created_at.desc()).limit(limit)
-    if principal.role == "supervisor":
-        query = query.where(store.alerts.c.supervisor_id == principal.subject)
+    scope = _visible(principal)
+    if scope is not None:
+        query = query.where(scope)
     if status is not None:
         query = query.where(store.alerts.c.status == status)
+    if severity is not None:
+        query = query.where(store.alerts.c.severity == severity)
+    if region:
+        query = query.where(or_(store.alerts.c.region_code == region, store.alerts.c.region_code.like(region + ".%")))
     with request.app.state.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
-    return [
-        AlertOut(
-            alert_id=row["alert_id"], status=row["status"], body=row["payload"], acknowledged_at=row["acknowledged_at"]
-        )
-        for row in rows
-    ]
+    return [_alert_out(row) for row in rows]
+
+
+@router.get("/alerts/stream", response_class=StreamingResponse)
+async def stream_alerts(
+    request: Request,
+    token: Annotated[str | None, Query(description="Bearer token, for clients that cannot set headers.")] = None,
+    severity: Annotated[list[Severity] | None, Query()] = None,
+    region: Annotated[str | None, Query(description="Region code prefix.")] = None,
+) -> StreamingResponse:
+    """The live feed as server-sent events: one `data:` JSON per alert change within scope."""
+    principal = await _stream_principal(request, token)
+    if principal.role == "facilitator":
+        raise Problem(403, "Forbidden", "alerts are for supervisors")
+    severities = set(severity or ())
+
+    def wants(item: dict[str, Any]) -> bool:
+        body = item.get("body") or {}
+        region_code = (body.get("region") or {}).get("code")
+        if severities and body.get("severity") not in severities:
+            return False
+        if region and not _covers(region, region_code):
+            return False
+        return may_see(principal, supervisor_id=body.get("supervisor_id"), region_code=region_code)
+
+    hub: FeedHub = request.app.state.feed
+    subscriber = hub.subscribe(wants)
+    heartbeat = request.app.state.settings.feed_heartbeat_seconds
+    log.info("feed opened for %s (%s)", principal.subject, principal.role)
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 3000\n: connected\n\n"
+            while not await request.is_disconnected():
+                try:
+                    item = await asyncio.wait_for(subscriber.queue.get(), timeout=heartbeat)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                yield b"data: " + orjson.dumps(item) + b"\n\n"
+        finally:
+            hub.unsubscribe(subscriber)
+            log.info("feed closed for %s", principal.subject)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+
+
+async def _stream_principal(request: Request, token: str | None) -> Principal:
+    if token:
+        try:
+            return read_token(request.app.state.settings.auth, token)
+        except InvalidToken as exc:
+            raise Problem(401, "Unauthorized", str(exc)) from exc
+    return await _principal(request)
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
 async def acknowledge(alert_id: str, request: Request, principal: CurrentPrincipal) -> AlertOut:
-    """Acknowledge an alert: escalation stops. Repeating it is harmless."""
+    """Acknowledge an alert: its deviation stops climbing. Repeating it is harmless."""
     now = datetime.now(UTC)
+    settings = request.app.state.settings
     with request.app.state.engine.begin() as connection:
         alert = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
         if alert is None:
             raise Problem(404, "Not found", f"no alert {alert_id}")
-        if principal.role != "admin" and not (
-            principal.role == "supervisor" and principal.subject == alert["supervisor_id"]
-        ):
-            raise Problem(403, "Forbidden", "only the alert's supervisor may acknowledge it")
-        first_time = alert["status"] == "open"
-        if first_time:
-            connection.execute(
-                update(store.alerts)
-                .where(store.alerts.c.alert_id == alert_id)
-                .values(status="acknowledged", acknowledged_at=now)
-            )
-    if first_time:
-        created = alert["created_at"] if alert["created_at"].tzinfo else alert["created_at"].replace(tzinfo=UTC)
-        event = AlertAcknowledged(
-            alert_id=alert_id,
-            deviation_id=alert["deviation_id"],
-            supervisor_id=alert["supervisor_id"],
-            group_id=alert["group_id"],
-            rule=alert["rule"],
-            severity=alert["severity"],
-            escalation_level=alert["escalation_level"],
-            acknowledged_at=now,
-            ack_seconds=max(0.0, (now - created).total_seconds()),
-        )
-        envelope = serde.envelope_for(event, source=request.app.state.settings.source, time=now)
-        await publish(
-            request.app.state.producer,
-            envelope,
-            topic=request.app.state.settings.kafka.topic(topics.NOTIFICATIONS_ALERTS),
-        )
-    with request.app.state.engine.connect() as connection:
+        if not may_see(principal, supervisor_id=alert["supervisor_id"], region_code=alert["region_code"]):
+            raise Problem(403, "Forbidden", "the alert is outside your region")
+        first_time = alert_service.acknowledge(connection, alert, by=principal.subject, now=now, source=settings.source)
         row = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().one()
-    return AlertOut(
-        alert_id=alert_id, status=row["status"], body=row["payload"], acknowledged_at=row["acknowledged_at"]
+    out = _alert_out(row)
+    if first_time:
+        request.app.state.wake_outbox()
+        request.app.state.feed.publish(
+            {"event": "alert.acknowledged", "alert_id": alert_id, "status": "acknowledged", "body": out.body}
+        )
+    return out
+
+
+@router.get("/deliveries", response_model=list[DeliveryOut], tags=["deliveries"])
+def list_deliveries(
+    request: Request,
+    principal: CurrentPrincipal,
+    status: Annotated[Literal["pending", "delivered", "failed", "cancelled"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[DeliveryOut]:
+    """The delivery log (admins): every message on every channel, newest first."""
+    _require_admin(principal)
+    query = select(store.deliveries).order_by(store.deliveries.c.updated_at.desc()).limit(limit)
+    if status is not None:
+        query = query.where(store.deliveries.c.status == status)
+    with request.app.state.engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [DeliveryOut.model_validate(dict(row)) for row in rows]
+
+
+@router.post("/deliveries/{message_id}/replay", response_model=DeliveryOut, tags=["deliveries"])
+def replay_delivery(message_id: str, request: Request, principal: CurrentPrincipal) -> DeliveryOut:
+    """Queue a message again (admins), with the same `message_id`/`webhook-id` and a fresh retry budget."""
+    _require_admin(principal)
+    with request.app.state.engine.begin() as connection:
+        row = replay(connection, message_id, now=datetime.now(UTC))
+    if row is None:
+        raise Problem(404, "Not found", f"no delivery {message_id}")
+    log.info("delivery %s replayed by %s", message_id, principal.subject)
+    request.app.state.wake_delivery()
+    return DeliveryOut.model_validate(dict(row))
+
+
+def replay(connection: Any, message_id: str, *, now: datetime) -> Any:
+    """Reset one delivery to pending (shared with the `replay` CLI); None if there is no such row."""
+    found = connection.execute(
+        update(store.deliveries)
+        .where(store.deliveries.c.message_id == message_id)
+        .values(status="pending", attempts=0, next_attempt_at=now, replayed_at=now, updated_at=now)
+    ).rowcount
+    if not found:
+        return None
+    return (
+        connection.execute(select(store.deliveries).where(store.deliveries.c.message_id == message_id)).mappings().one()
     )
+
+
+def _require_admin(principal: Principal) -> None:
+    if principal.role != "admin":
+        raise Problem(403, "Forbidden", "the delivery log is for admins")
+
+
+@console_router.get("/console", include_in_schema=False)
+async def console() -> FileResponse:
+    """The supervisor console: one static page (HTML + JS, no build step)."""
+    return FileResponse(CONSOLE_PAGE, media_type="text/html")

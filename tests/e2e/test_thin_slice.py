@@ -21,6 +21,7 @@ from tools.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
+
 def _recent_report() -> dict[str, object]:
     """A two-hour meeting that ended an hour ago, everyone present, led by the chair."""
     started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)

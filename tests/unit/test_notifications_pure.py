@@ -326,15 +326,17 @@ class TestMessages:
             assert "Desa Sukamaju" in text
             assert "Budi" in text
 
-    def test_fallback_text_for_other_rules(self) -> None:
-        message = render(absent_context(rule="meeting.low_attendance", severity="critical"))
+    def test_fallback_text_for_rules_this_build_does_not_know(self) -> None:
+        # Every rule monitoring publishes has its own text (test_notifications_messages.py); a new one
+        # still gets a readable sentence.
+        message = render(absent_context(rule="meeting.something_new", severity="warning"))
         assert message == {
             "id": (
-                "Penyimpangan meeting.low_attendance (critical) pada Kelompok Mawar (Kelurahan Pesawahan), "
+                "Penyimpangan meeting.something_new (peringatan) pada Kelompok Mawar (Kelurahan Pesawahan), "
                 "pendamping Siti Rahmawati."
             ),
             "en": (
-                "Deviation meeting.low_attendance (critical) for Kelompok Mawar (Kelurahan Pesawahan), "
+                "Deviation meeting.something_new (warning) for Kelompok Mawar (Kelurahan Pesawahan), "
                 "facilitator Siti Rahmawati."
             ),
         }
