@@ -1,5 +1,5 @@
 # Pantau's two commands: `make run` and `make test`. Both set up a fresh machine first.
-.PHONY: setup run test lint typecheck contracts pytest clean help
+.PHONY: setup run test bench lint typecheck contracts pytest clean help
 
 help:  ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,6 +16,9 @@ test: setup  ## lint, type check, contract snapshots and the whole test suite on
 	uv run mypy
 	uv run python -m tools.contracts check
 	uv run pytest
+
+bench: setup  ## every benchmark (ingestion, replay, latency, memory, accuracy) → docs/benchmarks.md
+	uv run python -m tools.bench
 
 lint:  ## ruff only
 	uv run ruff check . && uv run ruff format --check .

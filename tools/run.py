@@ -19,11 +19,13 @@ import time
 from pathlib import Path
 
 import httpx
+from tqdm import tqdm
 
+from services.monitoring.rules.decisions import deviation_id
 from shared.auth import mint_token
 from shared.logs import configure_logging
 from shared.settings import AuthSettings
-from tools.demo import load_demo
+from tools.demo import DEFAULT_SCALE, DemoSummary, load_demo
 from tools.kafka_broker import LocalKafkaBroker, ensure_jars
 from tools.stack import DEFAULT_PORTS, REPO_ROOT, Stack, free_port, port_is_free
 from tools.topics import create_topics
@@ -54,6 +56,14 @@ def main(argv: list[str] | None = None) -> int:
         "--once", action="store_true", help="exit after the demo's alerts arrived (non-zero if they did not)"
     )
     parser.add_argument("--alert-timeout", type=float, default=60, help="seconds to wait for the demo's alerts")
+    parser.add_argument(
+        "--demo-scale",
+        type=float,
+        default=DEFAULT_SCALE,
+        help=f"share of the national programme (default {DEFAULT_SCALE})",
+    )
+    parser.add_argument("--demo-seed", type=int, default=7, help="the generated programme's seed (default 7)")
+    parser.add_argument("--demo-months", type=int, default=1, help="months of history to send (default 1)")
     args = parser.parse_args(argv)
     configure_logging("run", "WARNING")
 
@@ -87,19 +97,35 @@ def main(argv: list[str] | None = None) -> int:
         (workdir / "admin.token").write_text(admin_token + "\n")
         alerts_ok = True
         if not args.no_demo:
-            _step("Sending the demo load through the public API")
-            summary = load_demo(stack.url("meetings"), admin_token=admin_token, webhook_url=receiver.url)
+            _step(f"Sending a generated programme (scale {args.demo_scale}) through the public API")
+            summary = load_demo(
+                stack.url("meetings"),
+                webhook_url=receiver.url,
+                scale=args.demo_scale,
+                seed=args.demo_seed,
+                months=args.demo_months,
+            )
             print(
                 f"    {summary.regions} regions, {summary.supervisors} supervisors, {summary.facilitators} "
                 f"facilitators, {summary.groups} groups, {summary.meetings_created} meetings "
-                f"(+{summary.meetings_repeated} repeated); expecting {summary.expected_alerts} alerts"
+                f"({summary.requests} requests, {summary.failed_requests} refused); expecting "
+                f"{summary.expected_alerts} alerts from {', '.join(summary.rules) or 'no implemented rule'}"
             )
             _step("Waiting for alerts at the supervisors' webhook")
-            arrived = receiver.wait_for(summary.expected_alerts, timeout=args.alert_timeout)
-            alerts_ok = len(arrived) >= summary.expected_alerts
+            alerts_ok = _wait_for_alerts(receiver, summary, timeout=args.alert_timeout)
             if not alerts_ok:
-                print(f"    only {len(arrived)} of {summary.expected_alerts} alerts arrived; see {workdir}/*.log")
+                print(f"    not every expected alert arrived; see {workdir}/*.log")
             _wait_for_metrics(stack.url("analytics"))
+            if not args.once:
+                _step("Sending the groups' plans and their progress (the supervisor console fills meanwhile)")
+                load_demo(
+                    stack.url("meetings"),
+                    webhook_url=receiver.url,
+                    scale=args.demo_scale,
+                    seed=args.demo_seed,
+                    months=args.demo_months,
+                    phases=("plans",),
+                )
         _print_where_to_look(stack, receiver, workdir)
         if args.once:
             return 0 if alerts_ok else 1
@@ -114,6 +140,28 @@ def main(argv: list[str] | None = None) -> int:
         receiver.stop()
         broker.stop()
     return 0
+
+
+def _wait_for_alerts(receiver: WebhookReceiver, summary: DemoSummary, *, timeout: float) -> bool:
+    """Wait (with a progress bar) until an `alert.opened` arrived for every expected deviation."""
+    wanted = {deviation_id(item.rule, item.group_id, item.occurrence) for item in summary.expected}
+    deadline = time.monotonic() + timeout
+    with tqdm(total=len(wanted), desc="alerts", unit="alert", leave=False) as bar:
+        while True:
+            seen = {
+                delivery.body.get("deviation_id")
+                for delivery in receiver.accepted
+                if delivery.body.get("type") == "alert.opened"
+            }
+            arrived = len(wanted & seen)
+            bar.update(arrived - bar.n)
+            if arrived == len(wanted):
+                print(f"    all {arrived} expected alerts arrived")
+                return True
+            if time.monotonic() > deadline:
+                print(f"    only {arrived} of {len(wanted)} expected alerts arrived within {timeout:.0f} s")
+                return False
+            time.sleep(0.25)
 
 
 def _wait_for_metrics(analytics_url: str, timeout: float = 20) -> None:

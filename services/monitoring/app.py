@@ -140,15 +140,29 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
         )
 
     async def publish(records: Sequence[Outgoing]) -> None:
-        """Send everything, then wait for every acknowledgement (acks=all)."""
+        """Send everything, then wait for every acknowledgement (acks=all). Retries until it succeeds:
+        an exception escaping here would crash the agent, and Faust's `take_events` acknowledges the
+        batch on the way out, so records whose states were never stored would count as done.
+        Re-sending after a partial failure only repeats events with the same derived ids."""
         if not records:
             return
-        producer = app.producer
-        pending = [
-            await producer.send(record.topic, record.key, record.value, record.partition, None, record.headers)
-            for record in records
-        ]
-        await asyncio.gather(*pending)
+        delay = 0.5
+        while True:
+            try:
+                producer = app.producer
+                pending = [
+                    await producer.send(record.topic, record.key, record.value, record.partition, None, record.headers)
+                    for record in records
+                ]
+                await asyncio.gather(*pending)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                metrics.publish_retries.inc()
+                log.warning("publishing %d records failed (%s); retrying in %.1fs", len(records), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     def observe_published(decisions: Sequence[Decision]) -> None:
         now = datetime.now(UTC)
@@ -197,9 +211,8 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                     continue
                 fact = decoded.event
                 group_id = decoded.envelope.subject
-                event_time = decoded.envelope.pantaureceivedat or decoded.envelope.time
-                clock.observe(event_time, partition)
-                now = clock.now(partition) if settings.clock == "wall" else event_time
+                clock.observe(decoded.envelope.pantaureceivedat or decoded.envelope.time, partition)
+                now = clock.now(partition)  # wall clock, or the partition's (monotone) watermark in replay
             if group_id not in states:
                 loaded[group_id] = states[group_id] = load_state(group_id)
             state = states[group_id]

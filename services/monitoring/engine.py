@@ -63,9 +63,11 @@ def _with_context(
     context = GroupContext(programme, facilitator_id, region_code, partition)
     if state.context == context:
         return state
-    devices = state.devices
+    # Only the group's own facilitator's phones say anything about its reports (a sync may have
+    # arrived before we knew who the facilitator is).
+    devices = {key: mark for key, mark in state.devices.items() if mark.facilitator_id in ("", facilitator_id)}
     if state.context is not None and state.context.facilitator_id != facilitator_id:
-        devices = {}  # another facilitator's phones say nothing about this one's reports
+        devices = {}
     return replace(state, context=context, devices=devices)
 
 
@@ -130,7 +132,8 @@ def _fold(
             return Outcome(state, ())
         current = state.devices.get(fact.device_id)
         if current is None or fact.synced_through > current.synced_through:
-            devices = {**state.devices, fact.device_id: DeviceWatermark(fact.synced_through, fact.received_at)}
+            mark = DeviceWatermark(fact.synced_through, fact.received_at, fact.facilitator_id)
+            devices = {**state.devices, fact.device_id: mark}
             state = replace(state, devices=devices)
         return on_time_passing(state, max(now, fact.received_at), programme, group_id=fact.group_id)
     if isinstance(fact, PlanAgreed):  # PlanRevised is a PlanAgreed with changes
@@ -207,7 +210,8 @@ def with_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, g
 
 
 def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> Outcome:
-    """Rules that can fire with no new event, evaluated as of `now` (a tick, or any event's arrival)."""
+    """Rules that can fire with no new event, evaluated as of `now` (a tick, or any event's arrival).
+    The returned state records its next wake-up instant after `now`."""
     rules = programme.rules
     decisions: list[Decision] = []
     decisions += overdue.evaluate(state, now, rules.meeting_overdue, group_id=group_id)
@@ -215,7 +219,10 @@ def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig
         state, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id
     )
     decisions += sustained_success.evaluate(state, now, rules.recognition_sustained_success, group_id=group_id)
-    return apply(state, decisions)
+    # In the order living through it would have produced them (a catch-up may cover several instants).
+    decisions.sort(key=lambda decision: decision.at or now)
+    outcome = apply(state, decisions)
+    return Outcome(with_wake(outcome.state, now, programme, group_id=group_id), outcome.decisions)
 
 
 def next_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> datetime | None:

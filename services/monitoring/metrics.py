@@ -30,6 +30,11 @@ class MonitoringMetrics:
             ["rule", "severity", "change"],
             registry=registry,
         )
+        self.publish_retries = Counter(
+            "pantau_monitoring_publish_retries_total",
+            "Batches whose publication had to be retried (broker trouble).",
+            registry=registry,
+        )
         self.detection_latency = Histogram(
             "pantau_detection_latency_seconds",
             "From the evidence being accepted by Pantau to the deviation being published.",

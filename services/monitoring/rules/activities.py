@@ -13,7 +13,7 @@ removed, or becomes overdue.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
 from services.monitoring.rules.calendar import end_of_day, start_of_day
@@ -26,6 +26,11 @@ AT_RISK = "plan.activity_at_risk"
 
 def due_end(activity: ActivityState) -> datetime:
     return end_of_day(activity.due_on, activity.time_zone)
+
+
+def overdue_from(activity: ActivityState) -> datetime:
+    """The first instant the activity is late: the second after its due day ends (local time)."""
+    return due_end(activity) + timedelta(seconds=1)
 
 
 def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datetime | None:
@@ -66,7 +71,7 @@ def evaluate(
         if open_.rule in (OVERDUE, AT_RISK) and open_.occurrence not in state.activities:
             decisions.append(Resolve(key, open_.rule, open_.severity, "activity_removed", at=evidence_at or now))
     for activity in sorted(state.activities.values(), key=lambda a: a.activity_id):
-        end = due_end(activity)
+        late = overdue_from(activity)
         overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
         risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
         done = activity.status == "done"
@@ -77,21 +82,21 @@ def evaluate(
                         overdue_id, OVERDUE, state.open[overdue_id].severity, "activity_done", at=evidence_at or now
                     )
                 )
-            elif now <= end:
+            elif now < late and state.open[overdue_id].memory.get("due_on") not in (None, activity.due_on.isoformat()):
                 decisions.append(
                     Resolve(
                         overdue_id, OVERDUE, state.open[overdue_id].severity, "due_date_moved", at=evidence_at or now
                     )
                 )
-        elif not done and now > end and overdue_id not in state.closed:
+        elif not done and now >= late and overdue_id not in state.closed:
             decisions.append(
                 Open(
                     rule=OVERDUE,
                     subject=group_id,
                     occurrence=activity.activity_id,
                     severity=overdue.severity,
-                    evidence_at=end,
-                    at=end,
+                    evidence_at=late,
+                    at=late,
                     details={
                         "activity_id": activity.activity_id,
                         "activity_title": activity.title,
@@ -99,6 +104,7 @@ def evaluate(
                         "due_on": activity.due_on.isoformat(),
                         "status": activity.status,
                     },
+                    memory={"due_on": activity.due_on.isoformat()},
                 )
             )
         instant = risk_instant(activity, at_risk)
@@ -106,12 +112,14 @@ def evaluate(
             severity = state.open[risk_id].severity
             if done:
                 decisions.append(Resolve(risk_id, AT_RISK, severity, "activity_done", at=evidence_at or now))
-            elif now > end:
-                decisions.append(Resolve(risk_id, AT_RISK, severity, "became_overdue", at=end))
+            elif now >= late:
+                decisions.append(Resolve(risk_id, AT_RISK, severity, "became_overdue", at=late))
             elif instant is None or instant > now:
                 decisions.append(Resolve(risk_id, AT_RISK, severity, "back_on_track", at=evidence_at or now))
-        elif instant is not None and instant <= now <= end and risk_id not in state.closed:
+        elif instant is not None and instant <= now and risk_id not in state.closed:
             at = max(instant, evidence_at) if evidence_at is not None else instant
+            if at >= late:
+                continue  # the evidence came after the due day: it is overdue, no longer merely at risk
             decisions.append(
                 Open(
                     rule=AT_RISK,
@@ -130,6 +138,9 @@ def evaluate(
                     },
                 )
             )
+            if now >= late:
+                # First looked at after the due day: the warning came and went, as living through it.
+                decisions.append(Resolve(risk_id, AT_RISK, "info", "became_overdue", at=late))
     return decisions
 
 
@@ -138,9 +149,8 @@ def wake_times(state: GroupState, at_risk: ActivityAtRiskConfig, *, group_id: st
     for activity in state.activities.values():
         if activity.status == "done":
             continue
-        end = due_end(activity)
         if deviation_id(OVERDUE, group_id, activity.activity_id) not in state.closed:
-            times.append(end)
+            times.append(overdue_from(activity))
         instant = risk_instant(activity, at_risk)
         if instant is not None:
             times.append(instant)

@@ -78,12 +78,13 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
             continue
         at = min(candidates)
         evidence = "device_synced" if synced is not None and at < due + offline_grace else "offline_grace_expired"
+        opened_critical = at >= due + critical_after
         decisions.append(
             Open(
                 rule=RULE,
                 subject=group_id,
                 occurrence=scheduled.period,
-                severity="critical" if at >= due + critical_after else "warning",
+                severity="critical" if opened_critical else "warning",
                 evidence_at=due,
                 at=at,
                 details={
@@ -94,6 +95,19 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
                 },
             )
         )
+        if not opened_critical and now >= due + critical_after:
+            # First looked at only after the critical instant: decide both, as living through it would.
+            decisions.append(
+                Escalate(
+                    key,
+                    RULE,
+                    "warning",
+                    "critical",
+                    "still_missing",
+                    details={"days_overdue": config.critical_after_days},
+                    at=due + critical_after,
+                )
+            )
     return decisions
 
 

@@ -106,6 +106,7 @@ class DeviceWatermark:
 
     synced_through: datetime
     received_at: datetime
+    facilitator_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,7 +246,11 @@ class GroupState:
             "context": None if self.context is None else self.context.__dict__.copy(),
             "periods": [period.to_json() for period in self.periods],
             "devices": {
-                key: {"synced_through": value.synced_through.isoformat(), "received_at": value.received_at.isoformat()}
+                key: {
+                    "synced_through": value.synced_through.isoformat(),
+                    "received_at": value.received_at.isoformat(),
+                    "facilitator_id": value.facilitator_id,
+                }
                 for key, value in self.devices.items()
             },
             "activities": {key: value.to_json() for key, value in self.activities.items()},
@@ -274,7 +279,9 @@ class GroupState:
             periods=tuple(ScheduledPeriod.from_json(item) for item in data.get("periods", ())),
             devices={
                 key: DeviceWatermark(
-                    datetime.fromisoformat(value["synced_through"]), datetime.fromisoformat(value["received_at"])
+                    datetime.fromisoformat(value["synced_through"]),
+                    datetime.fromisoformat(value["received_at"]),
+                    value.get("facilitator_id", ""),
                 )
                 for key, value in data.get("devices", {}).items()
             },

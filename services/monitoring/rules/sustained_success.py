@@ -38,6 +38,9 @@ def evaluate(state: GroupState, now: datetime, config: SustainedSuccessConfig, *
     if open_ or len(streak) < config.periods:
         return []
     scheduled, meeting = streak[config.periods - 1]
+    # The streak was known only when the last of its reports arrived, whatever their order.
+    arrivals = [m.received_at for _p, m in streak[: config.periods] if m.received_at is not None]
+    known_at = max(arrivals) if arrivals else now
     return [
         Open(
             rule=RULE,
@@ -45,7 +48,7 @@ def evaluate(state: GroupState, now: datetime, config: SustainedSuccessConfig, *
             occurrence=scheduled.period,
             severity="info",
             evidence_at=meeting.started_at,
-            at=meeting.received_at or now,
+            at=known_at,
             details={"periods_in_a_row": len(streak), "through_period": streak[-1][0].period},
         )
     ]

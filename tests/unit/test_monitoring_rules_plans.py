@@ -1,0 +1,252 @@
+"""Plan rules: `plan.activity_overdue` (end of the due day, local) and the early warning
+`plan.activity_at_risk`, with the exact instant each first fires."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+
+from services.monitoring import engine
+from services.monitoring.rules import activities
+from services.monitoring.rules.decisions import Open, Resolve, deviation_id
+from services.monitoring.rules.state import GroupState
+from tests.unit.test_monitoring_support import (
+    DAY,
+    GROUP,
+    PKH,
+    SECOND,
+    WITA,
+    At,
+    Tick,
+    activity,
+    drive,
+    kind,
+    of_rule,
+    plan,
+    progress,
+    scheduled,
+    summary,
+    utc,
+)
+
+pytestmark = pytest.mark.unit
+
+OVERDUE = activities.OVERDUE
+AT_RISK = activities.AT_RISK
+DUE_ON = date(2026, 3, 31)
+START = utc(2025, 12, 31, 17)  # 2026-01-01 00:00 WIB, the plan's first day
+END = utc(2026, 3, 31, 16, 59, 59)  # 2026-03-31 23:59:59 WIB, the last moment still on time
+LATE = utc(2026, 3, 31, 17, 0, 0)  # the first late instant: the second after the due day ends
+SPAN = END - START
+HALF = START + SPAN / 2
+PLAIN = At(plan(activity("A-1", DUE_ON)), utc(2026, 1, 1))
+MEASURED = At(plan(activity("A-1", DUE_ON, baseline=10, target=20)), utc(2026, 1, 1))
+OVERDUE_ID = deviation_id(OVERDUE, GROUP, "A-1")
+RISK_ID = deviation_id(AT_RISK, GROUP, "A-1")
+
+
+def at_share(share: float) -> datetime:
+    return START + SPAN * share
+
+
+def plan_decisions(steps: list) -> list[tuple[str, str, datetime | None]]:
+    _, decisions = drive(steps)
+    return [entry for entry in summary(decisions) if entry[1] in (OVERDUE, AT_RISK)]
+
+
+class TestActivityOverdue:
+    def test_due_instants_are_the_end_of_the_local_due_day(self) -> None:
+        assert activities.due_end(engine_state_activity([PLAIN])) == END
+
+    def test_not_at_the_last_second_of_the_due_day(self) -> None:
+        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), Tick(END)]
+        assert of_rule_kinds(steps, OVERDUE) == []
+
+    def test_opens_at_the_end_of_the_due_day_when_not_done(self) -> None:
+        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), Tick(END + SECOND)]
+        state, decisions = drive(steps)
+        [opened] = of_rule(decisions, OVERDUE)
+        assert isinstance(opened, Open)
+        assert (opened.at, opened.evidence_at, opened.severity) == (LATE, LATE, "warning")
+        assert opened.details["status"] == "in_progress"
+        assert opened.details["due_on"] == "2026-03-31"
+        assert OVERDUE_ID in state.open
+
+    def test_judged_late_it_still_opens_at_the_end_of_the_due_day(self) -> None:
+        _, decisions = drive([PLAIN, Tick(END + 20 * DAY)])
+        assert ("open", OVERDUE, LATE) in summary(decisions)
+
+    def test_in_wita_the_local_day_ends_an_hour_earlier(self) -> None:
+        context = At(scheduled("2026-01", time_zone=WITA), utc(2025, 12, 1))
+        _, decisions = drive([context, PLAIN, Tick(LATE)])
+        assert ("open", OVERDUE, LATE - timedelta(hours=1)) in summary(decisions)
+
+    def test_done_before_the_due_day_ends_never_opens(self) -> None:
+        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 3, 30), status="done"), Tick(END + 30 * DAY)]
+        assert of_rule_kinds(steps, OVERDUE) == []  # (at risk from half time until done, not overdue)
+
+    def test_done_later_resolves_with_activity_done_at_the_reports_arrival(self) -> None:
+        done_at = END + 3 * DAY
+        steps = [PLAIN, Tick(END + DAY), progress("pr-1", "A-1", done_at, status="done")]
+        _, decisions = drive(steps)
+        resolved = of_rule(decisions, OVERDUE)[-1]
+        assert isinstance(resolved, Resolve)
+        assert (resolved.reason, resolved.at) == ("activity_done", done_at)
+
+    def test_a_revision_moving_the_due_date_later_resolves_it(self) -> None:
+        revised = At(plan(activity("A-1", date(2026, 4, 30)), revision=2), END + 2 * DAY)
+        _, decisions = drive([PLAIN, Tick(END + DAY), revised])
+        resolved = of_rule(decisions, OVERDUE)[-1]
+        assert (kind(resolved), resolved.reason, resolved.at) == ("resolve", "due_date_moved", END + 2 * DAY)
+
+    def test_a_revision_removing_the_activity_resolves_it(self) -> None:
+        revised = At(plan(activity("A-2", date(2026, 6, 30)), revision=2), END + 2 * DAY)
+        _, decisions = drive([PLAIN, Tick(END + DAY), revised])
+        resolved = of_rule(decisions, OVERDUE)[-1]
+        assert (kind(resolved), resolved.reason, resolved.at) == ("resolve", "activity_removed", END + 2 * DAY)
+
+    def test_progress_for_an_unknown_activity_is_ignored(self) -> None:
+        state, decisions = drive([PLAIN, progress("pr-1", "A-9", utc(2026, 1, 10), status="done")])
+        assert decisions == []
+        assert set(state.activities) == {"A-1"}
+
+
+class TestActivityAtRisk:
+    def test_not_started_fires_at_exactly_half_the_time(self) -> None:
+        assert of_rule_kinds([PLAIN, Tick(HALF - SECOND)], AT_RISK) == []
+        _, decisions = drive([PLAIN, Tick(HALF)])
+        [opened] = of_rule(decisions, AT_RISK)
+        assert isinstance(opened, Open)
+        assert (opened.at, opened.severity, opened.occurrence) == (HALF, "info", "A-1")
+        assert opened.details["status"] == "not_started"
+
+    def test_judged_late_it_still_fires_at_half_the_time(self) -> None:
+        _, decisions = drive([PLAIN, Tick(at_share(0.8))])
+        assert summary(of_rule(decisions, AT_RISK)) == [("open", AT_RISK, HALF)]
+
+    def test_the_instant_the_straight_line_overtakes_value_plus_margin(self) -> None:
+        # 14 of 10 -> 20 is 40 % done; with the 25 % margin the line overtakes it at 65 % of the time.
+        instant = START + SPAN * ((14 - 10) / (20 - 10) + 0.25)
+        assert abs(instant - (START + SPAN * 0.65)) < timedelta(milliseconds=1)
+        steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 20), value=14)]
+        assert of_rule_kinds([*steps, Tick(HALF), Tick(instant - SECOND)], AT_RISK) == []
+        _, decisions = drive([*steps, Tick(HALF), Tick(instant)])
+        [opened] = of_rule(decisions, AT_RISK)
+        assert opened.at == instant
+        assert (opened.details["indicator_value"], opened.details["indicator_target"]) == (14, 20)
+
+    def test_far_ahead_before_half_time_waits_for_half_time_then_for_the_line(self) -> None:
+        # 2 % done: the line is past value + margin from the start, but the rule looks only from 50 %.
+        steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 5), value=10.2)]
+        assert summary(of_rule(drive([*steps, Tick(HALF)])[1], AT_RISK)) == [("open", AT_RISK, HALF)]
+
+    def test_a_progress_report_revealing_the_lag_fires_at_its_arrival(self) -> None:
+        on_track = progress("pr-1", "A-1", at_share(0.3), value=14)  # safe until 65 %
+        revealing = progress("pr-2", "A-1", at_share(0.55), value=12)  # 20 %: behind since 50 %
+        steps = [MEASURED, on_track, Tick(HALF), revealing]
+        _, decisions = drive(steps)
+        [opened] = of_rule(decisions, AT_RISK)
+        assert opened.at == revealing.received_at
+        assert opened.evidence_at == revealing.received_at
+
+    def test_back_on_track_resolves_at_the_reports_arrival(self) -> None:
+        recovered = progress("pr-2", "A-1", at_share(0.7), value=18)  # 80 % + 25 % > 100 %: never behind
+        state, decisions = drive([MEASURED, Tick(HALF), recovered])
+        resolved = of_rule(decisions, AT_RISK)[-1]
+        assert isinstance(resolved, Resolve)
+        assert (resolved.reason, resolved.at) == ("back_on_track", recovered.received_at)
+        assert RISK_ID in state.closed
+        # the id never reopens, even if it falls behind again
+        _, later = drive([progress("pr-3", "A-1", at_share(0.9), value=11)], state=state)
+        assert of_rule(later, AT_RISK) == []
+
+    def test_started_without_an_indicator_is_not_measurable(self) -> None:
+        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), Tick(at_share(0.9))]
+        assert of_rule_kinds(steps, AT_RISK) == []
+
+    def test_blocked_counts_as_not_started(self) -> None:
+        steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 10), status="blocked", value=19), Tick(HALF)]
+        assert plan_decisions(steps) == [("open", AT_RISK, HALF)]
+
+    def test_done_resolves_with_activity_done(self) -> None:
+        done = progress("pr-1", "A-1", at_share(0.6), status="done")
+        state, decisions = drive([PLAIN, Tick(HALF), done, Tick(END + DAY)])
+        assert plan_decisions([PLAIN, Tick(HALF), done, Tick(END + DAY)]) == [
+            ("open", AT_RISK, HALF),
+            ("resolve", AT_RISK, done.received_at),
+        ]
+        assert state.open == {}
+        assert of_rule(decisions, AT_RISK)[-1].reason == "activity_done"
+
+    def test_becoming_overdue_resolves_it_at_the_end_of_the_due_day(self) -> None:
+        decisions = plan_decisions([PLAIN, Tick(HALF), Tick(END + SECOND)])
+        assert sorted(decisions) == sorted(
+            [("open", AT_RISK, HALF), ("resolve", AT_RISK, LATE), ("open", OVERDUE, LATE)]
+        )
+        _, raw = drive([PLAIN, Tick(HALF), Tick(END + SECOND)])
+        assert of_rule(raw, AT_RISK)[-1].reason == "became_overdue"
+
+    def test_an_older_progress_report_does_not_undo_newer_progress(self) -> None:
+        newer = progress("pr-2", "A-1", at_share(0.4), value=18, reported_on=date(2026, 2, 20))
+        older = progress("pr-1", "A-1", at_share(0.45), value=11, reported_on=date(2026, 2, 1))
+        state, _ = drive([MEASURED, newer, older, Tick(at_share(0.9))])
+        assert state.activities["A-1"].value == 18
+        assert of_rule_kinds([MEASURED, newer, older, Tick(at_share(0.9))], AT_RISK) == []
+
+    def test_wake_times_name_the_risk_instant_and_the_due_end(self) -> None:
+        state, _ = drive([MEASURED, progress("pr-1", "A-1", utc(2026, 1, 20), value=14)])
+        wake = engine.next_wake(state, utc(2026, 1, 21), PKH, group_id=GROUP)
+        assert wake == START + SPAN * 0.65
+        later = engine.next_wake(state, START + SPAN * 0.65, PKH, group_id=GROUP)
+        assert later == LATE
+
+    def test_risk_instant_direct(self) -> None:
+        config = PKH.rules.plan_activity_at_risk
+        state, _ = drive([MEASURED])
+        assert activities.risk_instant(state.activities["A-1"], config) == HALF
+        done = state.activities["A-1"].__class__(**{**state.activities["A-1"].__dict__, "status": "done"})
+        assert activities.risk_instant(done, config) is None
+
+
+def engine_state_activity(steps: list) -> object:
+    state, _ = drive(steps)
+    return state.activities["A-1"]
+
+
+def of_rule_kinds(steps: list, rule: str) -> list[str]:
+    _, decisions = drive(steps)
+    return [kind(decision) for decision in of_rule(decisions, rule)]
+
+
+def test_plan_rules_are_pure_on_an_empty_state() -> None:
+    rules = PKH.rules
+    assert (
+        activities.evaluate(GroupState(), END, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=GROUP)
+        == []
+    )
+
+
+class TestReplayOfPlans:
+    def test_an_at_risk_period_passed_unseen_is_published_as_when_living_through_it(self) -> None:
+        """BUG (replay equivalence): live, the wake index ticks at half time (at risk opens) and at the
+        end of the due day (at risk resolves `became_overdue`, overdue opens). A replay whose first
+        look is after the due day (the end-of-replay tick, or the next record) opens only the overdue:
+        activities.evaluate requires `instant <= now <= end` to open at risk, so the early warning that
+        live processing published is never replayed."""
+        live = plan_decisions([PLAIN, Tick(HALF), Tick(END + SECOND)])
+        replayed = plan_decisions([PLAIN, Tick(END + SECOND)])
+        assert sorted(replayed) == sorted(live)
+
+    def test_a_record_with_an_earlier_event_time_does_not_resolve_an_overdue_activity(self) -> None:
+        """BUG (event clock): in replay mode app.py passes each record's own event time as `now`
+        (`now = ... else event_time`), which goes back when a record is redelivered after a crash or when
+        records of the group's other topics interleave out of time order. activities.evaluate then
+        resolves an open `plan.activity_overdue` as `due_date_moved` because `now <= end`, although
+        the due date did not move, with `at` before the opening; the id is closed and never reopens."""
+        started = progress("pr-1", "A-1", utc(2026, 3, 1), status="in_progress")
+        state, decisions = drive([PLAIN, started, Tick(END + 5 * DAY)])
+        assert OVERDUE_ID in state.open
+        redelivered, decisions = drive([started], state=state)  # now = its own event time, 1 March
+        assert of_rule(decisions, OVERDUE) == []
+        assert OVERDUE_ID in redelivered.open

@@ -1,0 +1,592 @@
+"""The benchmarks themselves: each starts what it measures (against one broker), measures, stops it.
+
+- `ingestion`: `POST /meetings` one by one (throughput, p50/p99 latency) and `POST /meetings/batch`
+  (reports/s) on one uvicorn worker of the meetings service, with the outbox publishing to Kafka;
+- `replay`: a generated programme produced onto Kafka, then read three ways from the same topic:
+  the broker's raw consumer throughput (aiokafka), a bare aiokafka loop applying the monitoring
+  engine's pure rules, and the real monitoring worker (until its committed offsets reach the end);
+  the worker's RSS growth gives memory per 100,000 groups and its published deviations the accuracy
+  against the oracle;
+- `latency`: report accepted → signed webhook delivered, through all four services at a steady rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer
+from kafka import TopicPartition as SyncTopicPartition
+
+from services.monitoring import engine
+from services.monitoring.programmes import load_programmes, programme_config
+from services.monitoring.rules.state import GroupState
+from shared import serde, topics
+from shared.auth import mint_token
+from shared.events import DeviationOpened
+from shared.kafka_admin import admin_client_config
+from shared.settings import AuthSettings, KafkaSettings
+from tools.generator.behaviour import Rates
+from tools.generator.kafka_driver import produce, spool_programme
+from tools.generator.oracle import ORACLE_RULES, Expected, OracleResult
+from tools.generator.programme import Shape
+from tools.stack import ServiceProcess, Stack, free_port
+from tools.topics import create_topics
+from tools.webhook_receiver import WebhookReceiver
+
+log = logging.getLogger("pantau.bench")
+
+
+def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (0 < share ≤ 1) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, min(len(ordered) - 1, round(share * len(ordered) + 0.5) - 1))]
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of a process, MiB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_services(stack: Stack, names: tuple[str, ...], timeout: float = 120) -> None:
+    """Start only some of the stack's services (same environment as `Stack.start`)."""
+    stack.workdir.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        port = stack.ports.get(name) or free_port()
+        log_path = stack.workdir / f"{name}.log"
+        with log_path.open("ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{name}"],
+                cwd=Path(__file__).resolve().parents[2],
+                env=stack.env_for(name, port),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        stack.processes[name] = ServiceProcess(name, port, log_path, process)
+    stack.wait_ready(timeout)
+
+
+class _Registry:
+    """A small registry for the ingestion and latency runs: one kabupaten, its supervisor, one
+    facilitator per 50 groups, 20 members each."""
+
+    def __init__(self, client: httpx.Client, *, groups: int, webhook_url: str | None, tag: str) -> None:
+        self.groups = [f"KLP-BENCH-{tag}-{number:05d}" for number in range(groups)]
+        self.members = [f"kpm-bench-{number:02d}" for number in range(20)]
+        self.facilitator_of = {group: f"PDP-BENCH-{tag}-{index // 50:03d}" for index, group in enumerate(self.groups)}
+        for code, name in (
+            ("18", "Lampung"),
+            ("18.71", "Kota Bandar Lampung"),
+            ("18.71.01", "Teluk Betung Selatan"),
+            ("18.71.01.1001", "Kelurahan Pesawahan"),
+        ):
+            client.put(f"/regions/{code}", json={"name": name}).raise_for_status()
+        supervisor = {"name": "Koordinator Bench", "level": "kabupaten", "region_code": "18.71"}
+        client.put("/supervisors/SUP-BENCH", json={**supervisor, "webhook_url": webhook_url}).raise_for_status()
+        for facilitator in sorted(set(self.facilitator_of.values())):
+            person = {"name": "Pendamping Bench", "programme": "pkh-p2k2", "region_code": "18.71.01"}
+            client.put(f"/facilitators/{facilitator}", json=person).raise_for_status()
+        for group in self.groups:
+            body: dict[str, Any] = {
+                "name": f"Kelompok {group[-5:]}",
+                "programme": "pkh-p2k2",
+                "facilitator_id": self.facilitator_of[group],
+                "region_code": "18.71.01.1001",
+                "members": self.members,
+                "chair_member_ref": self.members[0],
+                "schedule": {"cadence": "monthly", "day_of_month": 10},
+            }
+            client.put(f"/groups/{group}", json=body).raise_for_status()
+
+    def report(self, group: str, started_at: datetime, *, chair_led: bool = False) -> dict[str, Any]:
+        return {
+            "report_id": str(uuid.uuid4()),
+            "group_id": group,
+            "started_at": started_at.isoformat(),
+            "ended_at": (started_at + timedelta(minutes=115)).isoformat(),
+            "facilitator_present": not chair_led,
+            "led_by": "chair" if chair_led else "facilitator",
+            "module": "Kesehatan dan Gizi",
+            "topic": "Pentingnya gizi ibu hamil",
+            "attendance": [
+                {"member_ref": member, "status": "absent" if index % 7 == 6 else "present"}
+                for index, member in enumerate(self.members)
+            ],
+            "recorded_at": (started_at + timedelta(minutes=120)).isoformat(),
+            "device_id": "hp-bench",
+        }
+
+
+def _admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(AuthSettings(), subject='bench', role='admin', scope='*')}"}
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Each partition's end offset."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, client_id="pantau-bench-offsets")
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        ends = consumer.end_offsets([SyncTopicPartition(topic, partition) for partition in sorted(partitions)])
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        consumer.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# (i) ingestion
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestionResult:
+    """Single-report and batch ingestion on one uvicorn worker."""
+
+    single_rps: list[float] = field(default_factory=list)
+    single_p50_ms: list[float] = field(default_factory=list)
+    single_p99_ms: list[float] = field(default_factory=list)
+    batch_reports_per_s: list[float] = field(default_factory=list)
+    outbox_drain_seconds: float = 0.0
+    published: int = 0
+    concurrency: int = 0
+    single_reports: int = 0
+    batch_size: int = 0
+
+
+def ingestion(
+    bootstrap: str, workdir: Path, *, repeats: int, single_reports: int = 1500, batches: int = 8, concurrency: int = 8
+) -> IngestionResult:
+    """Measure `POST /meetings` and `POST /meetings/batch` against a real broker behind the outbox."""
+    prefix = "bench-ingest."
+    create_topics(bootstrap, prefix=prefix)
+    stack = Stack(bootstrap_servers=bootstrap, workdir=workdir / "ingestion", topic_prefix=prefix)
+    result = IngestionResult(concurrency=concurrency, single_reports=single_reports, batch_size=500)
+    try:
+        start_services(stack, ("meetings",))
+        api = f"{stack.url('meetings')}/api/v1"
+        with httpx.Client(base_url=api, headers=_admin_headers(), timeout=60) as client:
+            registry = _Registry(client, groups=200, webhook_url=None, tag="I")
+        base = datetime.now(UTC) - timedelta(days=20)
+        local = threading.local()
+        created = 0
+        last_request_at = time.monotonic()
+        for repeat in range(repeats):
+            reports = [
+                registry.report(
+                    registry.groups[n % len(registry.groups)], base - timedelta(minutes=repeat * 10_000 + n)
+                )
+                for n in range(single_reports)
+            ]
+            latencies: list[float] = []
+
+            def post(body: dict[str, Any], latencies: list[float] = latencies) -> None:
+                client: httpx.Client | None = getattr(local, "client", None)
+                if client is None:
+                    client = local.client = httpx.Client(base_url=api, headers=_admin_headers(), timeout=60)
+                began = time.perf_counter()
+                response = client.post("/meetings", json=body)
+                latencies.append(time.perf_counter() - began)
+                response.raise_for_status()
+
+            began = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as pool:
+                list(pool.map(post, reports))
+            elapsed = time.perf_counter() - began
+            created += single_reports
+            result.single_rps.append(single_reports / elapsed)
+            result.single_p50_ms.append(percentile(latencies, 0.5) * 1000)
+            result.single_p99_ms.append(percentile(latencies, 0.99) * 1000)
+            log.info(
+                "single POST run %d: %.0f reports/s, p50 %.1f ms, p99 %.1f ms",
+                repeat + 1,
+                result.single_rps[-1],
+                result.single_p50_ms[-1],
+                result.single_p99_ms[-1],
+            )
+            with httpx.Client(base_url=api, headers=_admin_headers(), timeout=120) as client:
+                began = time.perf_counter()
+                for number in range(batches):
+                    offset = 500_000 + repeat * 100_000 + number * 500
+                    body = {
+                        "device_id": f"hp-bench-{repeat}-{number}",
+                        "facilitator_id": registry.facilitator_of[registry.groups[0]],
+                        "synced_through": datetime.now(UTC).isoformat(),
+                        "reports": [
+                            registry.report(registry.groups[(offset + n) % 50], base - timedelta(minutes=offset + n))
+                            for n in range(500)
+                        ],
+                    }
+                    response = client.post("/meetings/batch", json=body)
+                    response.raise_for_status()
+                    if response.json()["counts"]["created"] != 500:
+                        problems = [item["problem"] for item in response.json()["results"] if item["problem"]][:1]
+                        raise RuntimeError(f"batch not fully created: {response.json()['counts']} {problems}")
+                elapsed = time.perf_counter() - began
+            created += batches * 500
+            result.batch_reports_per_s.append(batches * 500 / elapsed)
+            log.info("batch run %d: %.0f reports/s", repeat + 1, result.batch_reports_per_s[-1])
+            last_request_at = time.monotonic()
+        # The outbox publishes after commit; wait until every meeting event is on the topic.
+        topic = f"{prefix}{topics.MEETINGS_EVENTS}"
+        deadline = time.monotonic() + 300
+        while True:
+            published = sum(end_offsets(bootstrap, topic).values())
+            if published >= created or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        result.outbox_drain_seconds = time.monotonic() - last_request_at
+        result.published = published
+    finally:
+        stack.stop()
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# (ii, iv, v) replay, memory, accuracy
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReplayResult:
+    """Replay of a generated programme through three consumers of the same topic."""
+
+    shape: Shape
+    records: int = 0
+    meetings_topic_records: int = 0
+    groups: int = 0
+    facilitators: int = 0
+    generate_seconds: float = 0.0
+    produce_per_s: float = 0.0
+    raw_consumer_per_s: list[float] = field(default_factory=list)
+    bare_loop_per_s: list[float] = field(default_factory=list)
+    worker_per_s: float = 0.0
+    worker_seconds: float = 0.0
+    worker_startup_seconds: float = 0.0
+    worker_rss_start_mib: float = 0.0
+    worker_rss_end_mib: float = 0.0
+    state_json_bytes: int = 0
+    state_groups: int = 0
+    oracle: OracleResult = field(default_factory=OracleResult)
+    published: set[Expected] = field(default_factory=set)
+    deviation_events: Counter[str] = field(default_factory=Counter)
+
+
+def source_ends(bootstrap: str, names: list[str]) -> dict[TopicPartition, int]:
+    """End offsets of every partition of the given topics."""
+    ends: dict[TopicPartition, int] = {}
+    for name in names:
+        for partition, end in end_offsets(bootstrap, name).items():
+            ends[TopicPartition(name, partition)] = end
+    return ends
+
+
+async def _consume_all(
+    bootstrap: str, ends: dict[TopicPartition, int], handle: Callable[[ConsumerRecord[bytes, bytes]], None]
+) -> float:
+    """Read every record of the given partitions from the beginning to their end offsets; returns
+    the seconds it took."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        client_id="pantau-bench-reader",
+    )
+    await consumer.start()
+    try:
+        partitions = [tp for tp, end in ends.items() if end > 0]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        remaining = {tp: ends[tp] for tp in partitions}
+        began = time.perf_counter()
+        while remaining:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=20_000)
+            for tp, records in batches.items():
+                for record in records:
+                    handle(record)
+                if records and records[-1].offset + 1 >= remaining.get(tp, 0):
+                    remaining.pop(tp, None)
+        return time.perf_counter() - began
+    finally:
+        await consumer.stop()
+
+
+def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_timeout: float = 900) -> ReplayResult:
+    """Produce a generated programme, then time the raw consumer, the bare rules loop and the worker."""
+    prefix = "bench-replay."
+    create_topics(bootstrap, prefix=prefix)
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
+    result = ReplayResult(shape=shape)
+    with tempfile.TemporaryDirectory(prefix="pantau-bench-") as directory:
+        began = time.perf_counter()
+        spool, spooled = spool_programme(shape, Rates(), Path(directory))
+        result.generate_seconds = time.perf_counter() - began
+        stats = asyncio.run(produce(spool, kafka=kafka, total=spooled.records))
+    result.records = stats.records
+    result.produce_per_s = stats.records_per_second
+    result.groups = spooled.groups
+    result.facilitators = spooled.facilitators
+    result.oracle = spooled.oracle
+    source_names = [
+        kafka.topic(name) for name in (topics.MEETINGS_EVENTS, topics.PLANS_EVENTS, topics.EVALUATIONS_EVENTS)
+    ]
+    ends = source_ends(bootstrap, source_names)
+    total = sum(ends.values())
+    result.meetings_topic_records = total
+    log.info(
+        "replay: %d records produced (%d on the monitoring's sources) at %.0f/s",
+        stats.records,
+        total,
+        stats.records_per_second,
+    )
+
+    programmes = load_programmes()
+    for repeat in range(repeats):
+        count = 0
+
+        def raw(record: ConsumerRecord[bytes, bytes]) -> None:
+            nonlocal count
+            count += 1
+
+        seconds = asyncio.run(_consume_all(bootstrap, ends, raw))
+        result.raw_consumer_per_s.append(count / seconds)
+        states: dict[str, GroupState] = {}
+        watermark = datetime.min.replace(tzinfo=UTC)
+
+        def bare(record: ConsumerRecord[bytes, bytes], states: dict[str, GroupState] = states) -> None:
+            # What the worker does per record, minus Faust: decode, catch up with time, fold, encode.
+            nonlocal watermark
+            decoded = serde.decode(record.value, key=record.key)
+            now = decoded.envelope.pantaureceivedat or decoded.envelope.time
+            watermark = max(watermark, now)
+            group_id = decoded.envelope.subject
+            state = states.get(group_id) or GroupState()
+            name = state.context.programme if state.context else getattr(decoded.event, "programme", "default")
+            programme = programme_config(programmes, name)
+            caught_up = engine.on_time_passing(state, now, programme, group_id=group_id)
+            outcome = engine.on_fact(caught_up.state, decoded.event, now, programme, partition=record.partition)
+            for decision in (*caught_up.decisions, *outcome.decisions):
+                serde.encode(serde.envelope_for(_probe_event(decision, group_id), source="bench", time=now))
+            states[group_id] = outcome.state
+
+        if repeat > 0:
+            continue  # the rules loop takes a minute a run: once is enough beside the cheap raw reads
+        seconds = asyncio.run(_consume_all(bootstrap, ends, bare))
+        result.bare_loop_per_s.append(total / seconds)
+        result.state_groups = len(states)
+        result.state_json_bytes = sum(len(orjson.dumps(state.to_json())) for state in states.values())
+        log.info(
+            "replay run %d: raw consumer %.0f/s, bare rules loop %.0f/s",
+            repeat + 1,
+            result.raw_consumer_per_s[-1],
+            result.bare_loop_per_s[-1],
+        )
+
+    stack = Stack(
+        bootstrap_servers=bootstrap,
+        workdir=workdir / "replay",
+        topic_prefix=prefix,
+        extra_env={"PANTAU_MONITORING_CLOCK": "event", "PANTAU_MONITORING_LOG_LEVEL": "warn"},
+    )
+    group = kafka.group_id("pantau-monitoring")
+    admin = KafkaAdminClient(**admin_client_config(bootstrap, "pantau-bench-admin", 10))
+    try:
+        began = time.monotonic()
+        start_services(stack, ("monitoring",), timeout=180)
+        process = stack.processes["monitoring"]
+        result.worker_startup_seconds = time.monotonic() - began
+        result.worker_rss_start_mib = rss_mib(process.process.pid)
+        deadline = time.monotonic() + worker_timeout
+        committed = 0
+        while time.monotonic() < deadline:
+            try:
+                offsets = admin.list_group_offsets(group).get(group, {})
+            except Exception as exc:  # the group does not exist until the worker joined
+                log.debug("no committed offsets yet: %r", exc)
+            else:
+                committed = sum(
+                    meta.offset for tp, meta in offsets.items() if tp.topic in source_names and meta.offset > 0
+                )
+                log.debug("committed %d of %d", committed, total)
+            if committed >= total:
+                break
+            if process.process.poll() is not None:
+                raise RuntimeError(f"monitoring exited:\n{stack.tail('monitoring')}")
+            time.sleep(0.5)
+        result.worker_seconds = time.monotonic() - began
+        result.worker_per_s = committed / max(1e-9, result.worker_seconds - result.worker_startup_seconds)
+        result.worker_rss_end_mib = rss_mib(process.process.pid)
+        log.info(
+            "monitoring worker: %d/%d committed in %.1f s (%.1f s start-up), RSS %.0f → %.0f MiB",
+            committed,
+            total,
+            result.worker_seconds,
+            result.worker_startup_seconds,
+            result.worker_rss_start_mib,
+            result.worker_rss_end_mib,
+        )
+        time.sleep(3)  # let the last published deviations settle
+    finally:
+        stack.stop()
+        admin.close()
+
+    deviations_topic = kafka.topic(topics.MONITORING_DEVIATIONS)
+    deviation_ends = end_offsets(bootstrap, deviations_topic)
+
+    def collect(record: ConsumerRecord[bytes, bytes]) -> None:
+        decoded = serde.decode(record.value)
+        result.deviation_events[decoded.envelope.type] += 1
+        if isinstance(decoded.event, DeviationOpened):
+            event = decoded.event
+            result.published.add(Expected(event.rule, event.group_id, event.occurrence))
+
+    if sum(deviation_ends.values()):
+        ends_by_partition = {TopicPartition(deviations_topic, p): end for p, end in deviation_ends.items()}
+        asyncio.run(_consume_all(bootstrap, ends_by_partition, collect))
+    return result
+
+
+def _probe_event(decision: Any, group_id: str) -> DeviationOpened:
+    """A deviation event of the right size for a decision (the bare loop encodes what it would send)."""
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    return DeviationOpened(
+        group_id=group_id,
+        deviation_id=getattr(decision, "deviation_id", "dev-x"),
+        rule=decision.rule,
+        severity=decision.severity,
+        programme="pkh-p2k2",
+        facilitator_id="PDP-x",
+        region_code="18.71.01.1001",
+        occurrence=getattr(decision, "occurrence", "x") or "x",
+        detected_at=moment,
+        evidence_at=moment,
+    )
+
+
+@dataclass(frozen=True)
+class RuleAccuracy:
+    """Precision and recall of one rule's opened deviations against the oracle."""
+
+    rule: str
+    expected: int
+    published: int
+    true_positives: int
+    ambiguous_published: int
+
+    @property
+    def precision(self) -> float | None:
+        scored = self.published - self.ambiguous_published
+        return self.true_positives / scored if scored else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.true_positives / self.expected if self.expected else None
+
+
+def accuracy(oracle: OracleResult, published: set[Expected]) -> list[RuleAccuracy]:
+    """Per rule: ambiguous oracle entries count neither for nor against."""
+    rules = sorted(set(ORACLE_RULES) | {item.rule for item in published})
+    by_rule: dict[str, list[Expected]] = defaultdict(list)
+    for item in published:
+        by_rule[item.rule].append(item)
+    rows = []
+    for rule in rules:
+        expected = {item for item in oracle.certain if item.rule == rule}
+        ambiguous = {item for item in oracle.ambiguous if item.rule == rule}
+        got = set(by_rule[rule])
+        rows.append(RuleAccuracy(rule, len(expected), len(got), len(got & expected), len(got & ambiguous)))
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# (iii) end-to-end latency
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LatencyResult:
+    """Report accepted → webhook delivered."""
+
+    rate_per_s: float = 0.0
+    sent: int = 0
+    delivered: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+    @property
+    def p50(self) -> float:
+        return percentile(self.seconds, 0.5) if self.seconds else float("nan")
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.seconds, 0.99) if self.seconds else float("nan")
+
+
+def latency(bootstrap: str, workdir: Path, *, rate_per_s: float = 5, duration_s: float = 30) -> LatencyResult:
+    """Send chair-led meetings (each opens a deviation → one alert) at a steady rate through the
+    whole stack; the latency is webhook receipt minus the API's answer."""
+    from services.monitoring.rules.decisions import deviation_id
+
+    prefix = "bench-latency."
+    create_topics(bootstrap, prefix=prefix)
+    receiver = WebhookReceiver().start()
+    stack = Stack(bootstrap_servers=bootstrap, workdir=workdir / "latency", topic_prefix=prefix)
+    result = LatencyResult(rate_per_s=rate_per_s)
+    accepted: dict[str, float] = {}
+    try:
+        stack.start(timeout=180)
+        api = f"{stack.url('meetings')}/api/v1"
+        count = int(rate_per_s * duration_s)
+        with httpx.Client(base_url=api, headers=_admin_headers(), timeout=60) as client:
+            registry = _Registry(client, groups=count, webhook_url=receiver.url, tag="L")
+            time.sleep(3)  # let notifications learn the registry before the first deviation
+            base = datetime.now(UTC) - timedelta(days=3)
+            began = time.monotonic()
+            for number, group in enumerate(registry.groups):
+                pause = began + number / rate_per_s - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                report = registry.report(group, base + timedelta(minutes=number), chair_led=True)
+                response = client.post("/meetings", json=report)
+                response.raise_for_status()
+                accepted[deviation_id("meeting.facilitator_absent", group, report["report_id"])] = time.time()
+        result.sent = len(accepted)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(receiver.accepted) < result.sent:
+            time.sleep(0.25)
+        for delivery in receiver.accepted:
+            sent_at = accepted.get(str(delivery.body.get("deviation_id")))
+            if sent_at is not None and delivery.body.get("type") == "alert.opened":
+                result.seconds.append(delivery.received_at - sent_at)
+        result.delivered = len(result.seconds)
+        log.info("latency: %d/%d alerts, p50 %.2f s, p99 %.2f s", result.delivered, result.sent, result.p50, result.p99)
+    finally:
+        stack.stop()
+        receiver.stop()
+    return result
+
+
+def median(values: list[float]) -> float:
+    """Median, NaN for nothing."""
+    return statistics.median(values) if values else float("nan")
