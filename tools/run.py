@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -175,11 +176,14 @@ def _wait_for_metrics(analytics_url: str, timeout: float = 20) -> None:
 
 def _print_where_to_look(stack: Stack, receiver: WebhookReceiver, workdir: Path) -> None:
     meetings = stack.url("meetings")
+    period = datetime.now(UTC).strftime("%Y-%m")
     print(
         f"""
 Pantau is running.
   API docs (meetings)      {meetings}/docs
+  Supervisor console       {stack.url("notifications")}/console   (paste the token from {workdir}/admin.token)
   Alerts API (notify)      {stack.url("notifications")}/api/v1/alerts   (Bearer token in {workdir}/admin.token)
+  Reports (analytics)      {stack.url("analytics")}/api/v1/reports/compliance?period={period}&level=province
   Metrics                  {meetings}/metrics  {stack.url("monitoring")}/metrics
                            {stack.url("notifications")}/metrics  {stack.url("analytics")}/metrics
   Alerts received          {receiver.url} → {workdir}/alerts.jsonl ({len(receiver.accepted)} so far)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
 import orjson
-from faust.types import EventT
+from faust.types import TP, EventT
 from prometheus_client import CollectorRegistry, Gauge
 
 from services.monitoring import engine
@@ -63,7 +63,6 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
     """Build the worker; it connects only when started (`app.main()` / `worker`)."""
     settings = settings or MonitoringSettings()
     kafka = settings.kafka
-    clock = clock or RuleClock(settings.clock)
     programmes = load_programmes(settings.programmes_dir)
     registry = CollectorRegistry()
     metrics = MonitoringMetrics(registry)
@@ -86,6 +85,18 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
     deviations_name = kafka.topic(topics.MONITORING_DEVIATIONS)
     dead_letters_name = kafka.topic(topics.MONITORING_DLQ)
     source_names = {kafka.topic(name): name for name in GROUP_SOURCES}
+
+    def caught_up(topic: str, partition: int, last_offset: int | None) -> bool:
+        """Nothing left to read on this topic-partition (as far as the last fetch knows)."""
+        try:
+            highwater = app.consumer.highwater(TP(topic, partition))
+        except Exception:  # not assigned here, or no fetch yet
+            return False
+        if highwater is None:
+            return False
+        return highwater == 0 if last_offset is None else last_offset + 1 >= highwater
+
+    clock = clock or RuleClock(settings.clock, sources=list(source_names), caught_up=caught_up)
 
     group_stream = app.topic(
         *source_names,
@@ -211,11 +222,15 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                     continue
                 fact = decoded.event
                 group_id = decoded.envelope.subject
-                clock.observe(decoded.envelope.pantaureceivedat or decoded.envelope.time, partition)
-                now = clock.now(partition)  # wall clock, or the partition's (monotone) watermark in replay
+                clock.observe(
+                    decoded.envelope.pantaureceivedat or decoded.envelope.time, partition, message.topic, message.offset
+                )
+                now = clock.now(partition)  # wall clock, or the partition's safe watermark in replay
             if group_id not in states:
                 loaded[group_id] = states[group_id] = load_state(group_id)
             state = states[group_id]
+            if settings.clock == "event" and state.clock_at is not None and state.clock_at > now:
+                now = state.clock_at  # a group's rule clock never goes back (watermarks can, when a topic wakes)
             try:
                 programme = programme_of(state, fact)
                 # Catch up with time first, so that the order of ticks and events never matters.
@@ -233,6 +248,8 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                 log.exception("processing a record of group %s failed", group_id)
                 outgoing.append(dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}"[:300]))
                 continue
+            if settings.clock == "event" and (new_state.clock_at is None or now > new_state.clock_at):
+                new_state = replace(new_state, clock_at=now)
             context = new_state.context
             if decisions and context is not None:
                 for decision in decisions:

@@ -1,28 +1,53 @@
-"""The rules' clock: wall-clock time when live; in replay the event-time watermark of each
+"""The rules' clock: wall-clock time when live; in replay a *safe* event-time watermark per
 partition, so that replaying history gives the same deviations as living through it.
 
 Event time is the server's receipt time of the evidence (`pantaureceivedat`) when the record has
 one, else the CloudEvents `time`: it is what "now" was when Pantau first knew the fact.
+
+A group's facts arrive on several topics (meetings, plans, evaluations) that a worker reads at
+different speeds. Rules that fire on the *absence* of evidence (a missing report, an activity not
+done) may only look at an instant once every topic of the group's partition has been read past it;
+otherwise a fast topic would drag the clock ahead of a report still waiting in a slow one. So the
+watermark of a partition is the smallest last-seen time among its source topic-partitions that
+still have unread records; caught-up ones do not hold it back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+CaughtUp = Callable[[str, int, int | None], bool]  # (topic, partition, last offset read) -> nothing left?
+
 
 class RuleClock:
-    """`now()` for the rules; `now(partition)` is that partition's watermark in event mode."""
+    """`now()` for the rules; `now(partition)` is that partition's safe watermark in event mode."""
 
-    def __init__(self, mode: str = "wall", wall: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        mode: str = "wall",
+        wall: Callable[[], datetime] | None = None,
+        *,
+        sources: Sequence[str] = (),
+        caught_up: CaughtUp | None = None,
+    ) -> None:
         self.mode = mode
         self._wall = wall or (lambda: datetime.now(UTC))
+        self._sources = tuple(sources)
+        self._caught_up = caught_up
+        self._last_time: dict[tuple[str, int], datetime] = {}
+        self._last_offset: dict[tuple[str, int], int] = {}
         self._watermarks: dict[int, datetime] = {}
 
-    def observe(self, event_time: datetime, partition: int = 0) -> None:
-        """Advance a partition's watermark (never backwards)."""
+    def observe(self, event_time: datetime, partition: int = 0, topic: str = "", offset: int | None = None) -> None:
+        """Record a record read from `topic`/`partition` (times per topic-partition never go back)."""
+        key = (topic, partition)
+        if key not in self._last_time or event_time > self._last_time[key]:
+            self._last_time[key] = event_time
+        if offset is not None:
+            self._last_offset[key] = offset
         current = self._watermarks.get(partition)
         if current is None or event_time > current:
             self._watermarks[partition] = event_time
@@ -30,6 +55,19 @@ class RuleClock:
     def now(self, partition: int | None = None) -> datetime:
         if self.mode != "event":
             return self._wall()
-        if partition is not None:
+        if partition is None:
+            return max(self._watermarks.values(), default=_EPOCH)
+        if not self._sources or self._caught_up is None:
             return self._watermarks.get(partition, _EPOCH)
-        return max(self._watermarks.values(), default=_EPOCH)
+        lagging: list[datetime] = []
+        seen: list[datetime] = []
+        for topic in self._sources:
+            key = (topic, partition)
+            last = self._last_time.get(key)
+            if last is not None:
+                seen.append(last)
+            if not self._caught_up(topic, partition, self._last_offset.get(key)):
+                lagging.append(last or _EPOCH)
+        if lagging:
+            return min(lagging)
+        return max(seen, default=_EPOCH)

@@ -71,8 +71,12 @@ def _with_context(
     return replace(state, context=context, devices=devices)
 
 
-def on_meeting_recorded(state: GroupState, meeting: MeetingRecorded, programme: ProgrammeConfig) -> Outcome:
-    """Apply every meeting rule to a newly recorded meeting."""
+def on_meeting_recorded(
+    state: GroupState, meeting: MeetingRecorded, programme: ProgrammeConfig, now: datetime | None = None
+) -> Outcome:
+    """Apply every meeting rule to a newly recorded meeting. Time then passes up to `now`, the rule
+    clock (default: the report's receipt), never beyond it: in a replay the clock is held back until
+    every topic has been read that far, and a record's own receipt time may be ahead of that."""
     if state.knows_report(meeting.report_id):
         return Outcome(state, ())
     if state.forgotten_before is not None and meeting.started_at <= state.forgotten_before:
@@ -101,7 +105,8 @@ def on_meeting_recorded(state: GroupState, meeting: MeetingRecorded, programme: 
     decisions += reporting_lagging.evaluate(state, meeting, rules.reporting_lagging)
     outcome = apply(state, decisions)
     # A meeting can settle an overdue period or extend a streak at once.
-    return _then(outcome, on_time_passing(outcome.state, meeting.received_at, programme, group_id=meeting.group_id))
+    clock = meeting.received_at if now is None else now
+    return _then(outcome, on_time_passing(outcome.state, clock, programme, group_id=meeting.group_id))
 
 
 def on_fact(
@@ -121,7 +126,7 @@ def _fold(
 ) -> Outcome:
     if isinstance(fact, MeetingRecorded):
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
-        return on_meeting_recorded(state, fact, programme)
+        return on_meeting_recorded(state, fact, programme, now)
     if isinstance(fact, MeetingScheduled):
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
         cadence = programme.cadence
@@ -135,7 +140,7 @@ def _fold(
             mark = DeviceWatermark(fact.synced_through, fact.received_at, fact.facilitator_id)
             devices = {**state.devices, fact.device_id: mark}
             state = replace(state, devices=devices)
-        return on_time_passing(state, max(now, fact.received_at), programme, group_id=fact.group_id)
+        return on_time_passing(state, now, programme, group_id=fact.group_id)
     if isinstance(fact, PlanAgreed):  # PlanRevised is a PlanAgreed with changes
         time_zone = time_zone_of(state.context.region_code) if state.context else "Asia/Jakarta"
         known = state.activities
@@ -175,6 +180,7 @@ def _fold(
             status=fact.status,
             value=fact.indicator_value if fact.indicator_value is not None else activity.value,
             reported_on=fact.reported_on,
+            done_received_at=activity.done_received_at or (fact.received_at if fact.status == "done" else None),
         )
         state = replace(state, activities={**state.activities, fact.activity_id: progressed})
         decisions = activities.evaluate(

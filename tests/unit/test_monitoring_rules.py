@@ -227,6 +227,7 @@ class TestGroupState:
             "closed": [],
             "forgotten_before": None,
             "wake_at": None,
+            "clock_at": None,
         }
 
 

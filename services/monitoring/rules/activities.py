@@ -33,6 +33,13 @@ def overdue_from(activity: ActivityState) -> datetime:
     return due_end(activity) + timedelta(seconds=1)
 
 
+def _done_by(activity: ActivityState, instant: datetime) -> bool:
+    """Whether the activity was known to be done at `instant` (by when its "done" report arrived)."""
+    if activity.done_received_at is not None:
+        return activity.done_received_at <= instant
+    return activity.status == "done"
+
+
 def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datetime | None:
     """When the activity is (or will be, without new progress) behind pace; None if never before due."""
     if activity.status == "done":
@@ -88,7 +95,7 @@ def evaluate(
                         overdue_id, OVERDUE, state.open[overdue_id].severity, "due_date_moved", at=evidence_at or now
                     )
                 )
-        elif not done and now >= late and overdue_id not in state.closed:
+        elif now >= late and overdue_id not in state.closed and not _done_by(activity, late):
             decisions.append(
                 Open(
                     rule=OVERDUE,
@@ -107,6 +114,11 @@ def evaluate(
                     memory={"due_on": activity.due_on.isoformat()},
                 )
             )
+            if activity.done_received_at is not None:
+                # Reported done after the due day: late, then done (as living through it would see).
+                decisions.append(
+                    Resolve(overdue_id, OVERDUE, overdue.severity, "activity_done", at=activity.done_received_at)
+                )
         instant = risk_instant(activity, at_risk)
         if risk_id in state.open:
             severity = state.open[risk_id].severity

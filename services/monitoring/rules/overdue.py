@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from services.monitoring.programmes import OverdueConfig
 from services.monitoring.rules.calendar import local_date, period_bounds
-from services.monitoring.rules.decisions import Decision, Escalate, Open, Resolve, deviation_id
+from services.monitoring.rules.decisions import Decision, DetailValue, Escalate, Open, Resolve, deviation_id
 from services.monitoring.rules.state import GroupState, MeetingSummary, ScheduledPeriod
 
 RULE = "meeting.overdue"
@@ -27,6 +27,20 @@ def meeting_for_period(state: GroupState, scheduled: ScheduledPeriod) -> Meeting
         if first <= local_date(meeting.started_at, scheduled.time_zone) <= last:
             return meeting
     return None
+
+
+def first_report_for_period(state: GroupState, scheduled: ScheduledPeriod) -> MeetingSummary | None:
+    """The meeting of the period whose report reached Pantau first (what "the report was there by
+    instant T" is judged on, whatever order the records were read in)."""
+    first, last = period_bounds(scheduled.period, scheduled.cadence)
+    reports = [
+        meeting for meeting in state.meetings if first <= local_date(meeting.started_at, scheduled.time_zone) <= last
+    ]
+    return min(reports, key=lambda m: m.received_at or m.started_at, default=None)
+
+
+def _received(meeting: MeetingSummary) -> datetime:
+    return meeting.received_at or meeting.started_at
 
 
 def sync_covered_at(state: GroupState, needed: datetime, due: datetime) -> datetime | None:
@@ -47,26 +61,27 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
         key = deviation_id(RULE, group_id, scheduled.period)
         if key in state.closed:
             continue
-        held = meeting_for_period(state, scheduled)
+        # Judged as of each instant on what had been *received* by then, so that a report read
+        # early (a replay reading topics at different speeds) cannot hide a lateness that was real.
+        report = first_report_for_period(state, scheduled)
         open_ = state.open.get(key)
         due = scheduled.due_at
+        critical_at = due + critical_after
+
+        def still_missing_at(instant: datetime, report: MeetingSummary | None = report) -> bool:
+            return report is None or _received(report) > instant
+
+        def escalate(key: str = key, critical_at: datetime = critical_at) -> Escalate:
+            details: dict[str, DetailValue] = {"days_overdue": config.critical_after_days}
+            return Escalate(key, RULE, "warning", "critical", "still_missing", details=details, at=critical_at)
+
         if open_ is not None:
-            if held is not None:
-                decisions.append(Resolve(key, RULE, open_.severity, "late_report", at=held.received_at or now))
-            elif open_.severity != "critical" and now >= due + critical_after:
-                decisions.append(
-                    Escalate(
-                        key,
-                        RULE,
-                        open_.severity,
-                        "critical",
-                        "still_missing",
-                        details={"days_overdue": config.critical_after_days},
-                        at=due + critical_after,
-                    )
-                )
+            if open_.severity != "critical" and now >= critical_at and still_missing_at(critical_at):
+                decisions.append(escalate())
+            if report is not None:
+                decisions.append(Resolve(key, RULE, open_.severity, "late_report", at=_received(report)))
             continue
-        if held is not None or now < due + grace:
+        if now < due + grace:
             continue
         candidates = []
         synced = sync_covered_at(state, due + grace, due)
@@ -77,8 +92,10 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
         if not candidates:
             continue
         at = min(candidates)
+        if not still_missing_at(at):
+            continue  # the report was there in time: nothing to say
         evidence = "device_synced" if synced is not None and at < due + offline_grace else "offline_grace_expired"
-        opened_critical = at >= due + critical_after
+        opened_critical = at >= critical_at
         decisions.append(
             Open(
                 rule=RULE,
@@ -95,18 +112,12 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
                 },
             )
         )
-        if not opened_critical and now >= due + critical_after:
+        if not opened_critical and now >= critical_at and still_missing_at(critical_at):
             # First looked at only after the critical instant: decide both, as living through it would.
+            decisions.append(escalate())
+        if report is not None:
             decisions.append(
-                Escalate(
-                    key,
-                    RULE,
-                    "warning",
-                    "critical",
-                    "still_missing",
-                    details={"days_overdue": config.critical_after_days},
-                    at=due + critical_after,
-                )
+                Resolve(key, RULE, "critical" if opened_critical else "warning", "late_report", at=_received(report))
             )
     return decisions
 
@@ -116,7 +127,7 @@ def wake_times(state: GroupState, config: OverdueConfig, *, group_id: str) -> li
     times: list[datetime] = []
     for scheduled in state.periods:
         key = deviation_id(RULE, group_id, scheduled.period)
-        if key in state.closed or meeting_for_period(state, scheduled) is not None:
+        if key in state.closed or first_report_for_period(state, scheduled) is not None:
             continue
         due = scheduled.due_at
         if key in state.open:

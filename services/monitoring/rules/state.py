@@ -124,6 +124,7 @@ class ActivityState:
     target: float | None = None
     value: float | None = None
     reported_on: date | None = None
+    done_received_at: datetime | None = None  # when the first "done" report reached Pantau
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,6 +139,7 @@ class ActivityState:
             "target": self.target,
             "value": self.value,
             "reported_on": None if self.reported_on is None else self.reported_on.isoformat(),
+            "done_received_at": _iso(self.done_received_at),
         }
 
     @classmethod
@@ -154,6 +156,7 @@ class ActivityState:
             target=data.get("target"),
             value=data.get("value"),
             reported_on=None if data.get("reported_on") is None else date.fromisoformat(data["reported_on"]),
+            done_received_at=_dt(data.get("done_received_at")),
         )
 
 
@@ -214,6 +217,7 @@ class GroupState:
     closed: tuple[str, ...] = ()
     forgotten_before: datetime | None = None  # start of the oldest meeting trimmed away
     wake_at: datetime | None = None  # the next instant time alone may change a decision
+    clock_at: datetime | None = None  # in replay: the latest rule-clock instant this group was judged at
 
     def knows_report(self, report_id: str) -> bool:
         return any(meeting.report_id == report_id for meeting in self.meetings)
@@ -266,6 +270,7 @@ class GroupState:
             "closed": list(self.closed),
             "forgotten_before": _iso(self.forgotten_before),
             "wake_at": _iso(self.wake_at),
+            "clock_at": _iso(self.clock_at),
         }
 
     @classmethod
@@ -298,4 +303,5 @@ class GroupState:
             closed=tuple(data.get("closed", ())),
             forgotten_before=_dt(data.get("forgotten_before")),
             wake_at=_dt(data.get("wake_at")),
+            clock_at=_dt(data.get("clock_at")),
         )
