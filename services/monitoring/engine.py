@@ -28,6 +28,7 @@ from services.monitoring.rules.decisions import Decision, Escalate, Open, Resolv
 from services.monitoring.rules.many_groups import NOT_COUNTED
 from services.monitoring.rules.state import (
     EVALUATIONS_KEPT,
+    SYNC_MARKS_KEPT,
     ActivityState,
     DeviceWatermark,
     EvaluationSummary,
@@ -137,7 +138,10 @@ def _fold(
             return Outcome(state, ())
         current = state.devices.get(fact.device_id)
         if current is None or fact.synced_through > current.synced_through:
-            mark = DeviceWatermark(fact.synced_through, fact.received_at, fact.facilitator_id)
+            history = () if current is None else (*current.history, (current.synced_through, current.received_at))
+            mark = DeviceWatermark(
+                fact.synced_through, fact.received_at, fact.facilitator_id, history[-SYNC_MARKS_KEPT:]
+            )
             devices = {**state.devices, fact.device_id: mark}
             state = replace(state, devices=devices)
         return on_time_passing(state, now, programme, group_id=fact.group_id)

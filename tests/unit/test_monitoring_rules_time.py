@@ -139,9 +139,15 @@ class TestOverdue:
         assert overdue_of([SCHEDULE, early, Tick(DUE + GRACE - SECOND)]) == []
         assert overdue_of([SCHEDULE, early, Tick(DUE + GRACE + timedelta(hours=5))]) == [("open", OVERDUE, DUE + GRACE)]
 
-    def test_a_sync_not_yet_past_due_plus_grace_fires_nothing(self) -> None:
-        steps = [SCHEDULE, synced(DUE + GRACE - SECOND, received_at=DUE + 3 * DAY), Tick(DUE + 6 * DAY)]
+    def test_a_sync_not_yet_past_the_due_time_fires_nothing(self) -> None:
+        # Contract §4: the devices must have synced past the due time; a sync up to just before it
+        # says nothing about a meeting recorded at the very end of the due day.
+        steps = [SCHEDULE, synced(DUE - SECOND, received_at=DUE + 3 * DAY), Tick(DUE + 6 * DAY)]
         assert overdue_of(steps) == []
+
+    def test_a_sync_past_the_due_time_fires_at_due_plus_grace_at_the_earliest(self) -> None:
+        steps = [SCHEDULE, synced(DUE + SECOND, received_at=DUE + DAY), Tick(DUE + 6 * DAY)]
+        assert overdue_of(steps) == [("open", OVERDUE, DUE + GRACE)]
 
     def test_offline_grace_fires_at_due_plus_seven_days(self) -> None:
         [(kind, _, at)] = overdue_of([SCHEDULE, Tick(DUE + OFFLINE)])

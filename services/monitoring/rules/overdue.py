@@ -1,7 +1,9 @@
 """`meeting.overdue`: a scheduled meeting has no report by its due time + grace, and either the
-facilitator's devices have synced past that instant (so the report is not merely waiting on a phone
-without signal) or the offline grace has run out. Escalates to critical if still missing after
-`critical_after_days`. A report of a meeting held in the period resolves it (`late_report`).
+facilitator's devices have synced past the due time (so the report is not merely waiting on a phone
+without signal: anything recorded before the due time would have come with that sync) or the offline
+grace has run out. It fires at the later of due + grace and the sync that showed it; escalates to
+critical if still missing after `critical_after_days`. A report of a meeting held in the period
+resolves it (`late_report`).
 
 Which devices count: those of the group's facilitator that synced within 30 days before the due
 time (an abandoned phone does not hold the rule back beyond the offline grace).
@@ -44,11 +46,15 @@ def _received(meeting: MeetingSummary) -> datetime:
 
 
 def sync_covered_at(state: GroupState, needed: datetime, due: datetime) -> datetime | None:
-    """When the facilitator's active devices had all synced through `needed` (None if not yet)."""
+    """When the facilitator's active devices had all synced past `needed` (None if not yet): the
+    latest of each device's *first* sync that went past it."""
     active = [mark for mark in state.devices.values() if mark.received_at >= due - ACTIVE_DEVICE_WINDOW]
-    if not active or min(mark.synced_through for mark in active) < needed:
+    if not active:
         return None
-    return max(mark.received_at for mark in active)
+    firsts = [mark.first_covering(needed) for mark in active]
+    if any(first is None for first in firsts):
+        return None
+    return max(first for first in firsts if first is not None)
 
 
 def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_id: str) -> list[Decision]:
@@ -84,7 +90,7 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
         if now < due + grace:
             continue
         candidates = []
-        synced = sync_covered_at(state, due + grace, due)
+        synced = sync_covered_at(state, due, due)
         if synced is not None:
             candidates.append(max(synced, due + grace))
         if now >= due + offline_grace:

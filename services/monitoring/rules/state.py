@@ -16,6 +16,7 @@ RECENT_MEETINGS_KEPT = 12
 PERIODS_KEPT = 14
 CLOSED_IDS_KEPT = 128
 EVALUATIONS_KEPT = 24
+SYNC_MARKS_KEPT = 12
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -107,6 +108,15 @@ class DeviceWatermark:
     synced_through: datetime
     received_at: datetime
     facilitator_id: str = ""
+    # Earlier (synced_through, received_at) marks, oldest first: when a sync first covered an instant.
+    history: tuple[tuple[datetime, datetime], ...] = ()
+
+    def first_covering(self, needed: datetime) -> datetime | None:
+        """When Pantau first heard that this device had synced past `needed`."""
+        for synced_through, received_at in (*self.history, (self.synced_through, self.received_at)):
+            if synced_through > needed:
+                return received_at
+        return None
 
 
 @dataclass(frozen=True)
@@ -254,6 +264,7 @@ class GroupState:
                     "synced_through": value.synced_through.isoformat(),
                     "received_at": value.received_at.isoformat(),
                     "facilitator_id": value.facilitator_id,
+                    "history": [[through.isoformat(), received.isoformat()] for through, received in value.history],
                 }
                 for key, value in self.devices.items()
             },
@@ -287,6 +298,10 @@ class GroupState:
                     datetime.fromisoformat(value["synced_through"]),
                     datetime.fromisoformat(value["received_at"]),
                     value.get("facilitator_id", ""),
+                    tuple(
+                        (datetime.fromisoformat(through), datetime.fromisoformat(received))
+                        for through, received in value.get("history", ())
+                    ),
                 )
                 for key, value in data.get("devices", {}).items()
             },
