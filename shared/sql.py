@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+
+READ_ONLY_OPTION = "pantau_read_only"
+
+
+def read_only(engine: Engine) -> Connection:
+    """A connection for reads only: on SQLite it does not queue behind writers for the write lock."""
+    return engine.connect().execution_options(**{READ_ONLY_OPTION: True})
 
 
 def build_engine(database_url: str) -> Engine:
@@ -37,6 +44,8 @@ def build_engine(database_url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (marked with `read_only(...)`) need no write lock: WAL gives them a snapshot.
+        deferred = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
     return engine

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from services.meetings.outbox import OutboxRelay
 from services.meetings.settings import MeetingsSettings
@@ -40,6 +42,19 @@ class MeetingsContext:
     metrics: MeetingsMetrics
     clock: Callable[[], datetime]
     authenticate: Callable[[Request], object]
+    _write_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite, request threads queue on an in-process lock first: SQLite
+        has one writer at a time, and its own busy handler waits in sleeps of up to 100 ms, which
+        turned lock contention into a long latency tail. PostgreSQL needs no such queue."""
+        if self.engine.dialect.name != "sqlite":
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self._write_lock, self.engine.begin() as connection:
+            yield connection
 
     def events_committed(self) -> None:
         """Wake the relay after a transaction that staged events."""

@@ -24,6 +24,7 @@ from services.meetings.db import outbox
 from shared import serde
 from shared.envelope import Envelope
 from shared.settings import KafkaSettings
+from shared.sql import read_only
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class OutboxRelay:
 
     def publish_pending(self) -> int:
         """One round: publish up to a batch of the oldest rows, delete those acknowledged."""
-        with self._engine.connect() as connection:
+        with read_only(self._engine) as connection:
             rows = connection.execute(select(outbox).order_by(outbox.c.id).limit(self._batch_size)).all()
         if not rows:
             if self._producer is None:
@@ -203,12 +204,12 @@ class OutboxRelay:
 
     def lag_events(self) -> float:
         """Events committed but not yet acknowledged by Kafka."""
-        with self._engine.connect() as connection:
+        with read_only(self._engine) as connection:
             return float(connection.execute(select(func.count()).select_from(outbox)).scalar_one())
 
     def oldest_age_seconds(self) -> float:
         """Age of the oldest unpublished event (0 when the outbox is empty)."""
-        with self._engine.connect() as connection:
+        with read_only(self._engine) as connection:
             oldest = connection.execute(select(func.min(outbox.c.created_at))).scalar_one()
         if oldest is None:
             return 0.0
@@ -219,7 +220,7 @@ class OutboxRelay:
         """For tools and tests: block until the outbox is empty or the timeout passes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with self._engine.connect() as connection:
+            with read_only(self._engine) as connection:
                 if connection.execute(select(func.count()).select_from(outbox)).scalar_one() == 0:
                     return True
             self.notify()

@@ -21,7 +21,7 @@ def post_evaluation(
     body: EvaluationIn, context: Context, principal: CurrentPrincipal, response: Response
 ) -> EvaluationResult:
     """Submit an evaluation (scores 1–5 per criterion); idempotent on `evaluation_id`."""
-    with context.engine.begin() as connection:
+    with context.write() as connection:
         created, result = record_evaluation(
             connection, body=body, principal=principal, settings=context.settings, now=context.clock()
         )

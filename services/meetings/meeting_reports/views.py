@@ -21,7 +21,7 @@ router = APIRouter(tags=["meetings"])
 def post_meeting(body: MeetingIn, context: Context, principal: CurrentPrincipal, response: Response) -> MeetingResult:
     """Record a held meeting with its attendance."""
     scope = writer_scope(principal)
-    with context.engine.begin() as connection:
+    with context.write() as connection:
         recorded = record_meeting(
             connection, body=body, settings=context.settings, now=context.clock(), facilitator_scope=scope
         )
@@ -38,7 +38,7 @@ def post_meeting_batch(body: BatchIn, context: Context, principal: CurrentPrinci
     """Offline sync of up to 500 reports: one result per item (`created`, `duplicate`, `rejected` with
     a problem), never all-or-nothing; `synced_through` advances the device's sync watermark."""
     scope = writer_scope(principal)
-    with context.engine.begin() as connection:
+    with context.write() as connection:
         result = record_batch(
             connection, body=body, settings=context.settings, now=context.clock(), facilitator_scope=scope
         )

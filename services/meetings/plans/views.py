@@ -25,7 +25,7 @@ def put_plan(
 ) -> PlanResult:
     """Agree a plan with the group, or revise it (publishes `plan_revised` with what changed)."""
     scope = writer_scope(principal)
-    with context.engine.begin() as connection:
+    with context.write() as connection:
         result = service.upsert_plan(
             connection,
             plan_id=plan_id,
@@ -51,7 +51,7 @@ def post_progress(
 ) -> ProgressResult:
     """Report an activity's status and indicator value; idempotent on `progress_id`."""
     scope = writer_scope(principal)
-    with context.engine.begin() as connection:
+    with context.write() as connection:
         created, result = service.record_progress(
             connection,
             activity_id=activity_id,

@@ -25,7 +25,7 @@ def _run_upsert(
     entity_id: str,
     upsert: Callable[[Connection], service.Outcome],
 ) -> UpsertResult:
-    with context.engine.begin() as connection:
+    with context.write() as connection:
         outcome = upsert(connection)
     if outcome != "unchanged":
         context.events_committed()
