@@ -19,18 +19,15 @@ from pathlib import Path
 
 import httpx
 
+from tools.kafka_broker import free_port
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["DEFAULT_PORTS", "REPO_ROOT", "SERVICES", "Stack", "free_port", "port_is_free"]
+
 SERVICES = ("meetings", "monitoring", "notifications", "analytics")
 DEFAULT_PORTS = {"meetings": 8001, "monitoring": 8002, "notifications": 8003, "analytics": 8004}
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def port_is_free(port: int) -> bool:

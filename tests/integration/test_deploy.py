@@ -11,7 +11,6 @@ A missing `docker-compose` or `promtool` skips the test on a laptop and fails it
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.fixtures.kafka import skip_or_fail
 from tools.dashboards import (
     dashboard_files,
     expand_variables,
@@ -55,18 +55,11 @@ RULE_TEST_FILES = sorted(RULES_DIR.glob("*.test.yml"))
 DASHBOARD_FILES = dashboard_files(GRAFANA_DIR / "dashboards")
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
 def require_binary(name: str, install_hint: str) -> str:
     """Path of ``name``; a missing binary skips locally but fails in CI, where it is a setup bug."""
     path = shutil.which(name)
     if path is None:
-        reason = f"`{name}` is not on PATH ({install_hint})"
-        if _in_ci():
-            pytest.fail(f"{reason}; CI=true, so a missing tool is a failure, not a skip")
-        pytest.skip(reason)
+        skip_or_fail(f"`{name}` is not on PATH ({install_hint})")
     return path
 
 
