@@ -36,6 +36,8 @@ def create_app(
     """Build the app; nothing connects until the lifespan starts."""
     settings = settings or MeetingsSettings()
     registry = CollectorRegistry()
+    # One clock for the whole service (requests and the scheduler), so a test fixes "now" once.
+    now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,6 +57,7 @@ def create_app(
             engine,
             settings=settings,
             on_staged=lambda: relay.notify() if relay else None,
+            clock=now,
             interval_seconds=settings.schedule_interval_seconds,
         )
         scheduler.start()
@@ -68,7 +71,7 @@ def create_app(
             relay=relay,
             registry=registry,
             metrics=MeetingsMetrics(registry),
-            clock=clock or (lambda: datetime.now(UTC)),
+            clock=now,
             authenticate=bearer_principal(settings.auth),
         )
         log.info(

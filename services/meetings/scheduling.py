@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -104,9 +105,16 @@ class Scheduler:
     """Rolls every group's schedule forward: at start-up and then every `interval_seconds`."""
 
     def __init__(
-        self, engine: Engine, *, settings: MeetingsSettings, on_staged: Any, interval_seconds: float = 3600
+        self,
+        engine: Engine,
+        *,
+        settings: MeetingsSettings,
+        on_staged: Any,
+        clock: Callable[[], datetime],
+        interval_seconds: float = 3600,
     ) -> None:
         self._engine = engine
+        self._clock = clock
         self._settings = settings
         self._on_staged = on_staged
         self._interval = interval_seconds
@@ -126,7 +134,7 @@ class Scheduler:
 
     def run_once(self, now: datetime | None = None) -> int:
         """Schedule every group with a schedule; returns events staged."""
-        now = now or datetime.now(UTC)
+        now = now or self._clock()
         staged = 0
         with self._engine.connect() as connection:
             group_ids = (
