@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from shared.kafka_admin import admin_client_config
+from tools.time_matrix import without_faketime
 
 logger = logging.getLogger("tools.kafka_broker")  # not "__main__" under python -m
 
@@ -396,6 +397,7 @@ class LocalKafkaBroker:
             text=True,
             check=False,
             timeout=120,
+            env=without_faketime(os.environ),
         )
         if fmt.returncode != 0:
             raise KafkaBrokerError(
@@ -420,6 +422,7 @@ class LocalKafkaBroker:
             stdin=subprocess.DEVNULL,
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
+            env=without_faketime(os.environ),
             # Own session/process group: a terminal's Ctrl-C does not hit the JVM directly (we stop it
             # cleanly), and stop() can signal the whole group.
             start_new_session=True,

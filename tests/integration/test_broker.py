@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
 import shutil
 import subprocess
 from uuid import uuid4
@@ -16,6 +17,7 @@ from kafka.errors import KafkaTimeoutError
 
 from shared.kafka_admin import admin_client_config
 from tests.fixtures.kafka import skip_or_fail
+from tools.time_matrix import without_faketime
 from tools.topics import TopicError, create_topics, list_topics, load_topic_specs
 
 pytestmark = pytest.mark.integration
@@ -31,6 +33,7 @@ def _kcat_metadata(bootstrap: str) -> dict[str, int]:
         text=True,
         timeout=30,
         check=False,
+        env=without_faketime(os.environ),  # librdkafka hangs under a faked calendar
     )
     assert result.returncode == 0, f"kcat failed: {result.stderr}"
     metadata = json.loads(result.stdout)
