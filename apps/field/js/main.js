@@ -491,11 +491,12 @@ async function askPersistence() {
 
 function watchForUpdates() {
   if (!("serviceWorker" in navigator)) return;
+  let switching = false;
   navigator.serviceWorker.register("./sw.js", { scope: "./" }).then((registration) => {
     const offer = (worker) => {
       const box = document.getElementById("update");
       box.hidden = false;
-      box.replaceChildren(h("span", {}, t("new_version")), h("button", { type: "button", "data-testid": "reload", onclick: () => worker.postMessage("skip-waiting") }, t("reload")));
+      box.replaceChildren(h("span", {}, t("new_version")), h("button", { type: "button", "data-testid": "reload", onclick: () => { switching = true; worker.postMessage("skip-waiting"); } }, t("reload")));
     };
     if (registration.waiting && navigator.serviceWorker.controller) offer(registration.waiting);
     registration.addEventListener("updatefound", () => {
@@ -506,10 +507,10 @@ function watchForUpdates() {
     });
     setInterval(() => registration.update().catch(() => {}), SYNC_EVERY_MS);
   });
-  let reloading = false;
+  // Reload only when the user chose the new version; the first install's claim needs no reload.
   navigator.serviceWorker.addEventListener("controllerchange", () => {
-    if (reloading) return;
-    reloading = true;
+    if (!switching) return;
+    switching = false;
     location.reload();
   });
 }
