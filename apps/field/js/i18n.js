@@ -5,9 +5,9 @@ const ZONES = { "Asia/Jakarta": ["WIB", 7], "Asia/Makassar": ["WITA", 8], "Asia/
 export const WORDS = {
   id: {
     app: "Aplikasi Pendamping", today: "Hari ini", queue: "Antrian kirim", account: "Akun",
-    sync_now: "Kirim sekarang", last_sync: "Terakhir tersinkron", never: "belum pernah",
+    sync_now: "Kirim sekarang", last_sync: "Sinkron terakhir", never: "belum pernah",
     waiting: "menunggu dikirim", oldest: "tertua", all_sent: "semua sudah terkirim",
-    rejected_n: "ditolak, perlu diperbaiki", offline: "Tidak ada sinyal — data aman di HP ini",
+    rejected_n: "ditolak, perlu diperbaiki", offline: "Offline — data aman di HP ini",
     storage_persisted: "Penyimpanan: permanen (tidak dihapus browser)", storage_best_effort: "Penyimpanan: sementara — browser boleh menghapusnya bila memori penuh. Pasang aplikasi ke layar utama.",
     storage_unknown: "Penyimpanan: belum diketahui",
     sign_in_needed: "Belum masuk. Buka tautan pendaftaran dari kantor dinas Anda.", signed_in_as: "Masuk sebagai", until: "berlaku sampai",

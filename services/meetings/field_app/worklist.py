@@ -3,7 +3,7 @@ deviations, plus the programmes' modules, read in one call so the device can wor
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,7 @@ def build_worklist(connection: Connection, *, facilitator_id: str, now: datetime
                 chair_member_ref=row["chair_member_ref"],
                 members=[Member(member_ref=ref, display_name=names.get(ref)) for ref in row["member_refs"]],
                 scheduled=[
-                    Scheduled(period=s["period"], due_at=s["due_at"], reported=s["period"] in reported_periods)
+                    Scheduled(period=s["period"], due_at=_as_utc(s["due_at"]), reported=s["period"] in reported_periods)
                     for s in scheduled.get(row["id"], [])
                 ],
                 recent_meetings=[
@@ -115,7 +115,7 @@ def build_worklist(connection: Connection, *, facilitator_id: str, now: datetime
                         deviation_id=d["deviation_id"],
                         rule=d["rule"],
                         severity=d["severity"],
-                        detected_at=d["detected_at"],
+                        detected_at=_as_utc(d["detected_at"]),
                     )
                     for d in deviations.get(row["id"], [])
                 ],
@@ -131,6 +131,11 @@ def build_worklist(connection: Connection, *, facilitator_id: str, now: datetime
         programmes=programmes(),
         groups=groups,
     )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite gives back naive datetimes (stored as UTC); a phone must never read them as local time."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _by_group(rows: Any) -> dict[str, list[Any]]:

@@ -1,5 +1,4 @@
-"""The field app's test world: a district with one facilitator, two groups with named members and a
-plan, registered through the public API as an admin would; and helpers to drive the app."""
+"""Helpers to drive the field app in the browser tests; the world itself is `tools/field_app_demo.py`."""
 
 from __future__ import annotations
 
@@ -10,111 +9,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+from tools.field_app_demo import (
+    FACILITATOR_ID,
+    MAWAR,
+    MAWAR_MEMBERS,
+    MELATI,
+    MELATI_MEMBERS,
+    admin_headers,
+    enrolment_url,
+    register_world,
+)
 
-from shared.auth import mint_token
-from shared.settings import AuthSettings
-
-FACILITATOR_ID = "PDP-0001"
-MAWAR = "KLP-18710110010001"
-MELATI = "KLP-18710110010002"
-MAWAR_MEMBERS = [
-    ("kpm-mawar-01", "Ibu Sari Wulandari"),
-    ("kpm-mawar-02", "Ibu Yuliana"),
-    ("kpm-mawar-03", "Ibu Ratna Dewi"),
-    ("kpm-mawar-04", "Ibu Nur Aini"),
-    ("kpm-mawar-05", "Ibu Siti Khodijah"),
-    ("kpm-mawar-06", "Ibu Endang Lestari"),
-    ("kpm-mawar-07", "Ibu Wartini"),
-    ("kpm-mawar-08", "Ibu Maryam"),
+__all__ = [
+    "FACILITATOR_ID",
+    "MAWAR",
+    "MAWAR_MEMBERS",
+    "MELATI",
+    "MELATI_MEMBERS",
+    "admin_headers",
+    "enrolment_url",
+    "register_world",
 ]
-MELATI_MEMBERS = [
-    ("kpm-melati-01", "Ibu Rohmah"),
-    ("kpm-melati-02", "Ibu Fatimah Azzahra"),
-    ("kpm-melati-03", "Ibu Suryani"),
-    ("kpm-melati-04", "Ibu Lilis Suryati"),
-    ("kpm-melati-05", "Ibu Komariah"),
-]
-
-
-def admin_headers() -> dict[str, str]:
-    token = mint_token(AuthSettings(), subject="admin-field", role="admin", scope="*")
-    return {"Authorization": f"Bearer {token}"}
-
-
-def register_world(meetings_url: str, *, webhook_url: str | None = None) -> None:
-    """Regions, a kabupaten supervisor (with the webhook), the facilitator, two groups and a plan."""
-    with httpx.Client(base_url=f"{meetings_url}/api/v1", headers=admin_headers(), timeout=20) as api:
-
-        def put(path: str, body: dict[str, Any]) -> None:
-            response = api.put(path, json=body)
-            assert response.is_success, f"{path}: {response.text}"
-
-        put("/regions/18", {"name": "Lampung"})
-        put("/regions/18.71", {"name": "Kota Bandar Lampung"})
-        put("/regions/18.71.01", {"name": "Kecamatan Kedaton"})
-        put("/regions/18.71.01.1001", {"name": "Kelurahan Pesawahan"})
-        supervisor: dict[str, Any] = {"name": "Koordinator Kota Bandar Lampung", "level": "kabupaten"}
-        if webhook_url:
-            supervisor["webhook_url"] = webhook_url
-        put("/supervisors/SUP-1871", {**supervisor, "region_code": "18.71"})
-        put("/facilitators/PDP-0001", {"name": "Siti Rahmawati", "programme": "pkh-p2k2", "region_code": "18.71.01"})
-        groups = ((MAWAR, "Kelompok Mawar", MAWAR_MEMBERS), (MELATI, "Kelompok Melati", MELATI_MEMBERS))
-        for group_id, name, members in groups:
-            put(
-                f"/groups/{group_id}",
-                {
-                    "name": name,
-                    "programme": "pkh-p2k2",
-                    "facilitator_id": FACILITATOR_ID,
-                    "region_code": "18.71.01.1001",
-                    "members": [{"member_ref": ref, "display_name": display} for ref, display in members],
-                    "chair_member_ref": members[0][0],
-                    "schedule": {"cadence": "monthly", "day_of_month": 10},
-                },
-            )
-        put(
-            "/plans/PLAN-MAWAR-2026",
-            {
-                "group_id": MAWAR,
-                "title": "Rencana pendampingan Kelompok Mawar 2026/2027",
-                "starts_on": "2026-09-01",
-                "ends_on": "2027-08-31",
-                "agreed_by": [FACILITATOR_ID, MAWAR_MEMBERS[0][0]],
-                "activities": [
-                    {
-                        "id": "ACT-MAWAR-1",
-                        "title": "Pemetaan kebutuhan gizi balita",
-                        "stage": "discovery",
-                        "due_on": "2026-11-20",
-                        "responsible": "group",
-                    },
-                    {
-                        "id": "ACT-MAWAR-2",
-                        "title": "Kelas memasak MP-ASI bersama kader posyandu",
-                        "stage": "development",
-                        "due_on": "2026-12-12",
-                        "responsible": "partner",
-                        "indicator": {"name": "Ibu yang ikut kelas", "unit": "orang", "baseline": 0, "target": 8},
-                    },
-                    {
-                        "id": "ACT-MAWAR-3",
-                        "title": "Menabung bersama untuk biaya sekolah",
-                        "stage": "development",
-                        "due_on": "2027-06-30",
-                        "responsible": "group",
-                    },
-                ],
-            },
-        )
-
-
-def enrolment_url(meetings_url: str, facilitator_id: str = FACILITATOR_ID) -> str:
-    response = httpx.post(
-        f"{meetings_url}/api/v1/facilitators/{facilitator_id}/enrolments", headers=admin_headers(), json={}, timeout=20
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["url"])
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, *, page: Any = None) -> Any:
