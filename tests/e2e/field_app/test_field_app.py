@@ -239,3 +239,36 @@ def test_a_new_app_version_deployed_while_items_wait_loses_nothing(phone: Any, f
     assert [row["report_id"] for row in stored_meetings(field_world.database, state["device"])] == [
         state["items"][0]["id"]
     ]
+
+
+def test_progress_and_the_facilitators_rating_of_the_group_sync(phone: Any, field_world: FieldWorld) -> None:
+    page = phone
+    base = page.url.split("#")[0]
+    page.goto(base + f"#/rencana/{MAWAR}")
+    activity = page.locator('form.activity[data-activity="ACT-MAWAR-2"]')
+    activity.wait_for()
+    activity.locator("select[name=status]").select_option("in_progress")
+    activity.locator("input[name=value]").fill("5")
+    activity.locator("button[type=submit]").click()
+    page.goto(base + f"#/nilai/{MAWAR}")
+    for criterion in ("kehadiran_anggota", "keaktifan", "kekompakan", "tindak_lanjut"):
+        page.locator(f"input[name={criterion}][value='4']").check()
+    page.locator("form.scores button[type=submit]").click()
+    page.wait_for_selector('main[data-screen="hari-ini"]')
+    _all_sent(page)
+    items = {item["kind"]: item for item in device_items(page)["items"]}
+    with sqlite3.connect(field_world.database) as connection:
+        progress = connection.execute(
+            "SELECT activity_id, result FROM progress_reports WHERE progress_id = ?", (items["progress"]["id"],)
+        ).fetchone()
+        evaluation = connection.execute(
+            "SELECT result FROM evaluations WHERE evaluation_id = ?", (items["evaluation"]["id"],)
+        ).fetchone()
+    assert progress[0] == "ACT-MAWAR-2"
+    assert json.loads(progress[1])["status"] == "in_progress"
+    assert json.loads(evaluation[0])["direction"] == "facilitator_rates_group"
+    assert json.loads(evaluation[0])["mean_score"] == 4
+    page.goto(base + f"#/rencana/{MAWAR}")
+    status = page.locator('form.activity[data-activity="ACT-MAWAR-2"] select[name=status]')
+    status.wait_for()
+    assert status.locator("option:checked").inner_text() == "Sedang berjalan"
