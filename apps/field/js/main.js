@@ -59,7 +59,7 @@ function periodOfInstant(value, zone, cadence) {
 }
 
 function dueMeeting(group, items) {
-  const cadence = group.scheduled.length && group.scheduled[0] ? (group.schedule?.cadence || "monthly") : "monthly";
+  const cadence = group.cadence || "monthly";
   const local = new Set(items.filter((i) => i.kind === "meeting" && i.group_id === group.id && i.state !== "sent")
     .map((i) => periodOfInstant(i.body.started_at, group.time_zone, cadence)));
   const sentLocal = new Set(items.filter((i) => i.kind === "meeting" && i.group_id === group.id && i.state === "sent")
@@ -538,7 +538,7 @@ async function start() {
   addEventListener("online", () => triggerSync());
   addEventListener("offline", () => refresh());
   setInterval(() => triggerSync(), SYNC_EVERY_MS);
-  setInterval(() => renderSyncLine, 30000);
+  setInterval(async () => renderSyncLine(await load()), 30000); // the oldest item's age moves on
   watchForUpdates();
   triggerSync();
 }

@@ -85,6 +85,7 @@ class WorkGroup(BaseModel):
     region_code: str
     time_zone: str
     chair_member_ref: str | None
+    cadence: str = Field(description="`monthly` or `quarterly`: how the group's periods run.")
     members: list[Member]
     scheduled: list[Scheduled]
     recent_meetings: list[RecentMeeting]

@@ -95,6 +95,7 @@ def build_worklist(connection: Connection, *, facilitator_id: str, now: datetime
                 region_code=row["region_code"],
                 time_zone=time_zone,
                 chair_member_ref=row["chair_member_ref"],
+                cadence=cadence,
                 members=[Member(member_ref=ref, display_name=names.get(ref)) for ref in row["member_refs"]],
                 scheduled=[
                     Scheduled(period=s["period"], due_at=_as_utc(s["due_at"]), reported=s["period"] in reported_periods)
