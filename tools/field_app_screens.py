@@ -4,7 +4,8 @@ Indonesia): `uv run python -m tools.field_app_screens` writes docs/screenshots/f
 Starts the meetings service alone with the small demo world (tools/field_app_demo.py), signs a
 phone in, records meetings offline (one of them refused by the server, to show how a rejected item
 looks) and takes: "Hari ini", the meeting form, the sync line with items waiting, the send queue,
-the chair's sealed rating and the printable attendance sheet (print media).
+the account (who is signed in, until when, storage), the chair's sealed rating and the printable
+attendance sheet (print media).
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def take(out: Path, workdir: Path) -> list[Path]:
             page.goto(url + "/app/#/antrian")
             page.locator(".item").first.wait_for()
             shot("antrian")
+            page.goto(url + "/app/#/akun")
+            page.get_by_test_id("signed-in").wait_for()
+            shot("akun")
             page.goto(url + f"/app/#/ketua/{MAWAR}")
             page.get_by_test_id("chair-start").click()
             shot("ketua")
