@@ -144,8 +144,9 @@ First-load times are from navigation start, stamped by the page (`performance.no
 | bytes over the wire for the first load, with enrolment and worklist | {wire:.1f} KiB | |
 | offline start from the service worker's cache | {offline_ms:.0f} ms | instant |
 
-"Usable" is the moment the page has drawn its first screen (`body[data-ready]`): at 2 s per round
-trip that is the page, then every module at once (`modulepreload`). Signing in needs one more round
+"Usable" is the moment the page has drawn its first screen (`body[data-ready]`; on an enrolment
+link that is the app's frame saying "Mendaftarkan HP ini…"): at 2 s per round trip that is the
+page, then every module at once (`modulepreload`). Signing in needs one more round
 trip (the enrolment exchange), and the groups one more (the worklist, sent together with the
 heartbeat). Every later start is from the cache and does not wait for the network.
 
