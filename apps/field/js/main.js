@@ -39,8 +39,9 @@ async function renderSyncLine(state) {
   const oldest = waiting.reduce((min, i) => Math.min(min, Date.parse(i.created_at)), Infinity);
   const parts = [
     h("span", { "data-testid": "last-sync" }, `${t("last_sync")}: `, h("b", {}, state.lastSync ? formatDateTime(state.lastSync, homeZone(state)) : t("never"))),
+    // Waiting and rejected are counted apart, so "not sent yet" never hides "needs fixing".
     h("span", { "data-testid": "waiting", "data-count": waiting.length, class: waiting.length ? "warn" : "ok" },
-      waiting.length ? `${waiting.length} ${t("waiting")}` : t("all_sent")),
+      waiting.length - rejected ? `${waiting.length - rejected} ${t("waiting")}` : rejected ? "" : t("all_sent")),
   ];
   if (waiting.length) parts.push(h("span", { "data-testid": "oldest" }, `${t("oldest")}: ${formatAge(now() - oldest)}`));
   if (rejected) parts.push(h("a", { href: "#/antrian", class: "bad", "data-testid": "rejected" }, `${rejected} ${t("rejected_n")}`));
