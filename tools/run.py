@@ -14,6 +14,7 @@ import argparse
 import logging
 import shutil
 import signal
+import sqlite3
 import sys
 import time
 from datetime import UTC, datetime
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
                     months=args.demo_months,
                     phases=("plans",),
                 )
-        _print_where_to_look(stack, receiver, workdir)
+        field_link = None if args.no_demo else _field_app_link(stack, workdir, admin_token)
+        _print_where_to_look(stack, receiver, workdir, field_link)
         if args.once:
             return 0 if alerts_ok else 1
         while not stopping["flag"]:
@@ -174,12 +176,38 @@ def _wait_for_metrics(analytics_url: str, timeout: float = 20) -> None:
         time.sleep(0.5)
 
 
-def _print_where_to_look(stack: Stack, receiver: WebhookReceiver, workdir: Path) -> None:
+def _field_app_link(stack: Stack, workdir: Path, admin_token: str) -> tuple[str, str] | None:
+    """An enrolment link for a demo facilitator of the PKH programme who has groups."""
+    with sqlite3.connect(workdir / "meetings" / "meetings.db") as connection:
+        row = connection.execute(
+            "SELECT f.id, f.name FROM facilitators f JOIN groups g ON g.facilitator_id = f.id "
+            "WHERE f.programme = 'pkh-p2k2' GROUP BY f.id ORDER BY f.id LIMIT 1"
+        ).fetchone()
+    if row is None:
+        return None
+    response = httpx.post(
+        f"{stack.url('meetings')}/api/v1/facilitators/{row[0]}/enrolments",
+        headers={"Authorization": f"Bearer {admin_token}"},
+        json={},
+        timeout=20,
+    )
+    if response.status_code != 201:
+        log.warning("no enrolment link: %s", response.text)
+        return None
+    return f"{row[1]} ({row[0]})", str(response.json()["url"])
+
+
+def _print_where_to_look(
+    stack: Stack, receiver: WebhookReceiver, workdir: Path, field_link: tuple[str, str] | None = None
+) -> None:
     meetings = stack.url("meetings")
     period = datetime.now(UTC).strftime("%Y-%m")
+    if field_link is not None:
+        print(f"\nField app sign-in link for the demo facilitator {field_link[0]}:\n  {field_link[1]}")
     print(
         f"""
 Pantau is running.
+  Field app (facilitators) {meetings}/app/   (sign in with the link above; admins mint one per facilitator)
   API docs (meetings)      {meetings}/docs
   Supervisor console       {stack.url("notifications")}/console   (paste the token from {workdir}/admin.token)
   Alerts API (notify)      {stack.url("notifications")}/api/v1/alerts   (Bearer token in {workdir}/admin.token)

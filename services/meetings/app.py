@@ -16,6 +16,9 @@ from services.meetings import db
 from services.meetings.deps import MeetingsContext, MeetingsMetrics
 from services.meetings.deviation_projection import DeviationProjection
 from services.meetings.evaluations.views import router as evaluations_router
+from services.meetings.field_app.shell import AppShell
+from services.meetings.field_app.views import router as field_app_router
+from services.meetings.field_app.views import shell_router
 from services.meetings.groups.views import router as groups_router
 from services.meetings.meeting_reports.views import router as meetings_router
 from services.meetings.outbox import OutboxMetrics, OutboxRelay
@@ -116,7 +119,9 @@ def create_app(
     api.include_router(plans_router)
     api.include_router(evaluations_router)
     api.include_router(groups_router)
+    api.include_router(field_app_router)
     app.include_router(api)
+    app.include_router(shell_router(AppShell(settings.field_app_dir)))
     return app
 
 

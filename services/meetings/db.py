@@ -75,6 +75,8 @@ groups = Table(
     Column("chair_member_ref", String(80), nullable=True),
     Column("schedule", JSON, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # {member_ref: display name}; served only to the group's own facilitator, never published.
+    Column("member_names", JSON, nullable=True),
 )
 
 meetings = Table(

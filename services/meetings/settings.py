@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -37,6 +39,15 @@ class MeetingsSettings(ServiceSettings):
     )
     project_deviations: bool = Field(
         default=True, description="Read `monitoring.deviations` to show open deviations on `GET /groups/{id}`."
+    )
+
+    field_app_dir: Path = Field(
+        default=Path(__file__).resolve().parents[2] / "apps" / "field",
+        description="The field app's files, served at `/app/`.",
+    )
+    enrolment_hours: float = Field(default=72, gt=0, description="How long an enrolment link stays valid.")
+    device_token_days: float = Field(
+        default=35, gt=0, description="How long a device stays signed in after enrolment (a month offline)."
     )
 
     @model_validator(mode="after")

@@ -218,7 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-rate", type=float, default=5, help="reports/s of the end-to-end run (default 5)")
     parser.add_argument("--latency-seconds", type=float, default=30, help="length of the end-to-end run (default 30)")
     parser.add_argument(
-        "--only", choices=("ingestion", "replay", "latency"), action="append", help="run only these (repeatable)"
+        "--only",
+        choices=("ingestion", "replay", "latency", "field-app"),
+        action="append",
+        help="run only these (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "var" / "bench", help="broker and service data")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md", help="report to write")
@@ -226,7 +229,16 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("bench", "INFO")
     for noisy in ("aiokafka", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    selected = set(args.only or ("ingestion", "replay", "latency"))
+    selected = set(args.only or ("ingestion", "replay", "latency", "field-app"))
+    if "field-app" in selected:
+        # The field app's budget needs no broker and writes its own report (docs/benchmarks-field-app.md).
+        from tools.bench import field_app
+
+        log.info("(vi) field app budget")
+        field_app.run(repeats=args.repeats)
+        selected.discard("field-app")
+        if not selected:
+            return 0
     # SIGTERM unwinds like Ctrl-C, so the broker and every service started here are stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     if args.workdir.exists():

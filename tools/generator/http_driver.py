@@ -30,7 +30,7 @@ from shared.auth import mint_token
 from shared.settings import AuthSettings
 from tools.generator.behaviour import History, Rates, SimMeeting, simulate
 from tools.generator.oracle import OracleResult, expected_deviations
-from tools.generator.programme import Facilitator, Programme, Shape
+from tools.generator.programme import Facilitator, Programme, Shape, member_display_name
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,10 @@ def drive_http(
                             "programme": group.programme,
                             "facilitator_id": group.facilitator_id,
                             "region_code": group.region_code,
-                            "members": list(group.member_refs),
+                            "members": [
+                                {"member_ref": ref, "display_name": member_display_name(ref)}
+                                for ref in group.member_refs
+                            ],
                             "chair_member_ref": group.chair_member_ref,
                             "schedule": {"cadence": group.cadence, "day_of_month": group.day_of_month},
                         }

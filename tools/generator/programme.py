@@ -85,6 +85,32 @@ _LAST_NAMES = (
     "Wenda",
     "Mandacan",
 )
+_MEMBER_NAMES = (
+    "Sari",
+    "Yuliana",
+    "Ratna",
+    "Nur Aini",
+    "Khodijah",
+    "Endang",
+    "Wartini",
+    "Maryam",
+    "Rohmah",
+    "Fatimah",
+    "Suryani",
+    "Lilis",
+    "Komariah",
+    "Ni Kadek",
+    "Yosina",
+    "Martha",
+)
+
+
+def member_display_name(member_ref: str) -> str:
+    """A recognisable name for a generated member, stable per ref (the field app shows it)."""
+    digest = int.from_bytes(hashlib.sha256(member_ref.encode()).digest()[:4], "big")
+    return f"Ibu {_MEMBER_NAMES[digest % len(_MEMBER_NAMES)]} {_LAST_NAMES[(digest // 7) % len(_LAST_NAMES)]}"
+
+
 _FLOWERS = (
     "Mawar",
     "Melati",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from shared.events.base import ID_PATTERN, PROGRAMME_PATTERN, REGION_CODE_PATTERN
 
@@ -55,7 +55,22 @@ class ScheduleIn(_Body):
     day_of_month: int = Field(ge=1, le=28)
 
 
-MemberIn = str | NikRef
+class NamedMember(_Body):
+    """A member with the name the facilitator knows them by. The name stays in the meetings store and
+    reaches only the group's own facilitator (field app worklist); events carry the ref alone."""
+
+    member_ref: str | None = Field(default=None, pattern=ID_PATTERN)
+    nik: str | None = Field(default=None, pattern=r"^[0-9]{16}$")
+    display_name: str = Field(min_length=1, max_length=80, examples=["Ibu Sari (RT 03)"])
+
+    @model_validator(mode="after")
+    def _one_identity(self) -> NamedMember:
+        if (self.member_ref is None) == (self.nik is None):
+            raise ValueError("give exactly one of member_ref and nik")
+        return self
+
+
+MemberIn = str | NikRef | NamedMember
 
 
 class GroupIn(_Body):

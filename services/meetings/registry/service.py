@@ -9,8 +9,16 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Table, insert, select, update
 
 from services.meetings import db, outbox
-from services.meetings.pseudonym import NIK_PATTERN, pseudonymise_nik
-from services.meetings.registry.models import FacilitatorIn, GroupIn, MemberIn, NikRef, RegionIn, SupervisorIn
+from services.meetings.pseudonym import NIK_PATTERN, contains_nik_shaped_value, pseudonymise_nik
+from services.meetings.registry.models import (
+    FacilitatorIn,
+    GroupIn,
+    MemberIn,
+    NamedMember,
+    NikRef,
+    RegionIn,
+    SupervisorIn,
+)
 from services.meetings.scheduling import schedule_group
 from services.meetings.settings import MeetingsSettings
 from shared import regions as region_facts
@@ -28,6 +36,8 @@ def member_ref_of(member: MemberIn, *, key: str) -> str:
     """A member as its pseudonymous ref: NIKs (given as such, or as a bare 16-digit ref) are hashed."""
     if isinstance(member, NikRef):
         return pseudonymise_nik(member.nik, key=key)
+    if isinstance(member, NamedMember):
+        return pseudonymise_nik(member.nik, key=key) if member.nik is not None else str(member.member_ref)
     if NIK_PATTERN.fullmatch(member):
         return pseudonymise_nik(member, key=key)
     return member
@@ -164,6 +174,7 @@ def upsert_group(
     if chair is not None and chair not in member_refs:
         raise Problem.invalid_field("chair_member_ref", "the chair must be one of the members")
     schedule = body.schedule.model_dump() if body.schedule else None
+    names = _member_names(body.members, member_refs)
     values = {
         "name": body.name,
         "programme": body.programme,
@@ -172,6 +183,7 @@ def upsert_group(
         "member_refs": member_refs,
         "chair_member_ref": chair,
         "schedule": schedule,
+        "member_names": names,
     }
     outcome = _upsert(connection, db.groups, "id", group_id, values, now=now)
     if outcome != "unchanged":
@@ -190,6 +202,17 @@ def upsert_group(
         stored = connection.execute(select(db.groups).where(db.groups.c.id == group_id)).mappings().one()
         schedule_group(connection, stored, settings=settings, now=now)
     return outcome
+
+
+def _member_names(members: Sequence[MemberIn], refs: Sequence[str]) -> dict[str, str] | None:
+    """{member_ref: display name} for members given with a name; a NIK-shaped name is refused."""
+    names: dict[str, str] = {}
+    for index, (member, ref) in enumerate(zip(members, refs, strict=True)):
+        if isinstance(member, NamedMember):
+            if contains_nik_shaped_value(member.display_name):
+                raise Problem.invalid_field(f"members[{index}].display_name", "must not contain a national ID")
+            names[ref] = member.display_name
+    return names or None
 
 
 def _unique(refs: Sequence[str], field: str) -> list[str]:

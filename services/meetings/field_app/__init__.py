@@ -1,0 +1,1 @@
+"""The facilitators' field app (apps/field/): its enrolment, its worklist and the static shell."""
