@@ -6,6 +6,20 @@ with the meetings themselves) instead of joining the registry. "Due at the end o
 
 Periods are labelled `YYYY-MM`. Monthly groups have one period a month. Quarterly groups have one
 a quarter, labelled by the quarter's first month, due on `day_of_month` of its last month.
+
+**History is scheduled too.** A period whose due time has already passed when Pantau learns of it (a
+group registered with last month's history to import, a phone that was offline for weeks) is still a
+period the group was due in, and compliance must count it in its own month. So the scheduler holds a
+group to:
+
+- the previous, the current and the next period of its local calendar (`BACKFILL_PERIODS` = 1 back:
+  the window a programme still reports on — last month's report is written this month), and
+- any older period in which a meeting of the group is recorded (an import of a year's history
+  schedules each month it holds, right after that month's first meeting).
+
+Older periods without any meeting are left alone: Pantau cannot tell a group that skipped them from
+one that did not exist yet. Monitoring learns from the event's arrival that such a period is history
+and raises no `meeting.overdue` for it (see `services/monitoring/rules/overdue.py`); analytics counts it.
 """
 
 from __future__ import annotations
@@ -51,54 +65,95 @@ def due_at(period: str, *, cadence: str, day_of_month: int, time_zone: str) -> d
     return local.astimezone(UTC)
 
 
+def previous_period(period: str, cadence: str) -> str:
+    """The period before `period`."""
+    year, month = (int(part) for part in period.split("-"))
+    month -= 1 if cadence == "monthly" else 3
+    if month < 1:
+        year, month = year - 1, month + 12
+    return f"{year:04d}-{month:02d}"
+
+
+# Periods before the current one that are scheduled whatever their due time (see the module docstring).
+BACKFILL_PERIODS = 1
+
+
 def periods_to_schedule(now: datetime, *, cadence: str, time_zone: str) -> list[str]:
-    """The current period and the next, in the group's local calendar."""
+    """The previous period(s), the current one and the next, in the group's local calendar."""
     current = period_of(now.astimezone(ZoneInfo(time_zone)).date(), cadence)
-    return [current, next_period(current, cadence)]
+    earlier = [current]
+    for _ in range(BACKFILL_PERIODS):
+        earlier.insert(0, previous_period(earlier[0], cadence))
+    return [*earlier, next_period(current, cadence)]
 
 
 def schedule_group(connection: Connection, group: Any, *, settings: MeetingsSettings, now: datetime) -> int:
-    """Make sure the group's current and next meetings are scheduled (and re-published if the due
-    time changed with its schedule). Returns how many `meeting_scheduled` events were staged."""
+    """Make sure the group's previous, current and next meetings are scheduled (and re-published if
+    the due time changed with its schedule). Returns how many `meeting_scheduled` events were staged."""
     schedule = group["schedule"]
     if not schedule:
         return 0
     time_zone = regions.time_zone_of(group["region_code"])
+    periods = periods_to_schedule(now, cadence=schedule["cadence"], time_zone=time_zone)
+    return sum(_ensure_period(connection, group, period, settings=settings, now=now) for period in periods)
+
+
+def schedule_meeting_period(
+    connection: Connection, group: Any, started_at: datetime, *, settings: MeetingsSettings, now: datetime
+) -> int:
+    """Make sure the period a recorded meeting belongs to is scheduled (history that arrives late is
+    counted in its own period). Staged after the meeting itself, so a consumer reading the group's
+    partition in order sees the meeting first. Returns 1 if a `meeting_scheduled` was staged."""
+    schedule = group["schedule"]
+    if not schedule:
+        return 0
+    time_zone = regions.time_zone_of(group["region_code"])
+    period = period_of(started_at.astimezone(ZoneInfo(time_zone)).date(), schedule["cadence"])
+    return _ensure_period(connection, group, period, settings=settings, now=now, only_if_missing=True)
+
+
+def _ensure_period(
+    connection: Connection,
+    group: Any,
+    period: str,
+    *,
+    settings: MeetingsSettings,
+    now: datetime,
+    only_if_missing: bool = False,
+) -> int:
+    """Insert (or correct the due time of) one scheduled period and stage its event; 0 if unchanged."""
+    schedule = group["schedule"]
+    time_zone = regions.time_zone_of(group["region_code"])
     cadence, day = schedule["cadence"], schedule["day_of_month"]
-    staged = 0
-    for period in periods_to_schedule(now, cadence=cadence, time_zone=time_zone):
-        due = due_at(period, cadence=cadence, day_of_month=day, time_zone=time_zone)
-        existing = connection.execute(
-            select(db.scheduled_meetings.c.due_at).where(
-                db.scheduled_meetings.c.group_id == group["id"], db.scheduled_meetings.c.period == period
-            )
-        ).first()
-        if existing is not None:
-            known = existing.due_at if existing.due_at.tzinfo else existing.due_at.replace(tzinfo=UTC)
-            if known == due:
-                continue
-            connection.execute(
-                update(db.scheduled_meetings)
-                .where(db.scheduled_meetings.c.group_id == group["id"], db.scheduled_meetings.c.period == period)
-                .values(due_at=due)
-            )
-        else:
-            if due <= now:
-                continue  # due before Pantau knew the group's schedule: nothing to hold anyone to
-            connection.execute(insert(db.scheduled_meetings).values(group_id=group["id"], period=period, due_at=due))
-        event = MeetingScheduled(
-            group_id=group["id"],
-            programme=group["programme"],
-            facilitator_id=group["facilitator_id"],
-            region_code=group["region_code"],
-            period=period,
-            due_at=due,
-            time_zone=time_zone,
+    due = due_at(period, cadence=cadence, day_of_month=day, time_zone=time_zone)
+    existing = connection.execute(
+        select(db.scheduled_meetings.c.due_at).where(
+            db.scheduled_meetings.c.group_id == group["id"], db.scheduled_meetings.c.period == period
         )
-        envelope = serde.envelope_for(event, source=settings.source, time=now)
-        outbox.append(connection, [envelope], kafka=settings.kafka, topic=topics.MEETINGS_EVENTS)
-        staged += 1
-    return staged
+    ).first()
+    if existing is not None:
+        known = existing.due_at if existing.due_at.tzinfo else existing.due_at.replace(tzinfo=UTC)
+        if known == due or only_if_missing:
+            return 0
+        connection.execute(
+            update(db.scheduled_meetings)
+            .where(db.scheduled_meetings.c.group_id == group["id"], db.scheduled_meetings.c.period == period)
+            .values(due_at=due)
+        )
+    else:
+        connection.execute(insert(db.scheduled_meetings).values(group_id=group["id"], period=period, due_at=due))
+    event = MeetingScheduled(
+        group_id=group["id"],
+        programme=group["programme"],
+        facilitator_id=group["facilitator_id"],
+        region_code=group["region_code"],
+        period=period,
+        due_at=due,
+        time_zone=time_zone,
+    )
+    envelope = serde.envelope_for(event, source=settings.source, time=now)
+    outbox.append(connection, [envelope], kafka=settings.kafka, topic=topics.MEETINGS_EVENTS)
+    return 1
 
 
 class Scheduler:
