@@ -7,13 +7,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import faust
 import orjson
 
-from services.analytics import reports
+from services.analytics import reports, words
 from services.analytics.aggregates import GroupFacts
+from services.analytics.directory import Directory
 from services.analytics.state import AnalyticsState
 from shared.auth import InvalidToken, Principal, read_token
 from shared.settings import AuthSettings
@@ -79,6 +81,11 @@ def _wants(query: Mapping[str, str], headers: Mapping[str, str], fmt: str, media
     return query.get("format") == fmt or media_type in headers.get("accept", "")
 
 
+def _language(query: Mapping[str, str]) -> words.Language:
+    """Bahasa Indonesia unless `lang=en` is asked for."""
+    return "en" if query.get("lang") == "en" else "id"
+
+
 class ReportViews:
     """The report handlers, independent of the web framework (tested directly and served by Faust)."""
 
@@ -89,11 +96,16 @@ class ReportViews:
         group: Callable[[str], GroupFacts | None],
         auth: AuthSettings,
         partitions: int,
+        directory: Directory | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._state = state
         self._group = group
         self._auth = auth
         self._partitions = partitions
+        self._directory = directory or Directory()
+        # Whether a due time has passed is judged at the request's "now" (injected in tests).
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     def _complete(self) -> None:
         # Reports read this worker's table partitions; a partial table would give a wrong answer.
@@ -135,11 +147,15 @@ class ReportViews:
             self._state.rollup(),
             period=period,
             level=cast(reports.Level, level),
+            now=self._clock(),
             region=region,
             programme=query.get("programme") or None,
+            directory=self._directory,
         )
         if _wants(query, headers, "csv", "text/csv"):
             return Reply(200, CSV, reports.compliance_csv(report).encode())
+        if _wants(query, headers, "html", "text/html"):
+            return Reply(200, HTML, reports.compliance_html(report, language=_language(query)).encode())
         return Reply.json(report)
 
     def facilitator_monthly(self, facilitator_id: str, query: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
