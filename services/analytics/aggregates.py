@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from shared import regions
 from shared.events import (
+    ActivityProgressed,
     AlertAcknowledged,
     DeviationEscalated,
     DeviationOpened,
@@ -32,6 +33,7 @@ from shared.events import (
     EvaluationSubmitted,
     MeetingRecorded,
     MeetingScheduled,
+    PlanAgreed,
 )
 
 # Enough to recognise a redelivered report or deviation; older ids are long past any redelivery.
@@ -91,6 +93,41 @@ class DeviationEntry(BaseModel):
     escalated_at: str | None = None
     resolved_at: str | None = None
     resolution: str | None = None
+    # The few facts a sentence about it needs (which activity, which meeting, which score).
+    details: dict[str, str | float | int] = Field(default_factory=dict)
+
+
+# Details of `deviation_opened` that the monthly report words; nothing personal is among them.
+REPORTED_DETAILS = (
+    "activity_title",
+    "due_on",
+    "meeting_started_at",
+    "attendance_ratio",
+    "mean_score",
+    "direction",
+    "period",
+    "present",
+    "members",
+)
+
+
+class ActivityEntry(BaseModel):
+    """A planned activity with its indicator and its latest progress (realisasi)."""
+
+    activity_id: str
+    plan_id: str = ""
+    plan_title: str = ""
+    title: str
+    stage: str
+    due_on: str
+    responsible: str = ""
+    indicator_name: str | None = None
+    indicator_unit: str | None = None
+    baseline: float | None = None
+    target: float | None = None
+    status: str = "not_started"
+    value: float | None = None
+    reported_on: str | None = None
 
 
 class EvaluationEntry(BaseModel):
@@ -151,6 +188,9 @@ class GroupFacts(BaseModel):
     # The furthest the facilitator's devices have synced (from `device_synced`): a missing meeting is
     # only known to be missing once the phones have synced past its due time (data freshness).
     synced_through: str | None = None
+    # The group's agreed plan: activity id → the activity and its latest progress.
+    activities: dict[str, ActivityEntry] = Field(default_factory=dict)
+    recent_progress_ids: list[str] = Field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The table value."""
@@ -343,6 +383,11 @@ def on_deviation_opened(facts: GroupFacts, opened: DeviationOpened) -> bool:
             severity=opened.severity,
             occurrence=opened.occurrence,
             detected_at=_iso(opened.detected_at),
+            details={
+                key: value
+                for key, value in opened.details.items()
+                if key in REPORTED_DETAILS and isinstance(value, str | float | int)
+            },
         )
     )
     return True
@@ -402,6 +447,49 @@ def on_evaluation(facts: GroupFacts, evaluation: EvaluationSubmitted) -> bool:
             scores=dict(evaluation.scores),
         )
     )
+    return True
+
+
+def on_plan(facts: GroupFacts, plan: PlanAgreed) -> bool:
+    """A plan agreed or revised: its activities replace the plan's previous ones, keeping progress."""
+    before = {key: entry.model_copy() for key, entry in facts.activities.items()}
+    kept = {key: entry for key, entry in facts.activities.items() if entry.plan_id != plan.plan_id}
+    facts.activities = kept
+    for activity in plan.activities:
+        known = before.get(activity.activity_id)
+        indicator = activity.indicator
+        facts.activities[activity.activity_id] = ActivityEntry(
+            activity_id=activity.activity_id,
+            plan_id=plan.plan_id,
+            plan_title=plan.title,
+            title=activity.title,
+            stage=activity.stage,
+            due_on=activity.due_on.isoformat(),
+            responsible=activity.responsible,
+            indicator_name=indicator.name if indicator else None,
+            indicator_unit=indicator.unit if indicator else None,
+            baseline=indicator.baseline if indicator else None,
+            target=indicator.target if indicator else None,
+            status=known.status if known else "not_started",
+            value=known.value if known else None,
+            reported_on=known.reported_on if known else None,
+        )
+    return facts.activities != before
+
+
+def on_progress(facts: GroupFacts, progress: ActivityProgressed) -> bool:
+    """An activity's progress: the latest report (by the date it refers to) is its state."""
+    if progress.progress_id in facts.recent_progress_ids:
+        return False
+    _remember(facts.recent_progress_ids, progress.progress_id)
+    entry = facts.activities.get(progress.activity_id)
+    if entry is None:
+        return True  # progress before its plan: remembered as seen, shown once the plan arrives
+    reported_on = progress.reported_on.isoformat()
+    if entry.reported_on is None or reported_on >= entry.reported_on:
+        entry.status = progress.status
+        entry.value = progress.indicator_value if progress.indicator_value is not None else entry.value
+        entry.reported_on = reported_on
     return True
 
 

@@ -24,6 +24,7 @@ from services.analytics.state import AnalyticsState
 from services.analytics.views import ReportViews, install_report_pages
 from shared import serde, topics
 from shared.events import (
+    ActivityProgressed,
     AlertAcknowledged,
     DeviationEscalated,
     DeviationOpened,
@@ -33,6 +34,8 @@ from shared.events import (
     EventData,
     MeetingRecorded,
     MeetingScheduled,
+    PlanAgreed,
+    PlanRevised,
 )
 from shared.faust_app import DeadLetters, build_app, install_web_pages, message_headers, raw_topic
 
@@ -45,6 +48,9 @@ GROUP_FOLDS: dict[type[EventData], Callable[[GroupFacts, Any], bool]] = {
     MeetingRecorded: aggregates.on_meeting,
     MeetingScheduled: aggregates.on_meeting_scheduled,
     DeviceSynced: aggregates.on_device_synced,
+    PlanAgreed: aggregates.on_plan,
+    PlanRevised: aggregates.on_plan,
+    ActivityProgressed: aggregates.on_progress,
     EvaluationSubmitted: aggregates.on_evaluation,
     DeviationOpened: aggregates.on_deviation_opened,
     DeviationEscalated: aggregates.on_deviation_escalated,
@@ -84,6 +90,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
     alerts_name = kafka.topic(topics.NOTIFICATIONS_ALERTS)
     meetings_topic = raw_topic(app, meetings_name, settings.partitions)
     evaluations_topic = raw_topic(app, kafka.topic(topics.EVALUATIONS_EVENTS), settings.partitions)
+    plans_topic = raw_topic(app, kafka.topic(topics.PLANS_EVENTS), settings.partitions)
     deviations_topic = raw_topic(app, kafka.topic(topics.MONITORING_DEVIATIONS), settings.partitions)
     alerts_topic = raw_topic(app, alerts_name, settings.alerts_partitions)
     registry_topic = raw_topic(app, kafka.topic(topics.REGISTRY_EVENTS), settings.registry_partitions)
@@ -192,6 +199,10 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
     @app.agent(evaluations_topic, name="aggregate-evaluations")
     async def aggregate_evaluations(stream: StreamT) -> None:
         await consume(stream, topics.EVALUATIONS_EVENTS, fold_group)
+
+    @app.agent(plans_topic, name="aggregate-plans")
+    async def aggregate_plans(stream: StreamT) -> None:
+        await consume(stream, topics.PLANS_EVENTS, fold_group)
 
     @app.agent(deviations_topic, name="aggregate-deviations")
     async def aggregate_deviations(stream: StreamT) -> None:

@@ -1,18 +1,17 @@
-"""Reports built from the aggregates (pure): compliance per region and a facilitator's monthly report,
-as JSON-ready dicts, CSV and a printable HTML page, so nobody re-types what Pantau already knows."""
+"""Compliance reports built from the aggregates (pure): per period and region as JSON-ready dicts, CSV
+and a printable page, so nobody re-types what Pantau already knows. The shared page style and table
+helper live here too (the monthly report in `monthly.py` and the manager's page in `overview.py` use them)."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections import Counter
-from collections.abc import Iterable
 from datetime import datetime
 from html import escape
 from typing import Any, Literal
 
 from services.analytics import words
-from services.analytics.aggregates import Compliance, GroupFacts, Rollup, compliance_series, schedule_outcome
+from services.analytics.aggregates import Compliance, Rollup, compliance_series
 from services.analytics.directory import Directory
 
 Level = Literal["province", "kabupaten", "facilitator"]
@@ -225,7 +224,7 @@ def compliance_html(report: dict[str, Any], *, language: words.Language = "id") 
                 words.percent(row["data_freshness_ratio"]),
             ]
         )
-    table = _html_table(headers, body, numeric_from=2)
+    table = html_table(headers, body, numeric_from=2)
     if not body:
         table = (
             "<p class='empty'>Tidak ada kelompok yang dijadwalkan pada periode ini.</p>"
@@ -241,7 +240,7 @@ def compliance_html(report: dict[str, Any], *, language: words.Language = "id") 
         "period after the due time. Still open: due time ahead, never counted as a failure. Compliance = on "
         "schedule ÷ due."
     )
-    return _page(
+    return page(
         title,
         [
             f"<h1>{escape(title)}</h1>",
@@ -254,8 +253,8 @@ def compliance_html(report: dict[str, Any], *, language: words.Language = "id") 
     )
 
 
-def _html_table(headers: list[str], rows: list[list[Any]], *, numeric_from: int = 99) -> str:
-    """Cells are already escaped HTML (or numbers)."""
+def html_table(headers: list[str], rows: list[list[Any]], *, numeric_from: int = 99) -> str:
+    """A table whose cells are already escaped HTML (or numbers); columns from `numeric_from` right-aligned."""
     head = "".join(
         f"<th class='num'>{escape(h)}</th>" if i >= numeric_from else f"<th>{escape(h)}</th>"
         for i, h in enumerate(headers)
@@ -291,7 +290,8 @@ th { background: #eef1f4; } .num { text-align: right; white-space: nowrap; }
 """
 
 
-def _page(title: str, parts: list[str], *, language: words.Language) -> str:
+def page(title: str, parts: list[str], *, language: words.Language) -> str:
+    """One printable A4 page: the shared style around the parts (already escaped HTML)."""
     return "\n".join(
         [
             f"<!doctype html><html lang='{language}'><head><meta charset='utf-8'>",
@@ -301,178 +301,3 @@ def _page(title: str, parts: list[str], *, language: words.Language) -> str:
             "</body></html>",
         ]
     )
-
-
-def facilitator_report(facilitator_id: str, period: str, groups: Iterable[tuple[str, GroupFacts]]) -> dict[str, Any]:
-    """A facilitator's month: per group the meetings (and modules), attendance, whether the group met
-    on schedule, the deviations and how each was resolved, and evaluations both ways."""
-    group_rows: list[dict[str, Any]] = []
-    modules: Counter[str] = Counter()
-    for group_id, facts in sorted(groups, key=lambda item: item[0]):
-        month = facts.periods.get(period)
-        if month is None or (month.facilitator_id and month.facilitator_id != facilitator_id):
-            continue
-        group_modules = Counter(entry.module or "(tanpa modul / no module)" for entry in month.meetings)
-        modules.update(group_modules)
-        group_rows.append(
-            {
-                "group_id": group_id,
-                "programme": month.programme or facts.programme,
-                "region_code": month.kabupaten or facts.kabupaten,
-                "due_at": month.due_at,
-                "met_on_schedule": outcome.on_schedule if (outcome := schedule_outcome(facts, period)) else None,
-                "meetings": [
-                    {
-                        **entry.model_dump(),
-                        "attendance_ratio": round(entry.present / entry.members, 4) if entry.members else None,
-                    }
-                    for entry in sorted(month.meetings, key=lambda entry: entry.started_at)
-                ],
-                "meetings_per_module": dict(sorted(group_modules.items())),
-                "attendance": {
-                    "present": month.present,
-                    "members": month.members,
-                    "ratio": round(month.present / month.members, 4) if month.members else None,
-                },
-                "deviations": [
-                    {**entry.model_dump(), "status": "resolved" if entry.resolved_at else "open"}
-                    for entry in sorted(month.deviations, key=lambda entry: entry.detected_at)
-                ],
-                "evaluations": [entry.model_dump() for entry in month.evaluations],
-            }
-        )
-    present = sum(row["attendance"]["present"] for row in group_rows)
-    members = sum(row["attendance"]["members"] for row in group_rows)
-    due = [row for row in group_rows if row["due_at"]]
-    return {
-        "facilitator_id": facilitator_id,
-        "period": period,
-        "groups": group_rows,
-        "summary": {
-            "groups": len(group_rows),
-            "meetings": sum(len(row["meetings"]) for row in group_rows),
-            "meetings_per_module": dict(sorted(modules.items())),
-            "attendance_ratio": round(present / members, 4) if members else None,
-            "groups_due": len(due),
-            "groups_met_on_schedule": sum(1 for row in due if row["met_on_schedule"]),
-            "deviations_opened": sum(len(row["deviations"]) for row in group_rows),
-            "deviations_resolved": sum(1 for row in group_rows for d in row["deviations"] if d["resolved_at"]),
-            "evaluations": sum(len(row["evaluations"]) for row in group_rows),
-        },
-    }
-
-
-_DIRECTIONS = {
-    "facilitator_rates_group": "Pendamping menilai kelompok / facilitator rates group",
-    "group_rates_facilitator": "Kelompok menilai pendamping / group rates facilitator",
-    "supervisor_rates_facilitator": "Koordinator menilai pendamping / supervisor rates facilitator",
-}
-
-_STYLE = """
-body { font-family: sans-serif; margin: 2em; color: #111; }
-h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #999; }
-table { border-collapse: collapse; width: 100%; margin: .5em 0 1em; font-size: .9em; }
-th, td { border: 1px solid #bbb; padding: .25em .5em; text-align: left; vertical-align: top; }
-th { background: #eee; } .num { text-align: right; }
-@media print { body { margin: 0; } h2 { page-break-after: avoid; } table { page-break-inside: avoid; } }
-"""
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "ya / yes" if value else "tidak / no"
-    if isinstance(value, float):
-        return f"{value:.0%}" if value <= 1 else f"{value:.2f}"
-    return escape(str(value))
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{escape(header)}</th>" for header in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(value)}</td>" for value in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def facilitator_report_html(report: dict[str, Any]) -> str:
-    """The monthly report as one printable HTML page (Bahasa Indonesia with English)."""
-    summary = report["summary"]
-    parts = [
-        "<!doctype html><html lang='id'><head><meta charset='utf-8'>",
-        f"<title>Laporan bulanan {escape(report['facilitator_id'])} {escape(report['period'])}</title>",
-        f"<style>{_STYLE}</style></head><body>",
-        "<h1>Laporan Bulanan Pendampingan / Facilitator's monthly report</h1>",
-        _table(
-            ["Pendamping / Facilitator", "Periode / Period", "Kelompok / Groups", "Pertemuan / Meetings"],
-            [[report["facilitator_id"], report["period"], summary["groups"], summary["meetings"]]],
-        ),
-        _table(
-            [
-                "Kehadiran / Attendance",
-                "Tepat jadwal / On schedule",
-                "Penyimpangan / Deviations",
-                "Selesai / Resolved",
-                "Evaluasi / Evaluations",
-            ],
-            [
-                [
-                    summary["attendance_ratio"],
-                    f"{summary['groups_met_on_schedule']} / {summary['groups_due']}",
-                    summary["deviations_opened"],
-                    summary["deviations_resolved"],
-                    summary["evaluations"],
-                ]
-            ],
-        ),
-    ]
-    for group in report["groups"]:
-        parts.append(f"<h2>Kelompok / Group {escape(group['group_id'])} ({escape(group['programme'])})</h2>")
-        parts.append(
-            _table(
-                ["Jatuh tempo / Due", "Tepat jadwal / On schedule", "Hadir / Present", "Anggota / Members"],
-                [
-                    [
-                        group["due_at"],
-                        group["met_on_schedule"],
-                        group["attendance"]["present"],
-                        group["attendance"]["members"],
-                    ]
-                ],
-            )
-        )
-        parts.append(
-            _table(
-                ["Mulai / Started", "Modul / Module", "Topik / Topic", "Dipimpin / Led by", "Hadir / Attendance"],
-                [
-                    [m["started_at"], m["module"], m["topic"], m["led_by"], f"{m['present']} / {m['members']}"]
-                    for m in group["meetings"]
-                ],
-            )
-        )
-        if group["deviations"]:
-            parts.append(
-                _table(
-                    ["Aturan / Rule", "Tingkat / Severity", "Terdeteksi / Detected", "Selesai / Resolved", "Cara"],
-                    [
-                        [d["rule"], d["severity"], d["detected_at"], d["resolved_at"], d["resolution"] or "terbuka"]
-                        for d in group["deviations"]
-                    ],
-                )
-            )
-        if group["evaluations"]:
-            parts.append(
-                _table(
-                    ["Arah / Direction", "Periode / Period", "Rata-rata / Mean", "Nilai / Scores"],
-                    [
-                        [
-                            _DIRECTIONS.get(e["direction"], e["direction"]),
-                            e["period"],
-                            f"{e['mean_score']:.2f}",
-                            ", ".join(f"{k}: {v}" for k, v in sorted(e["scores"].items())),
-                        ]
-                        for e in group["evaluations"]
-                    ],
-                )
-            )
-    parts.append("</body></html>")
-    return "\n".join(parts)

@@ -13,7 +13,7 @@ from typing import Any, cast
 import faust
 import orjson
 
-from services.analytics import reports, words
+from services.analytics import monthly, reports, words
 from services.analytics.aggregates import GroupFacts
 from services.analytics.directory import Directory
 from services.analytics.state import AnalyticsState
@@ -182,9 +182,12 @@ class ReportViews:
                 raise ReportError(Reply.problem(403, "Forbidden", "this report is outside your scope"))
         except ReportError as error:
             return error.reply
-        report = reports.facilitator_report(facilitator_id, period, groups)
+        language = _language(query)
+        report = monthly.facilitator_report(
+            facilitator_id, period, groups, now=self._clock(), directory=self._directory, language=language
+        )
         if _wants(query, headers, "html", "text/html"):
-            return Reply(200, HTML, reports.facilitator_report_html(report).encode())
+            return Reply(200, HTML, monthly.facilitator_report_html(report).encode())
         return Reply.json(report)
 
 

@@ -138,6 +138,13 @@ def lookup(table: dict[str, tuple[str, str]], token: str | None, language: Langu
     return pick(pair, language) if pair else spelled(token)
 
 
+def joined(parts: list[str], language: Language = "id") -> str:
+    """["a", "b", "c"] → "a, b dan c" ("a, b and c")."""
+    if len(parts) <= 1:
+        return "".join(parts)
+    return f"{', '.join(parts[:-1])} {'dan' if language == 'id' else 'and'} {parts[-1]}"
+
+
 def programme(programme_id: str, language: Language = "id") -> str:
     """A programme's name."""
     return lookup(PROGRAMMES, programme_id, language)

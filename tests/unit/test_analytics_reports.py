@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from services.analytics import aggregates, reports
+from services.analytics import aggregates, monthly
 from services.analytics.aggregates import GroupFacts
 from services.analytics.directory import Directory
 from services.analytics.state import AnalyticsState
@@ -166,14 +166,14 @@ def test_facilitator_monthly_report(views: ReportViews) -> None:
     reply = views.facilitator_monthly("F-001", {"period": "2026-11"}, bearer("facilitator", "F-001", "F-001"))
     assert reply.status == 200
     document = orjson.loads(reply.body)
-    assert [g["group_id"] for g in document["groups"]] == ["G-1", "G-2", "G-3"]
+    assert [g["group_name"] for g in document["groups"]] == ["G-2", "G-3", "Kelompok Mawar"]  # by name
     summary = document["summary"]
     assert summary["meetings"] == 2
     assert summary["meetings_per_module"] == {"Gizi <b>": 2}
     assert (summary["groups_met_on_schedule"], summary["groups_due"]) == (1, 3)
     assert summary["deviations_opened"] == 1
-    assert document["groups"][0]["deviations"][0]["status"] == "open"
-    assert document["groups"][0]["evaluations"][0]["direction"] == "group_rates_facilitator"
+    assert document["groups"][2]["deviations"][0]["status"] == "open"
+    assert document["groups"][2]["evaluations"][0]["direction"] == "group_rates_facilitator"
 
     other = views.facilitator_monthly("F-001", {"period": "2026-11"}, bearer("facilitator", "F-002", "F-002"))
     assert other.status == 403
@@ -184,13 +184,13 @@ def test_facilitator_monthly_report(views: ReportViews) -> None:
     assert page.content_type.startswith("text/html")
     html = page.body.decode()
     assert "Laporan Bulanan" in html
-    assert "G-1" in html
+    assert "Kelompok Mawar" in html
     assert "Gizi &lt;b&gt;" in html
     assert "Gizi <b>" not in html
     assert "@media print" in html
 
 
 def test_report_for_a_month_without_facts_is_empty() -> None:
-    document = reports.facilitator_report("F-009", "2026-01", [])
+    document = monthly.facilitator_report("F-009", "2026-01", [], now=READ_AT)
     assert document["groups"] == []
     assert document["summary"]["attendance_ratio"] is None
