@@ -267,6 +267,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
             partitions=settings.partitions,
             directory=Directory(name_lookup),
             clock=now,
+            chromium_path=settings.chromium_path,
         ),
     )
     return app

@@ -357,6 +357,15 @@ def _summary(
                 f"Of {due} groups whose meeting was due, {said}.",
             )
         )
+    attention = [
+        row["group_name"] + " (" + words.lookup(_ATTENTION, row["schedule"]["state"], language) + ")"
+        for row in rows
+        if row["schedule"]["state"] in _ATTENTION
+    ]
+    if attention:
+        sentences.append(
+            _t(language, "Perlu perhatian: ", "Needs attention: ") + words.joined(attention, language) + "."
+        )
     open_ = states["open"] + states["open_met"]
     if open_:
         sentences.append(
@@ -439,6 +448,7 @@ def _summary(
     }
 
 
+_ATTENTION = {"not_met": ("belum bertemu", "has not met"), "late": ("bertemu terlambat", "met late")}
 _STATE_CLASS = {"on_schedule": "good", "open_met": "good", "late": "open", "not_met": "bad", "open": "", "not_due": ""}
 
 
@@ -540,9 +550,9 @@ def facilitator_report_html(report: dict[str, Any]) -> str:
             parts.append("</ul>")
     parts.append(
         "<div class='sign'>"
-        f"<div>{escape(_t(language, 'Pendamping', 'Facilitator'))}<br><br><br>{escape(name)}</div>"
-        f"<div>{escape(_t(language, 'Mengetahui, koordinator', 'Acknowledged by the supervisor'))}"
-        "<br><br><br>&nbsp;</div>"
+        f"<div><span>{escape(_t(language, 'Pendamping', 'Facilitator'))},</span><p>{escape(name)}</p></div>"
+        f"<div><span>{escape(_t(language, 'Mengetahui, koordinator', 'Acknowledged by the supervisor'))},</span>"
+        "<p>&nbsp;</p></div>"
         "</div>"
     )
     return page(title, parts, language=language)

@@ -278,13 +278,13 @@ h1 { font-size: 16pt; margin: 0 0 .2em; } h2 { font-size: 12.5pt; margin: 1.4em 
 h3 { font-size: 11pt; margin: 1em 0 .3em; }
 .meta { color: #555; margin: 0 0 1em; } .lead { font-size: 11pt; } .note { color: #555; font-size: 9pt; }
 .code { color: #777; font-size: 85%; } .empty { font-style: italic; color: #555; }
-table { border-collapse: collapse; width: 100%; margin: .4em 0 1em; font-size: 9.5pt; }
+table { border-collapse: collapse; width: calc(100% - 2px); margin: .4em 0 1em; font-size: 9.5pt; }
 th, td { border: 1px solid #bbb; padding: .25em .45em; text-align: left; vertical-align: top; }
 th { background: #eef1f4; } .num { text-align: right; white-space: nowrap; }
 .summary { border: 1px solid #999; padding: .6em .9em; background: #f7f8fa; }
 .summary ul { margin: .3em 0 0 1.1em; padding: 0; }
-.sign { margin-top: 2.5em; display: flex; gap: 4em; }
-.sign div { flex: 1; border-top: 1px solid #555; padding-top: .3em; }
+.sign { margin-top: 2.5em; display: flex; gap: 4em; break-inside: avoid; }
+.sign div { flex: 1; } .sign p { margin: 4.5em 0 0; border-top: 1px solid #555; padding-top: .3em; }
 .good { color: #1d6b2f; } .bad { color: #a32020; } .open { color: #7a5a00; }
 @media print { body { margin: 0; max-width: none; } h2, h3 { break-after: avoid; } tr { break-inside: avoid; } }
 """

@@ -30,3 +30,6 @@ class AnalyticsSettings(ServiceSettings):
     )
     lag_interval_seconds: float = Field(default=15.0, gt=0, description="How often consumer lag is read.")
     log_level: str = Field(default="info", description="Worker log level.")
+    chromium_path: str = Field(
+        default="/usr/bin/chromium", description="Chromium that prints the monthly report to PDF (`format=pdf`)."
+    )

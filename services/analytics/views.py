@@ -16,6 +16,7 @@ import orjson
 from services.analytics import monthly, reports, words
 from services.analytics.aggregates import GroupFacts
 from services.analytics.directory import Directory
+from services.analytics.pdf import PdfUnavailable, render_pdf
 from services.analytics.state import AnalyticsState
 from shared.auth import InvalidToken, Principal, read_token
 from shared.settings import AuthSettings
@@ -25,6 +26,7 @@ REGION = re.compile(r"^[0-9]{2}(\.[0-9]{2})?$")
 CSV = "text/csv; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 PROBLEM = "application/problem+json"
+PDF = "application/pdf"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Reply:
     status: int
     content_type: str
     body: bytes
+    filename: str | None = None  # offered as a download (Content-Disposition: attachment)
 
     @classmethod
     def json(cls, document: Any, status: int = 200) -> Reply:
@@ -98,6 +101,7 @@ class ReportViews:
         partitions: int,
         directory: Directory | None = None,
         clock: Callable[[], datetime] | None = None,
+        chromium_path: str = "/usr/bin/chromium",
     ) -> None:
         self._state = state
         self._group = group
@@ -106,6 +110,7 @@ class ReportViews:
         self._directory = directory or Directory()
         # Whether a due time has passed is judged at the request's "now" (injected in tests).
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._chromium_path = chromium_path
 
     def _complete(self) -> None:
         # Reports read this worker's table partitions; a partial table would give a wrong answer.
@@ -158,8 +163,24 @@ class ReportViews:
             return Reply(200, HTML, reports.compliance_html(report, language=_language(query)).encode())
         return Reply.json(report)
 
+    async def facilitator_monthly_download(
+        self, facilitator_id: str, query: Mapping[str, str], headers: Mapping[str, str]
+    ) -> Reply:
+        """The monthly report, as a PDF when `format=pdf` or `Accept: application/pdf` asks for it."""
+        if not _wants(query, _lower(headers), "pdf", PDF):
+            return self.facilitator_monthly(facilitator_id, query, headers)
+        page = self.facilitator_monthly(facilitator_id, {**query, "format": "html"}, headers)
+        if page.status != 200:
+            return page
+        try:
+            body = await render_pdf(page.body.decode(), chromium_path=self._chromium_path)
+        except PdfUnavailable as exc:
+            return Reply.problem(503, "PDF unavailable", f"{exc}; the printable page is format=html")
+        filename = f"laporan-bulanan-{re.sub(r'[^A-Za-z0-9-]+', '-', facilitator_id)}-{query.get('period')}.pdf"
+        return Reply(200, PDF, body, filename=filename)
+
     def facilitator_monthly(self, facilitator_id: str, query: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
-        """`GET /api/v1/reports/facilitators/{id}/monthly?period=YYYY-MM[&format=html]`."""
+        """`GET /api/v1/reports/facilitators/{id}/monthly?period=YYYY-MM[&format=html|pdf][&lang=en]`."""
         headers = _lower(headers)
         try:
             principal = _principal(self._auth, headers)
@@ -195,7 +216,10 @@ def install_report_pages(app: faust.App, views: ReportViews) -> None:
     """Serve the report handlers on the Faust worker's web server."""
 
     def respond(web: Any, reply: Reply) -> Any:
-        return web.bytes(reply.body, status=reply.status, headers={"Content-Type": reply.content_type})
+        headers = {"Content-Type": reply.content_type}
+        if reply.filename:
+            headers["Content-Disposition"] = f'attachment; filename="{reply.filename}"'
+        return web.bytes(reply.body, status=reply.status, headers=headers)
 
     @app.page("/api/v1/reports/compliance")
     async def compliance(web: Any, request: Any) -> Any:
@@ -203,4 +227,5 @@ def install_report_pages(app: faust.App, views: ReportViews) -> None:
 
     @app.page("/api/v1/reports/facilitators/{facilitator_id}/monthly")
     async def facilitator_monthly(web: Any, request: Any, facilitator_id: str) -> Any:
-        return respond(web, views.facilitator_monthly(facilitator_id, dict(request.query), dict(request.headers)))
+        reply = await views.facilitator_monthly_download(facilitator_id, dict(request.query), dict(request.headers))
+        return respond(web, reply)

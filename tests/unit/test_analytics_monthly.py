@@ -89,6 +89,7 @@ def test_the_summary_on_top_is_a_few_sentences_a_supervisor_reads_in_a_minute() 
         "Siti Rahmawati mendampingi 3 kelompok pada November 2026 (Forum Kemitraan KKBPK (triwulanan), "
         "PKH — Pertemuan Peningkatan Kemampuan Keluarga (P2K2)).",
         "Dari 2 kelompok yang pertemuannya sudah jatuh tempo, 1 bertemu tepat waktu dan 1 belum bertemu.",
+        "Perlu perhatian: Kelompok Melati (belum bertemu).",
         "Bagi 1 kelompok tidak ada pertemuan yang jatuh tempo bulan ini.",
         "Tercatat 2 pertemuan dengan kehadiran 70%.",
         "Rencana pendampingan: 2 kegiatan, 0 selesai, 1 melewati tenggat.",
