@@ -13,7 +13,7 @@ from typing import Any, cast
 import faust
 import orjson
 
-from services.analytics import monthly, reports, words
+from services.analytics import monthly, overview, reports, words
 from services.analytics.aggregates import GroupFacts
 from services.analytics.directory import Directory
 from services.analytics.pdf import PdfUnavailable, render_pdf
@@ -62,8 +62,10 @@ def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
-def _principal(auth: AuthSettings, headers: Mapping[str, str]) -> Principal:
+def _principal(auth: AuthSettings, headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> Principal:
     value = headers.get("authorization", "")
+    if not value and query and query.get("token"):
+        value = f"Bearer {query['token']}"  # a page opened in a browser carries its token in the link
     scheme, _, token = value.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ReportError(Reply.problem(401, "Unauthorized", "a bearer token is required"))
@@ -163,6 +165,45 @@ class ReportViews:
             return Reply(200, HTML, reports.compliance_html(report, language=_language(query)).encode())
         return Reply.json(report)
 
+    def overview(self, query: Mapping[str, str], headers: Mapping[str, str]) -> Reply:
+        """`GET /reports/overview?period=YYYY-MM[&region=18|18.71][&lang=en][&token=…]`: the manager's page."""
+        headers = _lower(headers)
+        try:
+            principal = _principal(self._auth, headers, query)
+            now = self._clock()
+            period = query.get("period") or now.strftime("%Y-%m")
+            if not PERIOD.match(period):
+                raise ReportError(Reply.problem(422, "Invalid request", "period must be YYYY-MM", "period"))
+            region = query.get("region") or None
+            if region is not None and not REGION.match(region):
+                raise ReportError(
+                    Reply.problem(422, "Invalid request", "region must be a province or kabupaten code", "region")
+                )
+            if principal.role == "facilitator":
+                raise ReportError(Reply.problem(403, "Forbidden", "the overview is for supervisors and managers"))
+            if principal.role == "supervisor":
+                region = region or principal.scope
+                if not principal.covers_region(region):
+                    raise ReportError(Reply.problem(403, "Forbidden", f"region {region} is outside your scope"))
+            self._complete()
+        except ReportError as error:
+            return error.reply
+        groups = []
+        if region is not None and "." in region:
+            for group_id in sorted(self._state.kabupaten_groups.get(region, ())):
+                facts = self._group(group_id)
+                if facts is not None:
+                    groups.append((group_id, facts))
+        document = overview.overview(
+            self._state.rollup(), period=period, now=now, region=region, groups=groups, directory=self._directory
+        )
+        if query.get("format") == "json" or "application/json" in headers.get("accept", ""):
+            return Reply.json(document)
+        carried = {"token": query["token"]} if query.get("token") else {}
+        return Reply(
+            200, HTML, overview.overview_html(document, language=_language(query), link_query=carried).encode()
+        )
+
     async def facilitator_monthly_download(
         self, facilitator_id: str, query: Mapping[str, str], headers: Mapping[str, str]
     ) -> Reply:
@@ -183,7 +224,7 @@ class ReportViews:
         """`GET /api/v1/reports/facilitators/{id}/monthly?period=YYYY-MM[&format=html|pdf][&lang=en]`."""
         headers = _lower(headers)
         try:
-            principal = _principal(self._auth, headers)
+            principal = _principal(self._auth, headers, query)
             period = _period(query)
             self._complete()
             groups = []
@@ -224,6 +265,10 @@ def install_report_pages(app: faust.App, views: ReportViews) -> None:
     @app.page("/api/v1/reports/compliance")
     async def compliance(web: Any, request: Any) -> Any:
         return respond(web, views.compliance(dict(request.query), dict(request.headers)))
+
+    @app.page("/reports/overview")
+    async def overview_page(web: Any, request: Any) -> Any:
+        return respond(web, views.overview(dict(request.query), dict(request.headers)))
 
     @app.page("/api/v1/reports/facilitators/{facilitator_id}/monthly")
     async def facilitator_monthly(web: Any, request: Any, facilitator_id: str) -> Any:
