@@ -159,7 +159,7 @@ def overview(
 
 _OVERVIEW_STYLE = """
 .bar { display: inline-block; height: .7em; background: #2f7d4a; vertical-align: middle; }
-.barbox { display: inline-block; width: 6em; background: #e4e7eb; margin-right: .4em; }
+.barbox { display: inline-block; width: 5em; background: #e4e7eb; margin-right: .4em; text-align: left; }
 nav a { margin-right: 1em; } a { color: #174ea6; } svg text { font-size: 11px; fill: #333; }
 .cols { display: flex; gap: 2em; flex-wrap: wrap; } .cols > section { flex: 1; min-width: 22em; }
 """
@@ -199,9 +199,15 @@ def _trend_svg(trend: list[dict[str, Any]], language: Language) -> str:
 
 NOTE_ID = (
     "Kelompok yang batas waktunya belum tiba dihitung sebagai masih berjalan, tidak pernah sebagai gagal. "
+    "Kesegaran data: bagian kelompok jatuh tempo yang ponsel pendampingnya sudah tersinkron melewati batas "
+    "waktu (tanpa itu, \u201cbelum bertemu\u201d bisa berarti laporannya masih di ponsel). "
     "Klik nama untuk melihat rinciannya."
 )
-NOTE_EN = "Groups whose due time is ahead count as still open, never as failures. Click a name for its details."
+NOTE_EN = (
+    "Groups whose due time is ahead count as still open, never as failures. Data freshness: the share of groups "
+    "due whose facilitator's phone has synced past the due time (without it, \u201cnot met\u201d may mean the "
+    "report is still on the phone). Click a name for its details."
+)
 
 
 def _empty(language: Language, bahasa: str, english: str) -> str:

@@ -280,7 +280,7 @@ h3 { font-size: 11pt; margin: 1em 0 .3em; }
 .code { color: #777; font-size: 85%; } .empty { font-style: italic; color: #555; }
 table { border-collapse: collapse; width: calc(100% - 2px); margin: .4em 0 1em; font-size: 9.5pt; }
 th, td { border: 1px solid #bbb; padding: .25em .45em; text-align: left; vertical-align: top; }
-th { background: #eef1f4; } .num { text-align: right; white-space: nowrap; }
+th { background: #eef1f4; } .num { text-align: right; } td.num { white-space: nowrap; }
 .summary { border: 1px solid #999; padding: .6em .9em; background: #f7f8fa; }
 .summary ul { margin: .3em 0 0 1.1em; padding: 0; }
 .sign { margin-top: 2.5em; display: flex; gap: 4em; break-inside: avoid; }
