@@ -176,14 +176,21 @@ def _wait_for_metrics(analytics_url: str, timeout: float = 20) -> None:
 
 def _print_where_to_look(stack: Stack, receiver: WebhookReceiver, workdir: Path) -> None:
     meetings = stack.url("meetings")
-    period = datetime.now(UTC).strftime("%Y-%m")
+    today = datetime.now(UTC)
+    # The demo's history is last month: that is the month whose reports have something to say.
+    period = f"{today.year - 1}-12" if today.month == 1 else f"{today.year}-{today.month - 1:02d}"
+    analytics = stack.url("analytics")
+    token = (workdir / "admin.token").read_text().strip() if (workdir / "admin.token").exists() else "…"
+    compliance = f"{analytics}/api/v1/reports/compliance?period={period}&level=province"
     print(
         f"""
 Pantau is running.
   API docs (meetings)      {meetings}/docs
   Supervisor console       {stack.url("notifications")}/console   (paste the token from {workdir}/admin.token)
   Alerts API (notify)      {stack.url("notifications")}/api/v1/alerts   (Bearer token in {workdir}/admin.token)
-  Reports (analytics)      {stack.url("analytics")}/api/v1/reports/compliance?period={period}&level=province
+  Manager's page           {analytics}/reports/overview?period={period}&token={token}
+  Compliance (printable)   {compliance}&format=html&token={token}
+  Reports (JSON, CSV)      {compliance}   (Bearer token)
   Metrics                  {meetings}/metrics  {stack.url("monitoring")}/metrics
                            {stack.url("notifications")}/metrics  {stack.url("analytics")}/metrics
   Alerts received          {receiver.url} → {workdir}/alerts.jsonl ({len(receiver.accepted)} so far)

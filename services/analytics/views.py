@@ -131,7 +131,7 @@ class ReportViews:
         """`GET /api/v1/reports/compliance?period=YYYY-MM&level=province|kabupaten&region=…&programme=…`."""
         headers = _lower(headers)
         try:
-            principal = _principal(self._auth, headers)
+            principal = _principal(self._auth, headers, query)
             period = _period(query)
             level = query.get("level", "province")
             if level not in ("province", "kabupaten"):
