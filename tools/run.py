@@ -27,6 +27,7 @@ from shared.auth import mint_token
 from shared.logs import configure_logging
 from shared.settings import AuthSettings
 from tools.demo import DEFAULT_SCALE, DemoSummary, load_demo
+from tools.generator.programme import Shape
 from tools.kafka_broker import LocalKafkaBroker, ensure_jars
 from tools.stack import DEFAULT_PORTS, REPO_ROOT, Stack, free_port, port_is_free
 from tools.topics import create_topics
@@ -176,9 +177,9 @@ def _wait_for_metrics(analytics_url: str, timeout: float = 20) -> None:
 
 def _print_where_to_look(stack: Stack, receiver: WebhookReceiver, workdir: Path) -> None:
     meetings = stack.url("meetings")
-    today = datetime.now(UTC)
-    # The demo's history is last month: that is the month whose reports have something to say.
-    period = f"{today.year - 1}-12" if today.month == 1 else f"{today.year}-{today.month - 1:02d}"
+    # The demo's history ends in the past (its month plus the simulation's tail): that month's reports
+    # are the ones with something to say.
+    period = Shape.ending_before(datetime.now(UTC), scale=DEFAULT_SCALE, seed=7, months=1).periods()[-1]
     analytics = stack.url("analytics")
     token = (workdir / "admin.token").read_text().strip() if (workdir / "admin.token").exists() else "…"
     compliance = f"{analytics}/api/v1/reports/compliance?period={period}&level=province"

@@ -8,18 +8,21 @@ Periods are labelled `YYYY-MM`. Monthly groups have one period a month. Quarterl
 a quarter, labelled by the quarter's first month, due on `day_of_month` of its last month.
 
 **History is scheduled too.** A period whose due time has already passed when Pantau learns of it (a
-group registered with last month's history to import, a phone that was offline for weeks) is still a
-period the group was due in, and compliance must count it in its own month. So the scheduler holds a
-group to:
+group registered with months of history to import, a phone that was offline for weeks) is still a
+period the group was due in, and compliance must count it in its own month — but only where Pantau
+has evidence that the group was being accompanied then, so that a group registered today is never
+held to months before it existed. The evidence, and what it schedules:
 
-- the previous, the current and the next period of its local calendar (`BACKFILL_PERIODS` = 1 back:
-  the window a programme still reports on — last month's report is written this month), and
-- any older period in which a meeting of the group is recorded (an import of a year's history
-  schedules each month it holds, right after that month's first meeting).
+- a meeting recorded in the period: that period (an import of a year's history schedules each
+  month it holds, right after that month's first meeting);
+- the group's agreed plan (the accompaniment both sides signed up to): every period whose due day
+  lies within the plan's `starts_on`…`ends_on`, up to `PLAN_LOOKBACK_PERIODS` back — so a month the
+  group skipped inside its plan counts as not met.
 
-Older periods without any meeting are left alone: Pantau cannot tell a group that skipped them from
-one that did not exist yet. Monitoring learns from the event's arrival that such a period is history
-and raises no `meeting.overdue` for it (see `services/monitoring/rules/overdue.py`); analytics counts it.
+Otherwise the scheduler holds a group to its current and next period, and a period already past due
+when first seen is left alone. Monitoring learns from the event's arrival that a late-scheduled period
+is history and raises no `meeting.overdue` for it (see `services/monitoring/rules/overdue.py`);
+analytics counts it.
 """
 
 from __future__ import annotations
@@ -74,28 +77,52 @@ def previous_period(period: str, cadence: str) -> str:
     return f"{year:04d}-{month:02d}"
 
 
-# Periods before the current one that are scheduled whatever their due time (see the module docstring).
-BACKFILL_PERIODS = 1
+# How far back an agreed plan brings past periods into compliance (a year of monthly meetings).
+PLAN_LOOKBACK_PERIODS = 12
 
 
 def periods_to_schedule(now: datetime, *, cadence: str, time_zone: str) -> list[str]:
-    """The previous period(s), the current one and the next, in the group's local calendar."""
+    """The current period and the next, in the group's local calendar."""
     current = period_of(now.astimezone(ZoneInfo(time_zone)).date(), cadence)
-    earlier = [current]
-    for _ in range(BACKFILL_PERIODS):
-        earlier.insert(0, previous_period(earlier[0], cadence))
-    return [*earlier, next_period(current, cadence)]
+    return [current, next_period(current, cadence)]
 
 
 def schedule_group(connection: Connection, group: Any, *, settings: MeetingsSettings, now: datetime) -> int:
-    """Make sure the group's previous, current and next meetings are scheduled (and re-published if
-    the due time changed with its schedule). Returns how many `meeting_scheduled` events were staged."""
+    """Make sure the group's current and next meetings are scheduled (and re-published if the due
+    time changed with its schedule). Returns how many `meeting_scheduled` events were staged."""
     schedule = group["schedule"]
     if not schedule:
         return 0
     time_zone = regions.time_zone_of(group["region_code"])
     periods = periods_to_schedule(now, cadence=schedule["cadence"], time_zone=time_zone)
-    return sum(_ensure_period(connection, group, period, settings=settings, now=now) for period in periods)
+    # A period already due when first seen needs evidence (a meeting, a plan): not scheduled from here.
+    return sum(
+        _ensure_period(connection, group, period, settings=settings, now=now, new_only_if_ahead=True)
+        for period in periods
+    )
+
+
+def schedule_plan_periods(
+    connection: Connection, group: Any, *, starts_on: date, ends_on: date, settings: MeetingsSettings, now: datetime
+) -> int:
+    """Schedule the past periods the group's agreed plan covers (due day within `starts_on`…`ends_on`,
+    due time passed, at most `PLAN_LOOKBACK_PERIODS` back). Returns how many events were staged."""
+    schedule = group["schedule"]
+    if not schedule:
+        return 0
+    time_zone = regions.time_zone_of(group["region_code"])
+    cadence, day = schedule["cadence"], schedule["day_of_month"]
+    period = period_of(now.astimezone(ZoneInfo(time_zone)).date(), cadence)
+    staged = 0
+    for _ in range(PLAN_LOOKBACK_PERIODS):
+        due = due_at(period, cadence=cadence, day_of_month=day, time_zone=time_zone)
+        due_day = due.astimezone(ZoneInfo(time_zone)).date()
+        if due <= now and starts_on <= due_day <= ends_on:
+            staged += _ensure_period(connection, group, period, settings=settings, now=now, only_if_missing=True)
+        if due_day < starts_on:
+            break
+        period = previous_period(period, cadence)
+    return staged
 
 
 def schedule_meeting_period(
@@ -120,6 +147,7 @@ def _ensure_period(
     settings: MeetingsSettings,
     now: datetime,
     only_if_missing: bool = False,
+    new_only_if_ahead: bool = False,
 ) -> int:
     """Insert (or correct the due time of) one scheduled period and stage its event; 0 if unchanged."""
     schedule = group["schedule"]
@@ -141,6 +169,8 @@ def _ensure_period(
             .values(due_at=due)
         )
     else:
+        if new_only_if_ahead and due <= now:
+            return 0  # due before Pantau knew the group's schedule, and no evidence yet that it was due
         connection.execute(insert(db.scheduled_meetings).values(group_id=group["id"], period=period, due_at=due))
     event = MeetingScheduled(
         group_id=group["id"],

@@ -1,6 +1,7 @@
-"""Which periods the meetings service holds a group to, on a real SQLite store at fixed instants:
-the previous, current and next period when a group is registered, and any older period an imported
-meeting belongs to (staged after that meeting, once)."""
+"""Which periods the meetings service holds a group to, on a real SQLite store at fixed instants: the
+current and next period when a group is registered; a past period once there is evidence the group
+was due in it — a meeting recorded in it (staged after that meeting, once) or the group's agreed plan
+covering it."""
 
 from __future__ import annotations
 
@@ -83,49 +84,69 @@ def scheduled(client: TestClient) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("cadence", "time_zone", "now", "expected"),
     [
-        ("monthly", WIB, NOW, ["2026-11", "2026-12", "2027-01"]),
-        ("monthly", WIB, datetime(2026, 12, 31, 17, 0, tzinfo=UTC), ["2026-12", "2027-01", "2027-02"]),  # 00.00 WIB
-        ("monthly", WIT, datetime(2026, 12, 31, 14, 59, tzinfo=UTC), ["2026-11", "2026-12", "2027-01"]),
-        ("quarterly", WIB, NOW, ["2026-07", "2026-10", "2027-01"]),
-        ("quarterly", WIB, datetime(2026, 1, 5, tzinfo=UTC), ["2025-10", "2026-01", "2026-04"]),
+        ("monthly", WIB, NOW, ["2026-12", "2027-01"]),
+        ("monthly", WIB, datetime(2026, 12, 31, 17, 0, tzinfo=UTC), ["2027-01", "2027-02"]),  # 00.00 WIB
+        ("monthly", WIT, datetime(2026, 12, 31, 14, 59, tzinfo=UTC), ["2026-12", "2027-01"]),  # 23.59 WIT
+        ("quarterly", WIB, NOW, ["2026-10", "2027-01"]),
+        ("quarterly", WIB, datetime(2026, 1, 5, tzinfo=UTC), ["2026-01", "2026-04"]),
     ],
 )
-def test_periods_to_schedule_are_the_previous_current_and_next(
+def test_periods_to_schedule_are_the_current_and_next(
     cadence: str, time_zone: str, now: datetime, expected: list[str]
 ) -> None:
     assert periods_to_schedule(now, cadence=cadence, time_zone=time_zone) == expected
 
 
-def test_a_new_group_is_held_to_last_month_this_month_and_next(client: TestClient) -> None:
+def test_a_new_group_is_held_to_this_month_and_next_not_to_months_before_it_was_known(client: TestClient) -> None:
     register(client, "KLP-1")
-    assert scheduled(client) == {
-        "2026-11": "2026-11-10T16:59:59Z",  # already past: counted by analytics, no alarm from monitoring
-        "2026-12": "2026-12-10T16:59:59Z",
-        "2027-01": "2027-01-10T16:59:59Z",
-    }
+    assert scheduled(client) == {"2026-12": "2026-12-10T16:59:59Z", "2027-01": "2027-01-10T16:59:59Z"}
 
 
 def test_a_quarterly_group_is_due_in_the_last_month_of_each_quarter(client: TestClient) -> None:
     register(client, "KLP-Q", cadence="quarterly")
-    assert scheduled(client) == {
-        "2026-07": "2026-09-10T16:59:59Z",
-        "2026-10": "2026-12-10T16:59:59Z",
-        "2027-01": "2027-03-10T16:59:59Z",
+    assert scheduled(client) == {"2026-10": "2026-12-10T16:59:59Z", "2027-01": "2027-03-10T16:59:59Z"}
+
+
+def test_an_agreed_plan_schedules_the_past_months_it_covers(client: TestClient) -> None:
+    """A plan from 1 October: October and November were due (history, counted), September was not."""
+    register(client, "KLP-1")
+    plan = {
+        "group_id": "KLP-1",
+        "title": "Rencana Kelompok 1",
+        "starts_on": "2026-10-01",
+        "ends_on": "2027-02-28",
+        "agreed_by": ["PDP-1", "kpm-a"],
+        "activities": [
+            {
+                "id": "act-1",
+                "title": "Pemetaan sosial",
+                "stage": "discovery",
+                "due_on": "2026-11-30",
+                "responsible": "group",
+            }
+        ],
     }
+    assert client.put("/api/v1/plans/plan-1", json=plan, headers=ADMIN).status_code == 201
+    assert sorted(scheduled(client)) == ["2026-10", "2026-11", "2026-12", "2027-01"]
+    # A revision changes nothing already scheduled; a plan starting after a due day does not cover it.
+    revised = {**plan, "starts_on": "2026-11-11", "title": "Rencana Kelompok 1 (revisi)"}
+    assert client.put("/api/v1/plans/plan-1", json=revised, headers=ADMIN).status_code == 200
+    assert len([kind for kind, _ in staged(client) if kind.endswith("scheduled.v1")]) == 4
 
 
 def test_imported_history_schedules_its_own_periods_once_after_their_first_meeting(client: TestClient) -> None:
     register(client, "KLP-1")
     report(client, "r-march-1", "KLP-1", "2026-03-09T02:00:00Z")
     report(client, "r-march-2", "KLP-1", "2026-03-20T02:00:00Z")
-    report(client, "r-november", "KLP-1", "2026-11-09T02:00:00Z")  # November was scheduled already
+    report(client, "r-november", "KLP-1", "2026-11-09T02:00:00Z")  # past due when registered: now it counts
     report(client, "r-may", "KLP-1", "2026-05-31T17:30:00Z")  # 1 June 00.30 WIB: June, not May
     kinds = [(kind.split(".")[1], data.get("period") or data["report_id"]) for kind, data in staged(client)]
-    assert kinds[3:] == [
+    assert kinds[2:] == [
         ("meeting_recorded", "r-march-1"),
         ("meeting_scheduled", "2026-03"),
         ("meeting_recorded", "r-march-2"),
         ("meeting_recorded", "r-november"),
+        ("meeting_scheduled", "2026-11"),
         ("meeting_recorded", "r-may"),
         ("meeting_scheduled", "2026-06"),
     ]

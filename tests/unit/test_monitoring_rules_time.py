@@ -284,7 +284,7 @@ class TestOverdue:
         ]
 
     def test_a_period_learned_after_due_plus_offline_grace_is_history_and_raises_nothing(self) -> None:
-        # Last month scheduled when its group registered (or imported history): no year-old alarms.
+        # A past month scheduled late (imported history, a plan agreed afterwards): no year-old alarms.
         learned_late = At(scheduled(PERIOD), DUE + OFFLINE + SECOND)
         steps = [learned_late, synced(DUE + 20 * DAY), Tick(DUE + CRITICAL), Tick(DUE + 40 * DAY)]
         assert overdue_of(steps) == []

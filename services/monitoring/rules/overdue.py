@@ -8,10 +8,11 @@ resolves it (`late_report`).
 Which devices count: those of the group's facilitator that synced within 30 days before the due
 time (an abandoned phone does not hold the rule back beyond the offline grace).
 
-A period learned only after its due time + offline grace (the meetings service schedules last month
-and imported history late, so that compliance counts them) is history: nobody could have acted on it
-in time, and an import of a year would otherwise flood supervisors with year-old alarms. The rule
-says nothing about such a period; analytics still counts it as met or not met.
+A period learned only after its due time + offline grace (the meetings service schedules imported
+history and the past months of a plan agreed afterwards late, so that compliance counts them) is
+history: nobody could have acted on it in time, and an import of a year would otherwise flood
+supervisors with year-old alarms. The rule says nothing about such a period; analytics still counts
+it as met or not met.
 """
 
 from __future__ import annotations
