@@ -142,6 +142,9 @@ def _activity(entry: Any, month_end: date, language: Language) -> dict[str, Any]
     due_on = date.fromisoformat(entry.due_on)
     status = words.lookup(words.ACTIVITY_STATUS, entry.status, language)
     overdue = entry.status != "done" and due_on <= month_end
+    month_start = month_end.replace(day=1)
+    # What the month's page lists in full: due this month, overdue, or under way; the rest is one line.
+    this_month = month_start <= due_on <= month_end or overdue or entry.status in ("in_progress", "blocked")
     progress = None
     indicator = ""
     if entry.indicator_name and entry.target is not None:
@@ -163,6 +166,7 @@ def _activity(entry: Any, month_end: date, language: Language) -> dict[str, Any]
         "due_on_text": words.local_date(due_on, language=language),
         "status_text": status,
         "overdue": overdue,
+        "this_month": this_month,
         "indicator_text": indicator,
         "progress_ratio": round(progress, 4) if progress is not None else None,
         "reported_on_text": words.local_date(entry.reported_on, language=language) if entry.reported_on else "",
@@ -213,6 +217,11 @@ def _deviation(entry: Any, time_zone: str, language: Language) -> dict[str, Any]
     return {
         **entry.model_dump(),
         "status": "resolved" if entry.resolved_at else "open",
+        # Listed one by one: still open, escalated, or about meetings and evaluations; resolved plan
+        # deviations (many, and mostly settled by the progress that followed) are counted per rule.
+        "in_full": not entry.resolved_at or bool(entry.escalated_at) or not entry.rule.startswith("plan."),
+        "rule_only_text": words.lookup(words.RULES, entry.rule, language),
+        "resolution_text": words.lookup(words.RESOLUTIONS, entry.resolution, language) if entry.resolution else "",
         "rule_text": what,
         "severity_text": words.lookup(words.SEVERITIES, entry.severity, language),
         "detected_at_text": detected,
@@ -448,6 +457,42 @@ def _summary(
     }
 
 
+def _other_activities(activities: list[dict[str, Any]], language: Language) -> str:
+    """One line for the plan's activities not listed: done before this month, or not yet due."""
+    done = sum(1 for a in activities if not a["this_month"] and a["status"] == "done")
+    later = sum(1 for a in activities if not a["this_month"] and a["status"] != "done")
+    parts = []
+    if done:
+        parts.append(_t(language, f"{done} kegiatan lain sudah selesai", f"{done} other activities are done"))
+    if later:
+        parts.append(_t(language, f"{later} kegiatan belum jatuh tempo", f"{later} activities are not due yet"))
+    if not parts:
+        return ""
+    return f"<p class='note'>{escape(words.joined(parts, language))}.</p>"
+
+
+def _settled_lines(deviations: list[dict[str, Any]], language: Language) -> list[str]:
+    """Resolved plan deviations, one sentence per rule: how many, and how they ended."""
+    by_rule: dict[str, Counter[str]] = {}
+    names: dict[str, str] = {}
+    for d in deviations:
+        if not d["in_full"]:
+            by_rule.setdefault(d["rule"], Counter())[d["resolution_text"]] += 1
+            names[d["rule"]] = d["rule_only_text"]
+    lines = []
+    for rule, endings in sorted(by_rule.items()):
+        total = sum(endings.values())
+        how = words.joined([f"{count}× {ending}" for ending, count in endings.most_common()], language)
+        lines.append(
+            _t(
+                language,
+                f"{names[rule]}: {total} kali bulan ini, semuanya sudah selesai ({how}).",
+                f"{names[rule]}: {total} times this month, all resolved ({how}).",
+            )
+        )
+    return lines
+
+
 _ATTENTION = {"not_met": ("belum bertemu", "has not met"), "late": ("bertemu terlambat", "met late")}
 _STATE_CLASS = {"on_schedule": "good", "open_met": "good", "late": "open", "not_met": "bad", "open": "", "not_due": ""}
 
@@ -507,7 +552,8 @@ def facilitator_report_html(report: dict[str, Any]) -> str:
         if group["activities"]:
             parts.append(f"<h3>{escape(_t(language, 'Rencana dan realisasi', 'Plan and progress'))}</h3>")
             rows = []
-            for a in group["activities"]:
+            shown = [a for a in group["activities"] if a["this_month"]]
+            for a in shown:
                 status = escape(a["status_text"])
                 if a["overdue"]:
                     status += f" <span class='bad'>({escape(_t(language, 'lewat tenggat', 'past due'))})</span>"
@@ -525,7 +571,9 @@ def facilitator_report_html(report: dict[str, Any]) -> str:
                 if language == "id"
                 else ["Activity", "Due", "Status", "Indicator", "Progress"]
             )
-            parts.append(html_table(headers, rows, numeric_from=4))
+            if rows:
+                parts.append(html_table(headers, rows, numeric_from=4))
+            parts.append(_other_activities(group["activities"], language))
         if group["evaluations"]:
             parts.append(f"<h3>{escape(_t(language, 'Evaluasi', 'Evaluations'))}</h3><ul>")
             for e in group["evaluations"]:
@@ -542,11 +590,13 @@ def facilitator_report_html(report: dict[str, Any]) -> str:
                 + "</h3><ul>"
             )
             for d in group["deviations"]:
-                parts.append(
-                    f"<li><strong>{escape(d['rule_text'])}</strong> — "
-                    f"{escape(_t(language, 'terdeteksi', 'detected'))} {escape(d['detected_at_text'])} "
-                    f"({escape(d['severity_text'])}). {escape(d['outcome_text'])}</li>"
-                )
+                if d["in_full"]:
+                    parts.append(
+                        f"<li><strong>{escape(d['rule_text'])}</strong> — "
+                        f"{escape(_t(language, 'terdeteksi', 'detected'))} {escape(d['detected_at_text'])} "
+                        f"({escape(d['severity_text'])}). {escape(d['outcome_text'])}</li>"
+                    )
+            parts.extend(f"<li>{escape(line)}</li>" for line in _settled_lines(group["deviations"], language))
             parts.append("</ul>")
     parts.append(
         "<div class='sign'>"

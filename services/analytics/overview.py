@@ -159,7 +159,8 @@ def overview(
 
 _OVERVIEW_STYLE = """
 .bar { display: inline-block; height: .7em; background: #2f7d4a; vertical-align: middle; }
-.barbox { display: inline-block; width: 5em; background: #e4e7eb; margin-right: .4em; text-align: left; }
+.barbox { display: inline-block; width: 5em; background: #e4e7eb; text-align: left; }
+.pct { display: inline-block; width: 3.2em; text-align: right; }
 nav a { margin-right: 1em; } a { color: #174ea6; } svg text { font-size: 11px; fill: #333; }
 .cols { display: flex; gap: 2em; flex-wrap: wrap; } .cols > section { flex: 1; min-width: 22em; }
 """
@@ -218,7 +219,8 @@ def _bar(ratio: float | None) -> str:
     if ratio is None:
         return "—"
     return (
-        f"<span class='barbox'><span class='bar' style='width:{ratio * 100:.0f}%'></span></span>{words.percent(ratio)}"
+        f"<span class='barbox'><span class='bar' style='width:{ratio * 100:.0f}%'></span></span>"
+        f"<span class='pct'>{words.percent(ratio)}</span>"
     )
 
 

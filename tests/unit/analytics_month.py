@@ -104,6 +104,28 @@ def mawar() -> GroupFacts:
             reason="attendance_recovered",
         ),
     )
+    at_risk = DeviationOpened(
+        **_place("KLP-MAWAR"),
+        deviation_id="dev-risk-gizi",
+        rule="plan.activity_at_risk",
+        severity="info",
+        occurrence="act-gizi",
+        detected_at=wib(15, 0),
+        evidence_at=wib(15, 0),
+        details={"activity_title": "Pemantauan gizi balita"},
+    )
+    aggregates.on_deviation_opened(facts, at_risk)
+    aggregates.on_deviation_resolved(
+        facts,
+        DeviationResolved(
+            **_place("KLP-MAWAR"),
+            deviation_id="dev-risk-gizi",
+            rule="plan.activity_at_risk",
+            severity="info",
+            resolved_at=wib(20, 10),
+            reason="back_on_track",
+        ),
+    )
     aggregates.on_plan(
         facts,
         PlanAgreed(

@@ -72,9 +72,17 @@ def test_meetings_plan_evaluations_and_deviations_read_as_sentences() -> None:
         "31 Januari 2027",
         False,
     )
-    [deviation] = mawar["deviations"]
+    at_risk, deviation = mawar["deviations"]
     assert deviation["rule_text"] == "Kehadiran anggota rendah (pertemuan 18 November 2026, 09.00 WIB)"
     assert deviation["outcome_text"] == "Selesai 25 November 2026, 11.30 WIB: kehadiran pulih."
+    assert deviation["in_full"] is True
+    # A resolved plan deviation is counted per rule on the page, not listed one by one.
+    assert at_risk["in_full"] is False
+    assert (gizi["this_month"], tabungan["this_month"]) == (True, False)
+    html = monthly.facilitator_report_html(report())
+    assert "Kegiatan rencana berisiko terlambat: 1 kali bulan ini, semuanya sudah selesai (1× kegiatan kembali" in html
+    assert "1 kegiatan belum jatuh tempo." in html
+    assert "Tabungan kelompok" not in html
     directions = {e["direction_text"]: (e["mean_text"], e["scores_text"]) for e in mawar["evaluations"]}
     assert directions == {
         "Kelompok menilai pendamping": ("rata-rata 4,5 dari 5", "kehadiran 5, penguasaan materi 4"),
@@ -93,8 +101,8 @@ def test_the_summary_on_top_is_a_few_sentences_a_supervisor_reads_in_a_minute() 
         "Bagi 1 kelompok tidak ada pertemuan yang jatuh tempo bulan ini.",
         "Tercatat 2 pertemuan dengan kehadiran 70%.",
         "Rencana pendampingan: 2 kegiatan, 0 selesai, 1 melewati tenggat.",
-        "1 penyimpangan terdeteksi bulan ini: 1 sudah selesai, 0 masih terbuka; "
-        "paling sering: kehadiran anggota rendah.",
+        "2 penyimpangan terdeteksi bulan ini: 2 sudah selesai, 0 masih terbuka; "
+        "paling sering: kegiatan rencana berisiko terlambat.",
         "Evaluasi: pendamping menilai kelompok rata-rata 3,5; kelompok menilai pendamping rata-rata 4,5.",
     ]
 
