@@ -444,7 +444,7 @@ def test_dashboards_alerts_and_reports_agree_with_the_input(
     wait_for(
         "analytics to aggregate the generated month",
         analytics_caught_up,
-        timeout=90,
+        timeout=240,
         details=lambda: stack.tail("analytics", 60),
     )
 
@@ -459,7 +459,7 @@ def test_dashboards_alerts_and_reports_agree_with_the_input(
     wait_for(
         "Prometheus to scrape the aggregates",
         prometheus_caught_up,
-        timeout=60,
+        timeout=120,
         details=lambda: f"{prometheus.tail()}\n{stack.tail('monitoring', 40)}",
     )
     time.sleep(3)  # a few more scrapes, so that rate() over the panels' window has two points
@@ -574,10 +574,20 @@ def test_dashboards_alerts_and_reports_agree_with_the_input(
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 
+    def totals_of(report: dict[str, Any]) -> tuple[int, int, int]:
+        total = report["total"]
+        return total["groups_due"], total["groups_met_on_schedule"], total["groups_met_late"]
+
+    expected_totals = (
+        sum(c.due for c in raw.values()),
+        sum(c.on_schedule for c in raw.values()),
+        sum(c.late for c in raw.values()),
+    )
+    # Schedules and meetings arrive on one topic but from many facilitators: wait for all of them.
     wait_for(
         "analytics to count the generator's July",
-        lambda: report_of(GENERATED_PERIOD)["total"]["groups_due"] == sum(c.due for c in raw.values()),
-        timeout=90,
+        lambda: totals_of(report_of(GENERATED_PERIOD)) == expected_totals,
+        timeout=180,
         details=lambda: f"{report_of(GENERATED_PERIOD)['total']}\n{stack.tail('analytics', 30)}",
     )
     july = {(row["programme"], row["region_code"]): row for row in report_of(GENERATED_PERIOD)["rows"]}
@@ -593,16 +603,16 @@ def test_dashboards_alerts_and_reports_agree_with_the_input(
         vector = prometheus.vector(f'sum by (programme, province) ({metric}{{period="{GENERATED_PERIOD}"}})')
         return {(s["metric"]["programme"], s["metric"]["province"]): float(s["value"][1]) for s in vector}
 
-    wait_for(
-        "Prometheus to scrape the generator's July",
-        lambda: prometheus_by_place("pantau_meeting_groups_due") == {key: c.due for key, c in raw.items()},
-        timeout=60,
-        details=prometheus.tail,
-    )
-    assert prometheus_by_place("pantau_meeting_groups_met_on_schedule") == {
-        key: counts.on_schedule for key, counts in raw.items()
-    }
-    assert prometheus_by_place("pantau_meeting_groups_met_late") == {key: counts.late for key, counts in raw.items()}
+    def prometheus_agrees() -> bool:
+        return (
+            prometheus_by_place("pantau_meeting_groups_due") == {key: c.due for key, c in raw.items()}
+            and prometheus_by_place("pantau_meeting_groups_met_on_schedule")
+            == {key: c.on_schedule for key, c in raw.items()}
+            and prometheus_by_place("pantau_meeting_groups_met_late") == {key: c.late for key, c in raw.items()}
+        )
+
+    # A scrape taken after the report agreed must agree too (earlier scrapes may predate the meetings).
+    wait_for("Prometheus to agree with the generator's July", prometheus_agrees, timeout=120, details=prometheus.tail)
     for (programme, province), counts in raw.items():
         [ratio] = prometheus.vector(
             f'pantau_meeting_compliance_ratio{{programme="{programme}", province="{province}", '
