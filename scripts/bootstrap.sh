@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for Pantau's development and tests:
-# Debian tools (kcat, prometheus/promtool, docker-compose, PostgreSQL for the storage tests, chromium for the console test), uv and the Python environment, and the
+# Debian tools (kcat, prometheus/promtool, docker-compose, PostgreSQL for the storage tests, chromium for the console test
+# and the PDF reports, poppler-utils to look at those PDFs), uv and the Python environment, and the
 # Kafka broker jars from Maven Central. Idempotent: a second run does nothing and says little.
 # It never starts services (not even Debian's prometheus unit); the tests run their own instances.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 UV_VERSION="0.13.9"
 PYTHON_VERSION="3.11"
-APT_PACKAGES=(kcat prometheus docker-compose postgresql chromium)
+APT_PACKAGES=(kcat prometheus docker-compose postgresql chromium poppler-utils)
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
@@ -22,6 +23,8 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 # Debian's chromium, driven by Playwright in the console's browser test (no browser download).
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+# pdftoppm turns the monthly report's PDF into images, for its test and for people checking it.
+command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 if ((${#missing[@]} > 0)); then
     if [[ "$(id -u)" -eq 0 ]]; then
         log "installing Debian packages: ${APT_PACKAGES[*]} (missing: ${missing[*]})"

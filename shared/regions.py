@@ -38,6 +38,55 @@ PROVINCE_TIME_ZONES: Final[dict[str, str]] = {
     **{code: WIT for code in _WIT_PROVINCES},
 }
 
+# Official names of the 38 provinces (Kemendagri, after the 2022 Papua split), so a report can say
+# "Lampung" beside `18` even before the registry has been read. Kabupaten names come from the registry.
+PROVINCE_NAMES: Final[dict[str, str]] = {
+    "11": "Aceh",
+    "12": "Sumatera Utara",
+    "13": "Sumatera Barat",
+    "14": "Riau",
+    "15": "Jambi",
+    "16": "Sumatera Selatan",
+    "17": "Bengkulu",
+    "18": "Lampung",
+    "19": "Kepulauan Bangka Belitung",
+    "21": "Kepulauan Riau",
+    "31": "DKI Jakarta",
+    "32": "Jawa Barat",
+    "33": "Jawa Tengah",
+    "34": "Daerah Istimewa Yogyakarta",
+    "35": "Jawa Timur",
+    "36": "Banten",
+    "51": "Bali",
+    "52": "Nusa Tenggara Barat",
+    "53": "Nusa Tenggara Timur",
+    "61": "Kalimantan Barat",
+    "62": "Kalimantan Tengah",
+    "63": "Kalimantan Selatan",
+    "64": "Kalimantan Timur",
+    "65": "Kalimantan Utara",
+    "71": "Sulawesi Utara",
+    "72": "Sulawesi Tengah",
+    "73": "Sulawesi Selatan",
+    "74": "Sulawesi Tenggara",
+    "75": "Gorontalo",
+    "76": "Sulawesi Barat",
+    "81": "Maluku",
+    "82": "Maluku Utara",
+    "91": "Papua",
+    "92": "Papua Barat",
+    "93": "Papua Selatan",
+    "94": "Papua Tengah",
+    "95": "Papua Pegunungan",
+    "96": "Papua Barat Daya",
+}
+
+
+def province_name(code: str) -> str | None:
+    """The official name of the province a code lies in, if it is one of the 38."""
+    return PROVINCE_NAMES.get(province_of(code))
+
+
 RegionLevel = Literal["provinsi", "kabupaten", "kecamatan", "desa"]
 _LEVEL_BY_PARTS: Final[dict[int, RegionLevel]] = {1: "provinsi", 2: "kabupaten", 3: "kecamatan", 4: "desa"}
 

@@ -28,6 +28,7 @@ from shared.auth import mint_token
 from shared.logs import configure_logging
 from shared.settings import AuthSettings
 from tools.demo import DEFAULT_SCALE, DemoSummary, load_demo
+from tools.generator.programme import Shape
 from tools.kafka_broker import LocalKafkaBroker, ensure_jars
 from tools.stack import DEFAULT_PORTS, REPO_ROOT, Stack, free_port, port_is_free
 from tools.topics import create_topics
@@ -201,7 +202,12 @@ def _print_where_to_look(
     stack: Stack, receiver: WebhookReceiver, workdir: Path, field_link: tuple[str, str] | None = None
 ) -> None:
     meetings = stack.url("meetings")
-    period = datetime.now(UTC).strftime("%Y-%m")
+    # The demo's history ends in the past (its month plus the simulation's tail): that month's reports
+    # are the ones with something to say.
+    period = Shape.ending_before(datetime.now(UTC), scale=DEFAULT_SCALE, seed=7, months=1).periods()[-1]
+    analytics = stack.url("analytics")
+    token = (workdir / "admin.token").read_text().strip() if (workdir / "admin.token").exists() else "…"
+    compliance = f"{analytics}/api/v1/reports/compliance?period={period}&level=province"
     if field_link is not None:
         print(f"\nField app sign-in link for the demo facilitator {field_link[0]}:\n  {field_link[1]}")
     print(
@@ -211,7 +217,9 @@ Pantau is running.
   API docs (meetings)      {meetings}/docs
   Supervisor console       {stack.url("notifications")}/console   (paste the token from {workdir}/admin.token)
   Alerts API (notify)      {stack.url("notifications")}/api/v1/alerts   (Bearer token in {workdir}/admin.token)
-  Reports (analytics)      {stack.url("analytics")}/api/v1/reports/compliance?period={period}&level=province
+  Manager's page           {analytics}/reports/overview?period={period}&token={token}
+  Compliance (printable)   {compliance}&format=html&token={token}
+  Reports (JSON, CSV)      {compliance}   (Bearer token)
   Metrics                  {meetings}/metrics  {stack.url("monitoring")}/metrics
                            {stack.url("notifications")}/metrics  {stack.url("analytics")}/metrics
   Alerts received          {receiver.url} → {workdir}/alerts.jsonl ({len(receiver.accepted)} so far)

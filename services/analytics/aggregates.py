@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,13 +24,16 @@ from pydantic import BaseModel, Field
 
 from shared import regions
 from shared.events import (
+    ActivityProgressed,
     AlertAcknowledged,
     DeviationEscalated,
     DeviationOpened,
     DeviationResolved,
+    DeviceSynced,
     EvaluationSubmitted,
     MeetingRecorded,
     MeetingScheduled,
+    PlanAgreed,
 )
 
 # Enough to recognise a redelivered report or deviation; older ids are long past any redelivery.
@@ -89,6 +93,41 @@ class DeviationEntry(BaseModel):
     escalated_at: str | None = None
     resolved_at: str | None = None
     resolution: str | None = None
+    # The few facts a sentence about it needs (which activity, which meeting, which score).
+    details: dict[str, str | float | int] = Field(default_factory=dict)
+
+
+# Details of `deviation_opened` that the monthly report words; nothing personal is among them.
+REPORTED_DETAILS = (
+    "activity_title",
+    "due_on",
+    "meeting_started_at",
+    "attendance_ratio",
+    "mean_score",
+    "direction",
+    "period",
+    "present",
+    "members",
+)
+
+
+class ActivityEntry(BaseModel):
+    """A planned activity with its indicator and its latest progress (realisasi)."""
+
+    activity_id: str
+    plan_id: str = ""
+    plan_title: str = ""
+    title: str
+    stage: str
+    due_on: str
+    responsible: str = ""
+    indicator_name: str | None = None
+    indicator_unit: str | None = None
+    baseline: float | None = None
+    target: float | None = None
+    status: str = "not_started"
+    value: float | None = None
+    reported_on: str | None = None
 
 
 class EvaluationEntry(BaseModel):
@@ -108,20 +147,13 @@ class PeriodFacts(BaseModel):
     programme: str = ""
     kabupaten: str = ""
     facilitator_id: str = ""
-    due_at: str | None = None  # from `meeting_scheduled`: the group was due this month
-    first_started_at: str | None = None  # earliest meeting start in the month (on time if ≤ due_at)
+    due_at: str | None = None  # from `meeting_scheduled`: the group was due in the period this month opens
+    # Local months the scheduled period spans (one; a quarter's three): its meetings may be in any of them.
+    window: list[str] = Field(default_factory=list)
+    first_started_at: str | None = None  # earliest meeting start in the month
     meetings: list[MeetingEntry] = Field(default_factory=list)
     deviations: list[DeviationEntry] = Field(default_factory=list)
     evaluations: list[EvaluationEntry] = Field(default_factory=list)
-
-    @property
-    def met_on_schedule(self) -> bool:
-        """Due this month, and a meeting started in the month no later than the due time."""
-        return (
-            self.due_at is not None
-            and self.first_started_at is not None
-            and _instant(self.first_started_at) <= _instant(self.due_at)
-        )
 
     @property
     def present(self) -> int:
@@ -153,6 +185,12 @@ class GroupFacts(BaseModel):
     # "rule|severity" -> histogram of detected_at - evidence_at, same layout
     detection_lag: dict[str, list[float]] = Field(default_factory=dict)
     periods: dict[str, PeriodFacts] = Field(default_factory=dict)  # "YYYY-MM" -> that month
+    # The furthest the facilitator's devices have synced (from `device_synced`): a missing meeting is
+    # only known to be missing once the phones have synced past its due time (data freshness).
+    synced_through: str | None = None
+    # The group's agreed plan: activity id → the activity and its latest progress.
+    activities: dict[str, ActivityEntry] = Field(default_factory=dict)
+    recent_progress_ids: list[str] = Field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The table value."""
@@ -179,6 +217,39 @@ class GroupFacts(BaseModel):
             for old in sorted(self.periods)[:-KEPT_PERIODS]:
                 del self.periods[old]
         return facts
+
+
+@dataclass(frozen=True)
+class ScheduleOutcome:
+    """How a group did in one scheduled period, judged on what has arrived (no clock: whether the due
+    time has passed is decided by the reader, at its own "now")."""
+
+    due_at: datetime
+    first_started_at: datetime | None  # the first meeting held within the period's months
+    on_schedule: bool  # a meeting started no later than the due time
+    late: bool  # the first meeting started after the due time (still within the period)
+    synced_past_due: bool  # the facilitator's devices have synced past the due time
+
+
+def schedule_outcome(facts: GroupFacts, period: str) -> ScheduleOutcome | None:
+    """The group's outcome in a scheduled period (None if it was never scheduled)."""
+    month = facts.periods.get(period)
+    if month is None or month.due_at is None:
+        return None
+    due = _instant(month.due_at)
+    starts = [
+        _instant(facts.periods[name].first_started_at or "")
+        for name in (month.window or [period])
+        if name in facts.periods and facts.periods[name].first_started_at
+    ]
+    first = min(starts, default=None)
+    return ScheduleOutcome(
+        due_at=due,
+        first_started_at=first,
+        on_schedule=first is not None and first <= due,
+        late=first is not None and first > due,
+        synced_past_due=facts.synced_through is not None and _instant(facts.synced_through) >= due,
+    )
 
 
 class SupervisorFacts(BaseModel):
@@ -254,6 +325,19 @@ def on_meeting(facts: GroupFacts, meeting: MeetingRecorded) -> bool:
     return True
 
 
+def period_window(period: str, due_at: datetime, time_zone: str) -> list[str]:
+    """The local months from a period's first month to the month of its due time (a quarter: three)."""
+    year, month = (int(part) for part in period.split("-"))
+    last = due_at.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m")
+    months = [period]
+    while months[-1] < last and len(months) < 12:
+        month += 1
+        if month > 12:
+            year, month = year + 1, 1
+        months.append(f"{year:04d}-{month:02d}")
+    return months
+
+
 def on_meeting_scheduled(facts: GroupFacts, scheduled: MeetingScheduled) -> bool:
     """The group is due in the period (idempotent: the latest due time wins)."""
     facts._place(scheduled.programme, scheduled.region_code, scheduled.facilitator_id)
@@ -263,9 +347,21 @@ def on_meeting_scheduled(facts: GroupFacts, scheduled: MeetingScheduled) -> bool
     if (month.due_at, month.programme, month.kabupaten) == (due_at, scheduled.programme, kabupaten):
         return False
     month.due_at = due_at
+    month.window = period_window(scheduled.period, scheduled.due_at, scheduled.time_zone)
     month.programme = scheduled.programme
     month.kabupaten = kabupaten
     month.facilitator_id = scheduled.facilitator_id
+    return True
+
+
+def on_device_synced(facts: GroupFacts, synced: DeviceSynced) -> bool:
+    """The facilitator's devices have synced this far (only a further watermark changes anything)."""
+    if facts.facilitator_id and synced.facilitator_id != facts.facilitator_id:
+        return False  # a previous facilitator's phone says nothing about this group's reports now
+    through = _iso(synced.synced_through)
+    if facts.synced_through is not None and _instant(through) <= _instant(facts.synced_through):
+        return False
+    facts.synced_through = through
     return True
 
 
@@ -287,6 +383,11 @@ def on_deviation_opened(facts: GroupFacts, opened: DeviationOpened) -> bool:
             severity=opened.severity,
             occurrence=opened.occurrence,
             detected_at=_iso(opened.detected_at),
+            details={
+                key: value
+                for key, value in opened.details.items()
+                if key in REPORTED_DETAILS and isinstance(value, str | float | int)
+            },
         )
     )
     return True
@@ -349,6 +450,49 @@ def on_evaluation(facts: GroupFacts, evaluation: EvaluationSubmitted) -> bool:
     return True
 
 
+def on_plan(facts: GroupFacts, plan: PlanAgreed) -> bool:
+    """A plan agreed or revised: its activities replace the plan's previous ones, keeping progress."""
+    before = {key: entry.model_copy() for key, entry in facts.activities.items()}
+    kept = {key: entry for key, entry in facts.activities.items() if entry.plan_id != plan.plan_id}
+    facts.activities = kept
+    for activity in plan.activities:
+        known = before.get(activity.activity_id)
+        indicator = activity.indicator
+        facts.activities[activity.activity_id] = ActivityEntry(
+            activity_id=activity.activity_id,
+            plan_id=plan.plan_id,
+            plan_title=plan.title,
+            title=activity.title,
+            stage=activity.stage,
+            due_on=activity.due_on.isoformat(),
+            responsible=activity.responsible,
+            indicator_name=indicator.name if indicator else None,
+            indicator_unit=indicator.unit if indicator else None,
+            baseline=indicator.baseline if indicator else None,
+            target=indicator.target if indicator else None,
+            status=known.status if known else "not_started",
+            value=known.value if known else None,
+            reported_on=known.reported_on if known else None,
+        )
+    return facts.activities != before
+
+
+def on_progress(facts: GroupFacts, progress: ActivityProgressed) -> bool:
+    """An activity's progress: the latest report (by the date it refers to) is its state."""
+    if progress.progress_id in facts.recent_progress_ids:
+        return False
+    _remember(facts.recent_progress_ids, progress.progress_id)
+    entry = facts.activities.get(progress.activity_id)
+    if entry is None:
+        return True  # progress before its plan: remembered as seen, shown once the plan arrives
+    reported_on = progress.reported_on.isoformat()
+    if entry.reported_on is None or reported_on >= entry.reported_on:
+        entry.status = progress.status
+        entry.value = progress.indicator_value if progress.indicator_value is not None else entry.value
+        entry.reported_on = reported_on
+    return True
+
+
 def on_alert_acknowledged(facts: SupervisorFacts, ack: AlertAcknowledged) -> bool:
     """Observe an alert's time to acknowledge once per alert id."""
     if ack.alert_id in facts.recent_alert_ids:
@@ -363,8 +507,12 @@ def on_alert_acknowledged(facts: SupervisorFacts, ack: AlertAcknowledged) -> boo
 MEETINGS = "meetings"  # (programme, province)
 OPENED = "opened"  # (rule, severity, programme, province)
 OPEN = "open"  # (rule, severity, programme, province)
-DUE = "due"  # (programme, province, kabupaten, period)
-MET = "met"  # (programme, province, kabupaten, period)
+# Compliance: the due time is part of the key, so that a reader splits the sums at its own "now" into
+# "due time passed" and "still open" (one due time per group and period: ≤ 28 per kabupaten and month).
+SCHEDULED = "scheduled"  # (programme, province, kabupaten, period, due_at)
+ON_SCHEDULE = "on_schedule"  # (programme, province, kabupaten, period, due_at)
+LATE = "late"  # (programme, province, kabupaten, period, due_at): first met after the due time
+SYNCED = "synced"  # (programme, province, kabupaten, period, due_at): devices synced past the due time
 PRESENT = "present"  # (programme, province, period)
 EXPECTED = "expected"  # (programme, province, period)
 EVALUATION = "evaluation"  # (direction, programme, province, bucket index | "sum" | "count")
@@ -398,9 +546,13 @@ def contribution(facts: GroupFacts) -> Contribution:
         _add(out, OPEN, (rule, severity, facts.programme, facts.province), 1)
     for period, month in facts.periods.items():
         province = regions.province_of(month.kabupaten) if month.kabupaten else facts.province
-        if month.due_at is not None:
-            _add(out, DUE, (month.programme, province, month.kabupaten, period), 1)
-            _add(out, MET, (month.programme, province, month.kabupaten, period), 1 if month.met_on_schedule else 0)
+        outcome = schedule_outcome(facts, period)
+        if outcome is not None:
+            place = (month.programme, province, month.kabupaten, period)
+            _add(out, SCHEDULED, (*place, month.due_at or ""), 1)
+            _add(out, ON_SCHEDULE, (*place, month.due_at or ""), 1 if outcome.on_schedule else 0)
+            _add(out, LATE, (*place, month.due_at or ""), 1 if outcome.late else 0)
+            _add(out, SYNCED, (*place, month.due_at or ""), 1 if outcome.synced_past_due else 0)
         _add(out, PRESENT, (month.programme, province, period), month.present)
         _add(out, EXPECTED, (month.programme, province, period), month.members)
     for direction, counts in facts.evaluation_scores.items():
@@ -463,6 +615,62 @@ class Rollup:
         for part in parts:
             total.apply(part.series)
         return total
+
+
+@dataclass
+class Compliance:
+    """Groups of one period and region, split at an instant: those whose due time has passed (met on
+    schedule, met late or not met) and those still open, which are never counted as failures."""
+
+    due: int = 0  # due time passed
+    on_schedule: int = 0
+    late: int = 0
+    synced: int = 0  # of `due`: the facilitator's devices synced past the due time
+    open: int = 0  # due time still ahead
+    open_met: int = 0  # of `open`: already met
+
+    @property
+    def not_met(self) -> int:
+        """Due time passed and no meeting in the period (yet)."""
+        return self.due - self.on_schedule - self.late
+
+    @property
+    def ratio(self) -> float | None:
+        """Met on schedule / due time passed; None while nothing is due yet."""
+        return self.on_schedule / self.due if self.due else None
+
+    @property
+    def freshness(self) -> float | None:
+        """Share of the groups due whose facilitator's devices synced past the due time."""
+        return self.synced / self.due if self.due else None
+
+    def add(self, other: Compliance) -> None:
+        """Sum another region's counts into this one."""
+        for name in ("due", "on_schedule", "late", "synced", "open", "open_met"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def compliance_series(rollup: Rollup, now: datetime) -> dict[LabelKey, Compliance]:
+    """(programme, province, kabupaten, period) → compliance as of `now`, per kabupaten; the province
+    level has kabupaten `""` and sums its kabupaten."""
+    out: dict[LabelKey, Compliance] = {}
+    on_schedule = rollup.get(ON_SCHEDULE)
+    late, synced = rollup.get(LATE), rollup.get(SYNCED)
+    for key, groups in rollup.get(SCHEDULED).items():
+        place, due_at = key[:4], key[4]
+        counts = out.setdefault(place, Compliance())
+        met = int(on_schedule.get(key, 0.0))
+        if _instant(due_at) <= now:
+            counts.due += int(groups)
+            counts.on_schedule += met
+            counts.late += int(late.get(key, 0.0))
+            counts.synced += int(synced.get(key, 0.0))
+        else:  # nobody can be late yet: a meeting already held counts as met early
+            counts.open += int(groups)
+            counts.open_met += met
+    for (programme, province, _kabupaten, period), counts in list(out.items()):
+        out.setdefault((programme, province, "", period), Compliance()).add(counts)
+    return out
 
 
 def exposed_periods(periods: Iterable[str], keep: int = EXPOSED_PERIODS) -> set[str]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -17,19 +18,24 @@ from prometheus_client import CollectorRegistry, Counter
 from services.analytics import aggregates, pipeline
 from services.analytics.aggregates import GroupFacts, SupervisorFacts
 from services.analytics.collector import AggregatesCollector, PipelineHealth
+from services.analytics.directory import Directory, registry_entry
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.state import AnalyticsState
 from services.analytics.views import ReportViews, install_report_pages
 from shared import serde, topics
 from shared.events import (
+    ActivityProgressed,
     AlertAcknowledged,
     DeviationEscalated,
     DeviationOpened,
     DeviationResolved,
+    DeviceSynced,
     EvaluationSubmitted,
     EventData,
     MeetingRecorded,
     MeetingScheduled,
+    PlanAgreed,
+    PlanRevised,
 )
 from shared.faust_app import DeadLetters, build_app, install_web_pages, message_headers, raw_topic
 
@@ -41,6 +47,10 @@ SERVICE = "analytics"
 GROUP_FOLDS: dict[type[EventData], Callable[[GroupFacts, Any], bool]] = {
     MeetingRecorded: aggregates.on_meeting,
     MeetingScheduled: aggregates.on_meeting_scheduled,
+    DeviceSynced: aggregates.on_device_synced,
+    PlanAgreed: aggregates.on_plan,
+    PlanRevised: aggregates.on_plan,
+    ActivityProgressed: aggregates.on_progress,
     EvaluationSubmitted: aggregates.on_evaluation,
     DeviationOpened: aggregates.on_deviation_opened,
     DeviationEscalated: aggregates.on_deviation_escalated,
@@ -48,9 +58,11 @@ GROUP_FOLDS: dict[type[EventData], Callable[[GroupFacts, Any], bool]] = {
 }
 
 
-def create_app(settings: AnalyticsSettings | None = None) -> faust.App:
-    """Build the worker; it connects only when started."""
+def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], datetime] | None = None) -> faust.App:
+    """Build the worker; it connects only when started. `clock` is the "now" at which reports and
+    scrapes judge whether a due time has passed (the wall clock unless a test fixes it)."""
     settings = settings or AnalyticsSettings()
+    now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
     kafka = settings.kafka
     registry = CollectorRegistry()
     processed = Counter(
@@ -78,8 +90,10 @@ def create_app(settings: AnalyticsSettings | None = None) -> faust.App:
     alerts_name = kafka.topic(topics.NOTIFICATIONS_ALERTS)
     meetings_topic = raw_topic(app, meetings_name, settings.partitions)
     evaluations_topic = raw_topic(app, kafka.topic(topics.EVALUATIONS_EVENTS), settings.partitions)
+    plans_topic = raw_topic(app, kafka.topic(topics.PLANS_EVENTS), settings.partitions)
     deviations_topic = raw_topic(app, kafka.topic(topics.MONITORING_DEVIATIONS), settings.partitions)
     alerts_topic = raw_topic(app, alerts_name, settings.alerts_partitions)
+    registry_topic = raw_topic(app, kafka.topic(topics.REGISTRY_EVENTS), settings.registry_partitions)
     dead_letters = DeadLetters(
         raw_topic(app, kafka.topic(topics.ANALYTICS_DLQ), settings.dead_letter_partitions),
         service=SERVICE,
@@ -87,6 +101,8 @@ def create_app(settings: AnalyticsSettings | None = None) -> faust.App:
     )
     group_facts = app.Table("group-facts", default=None, partitions=settings.partitions)
     supervisor_facts = app.Table("supervisor-acks", default=None, partitions=settings.alerts_partitions)
+    # key "<kind>:<id>" as on registry.events → the names and schedule a report needs (directory.py)
+    registry_names = app.Table("registry-names", default=None, partitions=settings.registry_partitions)
     # key "<dlq topic>|<partition>" → {"offset": last counted, "counts": {"service|reason": n}}: each key is
     # written only from its own partition, so counting stays exactly-once per record across restarts.
     dead_letter_counts = app.Table("dead-letter-counts", default=None, partitions=settings.dead_letter_partitions)
@@ -105,7 +121,7 @@ def create_app(settings: AnalyticsSettings | None = None) -> faust.App:
                 counts[(service, reason)] = counts.get((service, reason), 0.0) + count
         return PipelineHealth(consumer_lag=dict(lag_readings), dead_letters=counts)
 
-    registry.register(AggregatesCollector(state.rollup, health))
+    registry.register(AggregatesCollector(state.rollup, health, clock=now))
 
     @group_facts.on_recover
     async def rebuild_groups() -> None:
@@ -129,6 +145,11 @@ def create_app(settings: AnalyticsSettings | None = None) -> faust.App:
             facts.partition = partition
             group_facts[group_id] = facts.to_json()
             state.group_changed(group_id, before, facts)
+
+    def fold_registry(fact: EventData, key: str, partition: int) -> None:
+        entry = registry_entry(fact)
+        if entry is not None and registry_names.get(entry[0]) != entry[1]:
+            registry_names[entry[0]] = entry[1]
 
     def fold_supervisor(fact: EventData, supervisor_id: str, partition: int) -> None:
         if not isinstance(fact, AlertAcknowledged):
@@ -179,9 +200,17 @@ def create_app(settings: AnalyticsSettings | None = None) -> faust.App:
     async def aggregate_evaluations(stream: StreamT) -> None:
         await consume(stream, topics.EVALUATIONS_EVENTS, fold_group)
 
+    @app.agent(plans_topic, name="aggregate-plans")
+    async def aggregate_plans(stream: StreamT) -> None:
+        await consume(stream, topics.PLANS_EVENTS, fold_group)
+
     @app.agent(deviations_topic, name="aggregate-deviations")
     async def aggregate_deviations(stream: StreamT) -> None:
         await consume(stream, topics.MONITORING_DEVIATIONS, fold_group)
+
+    @app.agent(registry_topic, name="read-registry")
+    async def read_registry(stream: StreamT) -> None:
+        await consume(stream, topics.REGISTRY_EVENTS, fold_registry)
 
     @app.agent(alerts_topic, name="aggregate-acknowledgements")
     async def aggregate_acknowledgements(stream: StreamT) -> None:
@@ -224,9 +253,21 @@ def create_app(settings: AnalyticsSettings | None = None) -> faust.App:
         stored = group_facts.get(group_id)
         return GroupFacts.from_json(stored) if stored else None
 
+    def name_lookup(key: str) -> Mapping[str, Any] | None:
+        value = registry_names.get(key)
+        return value if isinstance(value, Mapping) else None
+
     install_web_pages(app, registry=registry)
     install_report_pages(
         app,
-        ReportViews(state=state, group=group_lookup, auth=settings.auth, partitions=settings.partitions),
+        ReportViews(
+            state=state,
+            group=group_lookup,
+            auth=settings.auth,
+            partitions=settings.partitions,
+            directory=Directory(name_lookup),
+            clock=now,
+            chromium_path=settings.chromium_path,
+        ),
     )
     return app

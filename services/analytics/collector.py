@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from services.analytics import aggregates
-from services.analytics.aggregates import LabelKey, Rollup
+from services.analytics.aggregates import LabelKey, Rollup, compliance_series
 
 
 @dataclass
@@ -29,22 +30,6 @@ class PipelineHealth:
 
 def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
-
-
-def compliance_series(rollup: Rollup) -> dict[LabelKey, tuple[float, float]]:
-    """(programme, province, kabupaten, period) → (groups met on schedule, groups due), kabupaten
-    level; the province level has kabupaten `""` and sums its kabupaten."""
-    due = rollup.get(aggregates.DUE)
-    met = rollup.get(aggregates.MET)
-    out: dict[LabelKey, tuple[float, float]] = {}
-    for key, groups_due in due.items():
-        programme, province, _kabupaten, period = key
-        groups_met = met.get(key, 0.0)
-        out[key] = (groups_met, groups_due)
-        province_key = (programme, province, "", period)
-        before_met, before_due = out.get(province_key, (0.0, 0.0))
-        out[province_key] = (before_met + groups_met, before_due + groups_due)
-    return out
 
 
 def _histogram(
@@ -70,9 +55,17 @@ def _histogram(
 class AggregatesCollector(Collector):
     """Every aggregate metric of contract §6 that analytics owns (see the service README)."""
 
-    def __init__(self, rollup: Callable[[], Rollup], health: Callable[[], PipelineHealth] | None = None) -> None:
+    def __init__(
+        self,
+        rollup: Callable[[], Rollup],
+        health: Callable[[], PipelineHealth] | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._rollup = rollup
         self._health = health or PipelineHealth
+        # "Due time passed" is judged at scrape time: an injected clock in tests, the wall clock live.
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     def collect(self) -> Iterable[Metric]:
         rollup = self._rollup()
@@ -97,35 +90,61 @@ class AggregatesCollector(Collector):
             open_now.add_metric(list(key), value)
         return [meetings, opened, open_now]
 
-    @staticmethod
-    def _compliance_metrics(rollup: Rollup) -> Iterable[Metric]:
+    def _compliance_metrics(self, rollup: Rollup) -> Iterable[Metric]:
         periods = aggregates.exposed_periods(
-            [key[3] for key in rollup.get(aggregates.DUE)] + [key[2] for key in rollup.get(aggregates.EXPECTED)]
+            [key[3] for key in rollup.get(aggregates.SCHEDULED)] + [key[2] for key in rollup.get(aggregates.EXPECTED)]
         )
         labels = ["programme", "province", "kabupaten", "period"]
         due = GaugeMetricFamily(
             "pantau_meeting_groups_due",
-            "Groups due to meet in the period (a meeting_scheduled), per kabupaten.",
+            "Groups scheduled in the period whose due time has passed (groups still open are not due yet), "
+            "per kabupaten.",
             labels=labels,
         )
         met = GaugeMetricFamily(
             "pantau_meeting_groups_met_on_schedule",
-            "Groups due in the period that met in it no later than their due time, per kabupaten.",
+            "Of the groups due, those that met in the period no later than their due time, per kabupaten.",
             labels=labels,
         )
         ratio = GaugeMetricFamily(
             "pantau_meeting_compliance_ratio",
             "Groups met on schedule / groups due, per period; per kabupaten, and per province where "
-            'kabupaten="" (never sum this metric: sum the two gauges above).',
+            'kabupaten="" (never sum this metric: sum the two gauges above). No series before a due time passes.',
             labels=labels,
         )
-        for key, (groups_met, groups_due) in sorted(compliance_series(rollup).items()):
+        province_labels = ["programme", "province", "period"]
+        late = GaugeMetricFamily(
+            "pantau_meeting_groups_met_late",
+            "Of the groups due, those whose first meeting of the period came after the due time, per province.",
+            labels=province_labels,
+        )
+        still_open = GaugeMetricFamily(
+            "pantau_meeting_groups_open",
+            "Groups scheduled in the period whose due time is still ahead (never a failure), per province.",
+            labels=province_labels,
+        )
+        synced = GaugeMetricFamily(
+            "pantau_meeting_groups_synced_past_due",
+            "Of the groups due, those whose facilitator's devices synced past the due time (data freshness), "
+            "per province.",
+            labels=province_labels,
+        )
+        for key, counts in sorted(compliance_series(rollup, self._clock()).items()):
             if key[3] not in periods:
                 continue
             if key[2]:
-                due.add_metric(list(key), groups_due)
-                met.add_metric(list(key), groups_met)
-            ratio.add_metric(list(key), _ratio(groups_met, groups_due))
+                if counts.due:
+                    due.add_metric(list(key), counts.due)
+                    met.add_metric(list(key), counts.on_schedule)
+            else:
+                short = [key[0], key[1], key[3]]
+                if counts.due:
+                    late.add_metric(short, counts.late)
+                    synced.add_metric(short, counts.synced)
+                if counts.open:
+                    still_open.add_metric(short, counts.open)
+            if counts.ratio is not None:
+                ratio.add_metric(list(key), counts.ratio)
         attendance = GaugeMetricFamily(
             "pantau_attendance_ratio",
             "Members present / members of the group, summed over the period's meetings.",
@@ -135,7 +154,7 @@ class AggregatesCollector(Collector):
         for key, expected in sorted(rollup.get(aggregates.EXPECTED).items()):
             if key[2] in periods:
                 attendance.add_metric(list(key), _ratio(present.get(key, 0.0), expected))
-        return [due, met, ratio, attendance]
+        return [due, met, ratio, late, still_open, synced, attendance]
 
     @staticmethod
     def _distributions(rollup: Rollup) -> Iterable[Metric]:

@@ -22,6 +22,7 @@ class AnalyticsSettings(ServiceSettings):
     data_dir: Path = Field(default=Path("var/analytics"), description="Faust's local data directory.")
     partitions: int = Field(default=GROUP_KEYED_PARTITIONS, description="Partitions of group-keyed topics.")
     alerts_partitions: int = Field(default=12, description="Partitions of notifications.alerts.")
+    registry_partitions: int = Field(default=12, description="Partitions of registry.events.")
     dead_letter_partitions: int = Field(default=3, description="Partitions of each dead-letter topic.")
     consumer_groups: str = Field(
         default="monitoring=pantau-monitoring,notifications=pantau-notifications,analytics=pantau-analytics",
@@ -29,3 +30,6 @@ class AnalyticsSettings(ServiceSettings):
     )
     lag_interval_seconds: float = Field(default=15.0, gt=0, description="How often consumer lag is read.")
     log_level: str = Field(default="info", description="Worker log level.")
+    chromium_path: str = Field(
+        default="/usr/bin/chromium", description="Chromium that prints the monthly report to PDF (`format=pdf`)."
+    )

@@ -26,6 +26,7 @@ class AnalyticsState:
     group_rollups: dict[int, Rollup] = field(default_factory=dict)
     supervisor_rollups: dict[int, Rollup] = field(default_factory=dict)
     facilitator_groups: dict[str, set[str]] = field(default_factory=dict)
+    kabupaten_groups: dict[str, set[str]] = field(default_factory=dict)  # the manager page's facilitator level
     active_group_partitions: set[int] = field(default_factory=set)
     health: PipelineHealth = field(default_factory=PipelineHealth)
     rebuilds: int = 0
@@ -50,6 +51,7 @@ class AnalyticsState:
         (a standby copy of another worker's partition is not ours to count)."""
         rollups: dict[int, Rollup] = {}
         self.facilitator_groups = {}
+        self.kabupaten_groups = {}
         for group_id, facts in groups:
             if facts.partition not in active:
                 continue
@@ -71,3 +73,5 @@ class AnalyticsState:
         ids = {facts.facilitator_id, *(month.facilitator_id for month in facts.periods.values())}
         for facilitator_id in ids - {""}:
             self.facilitator_groups.setdefault(facilitator_id, set()).add(group_id)
+        for kabupaten in {facts.kabupaten, *(month.kabupaten for month in facts.periods.values())} - {""}:
+            self.kabupaten_groups.setdefault(kabupaten, set()).add(group_id)

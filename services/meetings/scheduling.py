@@ -6,6 +6,23 @@ with the meetings themselves) instead of joining the registry. "Due at the end o
 
 Periods are labelled `YYYY-MM`. Monthly groups have one period a month. Quarterly groups have one
 a quarter, labelled by the quarter's first month, due on `day_of_month` of its last month.
+
+**History is scheduled too.** A period whose due time has already passed when Pantau learns of it (a
+group registered with months of history to import, a phone that was offline for weeks) is still a
+period the group was due in, and compliance must count it in its own month — but only where Pantau
+has evidence that the group was being accompanied then, so that a group registered today is never
+held to months before it existed. The evidence, and what it schedules:
+
+- a meeting recorded in the period: that period (an import of a year's history schedules each
+  month it holds, right after that month's first meeting);
+- the group's agreed plan (the accompaniment both sides signed up to): every period whose due day
+  lies within the plan's `starts_on`…`ends_on`, up to `PLAN_LOOKBACK_PERIODS` back — so a month the
+  group skipped inside its plan counts as not met.
+
+Otherwise the scheduler holds a group to its current and next period, and a period already past due
+when first seen is left alone. Monitoring learns from the event's arrival that a late-scheduled period
+is history and raises no `meeting.overdue` for it (see `services/monitoring/rules/overdue.py`);
+analytics counts it.
 """
 
 from __future__ import annotations
@@ -51,6 +68,19 @@ def due_at(period: str, *, cadence: str, day_of_month: int, time_zone: str) -> d
     return local.astimezone(UTC)
 
 
+def previous_period(period: str, cadence: str) -> str:
+    """The period before `period`."""
+    year, month = (int(part) for part in period.split("-"))
+    month -= 1 if cadence == "monthly" else 3
+    if month < 1:
+        year, month = year - 1, month + 12
+    return f"{year:04d}-{month:02d}"
+
+
+# How far back an agreed plan brings past periods into compliance (a year of monthly meetings).
+PLAN_LOOKBACK_PERIODS = 12
+
+
 def periods_to_schedule(now: datetime, *, cadence: str, time_zone: str) -> list[str]:
     """The current period and the next, in the group's local calendar."""
     current = period_of(now.astimezone(ZoneInfo(time_zone)).date(), cadence)
@@ -64,41 +94,96 @@ def schedule_group(connection: Connection, group: Any, *, settings: MeetingsSett
     if not schedule:
         return 0
     time_zone = regions.time_zone_of(group["region_code"])
+    periods = periods_to_schedule(now, cadence=schedule["cadence"], time_zone=time_zone)
+    # A period already due when first seen needs evidence (a meeting, a plan): not scheduled from here.
+    return sum(
+        _ensure_period(connection, group, period, settings=settings, now=now, new_only_if_ahead=True)
+        for period in periods
+    )
+
+
+def schedule_plan_periods(
+    connection: Connection, group: Any, *, starts_on: date, ends_on: date, settings: MeetingsSettings, now: datetime
+) -> int:
+    """Schedule the past periods the group's agreed plan covers (due day within `starts_on`…`ends_on`,
+    due time passed, at most `PLAN_LOOKBACK_PERIODS` back). Returns how many events were staged."""
+    schedule = group["schedule"]
+    if not schedule:
+        return 0
+    time_zone = regions.time_zone_of(group["region_code"])
     cadence, day = schedule["cadence"], schedule["day_of_month"]
+    period = period_of(now.astimezone(ZoneInfo(time_zone)).date(), cadence)
     staged = 0
-    for period in periods_to_schedule(now, cadence=cadence, time_zone=time_zone):
+    for _ in range(PLAN_LOOKBACK_PERIODS):
         due = due_at(period, cadence=cadence, day_of_month=day, time_zone=time_zone)
-        existing = connection.execute(
-            select(db.scheduled_meetings.c.due_at).where(
-                db.scheduled_meetings.c.group_id == group["id"], db.scheduled_meetings.c.period == period
-            )
-        ).first()
-        if existing is not None:
-            known = existing.due_at if existing.due_at.tzinfo else existing.due_at.replace(tzinfo=UTC)
-            if known == due:
-                continue
-            connection.execute(
-                update(db.scheduled_meetings)
-                .where(db.scheduled_meetings.c.group_id == group["id"], db.scheduled_meetings.c.period == period)
-                .values(due_at=due)
-            )
-        else:
-            if due <= now:
-                continue  # due before Pantau knew the group's schedule: nothing to hold anyone to
-            connection.execute(insert(db.scheduled_meetings).values(group_id=group["id"], period=period, due_at=due))
-        event = MeetingScheduled(
-            group_id=group["id"],
-            programme=group["programme"],
-            facilitator_id=group["facilitator_id"],
-            region_code=group["region_code"],
-            period=period,
-            due_at=due,
-            time_zone=time_zone,
-        )
-        envelope = serde.envelope_for(event, source=settings.source, time=now)
-        outbox.append(connection, [envelope], kafka=settings.kafka, topic=topics.MEETINGS_EVENTS)
-        staged += 1
+        due_day = due.astimezone(ZoneInfo(time_zone)).date()
+        if due <= now and starts_on <= due_day <= ends_on:
+            staged += _ensure_period(connection, group, period, settings=settings, now=now, only_if_missing=True)
+        if due_day < starts_on:
+            break
+        period = previous_period(period, cadence)
     return staged
+
+
+def schedule_meeting_period(
+    connection: Connection, group: Any, started_at: datetime, *, settings: MeetingsSettings, now: datetime
+) -> int:
+    """Make sure the period a recorded meeting belongs to is scheduled (history that arrives late is
+    counted in its own period). Staged after the meeting itself, so a consumer reading the group's
+    partition in order sees the meeting first. Returns 1 if a `meeting_scheduled` was staged."""
+    schedule = group["schedule"]
+    if not schedule:
+        return 0
+    time_zone = regions.time_zone_of(group["region_code"])
+    period = period_of(started_at.astimezone(ZoneInfo(time_zone)).date(), schedule["cadence"])
+    return _ensure_period(connection, group, period, settings=settings, now=now, only_if_missing=True)
+
+
+def _ensure_period(
+    connection: Connection,
+    group: Any,
+    period: str,
+    *,
+    settings: MeetingsSettings,
+    now: datetime,
+    only_if_missing: bool = False,
+    new_only_if_ahead: bool = False,
+) -> int:
+    """Insert (or correct the due time of) one scheduled period and stage its event; 0 if unchanged."""
+    schedule = group["schedule"]
+    time_zone = regions.time_zone_of(group["region_code"])
+    cadence, day = schedule["cadence"], schedule["day_of_month"]
+    due = due_at(period, cadence=cadence, day_of_month=day, time_zone=time_zone)
+    existing = connection.execute(
+        select(db.scheduled_meetings.c.due_at).where(
+            db.scheduled_meetings.c.group_id == group["id"], db.scheduled_meetings.c.period == period
+        )
+    ).first()
+    if existing is not None:
+        known = existing.due_at if existing.due_at.tzinfo else existing.due_at.replace(tzinfo=UTC)
+        if known == due or only_if_missing:
+            return 0
+        connection.execute(
+            update(db.scheduled_meetings)
+            .where(db.scheduled_meetings.c.group_id == group["id"], db.scheduled_meetings.c.period == period)
+            .values(due_at=due)
+        )
+    else:
+        if new_only_if_ahead and due <= now:
+            return 0  # due before Pantau knew the group's schedule, and no evidence yet that it was due
+        connection.execute(insert(db.scheduled_meetings).values(group_id=group["id"], period=period, due_at=due))
+    event = MeetingScheduled(
+        group_id=group["id"],
+        programme=group["programme"],
+        facilitator_id=group["facilitator_id"],
+        region_code=group["region_code"],
+        period=period,
+        due_at=due,
+        time_zone=time_zone,
+    )
+    envelope = serde.envelope_for(event, source=settings.source, time=now)
+    outbox.append(connection, [envelope], kafka=settings.kafka, topic=topics.MEETINGS_EVENTS)
+    return 1
 
 
 class Scheduler:

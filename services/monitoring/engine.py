@@ -131,7 +131,7 @@ def _fold(
     if isinstance(fact, MeetingScheduled):
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
         cadence = programme.cadence
-        state = state.with_period(ScheduledPeriod(fact.period, fact.due_at, fact.time_zone, cadence))
+        state = state.with_period(ScheduledPeriod(fact.period, fact.due_at, fact.time_zone, cadence, learned_at=now))
         return on_time_passing(state, now, programme, group_id=fact.group_id)
     if isinstance(fact, DeviceSynced):
         if state.context is not None and state.context.facilitator_id != fact.facilitator_id:

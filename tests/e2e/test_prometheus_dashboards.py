@@ -1,11 +1,15 @@
 """Dashboards, alert rules and reports against the real thing.
 
 The four services run as processes on a real broker (`tools.stack.Stack`); Debian's Prometheus scrapes
-them every second. A small deterministic month of facilitation is produced onto the test's topics;
+them every second. A small deterministic month of facilitation is produced onto the test's topics, and
+a small programme from Pantau's own generator (`tools.generator`, its July 2026) is replayed beside it;
 then every PromQL expression of every Grafana panel is evaluated through Prometheus' HTTP API (no
-error, no empty panel), every alert rule expression evaluates without error, and the compliance report
-of the analytics worker, the Prometheus value of `pantau_meeting_compliance_ratio` and the count from
-the raw input agree.
+error, no empty panel), every alert rule expression evaluates without error, and compliance agrees
+three ways — counted from the raw input (the generator's history), read from the analytics report and
+queried from Prometheus — per programme and province: groups due, met on schedule, met late, not met.
+
+Every due time in both data sets lies in the past of any day this test runs on, so the services' own
+clocks (the wall clock: they run as processes) split nothing: all groups are due, none still open.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,7 +44,7 @@ from shared.events import (
     MeetingRecorded,
     MeetingScheduled,
 )
-from shared.settings import AuthSettings
+from shared.settings import AuthSettings, KafkaSettings
 from tests.fixtures.kafka import skip_or_fail
 from tools.dashboards import (
     dashboard_files,
@@ -49,6 +53,9 @@ from tools.dashboards import (
     iter_variable_queries,
     load_dashboard,
 )
+from tools.generator.behaviour import Rates, simulate
+from tools.generator.kafka_driver import replay
+from tools.generator.programme import Programme, Shape
 from tools.stack import REPO_ROOT, Stack, free_port
 
 pytestmark = pytest.mark.e2e
@@ -213,6 +220,47 @@ def generate_month(seed: int = 6) -> GeneratedMonth:
     return month
 
 
+# --- the generator's own programme ------------------------------------------------------------------
+
+GENERATED = Shape(scale=0.0003, seed=11, start=date(2026, 7, 1), months=1)  # ~12 facilitators, July 2026
+GENERATED_PERIOD = "2026-07"
+
+
+@dataclass
+class RawCompliance:
+    """Compliance counted straight from the generator's history (schedules and meetings)."""
+
+    due: int = 0
+    on_schedule: int = 0
+    late: int = 0
+
+    @property
+    def not_met(self) -> int:
+        return self.due - self.on_schedule - self.late
+
+
+def generator_compliance(shape: Shape, period: str) -> dict[tuple[str, str], RawCompliance]:
+    """(programme, province) → compliance of the period, from the simulated history itself: every group
+    with a schedule for the period is due (its due time is long past); met on schedule if its first
+    meeting of the period started by the due time, late if after it."""
+    out: dict[tuple[str, str], RawCompliance] = {}
+    for facilitator in Programme(shape).facilitators():
+        history = simulate(facilitator, shape, Rates())
+        groups = {group.group_id: group for group in facilitator.groups}
+        for schedule in history.schedules:
+            if schedule.period != period:
+                continue
+            group = groups[schedule.group_id]
+            counts = out.setdefault((group.programme, regions.province_of(group.region_code)), RawCompliance())
+            counts.due += 1
+            starts = [m.started_at for m in history.meetings if m.group_id == group.group_id and m.period == period]
+            if starts and min(starts) <= schedule.due_at:
+                counts.on_schedule += 1
+            elif starts:
+                counts.late += 1
+    return out
+
+
 def produce(bootstrap: str, prefix: str, month: GeneratedMonth) -> None:
     """Send the month to the prefixed topics, plus one unreadable record that must be dead-lettered."""
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
@@ -299,7 +347,8 @@ class Prometheus:
 def wait_for(what: str, check: Callable[[], bool], timeout: float, details: Callable[[], str] = str) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        with contextlib.suppress(httpx.HTTPError, KeyError, IndexError, AssertionError):
+        # ValueError: a server still starting may answer "Service Unavailable" in plain text, not JSON.
+        with contextlib.suppress(httpx.HTTPError, KeyError, IndexError, AssertionError, ValueError):
             if check():
                 return
         if time.monotonic() > deadline:
@@ -358,7 +407,18 @@ def test_dashboards_alerts_and_reports_agree_with_the_input(
 ) -> None:
     month = generate_month()
     produce(kafka_bootstrap, kafka_topics, month)
+    replay(
+        GENERATED,
+        Rates(),
+        kafka=KafkaSettings(bootstrap_servers=kafka_bootstrap, topic_prefix=kafka_topics),
+        show_progress=False,
+    )
+    raw = generator_compliance(GENERATED, GENERATED_PERIOD)
+    assert sum(counts.due for counts in raw.values()) >= 50  # a programme, not a handful
+    assert sum(counts.not_met + counts.late for counts in raw.values()) >= 1  # with groups that failed
     analytics = stack.url("analytics")
+    token = mint_token(AuthSettings(), subject="admin-e2e", role="admin", scope="*")
+    headers = {"Authorization": f"Bearer {token}"}
 
     def analytics_caught_up() -> bool:
         text = httpx.get(f"{analytics}/metrics", timeout=5).text
@@ -371,12 +431,20 @@ def test_dashboards_alerts_and_reports_agree_with_the_input(
         acks += metric_value(text, "pantau_alert_ack_seconds_count", severity="critical") or 0
         dead = metric_value(text, "pantau_dead_letter_records_total", service="analytics") or 0
         lag = "pantau_consumer_lag_messages{" in text
-        return meetings == month.meetings and acks == month.acks and dead >= 1 and lag
+        # The generator's July adds meetings in the same provinces: November's report says ours are in.
+        november = httpx.get(
+            f"{analytics}/api/v1/reports/compliance",
+            params={"period": PERIOD, "level": "province"},
+            headers=headers,
+            timeout=5,
+        ).json()["total"]
+        ours = november["groups_met_on_schedule"] + november["groups_met_late"] == month.meetings
+        return meetings >= month.meetings and ours and acks == month.acks and dead >= 1 and lag
 
     wait_for(
         "analytics to aggregate the generated month",
         analytics_caught_up,
-        timeout=90,
+        timeout=240,
         details=lambda: stack.tail("analytics", 60),
     )
 
@@ -391,7 +459,7 @@ def test_dashboards_alerts_and_reports_agree_with_the_input(
     wait_for(
         "Prometheus to scrape the aggregates",
         prometheus_caught_up,
-        timeout=60,
+        timeout=120,
         details=lambda: f"{prometheus.tail()}\n{stack.tail('monitoring', 40)}",
     )
     time.sleep(3)  # a few more scrapes, so that rate() over the panels' window has two points
@@ -424,8 +492,6 @@ def test_dashboards_alerts_and_reports_agree_with_the_input(
     assert all(rule["health"] in {"ok", "unknown"} for group in loaded for rule in group["rules"]), loaded
 
     # 3. the compliance report = the raw input = Prometheus, for a province
-    token = mint_token(AuthSettings(), subject="admin-e2e", role="admin", scope="*")
-    headers = {"Authorization": f"Bearer {token}"}
     province = "18"
     report = httpx.get(
         f"{analytics}/api/v1/reports/compliance",
@@ -496,6 +562,64 @@ def test_dashboards_alerts_and_reports_agree_with_the_input(
     assert page.headers["content-type"].startswith("text/html")
     assert "Laporan Bulanan" in page.text
     assert "KLP-AN000" in page.text
+
+    # 5. the generator's own programme: raw history = report = Prometheus, per programme and province
+    def report_of(period: str) -> dict[str, Any]:
+        answer = httpx.get(
+            f"{analytics}/api/v1/reports/compliance",
+            params={"period": period, "level": "province"},
+            headers=headers,
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    def totals_of(report: dict[str, Any]) -> tuple[int, int, int]:
+        total = report["total"]
+        return total["groups_due"], total["groups_met_on_schedule"], total["groups_met_late"]
+
+    expected_totals = (
+        sum(c.due for c in raw.values()),
+        sum(c.on_schedule for c in raw.values()),
+        sum(c.late for c in raw.values()),
+    )
+    # Schedules and meetings arrive on one topic but from many facilitators: wait for all of them.
+    wait_for(
+        "analytics to count the generator's July",
+        lambda: totals_of(report_of(GENERATED_PERIOD)) == expected_totals,
+        timeout=180,
+        details=lambda: f"{report_of(GENERATED_PERIOD)['total']}\n{stack.tail('analytics', 30)}",
+    )
+    july = {(row["programme"], row["region_code"]): row for row in report_of(GENERATED_PERIOD)["rows"]}
+    assert set(july) == set(raw)
+    for (programme, province), counts in raw.items():
+        row = july[(programme, province)]
+        from_report = (row["groups_due"], row["groups_met_on_schedule"], row["groups_met_late"], row["groups_not_met"])
+        assert from_report == (counts.due, counts.on_schedule, counts.late, counts.not_met), (programme, province)
+        assert row["groups_open"] == 0
+        assert row["region_name"] not in ("", province, f"wilayah {province}")  # a name beside the code
+
+    def prometheus_by_place(metric: str) -> dict[tuple[str, str], float]:
+        vector = prometheus.vector(f'sum by (programme, province) ({metric}{{period="{GENERATED_PERIOD}"}})')
+        return {(s["metric"]["programme"], s["metric"]["province"]): float(s["value"][1]) for s in vector}
+
+    def prometheus_agrees() -> bool:
+        return (
+            prometheus_by_place("pantau_meeting_groups_due") == {key: c.due for key, c in raw.items()}
+            and prometheus_by_place("pantau_meeting_groups_met_on_schedule")
+            == {key: c.on_schedule for key, c in raw.items()}
+            and prometheus_by_place("pantau_meeting_groups_met_late") == {key: c.late for key, c in raw.items()}
+        )
+
+    # A scrape taken after the report agreed must agree too (earlier scrapes may predate the meetings).
+    wait_for("Prometheus to agree with the generator's July", prometheus_agrees, timeout=120, details=prometheus.tail)
+    for (programme, province), counts in raw.items():
+        [ratio] = prometheus.vector(
+            f'pantau_meeting_compliance_ratio{{programme="{programme}", province="{province}", '
+            f'kabupaten="", period="{GENERATED_PERIOD}"}}'
+        )
+        assert float(ratio["value"][1]) == pytest.approx(counts.on_schedule / counts.due)
+        assert july[(programme, province)]["compliance_ratio"] == pytest.approx(counts.on_schedule / counts.due)
 
     # No series anywhere in Prometheus carries a group, member or facilitator id.
     for sample in prometheus.vector('{__name__=~"pantau_.+"}'):

@@ -32,8 +32,8 @@ FACILITATOR = {
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
-    # A fixed "now" after the reports' meeting day: November's due time (the 10th) has passed, so
-    # scheduling stages exactly December's meeting, whatever day the suite runs on.
+    # A fixed "now" after the reports' meeting day, so scheduling stages exactly the same periods
+    # (December ahead; November for its meetings; January to October for the plan), whatever the day.
     app = create_app(MeetingsSettings(database_url=database_url, publish_events=False), clock=lambda: NOW)
     with TestClient(app) as test_client:
         yield test_client
@@ -166,7 +166,7 @@ def test_the_whole_write_surface_on_this_backend(client: TestClient) -> None:
             "meetings.group_upserted.v1": 1,
             "meetings.meeting_recorded.v1": 2,
             "meetings.device_synced.v1": 1,
-            "meetings.meeting_scheduled.v1": 1,
+            "meetings.meeting_scheduled.v1": 12,  # December; November (its meetings); January-October (the plan)
             "meetings.plan_agreed.v1": 1,
             "meetings.plan_revised.v1": 1,
             "meetings.activity_progressed.v1": 1,

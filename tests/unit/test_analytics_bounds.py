@@ -32,6 +32,7 @@ pytestmark = pytest.mark.unit
 
 #: The bound documented in services/analytics/README.md ("Bounds").
 SERIES_BOUND = 75_000
+SCRAPED_AT = datetime(2027, 1, 15, tzinfo=UTC)
 
 PROVINCES = sorted(regions.PROVINCE_TIME_ZONES)
 KABUPATEN_COUNT = 514
@@ -189,7 +190,8 @@ def exposition() -> tuple[str, set[str]]:
         },
     )
     registry = CollectorRegistry()
-    registry.register(AggregatesCollector(lambda: rollup, lambda: health))
+    # Scraped after the last month's due time: every period is due (the most series compliance exposes).
+    registry.register(AggregatesCollector(lambda: rollup, lambda: health, clock=lambda: SCRAPED_AT))
     return generate_latest(registry).decode(), ids
 
 
@@ -207,6 +209,12 @@ def test_series_count_at_national_scale_stays_under_the_bound(exposition: tuple[
         by_metric["pantau_meeting_compliance_ratio"]
         == len(PROGRAMMES) * (KABUPATEN_COUNT + len(PROVINCES)) * aggregates.EXPOSED_PERIODS
     )
+    province_months = len(PROGRAMMES) * len(PROVINCES) * aggregates.EXPOSED_PERIODS
+    assert by_metric["pantau_meeting_groups_met_late"] == by_metric["pantau_meeting_groups_synced_past_due"]
+    assert by_metric["pantau_meeting_groups_met_late"] == province_months
+    # Groups still open exist only for the months whose due time is ahead: at most the same again.
+    assert by_metric.get("pantau_meeting_groups_open", 0) == 0
+    assert len(samples) + province_months <= SERIES_BOUND
     assert by_metric["pantau_deviations_opened_total"] == len(RULES) * len(SEVERITIES) * len(PROGRAMMES) * len(
         PROVINCES
     )

@@ -9,14 +9,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.analytics import aggregates
-from services.analytics.aggregates import GroupFacts, Rollup, SupervisorFacts, contribution, totals
-from services.analytics.collector import compliance_series
+from services.analytics.aggregates import (
+    Compliance,
+    GroupFacts,
+    Rollup,
+    SupervisorFacts,
+    compliance_series,
+    contribution,
+    totals,
+)
 from services.analytics.state import AnalyticsState
 from shared.events import (
     AlertAcknowledged,
     DeviationEscalated,
     DeviationOpened,
     DeviationResolved,
+    DeviceSynced,
     EvaluationSubmitted,
     MeetingRecorded,
     MeetingScheduled,
@@ -53,8 +61,26 @@ def meeting(report_id: str, started_at: datetime, *, present: int = 3, region: s
     )
 
 
-def compliance(facts: GroupFacts, period: str = "2026-11") -> tuple[float, float]:
-    return compliance_series(totals([facts]))[("pkh-p2k2", "18", "18.71", period)]
+AFTER = DUE + timedelta(days=20)  # read on 30 November: November's due time has passed
+
+
+def compliance(facts: GroupFacts, period: str = "2026-11", now: datetime = AFTER) -> tuple[int, int]:
+    """(met on schedule, due) of the group's kabupaten as of `now`."""
+    counts = compliance_series(totals([facts]), now)[("pkh-p2k2", "18", "18.71", period)]
+    return counts.on_schedule, counts.due
+
+
+def counts_of(facts: GroupFacts, period: str = "2026-11", now: datetime = AFTER) -> Compliance:
+    return compliance_series(totals([facts]), now)[("pkh-p2k2", "18", "18.71", period)]
+
+
+def synced(through: datetime, facilitator: str | None = None) -> DeviceSynced:
+    sample = SAMPLES[DeviceSynced]
+    assert isinstance(sample, DeviceSynced)
+    meeting_sample = SAMPLES[MeetingScheduled]
+    assert isinstance(meeting_sample, MeetingScheduled)
+    owner = facilitator or meeting_sample.facilitator_id
+    return sample.model_copy(update={"synced_through": through, "facilitator_id": owner})
 
 
 class TestCompliance:
@@ -64,23 +90,75 @@ class TestCompliance:
         aggregates.on_meeting(facts, meeting("r-1", DUE - timedelta(hours=8)))
         assert compliance(facts) == (1, 1)
 
-    def test_late_meeting_does_not_count(self) -> None:
+    def test_a_late_meeting_is_met_late_not_on_schedule(self) -> None:
         facts = GroupFacts()
         aggregates.on_meeting_scheduled(facts, scheduled())
         aggregates.on_meeting(facts, meeting("r-1", DUE + timedelta(seconds=1)))
-        assert compliance(facts) == (0, 1)
+        counts = counts_of(facts)
+        assert (counts.due, counts.on_schedule, counts.late, counts.not_met) == (1, 0, 1, 0)
 
-    def test_due_without_meeting(self) -> None:
+    def test_due_without_meeting_is_not_met(self) -> None:
         facts = GroupFacts()
         aggregates.on_meeting_scheduled(facts, scheduled())
         assert compliance(facts) == (0, 1)
-        assert compliance_series(totals([facts]))[("pkh-p2k2", "18", "", "2026-11")] == (0, 1)
+        province = compliance_series(totals([facts]), AFTER)[("pkh-p2k2", "18", "", "2026-11")]
+        assert (province.due, province.not_met, province.ratio) == (1, 1, 0.0)
+
+    def test_before_the_due_time_nobody_has_failed(self) -> None:
+        """2 November: the group is still open, not a failure, and no ratio is reported."""
+        facts = GroupFacts()
+        aggregates.on_meeting_scheduled(facts, scheduled())
+        counts = counts_of(facts, now=datetime(2026, 11, 2, 1, 0, tzinfo=UTC))
+        assert (counts.due, counts.open, counts.not_met, counts.ratio) == (0, 1, 0, None)
+
+    def test_an_early_meeting_before_the_due_time_is_open_and_already_met(self) -> None:
+        facts = GroupFacts()
+        aggregates.on_meeting_scheduled(facts, scheduled())
+        aggregates.on_meeting(facts, meeting("r-1", DUE - timedelta(days=5)))
+        counts = counts_of(facts, now=DUE - timedelta(days=1))
+        assert (counts.due, counts.open, counts.open_met) == (0, 1, 1)
+
+    @pytest.mark.parametrize(
+        ("now", "due", "open_"),
+        [(DUE - timedelta(seconds=1), 0, 1), (DUE, 1, 0), (DUE + timedelta(seconds=1), 1, 0)],
+    )
+    def test_the_due_instant_itself_is_due(self, now: datetime, due: int, open_: int) -> None:
+        facts = GroupFacts()
+        aggregates.on_meeting_scheduled(facts, scheduled())
+        counts = counts_of(facts, now=now)
+        assert (counts.due, counts.open) == (due, open_)
+
+    def test_freshness_counts_devices_synced_past_the_due_time(self) -> None:
+        facts = GroupFacts()
+        aggregates.on_meeting_scheduled(facts, scheduled())
+        assert aggregates.on_device_synced(facts, synced(DUE - timedelta(hours=1))) is True
+        assert counts_of(facts).synced == 0
+        assert aggregates.on_device_synced(facts, synced(DUE + timedelta(days=1))) is True
+        assert aggregates.on_device_synced(facts, synced(DUE)) is False  # never goes back
+        counts = counts_of(facts)
+        assert (counts.synced, counts.freshness) == (1, 1.0)
+
+    def test_another_facilitators_phone_says_nothing(self) -> None:
+        facts = GroupFacts()
+        aggregates.on_meeting_scheduled(facts, scheduled())
+        assert aggregates.on_device_synced(facts, synced(DUE + timedelta(days=1), "PDP-OTHER")) is False
+        assert counts_of(facts).synced == 0
+
+    def test_a_quarterly_period_counts_meetings_in_any_of_its_months(self) -> None:
+        # Q4 labelled 2026-10, due 10 December: a meeting on 20 November is on schedule.
+        facts = GroupFacts()
+        quarter_due = datetime(2026, 12, 10, 16, 59, 59, tzinfo=UTC)
+        aggregates.on_meeting_scheduled(facts, scheduled("2026-10", due_at=quarter_due))
+        assert facts.periods["2026-10"].window == ["2026-10", "2026-11", "2026-12"]
+        aggregates.on_meeting(facts, meeting("r-1", datetime(2026, 11, 20, 2, 0, tzinfo=UTC)))
+        assert compliance(facts, "2026-10", now=datetime(2027, 1, 5, tzinfo=UTC)) == (1, 1)
+        assert counts_of(facts, "2026-10", now=datetime(2026, 12, 2, tzinfo=UTC)).open_met == 1
 
     def test_report_arriving_before_the_schedule_still_counts(self) -> None:
         """A meeting reported late (or before its schedule event) counts if it was held on time."""
         facts = GroupFacts()
         aggregates.on_meeting(facts, meeting("r-1", DUE - timedelta(days=2)))
-        assert ("pkh-p2k2", "18", "18.71", "2026-11") not in compliance_series(totals([facts]))
+        assert ("pkh-p2k2", "18", "18.71", "2026-11") not in compliance_series(totals([facts]), AFTER)
         aggregates.on_meeting_scheduled(facts, scheduled())
         assert compliance(facts) == (1, 1)
 

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 
-from services.analytics import aggregates, reports
+from services.analytics import aggregates, monthly
 from services.analytics.aggregates import GroupFacts
+from services.analytics.directory import Directory
 from services.analytics.state import AnalyticsState
 from services.analytics.views import ReportViews
 from shared.auth import mint_token
@@ -22,6 +23,13 @@ pytestmark = pytest.mark.unit
 
 AUTH = AuthSettings()
 DUE = datetime(2026, 11, 10, 16, 59, 59, tzinfo=UTC)
+READ_AT = datetime(2026, 12, 2, 1, 14, tzinfo=UTC)  # 2 December: November's due time has passed
+NAMES = {
+    "region:18": {"name": "Lampung", "level": "provinsi"},
+    "region:18.71": {"name": "Kota Bandar Lampung", "level": "kabupaten"},
+    "facilitator:F-001": {"name": "Siti Rahmawati"},
+    "group:G-1": {"name": "Kelompok Mawar", "cadence": "monthly"},
+}
 
 
 def group(group_id: str, village: str, *, met: bool | None, facilitator: str = "F-001") -> GroupFacts:
@@ -63,7 +71,9 @@ def table() -> dict[str, GroupFacts]:
 def views(table: dict[str, GroupFacts]) -> ReportViews:
     state = AnalyticsState()
     state.rebuild_groups(table.items(), active=set(range(12)))
-    return ReportViews(state=state, group=table.get, auth=AUTH, partitions=12)
+    return ReportViews(
+        state=state, group=table.get, auth=AUTH, partitions=12, directory=Directory(NAMES.get), clock=lambda: READ_AT
+    )
 
 
 def bearer(role: str, subject: str = "u-1", scope: str = "*") -> dict[str, str]:
@@ -76,8 +86,12 @@ def test_compliance_by_province_and_kabupaten(views: ReportViews) -> None:
     document = orjson.loads(reply.body)
     rows = {row["region_code"]: row for row in document["rows"]}
     assert (rows["18"]["groups_met_on_schedule"], rows["18"]["groups_due"]) == (1, 3)
+    assert (rows["18"]["groups_met_late"], rows["18"]["groups_not_met"], rows["18"]["groups_open"]) == (1, 1, 0)
+    assert (rows["18"]["region_name"], rows["32"]["region_name"]) == ("Lampung", "Jawa Barat")  # registry; official
     assert rows["32"]["compliance_ratio"] == 1.0
-    assert document["total"] == {"groups_due": 4, "groups_met_on_schedule": 2, "compliance_ratio": 0.5}
+    total = document["total"]
+    assert (total["groups_due"], total["groups_met_on_schedule"], total["compliance_ratio"]) == (4, 2, 0.5)
+    assert document["as_of"] == "2026-12-02T01:14:00Z"
 
     reply = views.compliance({"period": "2026-11", "level": "kabupaten", "region": "18", "format": "csv"}, {})
     assert reply.status == 401
@@ -86,10 +100,39 @@ def test_compliance_by_province_and_kabupaten(views: ReportViews) -> None:
     )
     assert reply.content_type.startswith("text/csv")
     rows_csv = list(csv.DictReader(io.StringIO(reply.body.decode())))
-    assert [(r["region_code"], r["groups_due"], r["groups_met_on_schedule"]) for r in rows_csv] == [
-        ("18.71", "2", "1"),
-        ("18.72", "1", "0"),
+    assert [(r["region_code"], r["region_name"], r["groups_due"], r["groups_met_on_schedule"]) for r in rows_csv] == [
+        ("18.71", "Kota Bandar Lampung", "2", "1"),
+        ("18.72", "wilayah 18.72", "1", "0"),
     ]
+
+
+def test_before_any_due_time_the_month_shows_no_failure(table: dict[str, GroupFacts]) -> None:
+    """Read on 2 November 08.00 WIB, eight days before anything is due: all open, nothing failed."""
+    state = AnalyticsState()
+    state.rebuild_groups(table.items(), active=set(range(12)))
+    early = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+    views = ReportViews(state=state, group=table.get, auth=AUTH, partitions=12, clock=lambda: early)
+    document = orjson.loads(views.compliance({"period": "2026-11"}, bearer("admin")).body)
+    total = document["total"]
+    assert (total["groups_due"], total["groups_not_met"], total["groups_open"]) == (0, 0, 4)
+    assert total["compliance_ratio"] is None
+    assert all(row["compliance_ratio"] is None and row["groups_not_met"] == 0 for row in document["rows"])
+    page = views.compliance({"period": "2026-11", "format": "html"}, bearer("admin")).body.decode()
+    assert "Belum ada kelompok yang batas waktu pertemuannya lewat" in page
+
+
+def test_compliance_as_a_printable_page(views: ReportViews) -> None:
+    reply = views.compliance({"period": "2026-11", "region": "18", "format": "html"}, bearer("admin"))
+    assert reply.status == 200
+    assert reply.content_type.startswith("text/html")
+    page = reply.body.decode()
+    assert "Kepatuhan jadwal pertemuan — Lampung, November 2026" in page
+    assert "Dari 3 kelompok yang batas waktunya sudah lewat, 1 bertemu tepat waktu (33%)" in page
+    assert "2 Desember 2026, 08.14 WIB" in page
+    assert "PKH — Pertemuan Peningkatan Kemampuan Keluarga (P2K2)" in page
+    assert "pkh-p2k2" not in page
+    english = views.compliance({"period": "2026-11", "format": "html", "lang": "en"}, {**bearer("admin")})
+    assert "Meeting schedule compliance — Indonesia, November 2026" in english.body.decode()
 
 
 @pytest.mark.parametrize(
@@ -123,14 +166,14 @@ def test_facilitator_monthly_report(views: ReportViews) -> None:
     reply = views.facilitator_monthly("F-001", {"period": "2026-11"}, bearer("facilitator", "F-001", "F-001"))
     assert reply.status == 200
     document = orjson.loads(reply.body)
-    assert [g["group_id"] for g in document["groups"]] == ["G-1", "G-2", "G-3"]
+    assert [g["group_name"] for g in document["groups"]] == ["G-2", "G-3", "Kelompok Mawar"]  # by name
     summary = document["summary"]
     assert summary["meetings"] == 2
     assert summary["meetings_per_module"] == {"Gizi <b>": 2}
     assert (summary["groups_met_on_schedule"], summary["groups_due"]) == (1, 3)
     assert summary["deviations_opened"] == 1
-    assert document["groups"][0]["deviations"][0]["status"] == "open"
-    assert document["groups"][0]["evaluations"][0]["direction"] == "group_rates_facilitator"
+    assert document["groups"][2]["deviations"][0]["status"] == "open"
+    assert document["groups"][2]["evaluations"][0]["direction"] == "group_rates_facilitator"
 
     other = views.facilitator_monthly("F-001", {"period": "2026-11"}, bearer("facilitator", "F-002", "F-002"))
     assert other.status == 403
@@ -141,13 +184,13 @@ def test_facilitator_monthly_report(views: ReportViews) -> None:
     assert page.content_type.startswith("text/html")
     html = page.body.decode()
     assert "Laporan Bulanan" in html
-    assert "G-1" in html
+    assert "Kelompok Mawar" in html
     assert "Gizi &lt;b&gt;" in html
     assert "Gizi <b>" not in html
     assert "@media print" in html
 
 
 def test_report_for_a_month_without_facts_is_empty() -> None:
-    document = reports.facilitator_report("F-009", "2026-01", [])
+    document = monthly.facilitator_report("F-009", "2026-01", [], now=READ_AT)
     assert document["groups"] == []
     assert document["summary"]["attendance_ratio"] is None

@@ -283,6 +283,24 @@ class TestOverdue:
             ("resolve", OVERDUE, utc(2026, 3, 20, 5)),
         ]
 
+    def test_a_period_learned_after_due_plus_offline_grace_is_history_and_raises_nothing(self) -> None:
+        # A past month scheduled late (imported history, a plan agreed afterwards): no year-old alarms.
+        learned_late = At(scheduled(PERIOD), DUE + OFFLINE + SECOND)
+        steps = [learned_late, synced(DUE + 20 * DAY), Tick(DUE + CRITICAL), Tick(DUE + 40 * DAY)]
+        assert overdue_of(steps) == []
+        state, _ = drive(steps)
+        assert overdue.wake_times(state, PKH.rules.meeting_overdue, group_id=GROUP) == []
+
+    def test_a_period_learned_within_the_offline_grace_is_still_watched(self) -> None:
+        learned = At(scheduled(PERIOD), DUE + OFFLINE - SECOND)
+        assert overdue_of([learned, Tick(DUE + OFFLINE)]) == [("open", OVERDUE, DUE + OFFLINE)]
+
+    def test_a_re_published_period_keeps_when_it_was_first_learned(self) -> None:
+        again = At(scheduled(PERIOD), DUE + 30 * DAY)  # the same period again, first learned in February
+        state, decisions = drive([SCHEDULE, again])
+        assert [period.learned_at for period in state.periods] == [utc(2026, 2, 1)]
+        assert summary(of_rule(decisions, OVERDUE))[0] == ("open", OVERDUE, DUE + OFFLINE)
+
     def test_periods_are_independent(self) -> None:
         steps = [SCHEDULE, At(scheduled("2026-04"), utc(2026, 2, 1)), Tick(due("2026-04") + OFFLINE)]
         _, decisions = drive(steps)

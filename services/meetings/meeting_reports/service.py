@@ -15,6 +15,7 @@ from services.meetings.idempotency import previous_result
 from services.meetings.meeting_reports.models import MeetingIn, MeetingResult
 from services.meetings.pseudonym import contains_nik_shaped_value
 from services.meetings.registry.service import member_ref_of
+from services.meetings.scheduling import schedule_meeting_period
 from services.meetings.settings import MeetingsSettings
 from shared import serde, topics
 from shared.events import Attendance, MeetingRecorded
@@ -116,6 +117,8 @@ def record_meeting(
         event, source=settings.source, time=body.ended_at, recorded_at=body.recorded_at, received_at=now
     )
     outbox.append(connection, [envelope], kafka=settings.kafka, topic=topics.MEETINGS_EVENTS)
+    # A meeting of a period never scheduled (imported history) makes that period count in compliance.
+    schedule_meeting_period(connection, group, body.started_at, settings=settings, now=now)
     return Recorded("created", result)
 
 

@@ -14,6 +14,7 @@ from services.meetings.plans.changes import activity_changes
 from services.meetings.plans.models import PlanIn, PlanResult, ProgressIn, ProgressResult
 from services.meetings.pseudonym import contains_nik_shaped_value
 from services.meetings.registry.service import member_ref_of
+from services.meetings.scheduling import schedule_plan_periods
 from services.meetings.settings import MeetingsSettings
 from shared import serde, topics
 from shared.events import ActivityProgressed, PlanAgreed, PlannedActivity, PlanRevised
@@ -124,6 +125,8 @@ def upsert_plan(
     )
     envelope = serde.envelope_for(event, source=settings.source, time=now)
     outbox.append(connection, [envelope], kafka=settings.kafka, topic=topics.PLANS_EVENTS)
+    # The months the plan covers are months the group was due to meet, even if they are history.
+    schedule_plan_periods(connection, group, starts_on=body.starts_on, ends_on=body.ends_on, settings=settings, now=now)
     return PlanResult(plan_id=plan_id, revision=revision, outcome="agreed" if existing is None else "revised")
 
 

@@ -7,6 +7,12 @@ resolves it (`late_report`).
 
 Which devices count: those of the group's facilitator that synced within 30 days before the due
 time (an abandoned phone does not hold the rule back beyond the offline grace).
+
+A period learned only after its due time + offline grace (the meetings service schedules imported
+history and the past months of a plan agreed afterwards late, so that compliance counts them) is
+history: nobody could have acted on it in time, and an import of a year would otherwise flood
+supervisors with year-old alarms. The rule says nothing about such a period; analytics still counts
+it as met or not met.
 """
 
 from __future__ import annotations
@@ -57,6 +63,13 @@ def sync_covered_at(state: GroupState, needed: datetime, due: datetime) -> datet
     return max(first for first in firsts if first is not None)
 
 
+def learned_as_history(scheduled: ScheduledPeriod, config: OverdueConfig) -> bool:
+    """True when the period became known only after its due time + offline grace."""
+    return scheduled.learned_at is not None and scheduled.learned_at > scheduled.due_at + timedelta(
+        days=config.offline_grace_days
+    )
+
+
 def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_id: str) -> list[Decision]:
     """Open, escalate or resolve overdue meetings as of `now`."""
     grace = timedelta(days=config.grace_days)
@@ -65,7 +78,7 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
     decisions: list[Decision] = []
     for scheduled in state.periods:
         key = deviation_id(RULE, group_id, scheduled.period)
-        if key in state.closed:
+        if key in state.closed or (key not in state.open and learned_as_history(scheduled, config)):
             continue
         # Judged as of each instant on what had been *received* by then, so that a report read
         # early (a replay reading topics at different speeds) cannot hide a lateness that was real.
@@ -134,6 +147,8 @@ def wake_times(state: GroupState, config: OverdueConfig, *, group_id: str) -> li
     for scheduled in state.periods:
         key = deviation_id(RULE, group_id, scheduled.period)
         if key in state.closed or first_report_for_period(state, scheduled) is not None:
+            continue
+        if key not in state.open and learned_as_history(scheduled, config):
             continue
         due = scheduled.due_at
         if key in state.open:

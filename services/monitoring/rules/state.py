@@ -85,6 +85,9 @@ class ScheduledPeriod:
     due_at: datetime
     time_zone: str
     cadence: str = "monthly"
+    # When monitoring first learned of the period (rule clock): a period learned long after its due
+    # time is history (an import, a group registered late), not something to alarm about now.
+    learned_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,12 +95,17 @@ class ScheduledPeriod:
             "due_at": self.due_at.isoformat(),
             "time_zone": self.time_zone,
             "cadence": self.cadence,
+            "learned_at": self.learned_at.isoformat() if self.learned_at else None,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ScheduledPeriod:
         return cls(
-            data["period"], datetime.fromisoformat(data["due_at"]), data["time_zone"], data.get("cadence", "monthly")
+            data["period"],
+            datetime.fromisoformat(data["due_at"]),
+            data["time_zone"],
+            data.get("cadence", "monthly"),
+            _dt(data.get("learned_at")),
         )
 
 
@@ -244,6 +252,10 @@ class GroupState:
 
     def with_period(self, scheduled: ScheduledPeriod) -> GroupState:
         periods = {period.period: period for period in self.periods}
+        known = periods.get(scheduled.period)
+        if known is not None and known.learned_at is not None:
+            # A re-published period (its due time changed) was still known from the first time.
+            scheduled = replace(scheduled, learned_at=known.learned_at)
         periods[scheduled.period] = scheduled
         return replace(self, periods=tuple(sorted(periods.values(), key=lambda p: p.period)[-PERIODS_KEPT:]))
 
