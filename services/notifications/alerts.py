@@ -96,6 +96,8 @@ class Policy:
     def escalate_at(self, severity: str, released_at: datetime, level: str) -> datetime | None:
         """When an unacknowledged alert climbs; None at the top level or without a deadline."""
         deadline = self.settings.ack_deadline_seconds(severity)
+        if self.settings.incidents_enabled:
+            return None  # the incident climbs (incident_shell), not each deviation's alert
         if deadline <= 0 or level == LEVELS[-1]:
             return None
         return released_at + timedelta(seconds=deadline)
@@ -199,8 +201,8 @@ def accept_deviation(
     """Route an opened deviation to its supervisor: queue it, schedule its escalation or digest."""
     group = connection.execute(select(store.groups).where(store.groups.c.id == opened.group_id)).mappings().first()
     if group is None:
-        _park(connection, opened, record=record, now=now)
-        return Accepted("parked")
+        # The same deviation again while it waits for the registry is a duplicate, not a second wait.
+        return Accepted("parked" if _park(connection, opened, record=record, now=now) else "duplicate")
     existing = (
         connection.execute(
             select(store.alerts)
@@ -650,7 +652,8 @@ def digest_due(connection: Connection, *, policy: Policy, now: datetime) -> list
 # parking, queueing and bodies
 
 
-def _park(connection: Connection, opened: DeviationOpened, *, record: bytes, now: datetime) -> None:
+def _park(connection: Connection, opened: DeviationOpened, *, record: bytes, now: datetime) -> bool:
+    """Keep the record until the registry knows its group; False if it was already waiting."""
     exists = connection.execute(
         select(store.parked_deviations.c.deviation_id).where(
             store.parked_deviations.c.deviation_id == opened.deviation_id
@@ -662,6 +665,8 @@ def _park(connection: Connection, opened: DeviationOpened, *, record: bytes, now
                 deviation_id=opened.deviation_id, group_id=opened.group_id, record=record.decode(), parked_at=now
             )
         )
+        return True
+    return False
 
 
 def parked_records(connection: Connection) -> list[bytes]:
@@ -683,18 +688,21 @@ def queue(
     deliver_at: datetime,
     policy: Policy,
     feed: bool = True,
+    incident: bool = False,
 ) -> None:
     """One delivery row per channel the supervisor has (webhook, e-mail) plus the live feed.
 
     The feed shows everything at once (the console is pull, not a page); the other channels wait
-    for `deliver_at` (working hours for non-critical news).
+    for `deliver_at` (working hours for non-critical news). With incidents on, only incident
+    messages (and digests) are pushed: a deviation's own alert goes to the feed alone.
     """
-    if supervisor["webhook_url"]:
+    pushed = incident or not policy.settings.incidents_enabled or kind == "alert.digest"
+    if supervisor["webhook_url"] and pushed:
         _insert_delivery(
             connection, alert_id=alert_id, kind=kind, channel="webhook", target=supervisor["webhook_url"],
             body=body, supervisor=supervisor, at=deliver_at, now=now,
         )  # fmt: skip
-    if supervisor["email"] and policy.settings.smtp_host:
+    if supervisor["email"] and policy.settings.smtp_host and pushed:
         email_body = {**body, "language": supervisor["language"], "supervisor_name": supervisor["name"]}
         _insert_delivery(
             connection, alert_id=alert_id, kind=kind, channel="email", target=supervisor["email"],

@@ -67,6 +67,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         stop = asyncio.Event()
         app.state.engine = engine
         app.state.settings = settings
+        app.state.policy = policy
         app.state.producer = producer
         app.state.feed = hub
         app.state.wake_outbox = publisher.notify

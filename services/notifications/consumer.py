@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from sqlalchemy import Engine
 
-from services.notifications import alerts
+from services.notifications import alerts, incident_shell
 from services.notifications.metrics import SERVICE, NotificationsMetrics
 from services.notifications.settings import NotificationsSettings
 from shared import serde, topics
@@ -48,6 +48,7 @@ class AlertIntake:
         self._clock = clock
         self._policy = policy
         self._prefix = settings.kafka.topic_prefix
+        self._incidents = settings.incidents_enabled
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -88,6 +89,8 @@ class AlertIntake:
                     connection, fact, record=record.value or b"", policy=self._policy, now=now
                 )
                 self._metrics.alerts.labels(accepted.outcome, fact.severity).inc()
+                if self._incidents and accepted.outcome in ("queued", "digest", "updated"):
+                    incident_shell.on_opened(connection, fact, policy=self._policy, now=now)
                 if accepted.climbed:
                     self._metrics.routing_climbed.labels("above_kabupaten").inc()
                 log.info(
@@ -102,11 +105,15 @@ class AlertIntake:
                 return False, accepted.outcome in ("queued", "digest", "updated")
             if isinstance(fact, DeviationResolved):
                 closed = alerts.resolve_deviation(connection, fact, policy=self._policy, now=now)
+                if self._incidents:
+                    incident_shell.on_resolved(connection, fact, policy=self._policy, now=now)
                 log.info("deviation %s resolved (%s): %d alert(s) closed", fact.deviation_id, fact.reason, len(closed))
-                return False, bool(closed)
+                return False, bool(closed) or self._incidents
             if isinstance(fact, DeviationEscalated):
                 # The deviation got worse: the same alert is updated, never a second one.
                 updated = alerts.update_deviation(connection, fact, policy=self._policy, now=now)
+                if self._incidents:
+                    incident_shell.on_escalated(connection, fact, policy=self._policy, now=now)
                 self._metrics.alerts.labels("updated" if updated else "duplicate", fact.severity).inc()
                 log.info(
                     "deviation %s escalated %s → %s: %d alert(s) updated",
@@ -131,6 +138,8 @@ class AlertIntake:
                     if accepted.outcome in ("queued", "digest"):
                         log.info("parked deviation %s now routed", decoded.event.deviation_id)
                         queued = True
+                        if self._incidents:
+                            incident_shell.on_opened(connection, decoded.event, policy=self._policy, now=self._clock())
         return queued
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:

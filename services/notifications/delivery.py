@@ -166,8 +166,16 @@ class DeliveryWorker:
 
     @staticmethod
     def _alert(connection: Connection, alert_id: str) -> Any:
-        """The alert a delivery is for; None for a digest (which covers many)."""
-        return connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
+        """The alert (or incident, alert-shaped) a delivery is for; None for a digest (which covers many)."""
+        alert = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
+        if alert is not None:
+            return alert
+        incident = (
+            connection.execute(select(store.incidents).where(store.incidents.c.incident_id == alert_id))
+            .mappings()
+            .first()
+        )
+        return None if incident is None else {**incident, "alert_id": incident["incident_id"]}
 
     def _failed(self, delivery: Delivery, channel: str, error: DeliveryError) -> None:
         now = self._clock()

@@ -60,6 +60,10 @@ class Timing:
     ack_deadlines: Mapping[str, timedelta] = field(
         default_factory=lambda: {"critical": timedelta(hours=2), "warning": timedelta(hours=24)}
     )
+    # "group": one incident per group plus one per facilitator for what concerns the facilitator
+    # (the contract's default); "facilitator": every symptom of a facilitator's groups in one
+    # incident — for districts where a supervisor follows facilitators, not groups.
+    group_by: Kind = "group"
     push_from: Severity = "warning"
     send_resolved: bool = True
     inhibiting_rules: frozenset[str] = INHIBITING_RULES
@@ -303,6 +307,8 @@ def _open(desk: Desk, event: Opened, now: datetime, timing: Timing, changes: lis
     if known is not None:
         # Redelivered (or re-opened with a worse severity): never a second item.
         return _raise(desk, Raised(item.deviation_id, item.severity), now, timing)
+    if timing.group_by == "facilitator":
+        event = replace(event, kind="facilitator")
     inhibitor = next((incident for incident in desk.incidents if incident.inhibits), None)
     if event.kind == "group" and inhibitor is not None:
         target: Incident | None = inhibitor
@@ -311,7 +317,10 @@ def _open(desk: Desk, event: Opened, now: datetime, timing: Timing, changes: lis
             (
                 incident
                 for incident in desk.incidents
-                if incident.live and incident.kind == event.kind and incident.subject_id == _subject(desk, event)
+                if incident.live
+                and incident.kind == event.kind
+                and incident.subject_id == _subject(desk, event)
+                and incident.chain == event.chain  # a group in another kabupaten has its own supervisor
             ),
             None,
         )

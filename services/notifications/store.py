@@ -136,6 +136,40 @@ outbox = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=True, index=True),
 )
+# Incidents (schema v3): one row per facilitator holding the pure lifecycle's state (`incidents.Desk`
+# as JSON) with the next moment it needs a tick, and one row per incident for the API and console.
+incident_desks = Table(
+    "incident_desks",
+    metadata,
+    Column("facilitator_id", String(80), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("wake_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", String(80), primary_key=True),
+    Column("facilitator_id", String(80), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # group, facilitator
+    Column("subject_id", String(80), nullable=False),
+    Column("supervisor_id", String(80), nullable=False, index=True),  # who has it now
+    Column("escalation_level", String(20), nullable=False),
+    Column("region_code", String(20), nullable=True, index=True),  # routing region: scope of lists and acks
+    Column("status", String(20), nullable=False),  # pending, open, acknowledged, resolved, dismissed
+    Column("severity", String(10), nullable=False),
+    Column("deviation_id", String(80), nullable=False),  # the worst item's, for alert-shaped events
+    Column("group_id", String(80), nullable=False),
+    Column("rule", String(80), nullable=False),
+    Column("items", JSON, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_by", String(80), nullable=True),
+    Column("note", String(1000), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+)
 schema_version = Table(
     "schema_version",
     metadata,
@@ -193,7 +227,13 @@ def _v2(connection: Connection) -> None:
     outbox.create(connection, checkfirst=True)
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2))
+def _v3(connection: Connection) -> None:
+    """Incidents: the lifecycle's state per facilitator and the incidents themselves."""
+    incident_desks.create(connection, checkfirst=True)
+    incidents.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2), (3, _v3))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

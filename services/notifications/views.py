@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, or_, select, update
 
 from services.notifications import alerts as alert_service
-from services.notifications import store
+from services.notifications import incident_shell, store
 from services.notifications.channels.feed import FeedHub
 from shared.auth import InvalidToken, Principal, read_token
 from shared.web import Problem
@@ -208,18 +208,143 @@ async def acknowledge(alert_id: str, request: Request, principal: CurrentPrincip
     with request.app.state.engine.begin() as connection:
         alert = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
         if alert is None:
-            raise Problem(404, "Not found", f"no alert {alert_id}")
-        if not may_see(principal, supervisor_id=alert["supervisor_id"], region_code=alert["region_code"]):
-            raise Problem(403, "Forbidden", "the alert is outside your region")
-        first_time = alert_service.acknowledge(connection, alert, by=principal.subject, now=now, source=settings.source)
-        row = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().one()
-    out = _alert_out(row)
+            incident = _incident_row(connection, alert_id)
+            if incident is None:
+                raise Problem(404, "Not found", f"no alert {alert_id}")
+            # The `ack_url` of an incident message: acknowledging the incident stops its climb.
+            first_time = _acknowledge_incident(connection, incident, principal, note=None, request=request, now=now)
+            out = _incident_as_alert(_incident_row(connection, alert_id))
+        else:
+            if not may_see(principal, supervisor_id=alert["supervisor_id"], region_code=alert["region_code"]):
+                raise Problem(403, "Forbidden", "the alert is outside your region")
+            first_time = alert_service.acknowledge(
+                connection, alert, by=principal.subject, now=now, source=settings.source
+            )
+            if settings.incidents_enabled:
+                incident_id = incident_shell.incident_of(connection, alert["deviation_id"], alert["facilitator_id"])
+                incident = _incident_row(connection, incident_id) if incident_id else None
+                if incident is not None:
+                    _acknowledge_incident(connection, incident, principal, note=None, request=request, now=now)
+            row = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().one()
+            out = _alert_out(row)
     if first_time:
         request.app.state.wake_outbox()
         request.app.state.feed.publish(
             {"event": "alert.acknowledged", "alert_id": alert_id, "status": "acknowledged", "body": out.body}
         )
     return out
+
+
+class IncidentOut(BaseModel):
+    """An incident: one group's (or one facilitator's) deviations as one thing to act on."""
+
+    incident_id: str
+    kind: str
+    subject_id: str
+    facilitator_id: str
+    supervisor_id: str
+    escalation_level: str
+    region_code: str | None
+    status: str
+    severity: str
+    rule: str
+    items: list[dict[str, Any]]
+    detected_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    note: str | None
+    resolved_at: datetime | None
+
+
+class AcknowledgeIn(BaseModel):
+    """What a supervisor says when taking an incident in hand."""
+
+    note: str | None = None
+
+
+def _incident_row(connection: Any, incident_id: str) -> Any:
+    return (
+        connection.execute(select(store.incidents).where(store.incidents.c.incident_id == incident_id))
+        .mappings()
+        .first()
+    )
+
+
+def _incident_as_alert(row: Any) -> AlertOut:
+    status: Status = (
+        "acknowledged"
+        if row["status"] == "acknowledged"
+        else ("resolved" if row["status"] in ("resolved", "dismissed") else "open")
+    )
+    return AlertOut(
+        alert_id=row["incident_id"],
+        status=status,
+        body={"incident_id": row["incident_id"], "kind": row["kind"], "items": row["items"]},
+        acknowledged_at=row["acknowledged_at"],
+        severity=row["severity"],
+        rule=row["rule"],
+        escalation_level=row["escalation_level"],
+        supervisor_id=row["supervisor_id"],
+        region_code=row["region_code"],
+        created_at=row["created_at"],
+    )
+
+
+def _acknowledge_incident(
+    connection: Any, incident: Any, principal: Principal, *, note: str | None, request: Request, now: datetime
+) -> bool:
+    if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
+        raise Problem(403, "Forbidden", "the incident is outside your region")
+    return incident_shell.acknowledge(
+        connection,
+        incident["incident_id"],
+        by=principal.subject,
+        note=note,
+        policy=request.app.state.policy,
+        now=now,
+    )
+
+
+@router.get("/incidents", response_model=list[IncidentOut], tags=["incidents"])
+def list_incidents(
+    request: Request,
+    principal: CurrentPrincipal,
+    status: Annotated[list[str] | None, Query(description="pending, open, acknowledged, resolved, dismissed")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[IncidentOut]:
+    """The incidents in the caller's scope, newest first."""
+    if principal.role not in ("supervisor", "admin"):
+        raise Problem(403, "Forbidden", "only supervisors and admins see incidents")
+    query = select(store.incidents).order_by(store.incidents.c.updated_at.desc()).limit(limit)
+    if status:
+        query = query.where(store.incidents.c.status.in_(status))
+    with request.app.state.engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    return [
+        IncidentOut(**row)
+        for row in rows
+        if may_see(principal, supervisor_id=row["supervisor_id"], region_code=row["region_code"])
+    ]
+
+
+@router.post("/incidents/{incident_id}/ack", response_model=IncidentOut, tags=["incidents"])
+def acknowledge_incident(
+    incident_id: str, request: Request, principal: CurrentPrincipal, body: AcknowledgeIn | None = None
+) -> IncidentOut:
+    """Take an incident in hand (with a note): it stops climbing. Repeating it is harmless."""
+    now = datetime.now(UTC)
+    with request.app.state.engine.begin() as connection:
+        incident = _incident_row(connection, incident_id)
+        if incident is None:
+            raise Problem(404, "Not found", f"no incident {incident_id}")
+        first_time = _acknowledge_incident(
+            connection, incident, principal, note=body.note if body else None, request=request, now=now
+        )
+        row = _incident_row(connection, incident_id)
+    if first_time:
+        request.app.state.wake_outbox()
+    return IncidentOut(**row)
 
 
 @router.get("/deliveries", response_model=list[DeliveryOut], tags=["deliveries"])

@@ -3,6 +3,7 @@ acknowledgement and resolution, with no database and no clock."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from services.notifications.incidents import (
     Desk,
     Event,
     Raised,
+    Recipient,
     Resolved,
     Timing,
     incident_id_for,
@@ -229,6 +231,31 @@ class TestInhibition:
             until=10,
         )
         assert sorted(message.incident.kind for message in run.messages) == ["facilitator", "group"]
+
+
+class TestGroupByFacilitator:
+    TIMING = Timing(group_wait=TIMING.group_wait, ack_deadlines=TIMING.ack_deadlines, group_by="facilitator")
+
+    def test_every_group_of_the_facilitator_is_one_incident(self) -> None:
+        run = play(
+            [(0, opened("dev-1", group_id="GRP-1")), (1, opened("dev-2", group_id="GRP-2"))],
+            timing=self.TIMING,
+            until=10,
+        )
+        assert run.kinds() == [("opened", "SUP-1871")]
+        incident = run.messages[0].incident
+        assert (incident.kind, incident.subject_id) == ("facilitator", FACILITATOR)
+        assert {item.group_id for item in incident.items} == {"GRP-1", "GRP-2"}
+
+    def test_a_group_in_another_district_has_its_own_incident(self) -> None:
+        elsewhere = (Recipient("kabupaten", "SUP-1872", "Asia/Jakarta"), *CHAIN[1:])
+        other = opened("dev-2", group_id="GRP-2")
+        run = play(
+            [(0, opened("dev-1")), (1, replace(other, chain=elsewhere))],
+            timing=self.TIMING,
+            until=10,
+        )
+        assert sorted(run.kinds()) == [("opened", "SUP-1871"), ("opened", "SUP-1872")]
 
 
 # ------------------------------------------------------------------------------------ properties
