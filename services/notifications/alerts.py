@@ -33,6 +33,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from services.notifications import outbox, store
 from services.notifications.calendar import WorkingCalendar, supervisor_time_zone
+from services.notifications.channels.registry import pushed_specs
 from services.notifications.messages import AlertContext, render, render_digest
 from services.notifications.routing import LEVELS, Level, route
 from services.notifications.settings import NotificationsSettings
@@ -697,17 +698,13 @@ def queue(
     messages (and digests) are pushed: a deviation's own alert goes to the feed alone.
     """
     pushed = incident or not policy.settings.incidents_enabled or kind == "alert.digest"
-    if supervisor["webhook_url"] and pushed:
-        _insert_delivery(
-            connection, alert_id=alert_id, kind=kind, channel="webhook", target=supervisor["webhook_url"],
-            body=body, supervisor=supervisor, at=deliver_at, now=now,
-        )  # fmt: skip
-    if supervisor["email"] and policy.settings.smtp_host and pushed:
-        email_body = {**body, "language": supervisor["language"], "supervisor_name": supervisor["name"]}
-        _insert_delivery(
-            connection, alert_id=alert_id, kind=kind, channel="email", target=supervisor["email"],
-            body=email_body, supervisor=supervisor, at=deliver_at, now=now,
-        )  # fmt: skip
+    for spec in pushed_specs() if pushed else ():
+        target = spec.target(supervisor, policy.settings)
+        if target:
+            _insert_delivery(
+                connection, alert_id=alert_id, kind=kind, channel=spec.name, target=target,
+                body=spec.body(body, supervisor), supervisor=supervisor, at=deliver_at, now=now,
+            )  # fmt: skip
     if feed:
         _queue_feed(connection, alert_id=alert_id, kind=kind, body=body, supervisor=supervisor, now=now)
 

@@ -134,6 +134,7 @@ outbox = Table(
     Column("key", String(200), nullable=False),
     Column("envelope", Text, nullable=False),  # the CloudEvents JSON, id included: a re-publish is the same event
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Only set by versions before 4 (rows are now removed once published); kept for old stores.
     Column("published_at", DateTime(timezone=True), nullable=True, index=True),
 )
 # Incidents (schema v3): one row per facilitator holding the pure lifecycle's state (`incidents.Desk`
@@ -233,7 +234,12 @@ def _v3(connection: Connection) -> None:
     incidents.create(connection, checkfirst=True)
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2), (3, _v3))
+def _v4(connection: Connection) -> None:
+    """The outbox keeps only what is still to publish: rows marked published by older versions go."""
+    connection.execute(outbox.delete().where(outbox.c.published_at.is_not(None)))
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

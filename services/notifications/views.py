@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, or_, select, update
@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, or_, select, update
 from services.notifications import alerts as alert_service
 from services.notifications import incident_shell, store
 from services.notifications.channels.feed import FeedHub
+from services.notifications.deps import Context, CurrentPrincipal, NotificationsContext
 from shared.auth import InvalidToken, Principal, read_token
 from shared.web import Problem
 
@@ -36,14 +37,6 @@ CONSOLE_PAGE = Path(__file__).parent / "console" / "index.html"
 
 Status = Literal["open", "acknowledged", "resolved"]
 Severity = Literal["info", "warning", "critical"]
-
-
-async def _principal(request: Request) -> Principal:
-    principal: Principal = await request.app.state.authenticate(request)
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
 class AlertOut(BaseModel):
@@ -118,7 +111,7 @@ def _visible(principal: Principal) -> ColumnElement[bool] | None:
 
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
-    request: Request,
+    context: Context,
     principal: CurrentPrincipal,
     status: Annotated[Status | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
@@ -138,7 +131,7 @@ def list_alerts(
         query = query.where(store.alerts.c.severity == severity)
     if region:
         query = query.where(or_(store.alerts.c.region_code == region, store.alerts.c.region_code.like(region + ".%")))
-    with request.app.state.engine.connect() as connection:
+    with context.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     return [_alert_out(row) for row in rows]
 
@@ -146,12 +139,13 @@ def list_alerts(
 @router.get("/alerts/stream", response_class=StreamingResponse)
 async def stream_alerts(
     request: Request,
+    context: Context,
     token: Annotated[str | None, Query(description="Bearer token, for clients that cannot set headers.")] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     region: Annotated[str | None, Query(description="Region code prefix.")] = None,
 ) -> StreamingResponse:
     """The live feed as server-sent events: one `data:` JSON per alert change within scope."""
-    principal = await _stream_principal(request, token)
+    principal = await _stream_principal(request, context, token)
     if principal.role == "facilitator":
         raise Problem(403, "Forbidden", "alerts are for supervisors")
     severities = set(severity or ())
@@ -165,9 +159,9 @@ async def stream_alerts(
             return False
         return may_see(principal, supervisor_id=body.get("supervisor_id"), region_code=region_code)
 
-    hub: FeedHub = request.app.state.feed
+    hub: FeedHub = context.feed
     subscriber = hub.subscribe(wants)
-    heartbeat = request.app.state.settings.feed_heartbeat_seconds
+    heartbeat = context.settings.feed_heartbeat_seconds
     log.info("feed opened for %s (%s)", principal.subject, principal.role)
 
     async def events() -> AsyncIterator[bytes]:
@@ -191,28 +185,28 @@ async def stream_alerts(
     )
 
 
-async def _stream_principal(request: Request, token: str | None) -> Principal:
+async def _stream_principal(request: Request, context: NotificationsContext, token: str | None) -> Principal:
     if token:
         try:
-            return read_token(request.app.state.settings.auth, token)
+            return read_token(context.settings.auth, token)
         except InvalidToken as exc:
             raise Problem(401, "Unauthorized", str(exc)) from exc
-    return await _principal(request)
+    return await context.authenticate(request)
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
-async def acknowledge(alert_id: str, request: Request, principal: CurrentPrincipal) -> AlertOut:
+async def acknowledge(alert_id: str, context: Context, principal: CurrentPrincipal) -> AlertOut:
     """Acknowledge an alert: its deviation stops climbing. Repeating it is harmless."""
-    now = datetime.now(UTC)
-    settings = request.app.state.settings
-    with request.app.state.engine.begin() as connection:
+    now = context.clock()
+    settings = context.settings
+    with context.engine.begin() as connection:
         alert = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
         if alert is None:
             incident = _incident_row(connection, alert_id)
             if incident is None:
                 raise Problem(404, "Not found", f"no alert {alert_id}")
             # The `ack_url` of an incident message: acknowledging the incident stops its climb.
-            first_time = _acknowledge_incident(connection, incident, principal, note=None, request=request, now=now)
+            first_time = _acknowledge_incident(connection, incident, principal, note=None, context=context, now=now)
             out = _incident_as_alert(_incident_row(connection, alert_id))
         else:
             if not may_see(principal, supervisor_id=alert["supervisor_id"], region_code=alert["region_code"]):
@@ -224,12 +218,12 @@ async def acknowledge(alert_id: str, request: Request, principal: CurrentPrincip
                 incident_id = incident_shell.incident_of(connection, alert["deviation_id"], alert["facilitator_id"])
                 incident = _incident_row(connection, incident_id) if incident_id else None
                 if incident is not None:
-                    _acknowledge_incident(connection, incident, principal, note=None, request=request, now=now)
+                    _acknowledge_incident(connection, incident, principal, note=None, context=context, now=now)
             row = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().one()
             out = _alert_out(row)
     if first_time:
-        request.app.state.wake_outbox()
-        request.app.state.feed.publish(
+        context.wake_outbox()
+        context.feed.publish(
             {"event": "alert.acknowledged", "alert_id": alert_id, "status": "acknowledged", "body": out.body}
         )
     return out
@@ -292,7 +286,13 @@ def _incident_as_alert(row: Any) -> AlertOut:
 
 
 def _acknowledge_incident(
-    connection: Any, incident: Any, principal: Principal, *, note: str | None, request: Request, now: datetime
+    connection: Any,
+    incident: Any,
+    principal: Principal,
+    *,
+    note: str | None,
+    context: NotificationsContext,
+    now: datetime,
 ) -> bool:
     if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
         raise Problem(403, "Forbidden", "the incident is outside your region")
@@ -301,14 +301,14 @@ def _acknowledge_incident(
         incident["incident_id"],
         by=principal.subject,
         note=note,
-        policy=request.app.state.policy,
+        policy=context.policy,
         now=now,
     )
 
 
 @router.get("/incidents", response_model=list[IncidentOut], tags=["incidents"])
 def list_incidents(
-    request: Request,
+    context: Context,
     principal: CurrentPrincipal,
     status: Annotated[list[str] | None, Query(description="pending, open, acknowledged, resolved, dismissed")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -319,7 +319,7 @@ def list_incidents(
     query = select(store.incidents).order_by(store.incidents.c.updated_at.desc()).limit(limit)
     if status:
         query = query.where(store.incidents.c.status.in_(status))
-    with request.app.state.engine.connect() as connection:
+    with context.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     return [
         IncidentOut(**row)
@@ -330,26 +330,26 @@ def list_incidents(
 
 @router.post("/incidents/{incident_id}/ack", response_model=IncidentOut, tags=["incidents"])
 def acknowledge_incident(
-    incident_id: str, request: Request, principal: CurrentPrincipal, body: AcknowledgeIn | None = None
+    incident_id: str, context: Context, principal: CurrentPrincipal, body: AcknowledgeIn | None = None
 ) -> IncidentOut:
     """Take an incident in hand (with a note): it stops climbing. Repeating it is harmless."""
-    now = datetime.now(UTC)
-    with request.app.state.engine.begin() as connection:
+    now = context.clock()
+    with context.engine.begin() as connection:
         incident = _incident_row(connection, incident_id)
         if incident is None:
             raise Problem(404, "Not found", f"no incident {incident_id}")
         first_time = _acknowledge_incident(
-            connection, incident, principal, note=body.note if body else None, request=request, now=now
+            connection, incident, principal, note=body.note if body else None, context=context, now=now
         )
         row = _incident_row(connection, incident_id)
     if first_time:
-        request.app.state.wake_outbox()
+        context.wake_outbox()
     return IncidentOut(**row)
 
 
 @router.get("/deliveries", response_model=list[DeliveryOut], tags=["deliveries"])
 def list_deliveries(
-    request: Request,
+    context: Context,
     principal: CurrentPrincipal,
     status: Annotated[Literal["pending", "delivered", "failed", "cancelled"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -359,21 +359,21 @@ def list_deliveries(
     query = select(store.deliveries).order_by(store.deliveries.c.updated_at.desc()).limit(limit)
     if status is not None:
         query = query.where(store.deliveries.c.status == status)
-    with request.app.state.engine.connect() as connection:
+    with context.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     return [DeliveryOut.model_validate(dict(row)) for row in rows]
 
 
 @router.post("/deliveries/{message_id}/replay", response_model=DeliveryOut, tags=["deliveries"])
-def replay_delivery(message_id: str, request: Request, principal: CurrentPrincipal) -> DeliveryOut:
+def replay_delivery(message_id: str, context: Context, principal: CurrentPrincipal) -> DeliveryOut:
     """Queue a message again (admins), with the same `message_id`/`webhook-id` and a fresh retry budget."""
     _require_admin(principal)
-    with request.app.state.engine.begin() as connection:
-        row = replay(connection, message_id, now=datetime.now(UTC))
+    with context.engine.begin() as connection:
+        row = replay(connection, message_id, now=context.clock())
     if row is None:
         raise Problem(404, "Not found", f"no delivery {message_id}")
     log.info("delivery %s replayed by %s", message_id, principal.subject)
-    request.app.state.wake_delivery()
+    context.wake_delivery()
     return DeliveryOut.model_validate(dict(row))
 
 
