@@ -15,7 +15,6 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.notifications import store
-from services.notifications.alerts import Policy
 from services.notifications.channels.base import Channel
 from services.notifications.channels.feed import FeedHub
 from services.notifications.channels.registry import build_channels
@@ -26,6 +25,7 @@ from services.notifications.metrics import NotificationsMetrics
 from services.notifications.outbox import OutboxPublisher
 from services.notifications.scheduler import Scheduler
 from services.notifications.settings import NotificationsSettings
+from services.notifications.timing import Policy
 from services.notifications.views import console_router, router
 from shared.kafka import build_consumer, build_producer, start_with_retry
 from shared.web import bearer_principal, install_health_routes, install_problem_handlers
@@ -63,6 +63,7 @@ def create_app(
             settings=settings,
             engine=engine,
             policy=policy,
+            metrics=metrics,
             feed=hub,
             clock=clock,
             authenticate=bearer_principal(settings.auth),

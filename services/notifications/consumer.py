@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from sqlalchemy import Connection, Engine
 
-from services.notifications import alerts, incident_shell
+from services.notifications import alerts, incident_shell, projection
 from services.notifications.metrics import SERVICE, NotificationsMetrics
 from services.notifications.settings import NotificationsSettings
+from services.notifications.timing import Policy
 from shared import serde, topics
 from shared.deadletters import dead_letter_headers
 from shared.events import DeviationEscalated, DeviationOpened, DeviationResolved
@@ -37,7 +38,7 @@ class AlertIntake:
         settings: NotificationsSettings,
         metrics: NotificationsMetrics,
         on_queued: Callable[[], None],
-        policy: alerts.Policy,
+        policy: Policy,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._engine = engine
@@ -88,7 +89,7 @@ class AlertIntake:
         now = self._clock()
         if topic == topics.REGISTRY_EVENTS:
             with self._engine.begin() as connection:
-                return alerts.project_registry(connection, fact), False
+                return projection.project_registry(connection, fact), False
         handler = self._handlers.get(decoded.envelope.type)
         if handler is None:
             await self._dead_letter(record, "unexpected_type", f"{decoded.envelope.type} on {topic}")

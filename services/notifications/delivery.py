@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, func, select, update
 
 from services.notifications import outbox, store
-from services.notifications.alerts import next_retry_delay
+from services.notifications.backoff import next_retry_delay
 from services.notifications.channels.base import Channel, Delivery, DeliveryError
 from services.notifications.metrics import NotificationsMetrics
 from services.notifications.settings import NotificationsSettings

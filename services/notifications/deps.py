@@ -11,9 +11,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
-from services.notifications.alerts import Policy
 from services.notifications.channels.feed import FeedHub
+from services.notifications.metrics import NotificationsMetrics
 from services.notifications.settings import NotificationsSettings
+from services.notifications.timing import Policy
 from shared.auth import Principal
 from shared.web import Problem
 
@@ -25,6 +26,7 @@ class NotificationsContext:
     settings: NotificationsSettings
     engine: Engine
     policy: Policy
+    metrics: NotificationsMetrics
     feed: FeedHub
     clock: Callable[[], datetime]
     authenticate: Callable[[Request], Awaitable[Principal]]

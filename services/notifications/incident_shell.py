@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from services.notifications import outbox, store
-from services.notifications.alerts import Policy, queue, routing_region
 from services.notifications.calendar import supervisor_time_zone
+from services.notifications.delivery_queue import queue
 from services.notifications.incidents import (
     Acknowledged,
     Change,
@@ -39,8 +39,10 @@ from services.notifications.incidents import (
     step,
 )
 from services.notifications.messages import render_incident
+from services.notifications.projection import routing_region
 from services.notifications.routing import LEVELS, Level, route
 from services.notifications.settings import NotificationsSettings
+from services.notifications.timing import Policy
 from shared.events import AlertAcknowledged, AlertEscalated, DeviationEscalated, DeviationOpened, DeviationResolved
 
 log = logging.getLogger(__name__)
@@ -246,9 +248,11 @@ def tick_due(connection: Connection, *, policy: Policy, now: datetime, limit: in
     timing = timing_for(policy.settings, policy)
     queued = 0
     for row in due:
-        result = run_due(load_desk(connection, row.facilitator_id), now, timing)
+        before = load_desk(connection, row.facilitator_id)
+        result = run_due(before, now, timing)
         _save_desk(connection, result.desk, now)
         queued += _act(connection, result.changes, policy=policy, now=now)
+        _sync_rows(connection, before, result.desk, now)
     return queued
 
 
@@ -256,9 +260,12 @@ def apply(connection: Connection, facilitator_id: str, event: Event, *, policy: 
     """One event through the lifecycle; returns the messages queued (none with incidents off)."""
     if not policy.settings.incidents_enabled:
         return 0
-    result = step(load_desk(connection, facilitator_id), event, now, timing_for(policy.settings, policy))
+    before = load_desk(connection, facilitator_id)
+    result = step(before, event, now, timing_for(policy.settings, policy))
     _save_desk(connection, result.desk, now)
-    return _act(connection, result.changes, policy=policy, now=now)
+    queued = _act(connection, result.changes, policy=policy, now=now)
+    _sync_rows(connection, before, result.desk, now)
+    return queued
 
 
 # -- acting on changes -----------------------------------------------------------------------------
@@ -389,11 +396,35 @@ def _deliver(connection: Connection, message: Message, *, policy: Policy, now: d
     return 1
 
 
+def _sync_rows(connection: Connection, before: Desk, after: Desk, now: datetime) -> None:
+    """Keep each changed incident's row as the desk has it (new items, severity, status)."""
+    previous = {incident.incident_id: incident for incident in before.incidents}
+    for incident in after.incidents:
+        if previous.get(incident.incident_id) != incident:
+            _upsert_row(connection, incident, incident.status, now)
+
+
 def _record(connection: Connection, fact: Fact, *, policy: Policy, now: datetime) -> None:
     incident = fact.incident
     lead = _lead(incident)
     alert = _alert_row(connection, lead.deviation_id)
-    status = "dismissed" if fact.kind == "dismissed" else incident.status
+    _upsert_row(connection, incident, "dismissed" if fact.kind == "dismissed" else incident.status, now)
+    common = {
+        "alert_id": incident.incident_id,
+        "deviation_id": lead.deviation_id,
+        "supervisor_id": incident.recipient.supervisor_id,
+        "group_id": lead.group_id or (alert["group_id"] if alert is not None else incident.subject_id),
+        "rule": lead.rule,
+        "severity": incident.severity,
+        "escalation_level": incident.recipient.level,
+    }
+    _publish(connection, fact, common, policy=policy, now=now)
+    log.info("incident %s %s (%d item(s))", incident.incident_id, fact.kind, len(incident.items))
+
+
+def _upsert_row(connection: Connection, incident: Incident, status: str, now: datetime) -> None:
+    lead = _lead(incident)
+    alert = _alert_row(connection, lead.deviation_id)
     values: dict[str, Any] = {
         "facilitator_id": alert["facilitator_id"] if alert is not None else incident.subject_id,
         "kind": incident.kind,
@@ -419,15 +450,10 @@ def _record(connection: Connection, fact: Fact, *, policy: Policy, now: datetime
     ).rowcount
     if not changed:
         connection.execute(insert(store.incidents).values(incident_id=incident.incident_id, created_at=now, **values))
-    common = {
-        "alert_id": incident.incident_id,
-        "deviation_id": lead.deviation_id,
-        "supervisor_id": incident.recipient.supervisor_id,
-        "group_id": lead.group_id or (alert["group_id"] if alert is not None else incident.subject_id),
-        "rule": lead.rule,
-        "severity": incident.severity,
-        "escalation_level": incident.recipient.level,
-    }
+
+
+def _publish(connection: Connection, fact: Fact, common: dict[str, Any], *, policy: Policy, now: datetime) -> None:
+    incident = fact.incident
     if fact.kind == "acknowledged":
         acknowledged_at = incident.acknowledged_at or now
         outbox.add(
@@ -448,4 +474,3 @@ def _record(connection: Connection, fact: Fact, *, policy: Policy, now: datetime
             source=policy.settings.source,
             now=now,
         )
-    log.info("incident %s %s (%d item(s))", incident.incident_id, fact.kind, len(incident.items))

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from services.notifications import alerts, incident_shell
+from services.notifications.timing import Policy
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class Scheduler:
         self,
         engine: Engine,
         *,
-        policy: alerts.Policy,
+        policy: Policy,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_queued: Callable[[], None] = lambda: None,
         on_event: Callable[[], None] = lambda: None,

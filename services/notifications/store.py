@@ -171,6 +171,17 @@ incidents = Table(
     Column("note", String(1000), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
 )
+# Schema v5: the supervisors' "useful / not useful" marks on incident items, one per item and reader.
+item_feedback = Table(
+    "item_feedback",
+    metadata,
+    Column("deviation_id", String(80), primary_key=True),
+    Column("supervisor_id", String(80), primary_key=True),
+    Column("incident_id", String(80), nullable=False, index=True),
+    Column("rule", String(80), nullable=False),
+    Column("useful", Integer, nullable=False),  # 1 useful, 0 not useful
+    Column("marked_at", DateTime(timezone=True), nullable=False),
+)
 schema_version = Table(
     "schema_version",
     metadata,
@@ -239,7 +250,18 @@ def _v4(connection: Connection) -> None:
     connection.execute(outbox.delete().where(outbox.c.published_at.is_not(None)))
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2), (3, _v3), (4, _v4))
+def _v5(connection: Connection) -> None:
+    """Marks on incident items."""
+    item_feedback.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
+    (1, _v1),
+    (2, _v2),
+    (3, _v3),
+    (4, _v4),
+    (5, _v5),
+)
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -249,6 +249,15 @@ class IncidentOut(BaseModel):
     acknowledged_by: str | None
     note: str | None
     resolved_at: datetime | None
+    facilitator: dict[str, Any] | None = None
+    reason: dict[str, str] | None = None
+
+
+class FeedbackIn(BaseModel):
+    """A reader's mark on one item of an incident."""
+
+    deviation_id: str
+    useful: bool
 
 
 class AcknowledgeIn(BaseModel):
@@ -296,7 +305,7 @@ def _acknowledge_incident(
 ) -> bool:
     if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
         raise Problem(403, "Forbidden", "the incident is outside your region")
-    return incident_shell.acknowledge(
+    first_time = incident_shell.acknowledge(
         connection,
         incident["incident_id"],
         by=principal.subject,
@@ -304,6 +313,18 @@ def _acknowledge_incident(
         policy=context.policy,
         now=now,
     )
+    if first_time:
+        # Its items' own alerts are in hand too (the console's cards); the incident's
+        # `alert_acknowledged` is the one event, so no event per item.
+        connection.execute(
+            update(store.alerts)
+            .where(
+                store.alerts.c.deviation_id.in_([item["deviation_id"] for item in incident["items"]]),
+                store.alerts.c.status == "open",
+            )
+            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=principal.subject, escalate_at=None)
+        )
+    return first_time
 
 
 @router.get("/incidents", response_model=list[IncidentOut], tags=["incidents"])
@@ -321,11 +342,72 @@ def list_incidents(
         query = query.where(store.incidents.c.status.in_(status))
     with context.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
-    return [
-        IncidentOut(**row)
-        for row in rows
-        if may_see(principal, supervisor_id=row["supervisor_id"], region_code=row["region_code"])
-    ]
+        return [
+            IncidentOut(**_with_texts(connection, row, principal.subject))
+            for row in rows
+            if may_see(principal, supervisor_id=row["supervisor_id"], region_code=row["region_code"])
+        ]
+
+
+def _with_texts(connection: Any, row: Any, reader: str) -> dict[str, Any]:
+    """The incident row with each item's texts, group name and the reader's mark (for the console)."""
+    ids = [item["deviation_id"] for item in row["items"]]
+    payloads = {
+        alert.deviation_id: alert.payload
+        for alert in connection.execute(
+            select(store.alerts.c.deviation_id, store.alerts.c.payload).where(store.alerts.c.deviation_id.in_(ids))
+        )
+    }
+    marks = {
+        mark.deviation_id: bool(mark.useful)
+        for mark in connection.execute(
+            select(store.item_feedback.c.deviation_id, store.item_feedback.c.useful).where(
+                store.item_feedback.c.deviation_id.in_(ids), store.item_feedback.c.supervisor_id == reader
+            )
+        )
+    }
+    items = []
+    for item in row["items"]:
+        payload = payloads.get(item["deviation_id"]) or {}
+        items.append(
+            {
+                **item,
+                "message": payload.get("message"),
+                "group": payload.get("group") or {"id": item["group_id"], "name": item["group_id"]},
+                "useful": marks.get(item["deviation_id"]),
+            }
+        )
+    lead = payloads.get(row["deviation_id"]) or {}
+    return {**row, "items": items, "facilitator": lead.get("facilitator"), "reason": lead.get("message")}
+
+
+@router.post("/incidents/{incident_id}/feedback", response_model=IncidentOut, tags=["incidents"])
+def mark_item(incident_id: str, body: FeedbackIn, context: Context, principal: CurrentPrincipal) -> IncidentOut:
+    """Mark one item useful or not; counted per rule (`pantau_alert_feedback_total`). A second mark by
+    the same reader replaces the first and is not counted again."""
+    with context.engine.begin() as connection:
+        incident = _incident_row(connection, incident_id)
+        if incident is None:
+            raise Problem(404, "Not found", f"no incident {incident_id}")
+        if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
+            raise Problem(403, "Forbidden", "the incident is outside your region")
+        item = next((item for item in incident["items"] if item["deviation_id"] == body.deviation_id), None)
+        if item is None:
+            raise Problem.invalid_field("deviation_id", "not an item of this incident")
+        table = store.item_feedback
+        key = (table.c.deviation_id == body.deviation_id) & (table.c.supervisor_id == principal.subject)
+        changed = connection.execute(
+            update(table).where(key).values(useful=int(body.useful), marked_at=context.clock())
+        ).rowcount
+        if not changed:
+            connection.execute(
+                table.insert().values(
+                    deviation_id=body.deviation_id, supervisor_id=principal.subject, incident_id=incident_id,
+                    rule=item["rule"], useful=int(body.useful), marked_at=context.clock(),
+                )
+            )  # fmt: skip
+            context.metrics.feedback.labels(item["rule"], "useful" if body.useful else "not_useful").inc()
+        return IncidentOut(**_with_texts(connection, _incident_row(connection, incident_id), principal.subject))
 
 
 @router.post("/incidents/{incident_id}/ack", response_model=IncidentOut, tags=["incidents"])
@@ -341,10 +423,10 @@ def acknowledge_incident(
         first_time = _acknowledge_incident(
             connection, incident, principal, note=body.note if body else None, context=context, now=now
         )
-        row = _incident_row(connection, incident_id)
+        out = IncidentOut(**_with_texts(connection, _incident_row(connection, incident_id), principal.subject))
     if first_time:
         context.wake_outbox()
-    return IncidentOut(**row)
+    return out
 
 
 @router.get("/deliveries", response_model=list[DeliveryOut], tags=["deliveries"])

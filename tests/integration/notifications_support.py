@@ -11,9 +11,10 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, select
 
-from services.notifications import alerts, incident_shell, store
+from services.notifications import alerts, incident_shell, projection, store
 from services.notifications.scheduler import Scheduler
 from services.notifications.settings import NotificationsSettings
+from services.notifications.timing import Policy
 from shared.events import (
     DeviationEscalated,
     DeviationOpened,
@@ -121,19 +122,19 @@ class Store:
     tmp_path: Path
     settings: NotificationsSettings
     engine: Engine = field(init=False)
-    policy: alerts.Policy = field(init=False)
+    policy: Policy = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = store.build_engine(self.settings.database_url)
-        self.policy = alerts.Policy.from_settings(self.settings)
+        self.policy = Policy.from_settings(self.settings)
         with self.engine.begin() as connection:
             for fact in registry_facts():
-                alerts.project_registry(connection, fact)
+                projection.project_registry(connection, fact)
 
     def restart(self) -> None:
         self.engine.dispose()
         self.engine = store.build_engine(self.settings.database_url)
-        self.policy = alerts.Policy.from_settings(self.settings)
+        self.policy = Policy.from_settings(self.settings)
 
     def accept(self, deviation: DeviationOpened, now: datetime) -> alerts.Accepted:
         with self.engine.begin() as connection:

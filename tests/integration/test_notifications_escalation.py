@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from services.notifications import alerts, store
 from services.notifications.calendar import supervisor_time_zone
+from services.notifications.ids import alert_id_for
 from shared.events import DeviationEscalated, DeviationOpened, DeviationResolved
 from tests.integration.notifications_support import (
     LATE_EVENING_WITA,
@@ -78,7 +79,7 @@ def test_critical_at_23_wita_goes_at_once_a_warning_waits_escalates_and_an_ack_s
     clock[0] = deadline
     due = scheduler.tick()
     assert [(e.from_alert_id, e.to_level) for e in due.escalations] == [(warning.alert_id, "provinsi")]
-    provincial_id = alerts.alert_id_for("dev-warning", "provinsi")
+    provincial_id = alert_id_for("dev-warning", "provinsi")
     provincial = world.alert(provincial_id)
     assert provincial["supervisor_id"] == "SUP-73"
     assert provincial["payload"]["type"] == "alert.escalated"
@@ -88,13 +89,13 @@ def test_critical_at_23_wita_goes_at_once_a_warning_waits_escalates_and_an_ack_s
     assert utc(escalated_hook["next_attempt_at"]) == deadline  # 07:00 WITA Thursday: working hours
     assert world.outbox_types().count("notifications.alert_escalated.v1") == 2
     assert world.alert(acked.alert_id or "")["escalated_to"] is None
-    assert world.alert(alerts.alert_id_for("dev-acked", "provinsi")) is None
+    assert world.alert(alert_id_for("dev-acked", "provinsi")) is None
 
     # the provincial supervisor acknowledges: no climb to nasional, ever
     assert world.ack(provincial_id, deadline + timedelta(hours=1), by="SUP-73")
     clock[0] = deadline + timedelta(days=5)
-    assert [e.from_alert_id for e in scheduler.tick().escalations] == [alerts.alert_id_for("dev-critical", "provinsi")]
-    assert world.alert(alerts.alert_id_for("dev-warning", "nasional")) is None
+    assert [e.from_alert_id for e in scheduler.tick().escalations] == [alert_id_for("dev-critical", "provinsi")]
+    assert world.alert(alert_id_for("dev-warning", "nasional")) is None
 
 
 def test_sunday_and_holidays_wait_for_the_next_working_day(world: Store) -> None:
@@ -180,7 +181,7 @@ def test_resolution_reaches_every_level_that_got_the_alert(world: Store) -> None
     )  # fmt: skip
     with world.engine.begin() as connection:
         closed = alerts.resolve_deviation(connection, resolved, policy=world.policy, now=clock[0])
-    provincial = alerts.alert_id_for("dev-r", "provinsi")
+    provincial = alert_id_for("dev-r", "provinsi")
     assert sorted(closed) == sorted([result.alert_id, provincial])
     for alert_id in closed:
         kinds = [row["kind"] for row in world.deliveries(alert_id or "", "webhook")]
@@ -262,8 +263,8 @@ def test_a_thousand_alerts_escalate_on_time_never_early_and_survive_restarts(tmp
             world.accept(deviation, at)
         while pending_acks and pending_acks[0][0] <= now:
             when, deviation_id = pending_acks.pop(0)
-            first = world.alert(alerts.alert_id_for(deviation_id, "kabupaten")) or world.alert(
-                alerts.alert_id_for(deviation_id, "provinsi")
+            first = world.alert(alert_id_for(deviation_id, "kabupaten")) or world.alert(
+                alert_id_for(deviation_id, "provinsi")
             )
             if first is not None:
                 world.ack(first["alert_id"], when)
