@@ -296,7 +296,7 @@ def _play_twice_if(pairs: list[tuple[int, Event]], twice: bool) -> Run:
     return run
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(timed)
 def test_every_deviation_lives_in_at_most_one_incident(pairs: list[tuple[int, Event]]) -> None:
     run = Run()
@@ -306,7 +306,7 @@ def test_every_deviation_lives_in_at_most_one_incident(pairs: list[tuple[int, Ev
         assert len(seen) == len(set(seen))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(timed)
 def test_every_pushable_deviation_open_past_group_wait_is_in_a_told_incident(pairs: list[tuple[int, Event]]) -> None:
     run = play(pairs, until=(pairs[-1][0] if pairs else 0) + 6)
@@ -315,7 +315,7 @@ def test_every_pushable_deviation_open_past_group_wait_is_in_a_told_incident(pai
             assert incident.notified_severity is not None
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(timed)
 def test_one_opening_per_incident_and_few_messages(pairs: list[tuple[int, Event]]) -> None:
     run = play(pairs, until=10 * DAY)
@@ -333,7 +333,7 @@ def test_one_opening_per_incident_and_few_messages(pairs: list[tuple[int, Event]
         assert kinds.count("resolved") <= len(CHAIN)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(timed)
 def test_redelivering_every_event_changes_nothing(pairs: list[tuple[int, Event]]) -> None:
     once, twice = _play_twice_if(pairs, False), _play_twice_if(pairs, True)
@@ -341,7 +341,7 @@ def test_redelivering_every_event_changes_nothing(pairs: list[tuple[int, Event]]
     assert twice.desk == once.desk
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(timed)
 def test_a_tick_at_the_same_moment_changes_nothing(pairs: list[tuple[int, Event]]) -> None:
     run = play(pairs, until=2 * DAY)
