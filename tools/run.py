@@ -94,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         receiver.start()
         _step("Starting meetings, monitoring, notifications and analytics")
         ports = {name: _port(port) for name, port in DEFAULT_PORTS.items()}
-        stack = Stack(bootstrap_servers=broker.bootstrap_servers, workdir=workdir, ports=ports)
+        stack = Stack(
+            bootstrap_servers=broker.bootstrap_servers,
+            workdir=workdir,
+            ports=ports,
+            # The demo sends a month in a minute: a short group_wait shows incidents without a long wait.
+            extra_env={"PANTAU_NOTIFICATIONS_INCIDENT_GROUP_WAIT_SECONDS": "10"},
+        )
         stack.start()
         admin_token = mint_token(AuthSettings(), subject="demo-admin", role="admin", scope="*")
         (workdir / "admin.token").write_text(admin_token + "\n")
@@ -116,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             _step("Waiting for alerts at the supervisors' webhook")
             alerts_ok = _wait_for_alerts(receiver, summary, timeout=args.alert_timeout)
+            _print_incidents(receiver)
             if not alerts_ok:
                 print(f"    not every expected alert arrived; see {workdir}/*.log")
             _wait_for_metrics(stack.url("analytics"))
@@ -146,17 +153,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _delivered_deviations(receiver: WebhookReceiver) -> set[str]:
+    """Deviations the supervisors were told about: each message's own, and every item of an incident."""
+    seen: set[str] = set()
+    for delivery in receiver.accepted:
+        body = delivery.body
+        if body.get("type") not in ("alert.opened", "alert.updated", "alert.escalated", "alert.digest"):
+            continue
+        seen.add(str(body.get("deviation_id")))
+        for item in (body.get("incident") or {}).get("items", ()):
+            seen.add(str(item.get("deviation_id")))
+        for item in body.get("items", ()):
+            seen.add(str(item.get("deviation_id")))
+    return seen
+
+
+def _print_incidents(receiver: WebhookReceiver) -> None:
+    incidents = {str(d.body.get("alert_id")) for d in receiver.accepted if d.body.get("type") == "alert.opened"}
+    print(f"    {len(receiver.accepted)} messages for {len(incidents)} incidents so far")
+
+
 def _wait_for_alerts(receiver: WebhookReceiver, summary: DemoSummary, *, timeout: float) -> bool:
-    """Wait (with a progress bar) until an `alert.opened` arrived for every expected deviation."""
+    """Wait (with a progress bar) until every expected deviation is an item of a delivered incident."""
     wanted = {deviation_id(item.rule, item.group_id, item.occurrence) for item in summary.expected}
     deadline = time.monotonic() + timeout
     with tqdm(total=len(wanted), desc="alerts", unit="alert", leave=False) as bar:
         while True:
-            seen = {
-                delivery.body.get("deviation_id")
-                for delivery in receiver.accepted
-                if delivery.body.get("type") == "alert.opened"
-            }
+            seen = _delivered_deviations(receiver)
             arrived = len(wanted & seen)
             bar.update(arrived - bar.n)
             if arrived == len(wanted):

@@ -79,6 +79,8 @@ class Stack:
             "PANTAU_NOTIFICATIONS_PORT": str(port),
             "PANTAU_NOTIFICATIONS_DATABASE_URL": f"sqlite:///{data / 'notifications.db'}",
             "PANTAU_NOTIFICATIONS_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            # A local stack shows an incident seconds after its deviations, not after production's minutes.
+            "PANTAU_NOTIFICATIONS_INCIDENT_GROUP_WAIT_SECONDS": "5",
             "PANTAU_ANALYTICS_WEB_PORT": str(port),
             "PANTAU_ANALYTICS_DATA_DIR": str(data),
             **self.extra_env,

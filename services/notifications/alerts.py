@@ -1,5 +1,7 @@
-"""Turning deviations into alerts: project the registry, route, group, schedule escalations and
-digests, build the webhook bodies and queue deliveries — all in the caller's transaction. Derived
+"""Each deviation's own alert: route it, schedule its escalation or digest, update and resolve it —
+all in the caller's transaction (ids in `ids.py`, timing in `timing.py`, the registry in
+`projection.py`, bodies in `bodies.py`, the delivery rows in `delivery_queue.py`). With incidents
+on, these alerts are the items' texts and the console's cards; the incident is what is pushed. Derived
 ids make every step idempotent: a re-read record, a restart or a second scheduler tick changes
 nothing that was already done.
 
@@ -23,127 +25,35 @@ Life of an alert (one per open deviation and escalation level):
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 
 from services.notifications import outbox, store
-from services.notifications.calendar import WorkingCalendar, supervisor_time_zone
-from services.notifications.messages import AlertContext, render, render_digest
+from services.notifications.bodies import ack_url, rerender, webhook_body
+from services.notifications.delivery_queue import queue, queue_feed
+from services.notifications.ids import alert_id_for, digest_id_for
+from services.notifications.messages import render_digest
+from services.notifications.projection import routing_region, supervisor_row, supervisors_by_scope
 from services.notifications.routing import LEVELS, Level, route
-from services.notifications.settings import NotificationsSettings
-from shared import regions as region_facts
+from services.notifications.timing import Policy
 from shared.events import (
     AlertAcknowledged,
     AlertEscalated,
     DeviationEscalated,
     DeviationOpened,
     DeviationResolved,
-    FacilitatorUpserted,
-    GroupUpserted,
-    RegionUpserted,
-    SupervisorUpserted,
 )
-from shared.events.base import EventData
 
 log = logging.getLogger(__name__)
 
-_ALERT_NAMESPACE = uuid.UUID("1c0f6a8e-55b2-4c47-8f0e-3a8d2b6e9d14")
 _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
-
-
-def alert_id_for(deviation_id: str, level: str) -> str:
-    """One alert per deviation and escalation level."""
-    return "alert-" + uuid.uuid5(_ALERT_NAMESPACE, f"{deviation_id}|{level}").hex
-
-
-def message_id_for(alert_id: str, kind: str, channel: str) -> str:
-    """The `webhook-id`: the same on every retry of the same message."""
-    return "msg_" + uuid.uuid5(_ALERT_NAMESPACE, f"{alert_id}|{kind}|{channel}").hex
-
-
-def digest_id_for(supervisor_id: str, alert_ids: list[str]) -> str:
-    """A digest is identified by whom it is for and what it contains, so a re-run makes the same one."""
-    return "digest-" + uuid.uuid5(_ALERT_NAMESPACE, f"{supervisor_id}|{'|'.join(sorted(alert_ids))}").hex
 
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class Policy:
-    """Everything that decides *when*: deadlines, the working calendar, the digest time."""
-
-    settings: NotificationsSettings
-    calendar: WorkingCalendar
-
-    @classmethod
-    def from_settings(cls, settings: NotificationsSettings) -> Policy:
-        """Reads the holiday file once."""
-        return cls(settings=settings, calendar=settings.working_calendar())
-
-    def release_at(self, severity: str, supervisor: Any, now: datetime) -> datetime:
-        """When a message may reach the supervisor: at once if critical, else in working hours."""
-        if severity == "critical":
-            return now
-        return self.calendar.next_working_moment(now, supervisor_time_zone(supervisor["region_code"]))
-
-    def escalate_at(self, severity: str, released_at: datetime, level: str) -> datetime | None:
-        """When an unacknowledged alert climbs; None at the top level or without a deadline."""
-        deadline = self.settings.ack_deadline_seconds(severity)
-        if deadline <= 0 or level == LEVELS[-1]:
-            return None
-        return released_at + timedelta(seconds=deadline)
-
-    def digest_at(self, supervisor: Any, now: datetime) -> datetime:
-        """The next digest slot in the supervisor's own time zone."""
-        zone = supervisor_time_zone(supervisor["region_code"])
-        return self.calendar.next_local_slot(now, zone, self.settings.digest_local_time)
-
-
-# --------------------------------------------------------------------------------------------------
-# registry projection
-
-
-def project_registry(connection: Connection, fact: EventData) -> bool:
-    """Keep the local copy of the registry that routing and messages need. True if it changed."""
-    if isinstance(fact, RegionUpserted):
-        _merge(connection, store.regions, "code", fact.code, {"name": fact.name, "time_zone": fact.time_zone})
-    elif isinstance(fact, SupervisorUpserted):
-        values = {
-            "name": fact.name,
-            "level": fact.level,
-            "region_code": fact.region_code,
-            "email": fact.email,
-            "webhook_url": fact.webhook_url,
-            "language": fact.language,
-        }
-        _merge(connection, store.supervisors, "id", fact.supervisor_id, values)
-    elif isinstance(fact, FacilitatorUpserted):
-        values = {"name": fact.name, "region_code": fact.region_code}
-        _merge(connection, store.facilitators, "id", fact.facilitator_id, values)
-    elif isinstance(fact, GroupUpserted):
-        values = {
-            "name": fact.name,
-            "facilitator_id": fact.facilitator_id,
-            "region_code": fact.region_code,
-            "time_zone": fact.time_zone,
-        }
-        _merge(connection, store.groups, "id", fact.group_id, values)
-    else:
-        return False
-    return True
-
-
-def _merge(connection: Connection, table: store.Table, key_column: str, key: str, values: dict[str, Any]) -> None:
-    updated = connection.execute(update(table).where(table.c[key_column] == key).values(values)).rowcount
-    if not updated:
-        connection.execute(insert(table).values({key_column: key, **values}))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,35 +69,6 @@ class Accepted:
     climbed: bool = False
 
 
-def _supervisors_by_scope(connection: Connection) -> dict[tuple[Level, str | None], str]:
-    rows = connection.execute(
-        select(store.supervisors.c.id, store.supervisors.c.level, store.supervisors.c.region_code).order_by(
-            store.supervisors.c.id
-        )
-    ).all()
-    scopes: dict[tuple[Level, str | None], str] = {}
-    for row in rows:
-        scopes.setdefault((row.level, row.region_code), row.id)
-    return scopes
-
-
-def _supervisor(connection: Connection, supervisor_id: str) -> Any:
-    return (
-        connection.execute(select(store.supervisors).where(store.supervisors.c.id == supervisor_id)).mappings().first()
-    )
-
-
-def routing_region(connection: Connection, opened: DeviationOpened) -> str:
-    """The region whose supervisor hears about it: the facilitator's for facilitator-directed items."""
-    if opened.concerns == "facilitator":
-        facilitator = connection.execute(
-            select(store.facilitators.c.region_code).where(store.facilitators.c.id == opened.facilitator_id)
-        ).first()
-        if facilitator is not None:
-            return str(facilitator.region_code)
-    return opened.region_code
-
-
 def accept_deviation(
     connection: Connection,
     opened: DeviationOpened,
@@ -199,8 +80,8 @@ def accept_deviation(
     """Route an opened deviation to its supervisor: queue it, schedule its escalation or digest."""
     group = connection.execute(select(store.groups).where(store.groups.c.id == opened.group_id)).mappings().first()
     if group is None:
-        _park(connection, opened, record=record, now=now)
-        return Accepted("parked")
+        # The same deviation again while it waits for the registry is a duplicate, not a second wait.
+        return Accepted("parked" if _park(connection, opened, record=record, now=now) else "duplicate")
     existing = (
         connection.execute(
             select(store.alerts)
@@ -223,13 +104,13 @@ def accept_deviation(
             return Accepted("updated", existing["alert_id"])
         return Accepted("duplicate", existing["alert_id"])
     region_code = routing_region(connection, opened)
-    chosen = route(region_code, _supervisors_by_scope(connection))
+    chosen = route(region_code, supervisors_by_scope(connection))
     if chosen is None:
         _park(connection, opened, record=record, now=now)
         return Accepted("unroutable")
     alert_id = alert_id_for(opened.deviation_id, chosen.level)
-    supervisor = _supervisor(connection, chosen.supervisor_id)
-    payload = _webhook_body(connection, opened, alert_id=alert_id, supervisor=supervisor, group=group, policy=policy)
+    supervisor = supervisor_row(connection, chosen.supervisor_id)
+    payload = webhook_body(connection, opened, alert_id=alert_id, supervisor=supervisor, group=group, policy=policy)
     is_info = opened.severity == "info"
     released = policy.release_at(opened.severity, supervisor, now)
     connection.execute(
@@ -254,7 +135,7 @@ def accept_deviation(
         )
     )
     if is_info:
-        _queue_feed(connection, alert_id=alert_id, kind="alert.opened", body=payload, supervisor=supervisor, now=now)
+        queue_feed(connection, alert_id=alert_id, kind="alert.opened", body=payload, supervisor=supervisor, now=now)
     else:
         queue(
             connection,
@@ -308,12 +189,12 @@ def update_severity(
         previous = alert["severity"]
         if _SEVERITY_RANK.get(severity, 0) <= _SEVERITY_RANK.get(previous, 0):
             continue
-        supervisor = _supervisor(connection, alert["supervisor_id"])
+        supervisor = supervisor_row(connection, alert["supervisor_id"])
         if supervisor is None:
             continue
         merged = {**alert["payload"].get("details", {}), **details}
         payload = {**alert["payload"], "severity": severity, "details": merged}
-        payload["message"] = _rerender(connection, payload, kind="alert.opened")
+        payload["message"] = rerender(connection, payload, kind="alert.opened")
         released = policy.release_at(severity, supervisor, now)
         values: dict[str, Any] = {"severity": severity, "payload": payload, "updated_at": now}
         if alert["status"] == "open" and alert["escalated_to"] is None:
@@ -329,7 +210,7 @@ def update_severity(
             **payload,
             "type": "alert.opened" if was_digest_only else "alert.escalated",
             "previous_severity": previous,
-            "message": _rerender(connection, payload, kind="alert.opened" if was_digest_only else "alert.updated"),
+            "message": rerender(connection, payload, kind="alert.opened" if was_digest_only else "alert.updated"),
         }
         queue(
             connection,
@@ -370,7 +251,7 @@ def resolve_deviation(
             .values(status="resolved", resolved_at=now, escalate_at=None, updated_at=now)
         )
         closed.append(alert["alert_id"])
-        supervisor = _supervisor(connection, alert["supervisor_id"])
+        supervisor = supervisor_row(connection, alert["supervisor_id"])
         if supervisor is None:
             continue
         body = {
@@ -378,7 +259,7 @@ def resolve_deviation(
             "type": "alert.resolved",
             "resolved_at": resolved.resolved_at.isoformat().replace("+00:00", "Z"),
             "reason": resolved.reason,
-            "message": _rerender(connection, alert["payload"], kind="alert.resolved"),
+            "message": rerender(connection, alert["payload"], kind="alert.resolved"),
         }
         if not _got_news(connection, alert, now):
             # Still waiting for working hours (or for the digest): cancel rather than open-and-close.
@@ -391,7 +272,7 @@ def resolve_deviation(
                 )
                 .values(status="cancelled", updated_at=now, last_error="deviation resolved before delivery")
             )
-            _queue_feed(
+            queue_feed(
                 connection, alert_id=alert["alert_id"], kind="alert.resolved", body=body, supervisor=supervisor, now=now
             )
             log.info("alert %s resolved before it was delivered: pending messages cancelled", alert["alert_id"])
@@ -490,7 +371,7 @@ def escalate_due(connection: Connection, *, policy: Policy, now: datetime, limit
         .mappings()
         .all()
     )
-    scopes = _supervisors_by_scope(connection) if due else {}
+    scopes = supervisors_by_scope(connection) if due else {}
     done = []
     for alert in due:
         due_at = _utc(alert["escalate_at"])
@@ -508,7 +389,7 @@ def escalate_due(connection: Connection, *, policy: Policy, now: datetime, limit
             log.warning("alert %s unacknowledged at the top of the chain (%s): nobody above", alert["alert_id"], level)
             done.append(Escalation(alert["alert_id"], None, None, due_at, now))
             continue
-        supervisor = _supervisor(connection, chosen.supervisor_id)
+        supervisor = supervisor_row(connection, chosen.supervisor_id)
         new_id = alert_id_for(alert["deviation_id"], chosen.level)
         connection.execute(
             update(store.alerts)
@@ -527,9 +408,9 @@ def escalate_due(connection: Connection, *, policy: Policy, now: datetime, limit
             "supervisor_id": chosen.supervisor_id,
             "from_supervisor_id": alert["supervisor_id"],
             "escalated_from": alert["alert_id"],
-            "ack_url": _ack_url(policy, new_id),
+            "ack_url": ack_url(policy, new_id),
         }
-        payload["message"] = _rerender(connection, payload, kind="alert.escalated")
+        payload["message"] = rerender(connection, payload, kind="alert.escalated")
         released = policy.release_at(alert["severity"], supervisor, now)
         connection.execute(
             insert(store.alerts).values(
@@ -610,7 +491,7 @@ def digest_due(connection: Connection, *, policy: Policy, now: datetime) -> list
         by_supervisor.setdefault(row["supervisor_id"], []).append(row)
     digests = []
     for supervisor_id, items in by_supervisor.items():
-        supervisor = _supervisor(connection, supervisor_id)
+        supervisor = supervisor_row(connection, supervisor_id)
         alert_ids = [item["alert_id"] for item in items]
         connection.execute(
             update(store.alerts).where(store.alerts.c.alert_id.in_(alert_ids)).values(digested_at=now, updated_at=now)
@@ -650,7 +531,8 @@ def digest_due(connection: Connection, *, policy: Policy, now: datetime) -> list
 # parking, queueing and bodies
 
 
-def _park(connection: Connection, opened: DeviationOpened, *, record: bytes, now: datetime) -> None:
+def _park(connection: Connection, opened: DeviationOpened, *, record: bytes, now: datetime) -> bool:
+    """Keep the record until the registry knows its group; False if it was already waiting."""
     exists = connection.execute(
         select(store.parked_deviations.c.deviation_id).where(
             store.parked_deviations.c.deviation_id == opened.deviation_id
@@ -662,6 +544,8 @@ def _park(connection: Connection, opened: DeviationOpened, *, record: bytes, now
                 deviation_id=opened.deviation_id, group_id=opened.group_id, record=record.decode(), parked_at=now
             )
         )
+        return True
+    return False
 
 
 def parked_records(connection: Connection) -> list[bytes]:
@@ -670,164 +554,3 @@ def parked_records(connection: Connection) -> list[bytes]:
         select(store.parked_deviations.c.record).order_by(store.parked_deviations.c.parked_at)
     ).all()
     return [row.record.encode() for row in rows]
-
-
-def queue(
-    connection: Connection,
-    *,
-    alert_id: str,
-    kind: str,
-    body: dict[str, Any],
-    supervisor: Any,
-    now: datetime,
-    deliver_at: datetime,
-    policy: Policy,
-    feed: bool = True,
-) -> None:
-    """One delivery row per channel the supervisor has (webhook, e-mail) plus the live feed.
-
-    The feed shows everything at once (the console is pull, not a page); the other channels wait
-    for `deliver_at` (working hours for non-critical news).
-    """
-    if supervisor["webhook_url"]:
-        _insert_delivery(
-            connection, alert_id=alert_id, kind=kind, channel="webhook", target=supervisor["webhook_url"],
-            body=body, supervisor=supervisor, at=deliver_at, now=now,
-        )  # fmt: skip
-    if supervisor["email"] and policy.settings.smtp_host:
-        email_body = {**body, "language": supervisor["language"], "supervisor_name": supervisor["name"]}
-        _insert_delivery(
-            connection, alert_id=alert_id, kind=kind, channel="email", target=supervisor["email"],
-            body=email_body, supervisor=supervisor, at=deliver_at, now=now,
-        )  # fmt: skip
-    if feed:
-        _queue_feed(connection, alert_id=alert_id, kind=kind, body=body, supervisor=supervisor, now=now)
-
-
-def _queue_feed(
-    connection: Connection, *, alert_id: str, kind: str, body: dict[str, Any], supervisor: Any, now: datetime
-) -> None:
-    _insert_delivery(
-        connection, alert_id=alert_id, kind=kind, channel="feed", target=supervisor["id"],
-        body=body, supervisor=supervisor, at=now, now=now,
-    )  # fmt: skip
-
-
-def _insert_delivery(
-    connection: Connection,
-    *,
-    alert_id: str,
-    kind: str,
-    channel: str,
-    target: str,
-    body: dict[str, Any],
-    supervisor: Any,
-    at: datetime,
-    now: datetime,
-) -> None:
-    message_id = message_id_for(alert_id, kind, channel)
-    exists = connection.execute(
-        select(store.deliveries.c.message_id).where(store.deliveries.c.message_id == message_id)
-    ).first()
-    if exists is not None:
-        return
-    connection.execute(
-        insert(store.deliveries).values(
-            message_id=message_id,
-            alert_id=alert_id,
-            channel=channel,
-            target=target,
-            body=orjson.dumps(body).decode(),
-            status="pending",
-            attempts=0,
-            next_attempt_at=at,
-            updated_at=now,
-            kind=kind.split(":", 1)[0],
-            supervisor_id=supervisor["id"],
-        )
-    )
-    if at > now:
-        log.info("%s %s for %s held until %s (working hours)", channel, kind, alert_id, at.isoformat())
-
-
-def _ack_url(policy: Policy, alert_id: str) -> str:
-    return f"{policy.settings.public_base_url.rstrip('/')}/api/v1/alerts/{alert_id}/ack"
-
-
-def _rerender(connection: Connection, payload: dict[str, Any], *, kind: str) -> dict[str, str]:
-    group = connection.execute(
-        select(store.groups.c.time_zone).where(store.groups.c.id == payload["group"]["id"])
-    ).first()
-    return render(
-        AlertContext(
-            rule=payload["rule"],
-            severity=payload["severity"],
-            group_name=payload["group"]["name"],
-            village_name=payload["region"].get("name"),
-            facilitator_name=payload["facilitator"]["name"],
-            details=dict(payload.get("details") or {}),
-            time_zone=group.time_zone if group else region_facts.WIB,
-        ),
-        kind=kind,
-    )
-
-
-def _webhook_body(
-    connection: Connection,
-    opened: DeviationOpened,
-    *,
-    alert_id: str,
-    supervisor: Any,
-    group: Any,
-    policy: Policy,
-) -> dict[str, Any]:
-    facilitator = connection.execute(
-        select(store.facilitators.c.name).where(store.facilitators.c.id == opened.facilitator_id)
-    ).first()
-    village = connection.execute(select(store.regions.c.name).where(store.regions.c.code == opened.region_code)).first()
-    kabupaten_code = region_facts.kabupaten_of(opened.region_code) or opened.region_code
-    kabupaten = connection.execute(select(store.regions.c.name).where(store.regions.c.code == kabupaten_code)).first()
-    facilitator_name = facilitator.name if facilitator else opened.facilitator_id
-    message = render(
-        AlertContext(
-            rule=opened.rule,
-            severity=opened.severity,
-            group_name=group["name"],
-            village_name=village.name if village else None,
-            facilitator_name=facilitator_name,
-            details=dict(opened.details),
-            time_zone=group["time_zone"],
-        )
-    )
-    return {
-        "type": "alert.opened",
-        "alert_id": alert_id,
-        "deviation_id": opened.deviation_id,
-        "rule": opened.rule,
-        "severity": opened.severity,
-        "escalation_level": supervisor["level"],
-        "supervisor_id": supervisor["id"],
-        "concerns": opened.concerns,
-        "group": {"id": opened.group_id, "name": group["name"]},
-        "facilitator": {"id": opened.facilitator_id, "name": facilitator_name},
-        "region": {
-            "code": opened.region_code,
-            "name": village.name if village else None,
-            "kabupaten": {"code": kabupaten_code, "name": kabupaten.name if kabupaten else None},
-        },
-        "detected_at": opened.detected_at.isoformat().replace("+00:00", "Z"),
-        "details": dict(opened.details),
-        "message": message,
-        "ack_url": _ack_url(policy, alert_id),
-    }
-
-
-def next_retry_delay(attempt: int, *, initial_seconds: float, max_seconds: float, jitter: float) -> timedelta:
-    """Exponential back-off with jitter: attempt 1 waits ~initial, each further one twice as long.
-
-    `jitter` in [0, 1) comes from the caller's random source, so this stays pure and testable.
-    """
-    # Capping the exponent keeps huge attempt numbers from overflowing before the ceiling applies.
-    doublings = min(max(0, attempt - 1), 64)
-    base = min(max_seconds, initial_seconds * 2.0**doublings)
-    return timedelta(seconds=base * (0.5 + 0.5 * jitter))

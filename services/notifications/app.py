@@ -6,25 +6,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.notifications import store
-from services.notifications.alerts import Policy
 from services.notifications.channels.base import Channel
-from services.notifications.channels.email import EmailChannel
-from services.notifications.channels.feed import FeedChannel, FeedHub
-from services.notifications.channels.webhook import WebhookChannel
+from services.notifications.channels.feed import FeedHub
+from services.notifications.channels.registry import build_channels
 from services.notifications.consumer import CONSUMED_TOPICS, AlertIntake
 from services.notifications.delivery import DeliveryWorker
+from services.notifications.deps import NotificationsContext
 from services.notifications.metrics import NotificationsMetrics
 from services.notifications.outbox import OutboxPublisher
 from services.notifications.scheduler import Scheduler
 from services.notifications.settings import NotificationsSettings
+from services.notifications.timing import Policy
 from services.notifications.views import console_router, router
 from shared.kafka import build_consumer, build_producer, start_with_retry
 from shared.web import bearer_principal, install_health_routes, install_problem_handlers
@@ -32,8 +33,11 @@ from shared.web import bearer_principal, install_health_routes, install_problem_
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
-    """Build the app; Kafka and the store are reached only when the lifespan starts."""
+def create_app(
+    settings: NotificationsSettings | None = None, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> FastAPI:
+    """Build the app; Kafka and the store are reached only when the lifespan starts. `clock` is the
+    time of requests, the intake, the delivery worker and the scheduler (tests inject their own)."""
     settings = settings or NotificationsSettings()
     registry = CollectorRegistry()
     metrics = NotificationsMetrics(registry)
@@ -48,30 +52,25 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         )
         policy = Policy.from_settings(settings)
         hub = FeedHub()
-        channels: dict[str, Channel] = {
-            "webhook": WebhookChannel(settings.webhook_secret, timeout_seconds=settings.webhook_timeout_seconds),
-            "feed": FeedChannel(hub),
-        }
-        if settings.smtp_host:
-            channels["email"] = EmailChannel(
-                host=settings.smtp_host,
-                port=settings.smtp_port,
-                sender=settings.smtp_from,
-                timeout_seconds=settings.smtp_timeout_seconds,
-            )
+        channels: dict[str, Channel] = build_channels(settings, hub)
         publisher = OutboxPublisher(engine, producer=producer, topic_for=settings.kafka.topic)
         worker = DeliveryWorker(
-            engine, channels=channels, settings=settings, metrics=metrics, on_event=publisher.notify
+            engine, channels=channels, settings=settings, metrics=metrics, on_event=publisher.notify, clock=clock
         )
-        scheduler = Scheduler(engine, policy=policy, on_queued=worker.notify, on_event=publisher.notify)
+        scheduler = Scheduler(engine, policy=policy, clock=clock, on_queued=worker.notify, on_event=publisher.notify)
         stop = asyncio.Event()
-        app.state.engine = engine
-        app.state.settings = settings
-        app.state.producer = producer
-        app.state.feed = hub
-        app.state.wake_outbox = publisher.notify
-        app.state.wake_delivery = worker.notify
-        app.state.authenticate = bearer_principal(settings.auth)
+        context = NotificationsContext(
+            settings=settings,
+            engine=engine,
+            policy=policy,
+            metrics=metrics,
+            feed=hub,
+            clock=clock,
+            authenticate=bearer_principal(settings.auth),
+            wake_outbox=publisher.notify,
+            wake_delivery=worker.notify,
+        )
+        app.state.context = context
         log.info(
             "notifications: channels %s; quiet hours %s; ack deadlines critical %.0fs, warning %.0fs",
             ", ".join(sorted(channels)),
@@ -98,6 +97,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
                 metrics=metrics,
                 on_queued=worker.notify,
                 policy=policy,
+                clock=clock,
             )
             log.info("notifications consuming %s", ", ".join(settings.kafka.topic(t) for t in CONSUMED_TOPICS))
             await asyncio.gather(intake.run(stop), publisher.run(stop))
@@ -140,7 +140,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
 
 def _database_answers(app: FastAPI) -> bool:
     try:
-        with app.state.engine.connect() as connection:
+        with app.state.context.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
     except Exception:

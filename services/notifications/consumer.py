@@ -10,14 +10,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from services.notifications import alerts
+from services.notifications import alerts, incident_shell, projection
 from services.notifications.metrics import SERVICE, NotificationsMetrics
 from services.notifications.settings import NotificationsSettings
+from services.notifications.timing import Policy
 from shared import serde, topics
 from shared.deadletters import dead_letter_headers
 from shared.events import DeviationEscalated, DeviationOpened, DeviationResolved
+from shared.events.base import EventData
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ class AlertIntake:
         settings: NotificationsSettings,
         metrics: NotificationsMetrics,
         on_queued: Callable[[], None],
-        policy: alerts.Policy,
+        policy: Policy,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._engine = engine
@@ -48,6 +50,11 @@ class AlertIntake:
         self._clock = clock
         self._policy = policy
         self._prefix = settings.kafka.topic_prefix
+        self._handlers: dict[str, Callable[[Connection, EventData, bytes, datetime], bool]] = {
+            DeviationOpened.event_type: self._opened,
+            DeviationResolved.event_type: self._resolved,
+            DeviationEscalated.event_type: self._escalated,
+        }
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -80,44 +87,58 @@ class AlertIntake:
             return False, False
         fact = decoded.event
         now = self._clock()
+        if topic == topics.REGISTRY_EVENTS:
+            with self._engine.begin() as connection:
+                return projection.project_registry(connection, fact), False
+        handler = self._handlers.get(decoded.envelope.type)
+        if handler is None:
+            await self._dead_letter(record, "unexpected_type", f"{decoded.envelope.type} on {topic}")
+            return False, False
         with self._engine.begin() as connection:
-            if topic == topics.REGISTRY_EVENTS:
-                return alerts.project_registry(connection, fact), False
-            if isinstance(fact, DeviationOpened):
-                accepted = alerts.accept_deviation(
-                    connection, fact, record=record.value or b"", policy=self._policy, now=now
-                )
-                self._metrics.alerts.labels(accepted.outcome, fact.severity).inc()
-                if accepted.climbed:
-                    self._metrics.routing_climbed.labels("above_kabupaten").inc()
-                log.info(
-                    "deviation %s (%s, %s, concerns %s): %s%s",
-                    fact.deviation_id,
-                    fact.rule,
-                    fact.severity,
-                    fact.concerns,
-                    accepted.outcome,
-                    f" as {accepted.alert_id}" if accepted.alert_id else "",
-                )
-                return False, accepted.outcome in ("queued", "digest", "updated")
-            if isinstance(fact, DeviationResolved):
-                closed = alerts.resolve_deviation(connection, fact, policy=self._policy, now=now)
-                log.info("deviation %s resolved (%s): %d alert(s) closed", fact.deviation_id, fact.reason, len(closed))
-                return False, bool(closed)
-            if isinstance(fact, DeviationEscalated):
-                # The deviation got worse: the same alert is updated, never a second one.
-                updated = alerts.update_deviation(connection, fact, policy=self._policy, now=now)
-                self._metrics.alerts.labels("updated" if updated else "duplicate", fact.severity).inc()
-                log.info(
-                    "deviation %s escalated %s → %s: %d alert(s) updated",
-                    fact.deviation_id,
-                    fact.previous_severity,
-                    fact.severity,
-                    len(updated),
-                )
-                return False, bool(updated)
-        await self._dead_letter(record, "unexpected_type", f"{decoded.envelope.type} on {topic}")
-        return False, False
+            return False, handler(connection, fact, record.value or b"", now)
+
+    # -- one handler per deviation event type: (connection, fact, raw record, now) → queued anything
+
+    def _opened(self, connection: Connection, fact: EventData, raw: bytes, now: datetime) -> bool:
+        assert isinstance(fact, DeviationOpened)
+        accepted = alerts.accept_deviation(connection, fact, record=raw, policy=self._policy, now=now)
+        self._metrics.alerts.labels(accepted.outcome, fact.severity).inc()
+        if accepted.outcome in ("queued", "digest", "updated"):
+            incident_shell.on_opened(connection, fact, policy=self._policy, now=now)
+        if accepted.climbed:
+            self._metrics.routing_climbed.labels("above_kabupaten").inc()
+        log.info(
+            "deviation %s (%s, %s, concerns %s): %s%s",
+            fact.deviation_id,
+            fact.rule,
+            fact.severity,
+            fact.concerns,
+            accepted.outcome,
+            f" as {accepted.alert_id}" if accepted.alert_id else "",
+        )
+        return accepted.outcome in ("queued", "digest", "updated")
+
+    def _resolved(self, connection: Connection, fact: EventData, raw: bytes, now: datetime) -> bool:
+        assert isinstance(fact, DeviationResolved)
+        closed = alerts.resolve_deviation(connection, fact, policy=self._policy, now=now)
+        messages = incident_shell.on_resolved(connection, fact, policy=self._policy, now=now)
+        log.info("deviation %s resolved (%s): %d alert(s) closed", fact.deviation_id, fact.reason, len(closed))
+        return bool(closed) or messages > 0
+
+    def _escalated(self, connection: Connection, fact: EventData, raw: bytes, now: datetime) -> bool:
+        assert isinstance(fact, DeviationEscalated)
+        # The deviation got worse: the same alert is updated, never a second one.
+        updated = alerts.update_deviation(connection, fact, policy=self._policy, now=now)
+        incident_shell.on_escalated(connection, fact, policy=self._policy, now=now)
+        self._metrics.alerts.labels("updated" if updated else "duplicate", fact.severity).inc()
+        log.info(
+            "deviation %s escalated %s → %s: %d alert(s) updated",
+            fact.deviation_id,
+            fact.previous_severity,
+            fact.severity,
+            len(updated),
+        )
+        return bool(updated)
 
     def _retry_parked(self) -> bool:
         queued = False
@@ -131,6 +152,7 @@ class AlertIntake:
                     if accepted.outcome in ("queued", "digest"):
                         log.info("parked deviation %s now routed", decoded.event.deviation_id)
                         queued = True
+                        incident_shell.on_opened(connection, decoded.event, policy=self._policy, now=self._clock())
         return queued
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Row, func, select, update
 
 from services.notifications import outbox, store
-from services.notifications.alerts import next_retry_delay
+from services.notifications.backoff import next_retry_delay
 from services.notifications.channels.base import Channel, Delivery, DeliveryError
 from services.notifications.metrics import NotificationsMetrics
 from services.notifications.settings import NotificationsSettings
@@ -139,6 +139,7 @@ class DeliveryWorker:
                         severity=alert["severity"],
                         escalation_level=alert["escalation_level"],
                         channel="email" if channel.name == "email" else "webhook",
+                        channel_name=channel.name,
                         message_id=message_id,
                         attempts=attempt,
                         sent_at=now,
@@ -166,8 +167,16 @@ class DeliveryWorker:
 
     @staticmethod
     def _alert(connection: Connection, alert_id: str) -> Any:
-        """The alert a delivery is for; None for a digest (which covers many)."""
-        return connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
+        """The alert (or incident, alert-shaped) a delivery is for; None for a digest (which covers many)."""
+        alert = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
+        if alert is not None:
+            return alert
+        incident = (
+            connection.execute(select(store.incidents).where(store.incidents.c.incident_id == alert_id))
+            .mappings()
+            .first()
+        )
+        return None if incident is None else {**incident, "alert_id": incident["incident_id"]}
 
     def _failed(self, delivery: Delivery, channel: str, error: DeliveryError) -> None:
         now = self._clock()
@@ -203,6 +212,7 @@ class DeliveryWorker:
                         severity=alert["severity"],
                         escalation_level=alert["escalation_level"],
                         channel="email" if channel == "email" else "webhook",
+                        channel_name=channel,
                         message_id=delivery.message_id,
                         attempts=delivery.attempt,
                         last_error=error.reason[:500],

@@ -295,3 +295,47 @@ def render_digest(items: list[dict[str, Any]], *, language: str) -> dict[str, st
         "id": f"Ringkasan Pantau: {count} kabar untuk Anda.\n- " + "\n- ".join(lines_id) + more_id,
         "en": f"Pantau digest: {count} items for you.\n- " + "\n- ".join(lines_en) + more_en,
     }
+
+
+_INCIDENT_PREFIXES = {
+    "opened": ("", ""),
+    "updated": ("Memburuk menjadi {severity_id}: ", "Now {severity_en}: "),
+    "escalated": ("Belum ditanggapi, diteruskan kepada Anda: ", "Not acknowledged, passed on to you: "),
+    "resolved": ("Selesai: ", "Resolved: "),
+}
+
+
+def render_incident(
+    *,
+    kind: str,
+    severity: str,
+    facilitator_name: str,
+    lead: dict[str, str],
+    open_items: int,
+    group_names: list[str],
+    about_facilitator: bool,
+) -> dict[str, str]:
+    """The text of an incident message: who needs attention and why, in a few words, then the worst
+    item's own sentence. `group_names` are the distinct groups with open items."""
+    severity_id, severity_en = _SEVERITY.get(severity, (severity, severity))
+    prefix_id, prefix_en = _INCIDENT_PREFIXES.get(kind, ("", ""))
+    prefix_id = prefix_id.format(severity_id=severity_id)
+    prefix_en = prefix_en.format(severity_en=severity_en)
+    if severity == "critical" and kind == "opened":
+        prefix_id, prefix_en = "KRITIS: ", "CRITICAL: "
+    if kind == "resolved":
+        head_id = f"semua hal tentang pendamping {facilitator_name} sudah teratasi."
+        head_en = f"everything about facilitator {facilitator_name} is cleared."
+        return {"id": fit(prefix_id + head_id), "en": fit(prefix_en + head_en)}
+    if about_facilitator and len(group_names) > 1:
+        head_id = f"Pendamping {facilitator_name}: {len(group_names)} kelompok perlu perhatian ({open_items} hal). "
+        head_en = f"Facilitator {facilitator_name}: {len(group_names)} groups need attention ({open_items} items). "
+    elif open_items > 1:
+        head_id = f"{open_items} hal perlu perhatian. "
+        head_en = f"{open_items} items need attention. "
+    else:
+        head_id = head_en = ""
+    return {
+        "id": fit(prefix_id + head_id + lead.get("id", "")),
+        "en": fit(prefix_en + head_en + lead.get("en", "")),
+    }

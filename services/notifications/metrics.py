@@ -39,6 +39,12 @@ class NotificationsMetrics:
             ["channel", "result"],
             registry=registry,
         )
+        self.feedback = Counter(
+            "pantau_alert_feedback_total",
+            "Supervisors' marks on incident items, per rule: useful or not (precision as readers see it).",
+            ["rule", "verdict"],
+            registry=registry,
+        )
         self.delivery_seconds = Histogram(
             "pantau_alert_delivery_seconds",
             "From deviation detected to alert delivered.",

@@ -1,8 +1,10 @@
 """The alert-event outbox: events are rows written in the same transaction as the state they report
 (a delivery's status, an acknowledgement, an escalation) and published by `OutboxPublisher`.
 
-A crash after the store committed but before Kafka acknowledged re-publishes the same envelope
-(same CloudEvents `id`) on restart: at-least-once, and consumers de-duplicate by id.
+A row is removed once the broker has acknowledged it (as meetings' outbox does), so the table
+holds only what is still to publish and never grows with history. A crash after the broker
+acknowledged but before the delete re-publishes the same envelope (same CloudEvents `id`) on
+restart: at-least-once, and consumers de-duplicate by id.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from services.notifications import store
 from shared import serde
@@ -46,7 +48,7 @@ def pending_count(connection: Connection) -> int:
 
 
 class OutboxPublisher:
-    """Publishes outbox rows in order, marks them published; wake it with `notify()`."""
+    """Publishes outbox rows in order and removes each once the broker has it; wake it with `notify()`."""
 
     def __init__(
         self,
@@ -85,9 +87,7 @@ class OutboxPublisher:
                 headers=serde.kafka_headers(envelope),
             )
             with self._engine.begin() as connection:
-                connection.execute(
-                    update(store.outbox).where(store.outbox.c.id == row.id).values(published_at=self._clock())
-                )
+                connection.execute(delete(store.outbox).where(store.outbox.c.id == row.id))
             log.info("published %s for %s from the outbox", envelope.type, row.key)
         return len(rows)
 

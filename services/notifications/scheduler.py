@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from services.notifications import alerts
+from services.notifications import alerts, incident_shell
+from services.notifications.timing import Policy
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class Tick:
 
     escalations: list[alerts.Escalation]
     digests: list[str]
+    incident_messages: int = 0
 
 
 class Scheduler:
@@ -35,7 +37,7 @@ class Scheduler:
         self,
         engine: Engine,
         *,
-        policy: alerts.Policy,
+        policy: Policy,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_queued: Callable[[], None] = lambda: None,
         on_event: Callable[[], None] = lambda: None,
@@ -58,11 +60,19 @@ class Scheduler:
                 break
         with self._engine.begin() as connection:
             digests = alerts.digest_due(connection, policy=self._policy, now=now)
-        if escalations or digests:
+        incident_messages = 0
+        if self._policy.settings.incidents_enabled:
+            while True:
+                with self._engine.begin() as connection:
+                    sent = incident_shell.tick_due(connection, policy=self._policy, now=now)
+                incident_messages += sent
+                if sent == 0:
+                    break
+        if escalations or digests or incident_messages:
             self._on_queued()
-        if any(item.to_alert_id for item in escalations):
+        if any(item.to_alert_id for item in escalations) or incident_messages:
             self._on_event()
-        return Tick(escalations, digests)
+        return Tick(escalations, digests, incident_messages)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until stopped; a failing pass is logged and retried on the next one."""

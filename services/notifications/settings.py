@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -50,6 +51,22 @@ class NotificationsSettings(ServiceSettings):
     holidays_file: Path = Field(default=DEFAULT_HOLIDAYS_FILE, description="YAML calendar of national holidays.")
     digest_local_time: time = Field(default=time(7, 0), description="Local time of the daily digest of info items.")
     scheduler_interval_seconds: float = Field(default=1.0, gt=0, description="How often escalations/digests run.")
+    incidents_enabled: bool = Field(
+        default=True,
+        description="Group deviations into incidents (one message per incident); off = one message per deviation.",
+    )
+    incident_group_by: Literal["group", "facilitator"] = Field(
+        default="facilitator",
+        description="`facilitator`: one incident per facilitator for all their groups; `group`: one per group "
+        "(plus one per facilitator for what concerns them), inhibited while a facilitator-level signal is open.",
+    )
+    incident_group_wait_seconds: float = Field(
+        default=300, ge=0, description="A new incident waits this long before its first message."
+    )
+    incident_group_interval_seconds: float = Field(
+        default=4 * 3600, ge=0, description="At most one update message per incident in this interval."
+    )
+    incident_send_resolved: bool = Field(default=True, description="Push a message when an incident clears.")
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail alerts; unset = no e-mail.")
     smtp_port: int = Field(default=25, description="SMTP port.")
     smtp_from: str = Field(default="pantau@localhost", description="Sender address of e-mail alerts.")

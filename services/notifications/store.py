@@ -134,7 +134,53 @@ outbox = Table(
     Column("key", String(200), nullable=False),
     Column("envelope", Text, nullable=False),  # the CloudEvents JSON, id included: a re-publish is the same event
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Only set by versions before 4 (rows are now removed once published); kept for old stores.
     Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+)
+# Incidents (schema v3): one row per facilitator holding the pure lifecycle's state (`incidents.Desk`
+# as JSON) with the next moment it needs a tick, and one row per incident for the API and console.
+incident_desks = Table(
+    "incident_desks",
+    metadata,
+    Column("facilitator_id", String(80), primary_key=True),
+    Column("state", JSON, nullable=False),
+    Column("wake_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("incident_id", String(80), primary_key=True),
+    Column("facilitator_id", String(80), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),  # group, facilitator
+    Column("subject_id", String(80), nullable=False),
+    Column("supervisor_id", String(80), nullable=False, index=True),  # who has it now
+    Column("escalation_level", String(20), nullable=False),
+    Column("region_code", String(20), nullable=True, index=True),  # routing region: scope of lists and acks
+    Column("status", String(20), nullable=False),  # pending, open, acknowledged, resolved, dismissed
+    Column("severity", String(10), nullable=False),
+    Column("deviation_id", String(80), nullable=False),  # the worst item's, for alert-shaped events
+    Column("group_id", String(80), nullable=False),
+    Column("rule", String(80), nullable=False),
+    Column("items", JSON, nullable=False),
+    Column("detected_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("acknowledged_by", String(80), nullable=True),
+    Column("note", String(1000), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+)
+# Schema v5: the supervisors' "useful / not useful" marks on incident items, one per item and reader.
+item_feedback = Table(
+    "item_feedback",
+    metadata,
+    Column("deviation_id", String(80), primary_key=True),
+    Column("supervisor_id", String(80), primary_key=True),
+    Column("incident_id", String(80), nullable=False, index=True),
+    Column("rule", String(80), nullable=False),
+    Column("useful", Integer, nullable=False),  # 1 useful, 0 not useful
+    Column("marked_at", DateTime(timezone=True), nullable=False),
 )
 schema_version = Table(
     "schema_version",
@@ -193,7 +239,29 @@ def _v2(connection: Connection) -> None:
     outbox.create(connection, checkfirst=True)
 
 
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = ((1, _v1), (2, _v2))
+def _v3(connection: Connection) -> None:
+    """Incidents: the lifecycle's state per facilitator and the incidents themselves."""
+    incident_desks.create(connection, checkfirst=True)
+    incidents.create(connection, checkfirst=True)
+
+
+def _v4(connection: Connection) -> None:
+    """The outbox keeps only what is still to publish: rows marked published by older versions go."""
+    connection.execute(outbox.delete().where(outbox.c.published_at.is_not(None)))
+
+
+def _v5(connection: Connection) -> None:
+    """Marks on incident items."""
+    item_feedback.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
+    (1, _v1),
+    (2, _v2),
+    (3, _v3),
+    (4, _v4),
+    (5, _v5),
+)
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

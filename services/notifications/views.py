@@ -12,19 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, or_, select, update
 
 from services.notifications import alerts as alert_service
-from services.notifications import store
+from services.notifications import incident_shell, store
 from services.notifications.channels.feed import FeedHub
+from services.notifications.deps import Context, CurrentPrincipal, NotificationsContext
 from shared.auth import InvalidToken, Principal, read_token
 from shared.web import Problem
 
@@ -36,14 +37,6 @@ CONSOLE_PAGE = Path(__file__).parent / "console" / "index.html"
 
 Status = Literal["open", "acknowledged", "resolved"]
 Severity = Literal["info", "warning", "critical"]
-
-
-async def _principal(request: Request) -> Principal:
-    principal: Principal = await request.app.state.authenticate(request)
-    return principal
-
-
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
 class AlertOut(BaseModel):
@@ -118,7 +111,7 @@ def _visible(principal: Principal) -> ColumnElement[bool] | None:
 
 @router.get("/alerts", response_model=list[AlertOut])
 def list_alerts(
-    request: Request,
+    context: Context,
     principal: CurrentPrincipal,
     status: Annotated[Status | None, Query()] = None,
     severity: Annotated[Severity | None, Query()] = None,
@@ -138,7 +131,7 @@ def list_alerts(
         query = query.where(store.alerts.c.severity == severity)
     if region:
         query = query.where(or_(store.alerts.c.region_code == region, store.alerts.c.region_code.like(region + ".%")))
-    with request.app.state.engine.connect() as connection:
+    with context.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     return [_alert_out(row) for row in rows]
 
@@ -146,12 +139,13 @@ def list_alerts(
 @router.get("/alerts/stream", response_class=StreamingResponse)
 async def stream_alerts(
     request: Request,
+    context: Context,
     token: Annotated[str | None, Query(description="Bearer token, for clients that cannot set headers.")] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     region: Annotated[str | None, Query(description="Region code prefix.")] = None,
 ) -> StreamingResponse:
     """The live feed as server-sent events: one `data:` JSON per alert change within scope."""
-    principal = await _stream_principal(request, token)
+    principal = await _stream_principal(request, context, token)
     if principal.role == "facilitator":
         raise Problem(403, "Forbidden", "alerts are for supervisors")
     severities = set(severity or ())
@@ -165,9 +159,9 @@ async def stream_alerts(
             return False
         return may_see(principal, supervisor_id=body.get("supervisor_id"), region_code=region_code)
 
-    hub: FeedHub = request.app.state.feed
+    hub: FeedHub = context.feed
     subscriber = hub.subscribe(wants)
-    heartbeat = request.app.state.settings.feed_heartbeat_seconds
+    heartbeat = context.settings.feed_heartbeat_seconds
     log.info("feed opened for %s (%s)", principal.subject, principal.role)
 
     async def events() -> AsyncIterator[bytes]:
@@ -191,40 +185,253 @@ async def stream_alerts(
     )
 
 
-async def _stream_principal(request: Request, token: str | None) -> Principal:
+async def _stream_principal(request: Request, context: NotificationsContext, token: str | None) -> Principal:
     if token:
         try:
-            return read_token(request.app.state.settings.auth, token)
+            return read_token(context.settings.auth, token)
         except InvalidToken as exc:
             raise Problem(401, "Unauthorized", str(exc)) from exc
-    return await _principal(request)
+    return await context.authenticate(request)
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
-async def acknowledge(alert_id: str, request: Request, principal: CurrentPrincipal) -> AlertOut:
+async def acknowledge(alert_id: str, context: Context, principal: CurrentPrincipal) -> AlertOut:
     """Acknowledge an alert: its deviation stops climbing. Repeating it is harmless."""
-    now = datetime.now(UTC)
-    settings = request.app.state.settings
-    with request.app.state.engine.begin() as connection:
+    now = context.clock()
+    settings = context.settings
+    with context.engine.begin() as connection:
         alert = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
         if alert is None:
-            raise Problem(404, "Not found", f"no alert {alert_id}")
-        if not may_see(principal, supervisor_id=alert["supervisor_id"], region_code=alert["region_code"]):
-            raise Problem(403, "Forbidden", "the alert is outside your region")
-        first_time = alert_service.acknowledge(connection, alert, by=principal.subject, now=now, source=settings.source)
-        row = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().one()
-    out = _alert_out(row)
+            incident = _incident_row(connection, alert_id)
+            if incident is None:
+                raise Problem(404, "Not found", f"no alert {alert_id}")
+            # The `ack_url` of an incident message: acknowledging the incident stops its climb.
+            first_time = _acknowledge_incident(connection, incident, principal, note=None, context=context, now=now)
+            out = _incident_as_alert(_incident_row(connection, alert_id))
+        else:
+            if not may_see(principal, supervisor_id=alert["supervisor_id"], region_code=alert["region_code"]):
+                raise Problem(403, "Forbidden", "the alert is outside your region")
+            first_time = alert_service.acknowledge(
+                connection, alert, by=principal.subject, now=now, source=settings.source
+            )
+            if settings.incidents_enabled:
+                incident_id = incident_shell.incident_of(connection, alert["deviation_id"], alert["facilitator_id"])
+                incident = _incident_row(connection, incident_id) if incident_id else None
+                if incident is not None:
+                    _acknowledge_incident(connection, incident, principal, note=None, context=context, now=now)
+            row = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().one()
+            out = _alert_out(row)
     if first_time:
-        request.app.state.wake_outbox()
-        request.app.state.feed.publish(
+        context.wake_outbox()
+        context.feed.publish(
             {"event": "alert.acknowledged", "alert_id": alert_id, "status": "acknowledged", "body": out.body}
         )
     return out
 
 
+class IncidentOut(BaseModel):
+    """An incident: one group's (or one facilitator's) deviations as one thing to act on."""
+
+    incident_id: str
+    kind: str
+    subject_id: str
+    facilitator_id: str
+    supervisor_id: str
+    escalation_level: str
+    region_code: str | None
+    status: str
+    severity: str
+    rule: str
+    items: list[dict[str, Any]]
+    detected_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    note: str | None
+    resolved_at: datetime | None
+    facilitator: dict[str, Any] | None = None
+    reason: dict[str, str] | None = None
+
+
+class FeedbackIn(BaseModel):
+    """A reader's mark on one item of an incident."""
+
+    deviation_id: str
+    useful: bool
+
+
+class AcknowledgeIn(BaseModel):
+    """What a supervisor says when taking an incident in hand."""
+
+    note: str | None = None
+
+
+def _incident_row(connection: Any, incident_id: str) -> Any:
+    return (
+        connection.execute(select(store.incidents).where(store.incidents.c.incident_id == incident_id))
+        .mappings()
+        .first()
+    )
+
+
+def _incident_as_alert(row: Any) -> AlertOut:
+    status: Status = (
+        "acknowledged"
+        if row["status"] == "acknowledged"
+        else ("resolved" if row["status"] in ("resolved", "dismissed") else "open")
+    )
+    return AlertOut(
+        alert_id=row["incident_id"],
+        status=status,
+        body={"incident_id": row["incident_id"], "kind": row["kind"], "items": row["items"]},
+        acknowledged_at=row["acknowledged_at"],
+        severity=row["severity"],
+        rule=row["rule"],
+        escalation_level=row["escalation_level"],
+        supervisor_id=row["supervisor_id"],
+        region_code=row["region_code"],
+        created_at=row["created_at"],
+    )
+
+
+def _acknowledge_incident(
+    connection: Any,
+    incident: Any,
+    principal: Principal,
+    *,
+    note: str | None,
+    context: NotificationsContext,
+    now: datetime,
+) -> bool:
+    if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
+        raise Problem(403, "Forbidden", "the incident is outside your region")
+    first_time = incident_shell.acknowledge(
+        connection,
+        incident["incident_id"],
+        by=principal.subject,
+        note=note,
+        policy=context.policy,
+        now=now,
+    )
+    if first_time:
+        # Its items' own alerts are in hand too (the console's cards); the incident's
+        # `alert_acknowledged` is the one event, so no event per item.
+        connection.execute(
+            update(store.alerts)
+            .where(
+                store.alerts.c.deviation_id.in_([item["deviation_id"] for item in incident["items"]]),
+                store.alerts.c.status == "open",
+            )
+            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=principal.subject, escalate_at=None)
+        )
+    return first_time
+
+
+@router.get("/incidents", response_model=list[IncidentOut], tags=["incidents"])
+def list_incidents(
+    context: Context,
+    principal: CurrentPrincipal,
+    status: Annotated[list[str] | None, Query(description="pending, open, acknowledged, resolved, dismissed")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[IncidentOut]:
+    """The incidents in the caller's scope, newest first."""
+    if principal.role not in ("supervisor", "admin"):
+        raise Problem(403, "Forbidden", "only supervisors and admins see incidents")
+    query = select(store.incidents).order_by(store.incidents.c.updated_at.desc()).limit(limit)
+    if status:
+        query = query.where(store.incidents.c.status.in_(status))
+    with context.engine.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+        return [
+            IncidentOut(**_with_texts(connection, row, principal.subject))
+            for row in rows
+            if may_see(principal, supervisor_id=row["supervisor_id"], region_code=row["region_code"])
+        ]
+
+
+def _with_texts(connection: Any, row: Any, reader: str) -> dict[str, Any]:
+    """The incident row with each item's texts, group name and the reader's mark (for the console)."""
+    ids = [item["deviation_id"] for item in row["items"]]
+    payloads = {
+        alert.deviation_id: alert.payload
+        for alert in connection.execute(
+            select(store.alerts.c.deviation_id, store.alerts.c.payload).where(store.alerts.c.deviation_id.in_(ids))
+        )
+    }
+    marks = {
+        mark.deviation_id: bool(mark.useful)
+        for mark in connection.execute(
+            select(store.item_feedback.c.deviation_id, store.item_feedback.c.useful).where(
+                store.item_feedback.c.deviation_id.in_(ids), store.item_feedback.c.supervisor_id == reader
+            )
+        )
+    }
+    items = []
+    for item in row["items"]:
+        payload = payloads.get(item["deviation_id"]) or {}
+        items.append(
+            {
+                **item,
+                "message": payload.get("message"),
+                "group": payload.get("group") or {"id": item["group_id"], "name": item["group_id"]},
+                "useful": marks.get(item["deviation_id"]),
+            }
+        )
+    lead = payloads.get(row["deviation_id"]) or {}
+    return {**row, "items": items, "facilitator": lead.get("facilitator"), "reason": lead.get("message")}
+
+
+@router.post("/incidents/{incident_id}/feedback", response_model=IncidentOut, tags=["incidents"])
+def mark_item(incident_id: str, body: FeedbackIn, context: Context, principal: CurrentPrincipal) -> IncidentOut:
+    """Mark one item useful or not; counted per rule (`pantau_alert_feedback_total`). A second mark by
+    the same reader replaces the first and is not counted again."""
+    with context.engine.begin() as connection:
+        incident = _incident_row(connection, incident_id)
+        if incident is None:
+            raise Problem(404, "Not found", f"no incident {incident_id}")
+        if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
+            raise Problem(403, "Forbidden", "the incident is outside your region")
+        item = next((item for item in incident["items"] if item["deviation_id"] == body.deviation_id), None)
+        if item is None:
+            raise Problem.invalid_field("deviation_id", "not an item of this incident")
+        table = store.item_feedback
+        key = (table.c.deviation_id == body.deviation_id) & (table.c.supervisor_id == principal.subject)
+        changed = connection.execute(
+            update(table).where(key).values(useful=int(body.useful), marked_at=context.clock())
+        ).rowcount
+        if not changed:
+            connection.execute(
+                table.insert().values(
+                    deviation_id=body.deviation_id, supervisor_id=principal.subject, incident_id=incident_id,
+                    rule=item["rule"], useful=int(body.useful), marked_at=context.clock(),
+                )
+            )  # fmt: skip
+            context.metrics.feedback.labels(item["rule"], "useful" if body.useful else "not_useful").inc()
+        return IncidentOut(**_with_texts(connection, _incident_row(connection, incident_id), principal.subject))
+
+
+@router.post("/incidents/{incident_id}/ack", response_model=IncidentOut, tags=["incidents"])
+def acknowledge_incident(
+    incident_id: str, context: Context, principal: CurrentPrincipal, body: AcknowledgeIn | None = None
+) -> IncidentOut:
+    """Take an incident in hand (with a note): it stops climbing. Repeating it is harmless."""
+    now = context.clock()
+    with context.engine.begin() as connection:
+        incident = _incident_row(connection, incident_id)
+        if incident is None:
+            raise Problem(404, "Not found", f"no incident {incident_id}")
+        first_time = _acknowledge_incident(
+            connection, incident, principal, note=body.note if body else None, context=context, now=now
+        )
+        out = IncidentOut(**_with_texts(connection, _incident_row(connection, incident_id), principal.subject))
+    if first_time:
+        context.wake_outbox()
+    return out
+
+
 @router.get("/deliveries", response_model=list[DeliveryOut], tags=["deliveries"])
 def list_deliveries(
-    request: Request,
+    context: Context,
     principal: CurrentPrincipal,
     status: Annotated[Literal["pending", "delivered", "failed", "cancelled"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -234,21 +441,21 @@ def list_deliveries(
     query = select(store.deliveries).order_by(store.deliveries.c.updated_at.desc()).limit(limit)
     if status is not None:
         query = query.where(store.deliveries.c.status == status)
-    with request.app.state.engine.connect() as connection:
+    with context.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
     return [DeliveryOut.model_validate(dict(row)) for row in rows]
 
 
 @router.post("/deliveries/{message_id}/replay", response_model=DeliveryOut, tags=["deliveries"])
-def replay_delivery(message_id: str, request: Request, principal: CurrentPrincipal) -> DeliveryOut:
+def replay_delivery(message_id: str, context: Context, principal: CurrentPrincipal) -> DeliveryOut:
     """Queue a message again (admins), with the same `message_id`/`webhook-id` and a fresh retry budget."""
     _require_admin(principal)
-    with request.app.state.engine.begin() as connection:
-        row = replay(connection, message_id, now=datetime.now(UTC))
+    with context.engine.begin() as connection:
+        row = replay(connection, message_id, now=context.clock())
     if row is None:
         raise Problem(404, "Not found", f"no delivery {message_id}")
     log.info("delivery %s replayed by %s", message_id, principal.subject)
-    request.app.state.wake_delivery()
+    context.wake_delivery()
     return DeliveryOut.model_validate(dict(row))
 
 

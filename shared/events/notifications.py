@@ -13,7 +13,8 @@ Channel = Literal["webhook", "email", "feed"]
 
 
 class AlertEvent(EventData):
-    """Common fields of every alert fact."""
+    """Common fields of every alert fact. With incidents on, `alert_id` is the incident's id and
+    `deviation_id`/`group_id`/`rule` are those of its worst item."""
 
     kafka_topic = topics.NOTIFICATIONS_ALERTS
 
@@ -35,6 +36,12 @@ class AlertSent(AlertEvent):
     event_type = "notifications.alert_sent.v1"
 
     channel: Channel = Field(description="Channel it was delivered on.")
+    channel_name: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The channel's registered name (`webhook`, `email`, or an added one such as `whatsapp`); "
+        "`channel` keeps the contract's values and says `webhook` for channels it does not list.",
+    )
     message_id: str = Field(description="Channel message id (the `webhook-id` for webhooks).")
     attempts: int = Field(ge=1, description="Delivery attempts it took.")
     sent_at: UtcDatetime = Field(description="When the delivery succeeded.")
@@ -65,6 +72,12 @@ class DeliveryFailed(AlertEvent):
     event_type = "notifications.delivery_failed.v1"
 
     channel: Channel = Field(description="Channel that failed.")
+    channel_name: str | None = Field(
+        default=None,
+        max_length=40,
+        description="The channel's registered name (`webhook`, `email`, or an added one such as `whatsapp`); "
+        "`channel` keeps the contract's values and says `webhook` for channels it does not list.",
+    )
     message_id: str = Field(description="Channel message id (the `webhook-id` for webhooks).")
     attempts: int = Field(ge=1, description="Attempts made.")
     last_error: str = Field(max_length=500, description="Last error, without personal data.")

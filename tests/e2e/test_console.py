@@ -5,6 +5,7 @@ acknowledged in one click.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,6 +90,78 @@ def test_an_alert_appears_live_and_is_acknowledged_in_one_click(world: World, br
         # filters: a critical-only view does not show the warning
         page.select_option("#severity", "critical")
         page.wait_for_selector("p.empty", timeout=10_000)
+        page.close()
+    finally:
+        notifier.stop()
+
+
+def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(world: World, browser: object) -> None:
+    receiver = world.receiver()
+    world.register(supervisors=[kabupaten_supervisor(receiver.url)])
+    incidents_on = {
+        "PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED": "true",
+        "PANTAU_NOTIFICATIONS_INCIDENT_GROUP_WAIT_SECONDS": "1",
+    }
+    notifier = NotifierProcess(world.bootstrap, world.prefix, world.tmp_path / "notifier", extra_env=incidents_on)
+    notifier.start()
+    shots = Path(os.environ.get("PANTAU_SCREENSHOTS", str(world.tmp_path)))
+    shots.mkdir(parents=True, exist_ok=True)
+    try:
+        token = mint_token(AuthSettings(), subject=SUPERVISOR_ID, role="supervisor", scope="18.71")
+        page = browser.new_page(viewport={"width": 1100, "height": 760})  # type: ignore[attr-defined]
+        page.goto(f"{notifier.url}/console?token={token}")
+        page.wait_for_selector("body[data-live='1']", timeout=20_000)
+        absent = deviation()
+        low = deviation().model_copy(
+            update={
+                "rule": "meeting.low_attendance",
+                "details": {
+                    "present": 9,
+                    "members": 20,
+                    "attendance_ratio": 0.45,
+                    "threshold_ratio": 0.75,
+                    "meeting_started_at": "2026-11-10T02:00:00+00:00",
+                },
+            }
+        )
+        world.send(absent)
+        world.send(low)
+        row = page.locator("article.incident").first
+        row.wait_for(timeout=30_000)
+        page.wait_for_function("document.querySelectorAll('article.incident li').length === 2", timeout=30_000)
+        text = row.inner_text()
+        assert "Pendamping Siti Rahmawati — 1 kelompok, 2 hal" in text
+        assert "Peringatan" in text
+        assert "tanpa pendamping Siti Rahmawati" in text
+        for raw in ("warning", "meeting.", "open", "pending", "kabupaten\n"):
+            assert raw not in text, f"raw value {raw!r} on the page: {text}"
+        page.screenshot(path=str(shots / "work-queue-id.png"), full_page=True)
+
+        row.locator(f"li[data-deviation-id='{low.deviation_id}'] button.useful").click()
+        page.wait_for_selector(f"li[data-deviation-id='{low.deviation_id}'] button.useful[aria-pressed='true']")
+        metrics = httpx.get(f"{notifier.url}/metrics", timeout=10).text
+        assert 'pantau_alert_feedback_total{rule="meeting.low_attendance",verdict="useful"} 1.0' in metrics
+
+        row.locator("input.note").fill("Sudah menelepon pendamping; pertemuan ulang Jumat")
+        row.locator("button.ack-incident").click()
+        page.wait_for_selector("article.incident[data-status='acknowledged']", timeout=10_000)
+        assert "sudah ditangani" in page.locator("article.incident").first.inner_text()
+        headers = {"Authorization": f"Bearer {token}"}
+        [incident] = httpx.get(f"{notifier.url}/api/v1/incidents", headers=headers, timeout=10).json()
+        assert (incident["status"], incident["note"]) == (
+            "acknowledged",
+            "Sudah menelepon pendamping; pertemuan ulang Jumat",
+        )
+
+        page.select_option("#language", "en")
+        page.wait_for_selector("#queue-title:text('Needs attention')")
+        assert "in hand" in page.locator("article.incident").first.inner_text()
+        page.wait_for_function(
+            "[...document.querySelectorAll('article.alert')].every(a => a.dataset.status === 'acknowledged')"
+        )
+        assert "Needs attention" in page.inner_text("main")
+        assert "Severity" in page.inner_text("header")
+        page.screenshot(path=str(shots / "work-queue-en-acknowledged.png"), full_page=True)
         page.close()
     finally:
         notifier.stop()

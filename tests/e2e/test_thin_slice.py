@@ -49,7 +49,13 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 @pytest.fixture
 def stack(kafka_bootstrap: str, kafka_topics: str, tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(bootstrap_servers=kafka_bootstrap, workdir=tmp_path / "stack", topic_prefix=kafka_topics)
+    stack = Stack(
+        bootstrap_servers=kafka_bootstrap,
+        workdir=tmp_path / "stack",
+        topic_prefix=kafka_topics,
+        # The incident's group_wait is minutes in production; a second here keeps the latency visible.
+        extra_env={"PANTAU_NOTIFICATIONS_INCIDENT_GROUP_WAIT_SECONDS": "1"},
+    )
     try:
         stack.start(timeout=120)
         yield stack

@@ -65,6 +65,7 @@ class NotifierProcess:
             "PANTAU_NOTIFICATIONS_RETRY_INITIAL_SECONDS": "0.1",
             "PANTAU_NOTIFICATIONS_RETRY_MAX_SECONDS": "0.4",
             "PANTAU_NOTIFICATIONS_QUIET_HOURS_ENABLED": "false",
+            "PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED": "false",  # channel mechanics, one message per deviation
             **self.extra_env,
         }
 

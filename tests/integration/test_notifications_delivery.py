@@ -229,6 +229,9 @@ class World:
             retry_max_seconds=1,
             webhook_max_attempts=max_attempts,
             webhook_timeout_seconds=5,
+            # One message per deviation: these tests are about delivery mechanics (retries, parking,
+            # dead letters); incidents have their own tests.
+            incidents_enabled=False,
         )
         self.notifier = Notifier(settings, port=port).start()
         return self.notifier

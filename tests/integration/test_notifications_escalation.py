@@ -9,182 +9,39 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from services.notifications import alerts, store
 from services.notifications.calendar import supervisor_time_zone
-from services.notifications.scheduler import Scheduler
-from services.notifications.settings import NotificationsSettings
-from shared.events import (
-    DeviationEscalated,
-    DeviationOpened,
-    DeviationResolved,
-    FacilitatorUpserted,
-    GroupUpserted,
-    RegionUpserted,
-    SupervisorUpserted,
+from services.notifications.ids import alert_id_for
+from shared.events import DeviationEscalated, DeviationOpened, DeviationResolved
+from tests.integration.notifications_support import (
+    LATE_EVENING_WITA,
+    NO_KABUPATEN_VILLAGE,
+    WIB_VILLAGE,
+    WITA_VILLAGE,
+    Store,
+    opened,
+    settings_for,
+    utc,
 )
-from shared.events.base import EventData
 
 pytestmark = pytest.mark.integration
-
-# Kota Makassar (Sulawesi Selatan, WITA) and Kota Bandar Lampung (Lampung, WIB); Kabupaten Maros has
-# no kabupaten supervisor, so its alerts start at the provincial one.
-WITA_VILLAGE = "73.71.01.1001"
-WIB_VILLAGE = "18.71.01.1001"
-NO_KABUPATEN_VILLAGE = "73.09.01.2001"
-# Tuesday 10 November 2026, 23:00 WITA
-LATE_EVENING_WITA = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
-
-
-def settings_for(tmp_path: Path, **overrides: Any) -> NotificationsSettings:
-    values: dict[str, Any] = {
-        "database_url": f"sqlite:///{tmp_path / 'notifications.db'}",
-        "quiet_hours_enabled": True,
-        "public_base_url": "http://pantau.test",
-    }
-    values.update(overrides)
-    return NotificationsSettings(**values)
-
-
-def registry_facts() -> list[EventData]:
-    facts: list[EventData] = [
-        RegionUpserted(code="73", name="Sulawesi Selatan", level="provinsi", time_zone="Asia/Makassar"),
-        RegionUpserted(
-            code="73.71", name="Kota Makassar", level="kabupaten", parent_code="73", time_zone="Asia/Makassar",
-        ),
-        RegionUpserted(
-            code=WITA_VILLAGE, name="Kelurahan Mamajang", level="desa", parent_code="73.71.01",
-            time_zone="Asia/Makassar",
-        ),
-        RegionUpserted(code="18", name="Lampung", level="provinsi", time_zone="Asia/Jakarta"),
-        RegionUpserted(
-            code=WIB_VILLAGE, name="Kelurahan Pesawahan", level="desa", parent_code="18.71.01", time_zone="Asia/Jakarta"
-        ),
-        SupervisorUpserted(
-            supervisor_id="SUP-7371", name="Koordinator Kota Makassar", level="kabupaten", region_code="73.71",
-            webhook_url="http://receiver.test/kab", email="kab7371@pantau.test", language="id",
-        ),
-        SupervisorUpserted(
-            supervisor_id="SUP-73", name="Koordinator Sulawesi Selatan", level="provinsi", region_code="73",
-            webhook_url="http://receiver.test/prov", language="id",
-        ),
-        SupervisorUpserted(
-            supervisor_id="SUP-1871", name="Koordinator Bandar Lampung", level="kabupaten", region_code="18.71",
-            webhook_url="http://receiver.test/kab18", language="en",
-        ),
-        SupervisorUpserted(
-            supervisor_id="SUP-ID", name="Koordinator Nasional", level="nasional", region_code=None,
-            webhook_url="http://receiver.test/nas", language="id",
-        ),
-        # The facilitator works in Makassar but one of her groups sits in Lampung (a border case that
-        # makes facilitator-directed routing visible).
-        FacilitatorUpserted(
-            facilitator_id="PDP-0007", name="Andi Rahman", programme="pkh-p2k2", region_code="73.71.01",
-        ),
-    ]  # fmt: skip
-    for group_id, village, zone in (
-        ("KLP-WITA", WITA_VILLAGE, "Asia/Makassar"),
-        ("KLP-WIB", WIB_VILLAGE, "Asia/Jakarta"),
-        ("KLP-MAROS", NO_KABUPATEN_VILLAGE, "Asia/Makassar"),
-    ):
-        facts.append(
-            GroupUpserted(
-                group_id=group_id, name=f"Kelompok {group_id[4:].title()}", programme="pkh-p2k2",
-                facilitator_id="PDP-0007", region_code=village, member_refs=("kpm-a", "kpm-b"),
-                chair_member_ref="kpm-a", schedule={"cadence": "monthly", "day_of_month": 10}, time_zone=zone,
-            )
-        )  # fmt: skip
-    return facts
-
-
-def opened(
-    deviation_id: str,
-    *,
-    severity: str = "warning",
-    group_id: str = "KLP-WITA",
-    village: str = WITA_VILLAGE,
-    at: datetime = LATE_EVENING_WITA,
-    rule: str = "meeting.low_attendance",
-    concerns: str = "group",
-) -> DeviationOpened:
-    return DeviationOpened(
-        group_id=group_id, deviation_id=deviation_id, rule=rule, severity=severity, programme="pkh-p2k2",  # type: ignore[arg-type]
-        facilitator_id="PDP-0007", region_code=village, occurrence=deviation_id, detected_at=at, evidence_at=at,
-        concerns=concerns,  # type: ignore[arg-type]
-        details={"present": 3, "members": 20, "attendance_ratio": 0.15, "threshold_ratio": 0.5,
-                 "meeting_started_at": "2026-11-10T01:00:00+00:00"},
-    )  # fmt: skip
-
-
-@dataclass
-class Store:
-    """The store plus the policy, with helpers to act at a given simulated time."""
-
-    tmp_path: Path
-    settings: NotificationsSettings
-    engine: Engine = field(init=False)
-    policy: alerts.Policy = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.engine = store.build_engine(self.settings.database_url)
-        self.policy = alerts.Policy.from_settings(self.settings)
-        with self.engine.begin() as connection:
-            for fact in registry_facts():
-                alerts.project_registry(connection, fact)
-
-    def restart(self) -> None:
-        self.engine.dispose()
-        self.engine = store.build_engine(self.settings.database_url)
-        self.policy = alerts.Policy.from_settings(self.settings)
-
-    def accept(self, deviation: DeviationOpened, now: datetime) -> alerts.Accepted:
-        with self.engine.begin() as connection:
-            return alerts.accept_deviation(connection, deviation, record=b"{}", policy=self.policy, now=now)
-
-    def ack(self, alert_id: str, now: datetime, by: str = "SUP-7371") -> bool:
-        with self.engine.begin() as connection:
-            row = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().one()
-            return alerts.acknowledge(connection, row, by=by, now=now, source="/pantau/tests")
-
-    def scheduler(self, clock: list[datetime]) -> Scheduler:
-        return Scheduler(self.engine, policy=self.policy, clock=lambda: clock[0])
-
-    def alert(self, alert_id: str) -> Any:
-        with self.engine.connect() as connection:
-            return (
-                connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
-            )
-
-    def deliveries(self, alert_id: str, channel: str | None = None) -> list[Any]:
-        query = select(store.deliveries).where(store.deliveries.c.alert_id == alert_id)
-        if channel:
-            query = query.where(store.deliveries.c.channel == channel)
-        with self.engine.connect() as connection:
-            return list(connection.execute(query.order_by(store.deliveries.c.updated_at)).mappings().all())
-
-    def outbox_types(self) -> list[str]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(store.outbox.c.envelope).order_by(store.outbox.c.id)).all()
-        return [orjson.loads(row.envelope)["type"] for row in rows]
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[Store]:
-    world = Store(tmp_path, settings_for(tmp_path))
+    # One message per deviation, as before incidents: these tests are about each alert's own
+    # schedule (quiet hours, climbs, digests); tests/integration/test_notifications_incidents.py
+    # covers incidents over the same store.
+    world = Store(tmp_path, settings_for(tmp_path, incidents_enabled=False))
     yield world
     world.engine.dispose()
-
-
-def utc(moment: Any) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -222,7 +79,7 @@ def test_critical_at_23_wita_goes_at_once_a_warning_waits_escalates_and_an_ack_s
     clock[0] = deadline
     due = scheduler.tick()
     assert [(e.from_alert_id, e.to_level) for e in due.escalations] == [(warning.alert_id, "provinsi")]
-    provincial_id = alerts.alert_id_for("dev-warning", "provinsi")
+    provincial_id = alert_id_for("dev-warning", "provinsi")
     provincial = world.alert(provincial_id)
     assert provincial["supervisor_id"] == "SUP-73"
     assert provincial["payload"]["type"] == "alert.escalated"
@@ -232,13 +89,13 @@ def test_critical_at_23_wita_goes_at_once_a_warning_waits_escalates_and_an_ack_s
     assert utc(escalated_hook["next_attempt_at"]) == deadline  # 07:00 WITA Thursday: working hours
     assert world.outbox_types().count("notifications.alert_escalated.v1") == 2
     assert world.alert(acked.alert_id or "")["escalated_to"] is None
-    assert world.alert(alerts.alert_id_for("dev-acked", "provinsi")) is None
+    assert world.alert(alert_id_for("dev-acked", "provinsi")) is None
 
     # the provincial supervisor acknowledges: no climb to nasional, ever
     assert world.ack(provincial_id, deadline + timedelta(hours=1), by="SUP-73")
     clock[0] = deadline + timedelta(days=5)
-    assert [e.from_alert_id for e in scheduler.tick().escalations] == [alerts.alert_id_for("dev-critical", "provinsi")]
-    assert world.alert(alerts.alert_id_for("dev-warning", "nasional")) is None
+    assert [e.from_alert_id for e in scheduler.tick().escalations] == [alert_id_for("dev-critical", "provinsi")]
+    assert world.alert(alert_id_for("dev-warning", "nasional")) is None
 
 
 def test_sunday_and_holidays_wait_for_the_next_working_day(world: Store) -> None:
@@ -324,7 +181,7 @@ def test_resolution_reaches_every_level_that_got_the_alert(world: Store) -> None
     )  # fmt: skip
     with world.engine.begin() as connection:
         closed = alerts.resolve_deviation(connection, resolved, policy=world.policy, now=clock[0])
-    provincial = alerts.alert_id_for("dev-r", "provinsi")
+    provincial = alert_id_for("dev-r", "provinsi")
     assert sorted(closed) == sorted([result.alert_id, provincial])
     for alert_id in closed:
         kinds = [row["kind"] for row in world.deliveries(alert_id or "", "webhook")]
@@ -371,7 +228,7 @@ def test_info_items_go_out_as_one_digest_per_supervisor(world: Store) -> None:
 
 
 def test_a_thousand_alerts_escalate_on_time_never_early_and_survive_restarts(tmp_path: Path) -> None:
-    world = Store(tmp_path, settings_for(tmp_path))
+    world = Store(tmp_path, settings_for(tmp_path, incidents_enabled=False))
     rng = random.Random(20261110)
     step = timedelta(minutes=5)
     start = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
@@ -406,8 +263,8 @@ def test_a_thousand_alerts_escalate_on_time_never_early_and_survive_restarts(tmp
             world.accept(deviation, at)
         while pending_acks and pending_acks[0][0] <= now:
             when, deviation_id = pending_acks.pop(0)
-            first = world.alert(alerts.alert_id_for(deviation_id, "kabupaten")) or world.alert(
-                alerts.alert_id_for(deviation_id, "provinsi")
+            first = world.alert(alert_id_for(deviation_id, "kabupaten")) or world.alert(
+                alert_id_for(deviation_id, "provinsi")
             )
             if first is not None:
                 world.ack(first["alert_id"], when)

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.notifications.alerts import alert_id_for, message_id_for, next_retry_delay
+from services.notifications.backoff import next_retry_delay
+from services.notifications.ids import alert_id_for, message_id_for
 from services.notifications.messages import AlertContext, render
 from services.notifications.routing import Level, Route, region_for_level, route
 from services.notifications.signing import InvalidSignature, sign, signed_headers, verify

@@ -27,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 
 from shared.logs import configure_logging
+from tools.bench.alerts import run as alert_budget
 from tools.bench.measure import (
     IngestionResult,
     LatencyResult,
@@ -219,17 +220,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-seconds", type=float, default=30, help="length of the end-to-end run (default 30)")
     parser.add_argument(
         "--only",
-        choices=("ingestion", "replay", "latency", "field-app"),
+        choices=("ingestion", "replay", "latency", "field-app", "alerts"),
         action="append",
         help="run only these (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, default=REPO_ROOT / "var" / "bench", help="broker and service data")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "benchmarks.md", help="report to write")
+    parser.add_argument(
+        "--alerts-out", type=Path, default=REPO_ROOT / "docs" / "benchmarks-alerts.md", help="alert budget report"
+    )
     args = parser.parse_args(argv)
     configure_logging("bench", "INFO")
     for noisy in ("aiokafka", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    selected = set(args.only or ("ingestion", "replay", "latency", "field-app"))
+    selected = set(args.only or ("ingestion", "replay", "latency", "field-app", "alerts"))
     if "field-app" in selected:
         # The field app's budget needs no broker and writes its own report (docs/benchmarks-field-app.md).
         from tools.bench import field_app
@@ -237,8 +241,19 @@ def main(argv: list[str] | None = None) -> int:
         log.info("(vi) field app budget")
         field_app.run(repeats=args.repeats)
         selected.discard("field-app")
-        if not selected:
-            return 0
+    if "alerts" in selected:
+        # Pure (no broker): the incident lifecycle driven by the oracle's deviations.
+        log.info("(vii) alert budget at scale %s over %d months", args.scale, args.months)
+        _, alerts_report = alert_budget(
+            Shape(scale=args.scale, seed=args.seed, start=date(2026, 1, 1), months=args.months)
+        )
+        args.alerts_out.parent.mkdir(parents=True, exist_ok=True)
+        args.alerts_out.write_text(alerts_report)
+        print(alerts_report)
+        print(f"wrote {args.alerts_out}")
+        selected.discard("alerts")
+    if not selected:
+        return 0
     # SIGTERM unwinds like Ctrl-C, so the broker and every service started here are stopped.
     signal.signal(signal.SIGTERM, _interrupt)
     if args.workdir.exists():

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import html
 import smtplib
+from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
 
 import orjson
 
-from services.notifications.channels.base import Delivery, DeliveryError
+from services.notifications.channels.base import Channel, ChannelSpec, Delivery, DeliveryError
+from services.notifications.channels.feed import FeedHub
+from services.notifications.settings import NotificationsSettings
 
 _SUBJECT_PREFIX = {
     "alert.opened": ("Peringatan", "Alert"),
@@ -84,3 +87,26 @@ class EmailChannel:
 
     async def close(self) -> None:
         return None
+
+
+def _build(settings: NotificationsSettings, hub: FeedHub) -> Channel | None:
+    if not settings.smtp_host:
+        return None  # no relay configured: no e-mail deliveries are queued either
+    return EmailChannel(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        timeout_seconds=settings.smtp_timeout_seconds,
+    )
+
+
+def _target(supervisor: Mapping[str, Any], settings: NotificationsSettings) -> str | None:
+    return (supervisor.get("email") or None) if settings.smtp_host else None
+
+
+def _body(body: dict[str, Any], supervisor: Mapping[str, Any]) -> dict[str, Any]:
+    # The mail is written in the supervisor's language and addressed by name.
+    return {**body, "language": supervisor["language"], "supervisor_name": supervisor["name"]}
+
+
+SPEC = ChannelSpec(name="email", build=_build, target=_target, body=_body)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from services.notifications.channels.base import Delivery
+from services.notifications.channels.base import Channel, ChannelSpec, Delivery
+from services.notifications.settings import NotificationsSettings
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +77,14 @@ class FeedChannel:
 
     async def close(self) -> None:
         return None
+
+
+def _build(settings: NotificationsSettings, hub: FeedHub) -> Channel:
+    return FeedChannel(hub)
+
+
+def _target(supervisor: Mapping[str, Any], settings: NotificationsSettings) -> str | None:
+    return str(supervisor["id"])
+
+
+SPEC = ChannelSpec(name="feed", build=_build, target=_target, pushed=False)

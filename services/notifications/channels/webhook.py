@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
-from services.notifications.channels.base import Delivery, DeliveryError
+from services.notifications.channels.base import Channel, ChannelSpec, Delivery, DeliveryError
+from services.notifications.channels.feed import FeedHub
+from services.notifications.settings import NotificationsSettings
 from services.notifications.signing import signed_headers
 
 # Statuses where retrying cannot help: the receiver says the endpoint or the request is wrong.
@@ -37,3 +41,14 @@ class WebhookChannel:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _build(settings: NotificationsSettings, hub: FeedHub) -> Channel:
+    return WebhookChannel(settings.webhook_secret, timeout_seconds=settings.webhook_timeout_seconds)
+
+
+def _target(supervisor: Mapping[str, Any], settings: NotificationsSettings) -> str | None:
+    return supervisor.get("webhook_url") or None
+
+
+SPEC = ChannelSpec(name="webhook", build=_build, target=_target)

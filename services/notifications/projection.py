@@ -1,0 +1,85 @@
+"""The local copy of the registry that routing and texts need, and the look-ups over it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from services.notifications import store
+from services.notifications.routing import Level
+from shared.events import (
+    DeviationOpened,
+    FacilitatorUpserted,
+    GroupUpserted,
+    RegionUpserted,
+    SupervisorUpserted,
+)
+from shared.events.base import EventData
+
+
+def project_registry(connection: Connection, fact: EventData) -> bool:
+    """Keep the local copy of the registry that routing and messages need. True if it changed."""
+    if isinstance(fact, RegionUpserted):
+        _merge(connection, store.regions, "code", fact.code, {"name": fact.name, "time_zone": fact.time_zone})
+    elif isinstance(fact, SupervisorUpserted):
+        values = {
+            "name": fact.name,
+            "level": fact.level,
+            "region_code": fact.region_code,
+            "email": fact.email,
+            "webhook_url": fact.webhook_url,
+            "language": fact.language,
+        }
+        _merge(connection, store.supervisors, "id", fact.supervisor_id, values)
+    elif isinstance(fact, FacilitatorUpserted):
+        values = {"name": fact.name, "region_code": fact.region_code}
+        _merge(connection, store.facilitators, "id", fact.facilitator_id, values)
+    elif isinstance(fact, GroupUpserted):
+        values = {
+            "name": fact.name,
+            "facilitator_id": fact.facilitator_id,
+            "region_code": fact.region_code,
+            "time_zone": fact.time_zone,
+        }
+        _merge(connection, store.groups, "id", fact.group_id, values)
+    else:
+        return False
+    return True
+
+
+def _merge(connection: Connection, table: store.Table, key_column: str, key: str, values: dict[str, Any]) -> None:
+    updated = connection.execute(update(table).where(table.c[key_column] == key).values(values)).rowcount
+    if not updated:
+        connection.execute(insert(table).values({key_column: key, **values}))
+
+
+def supervisors_by_scope(connection: Connection) -> dict[tuple[Level, str | None], str]:
+    """(level, region code) → supervisor id, for routing."""
+    rows = connection.execute(
+        select(store.supervisors.c.id, store.supervisors.c.level, store.supervisors.c.region_code).order_by(
+            store.supervisors.c.id
+        )
+    ).all()
+    scopes: dict[tuple[Level, str | None], str] = {}
+    for row in rows:
+        scopes.setdefault((row.level, row.region_code), row.id)
+    return scopes
+
+
+def supervisor_row(connection: Connection, supervisor_id: str) -> Any:
+    """A supervisor's projected row (None if unknown)."""
+    return (
+        connection.execute(select(store.supervisors).where(store.supervisors.c.id == supervisor_id)).mappings().first()
+    )
+
+
+def routing_region(connection: Connection, opened: DeviationOpened) -> str:
+    """The region whose supervisor hears about it: the facilitator's for facilitator-directed items."""
+    if opened.concerns == "facilitator":
+        facilitator = connection.execute(
+            select(store.facilitators.c.region_code).where(store.facilitators.c.id == opened.facilitator_id)
+        ).first()
+        if facilitator is not None:
+            return str(facilitator.region_code)
+    return opened.region_code
