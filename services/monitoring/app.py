@@ -263,16 +263,16 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                         )
                     )
                 published += decisions
-                if engine.counts_towards_facilitator(state) != engine.counts_towards_facilitator(new_state):
-                    signal = {
-                        "facilitator_id": context.facilitator_id,
-                        "group_id": group_id,
-                        "region_code": context.region_code,
-                        "programme": context.programme,
-                        "deviating": engine.counts_towards_facilitator(new_state),
-                        "at": max(d.at or now for d in decisions).isoformat(),
-                    }
-                    outgoing.append(Outgoing(signals_name, context.facilitator_id.encode(), orjson.dumps(signal), []))
+            signal = engine.facilitator_signal(
+                state,
+                new_state,
+                programme.rules.facilitator_many_groups_deviating,
+                group_id=group_id,
+                at=max((d.at or now for d in decisions), default=now),
+            )
+            if signal is not None:
+                key = signal.facilitator_id.encode()
+                outgoing.append(Outgoing(signals_name, key, orjson.dumps(signal.to_json()), []))
             states[group_id] = new_state
             partitions[group_id] = partition
             last_event[group_id] = event
@@ -301,7 +301,7 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             for event in batch:
                 metrics.processed.labels(SERVICE, "facilitator-signals").inc()
                 data: dict[str, Any] = orjson.loads(event.value or b"{}")
-                signal = GroupSignal(**{**data, "at": datetime.fromisoformat(data["at"])})
+                signal = GroupSignal.from_json(data)
                 key = signal.facilitator_id
                 state = states.get(key) or FacilitatorState.from_json(facilitator_state.get(key))
                 config = programme_config(programmes, signal.programme).rules.facilitator_many_groups_deviating

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from services.monitoring.programmes import ProgrammeConfig
+from services.monitoring.programmes import ManyGroupsConfig, ProgrammeConfig
 from services.monitoring.rules import (
     activities,
     attendance_declining,
@@ -25,7 +25,7 @@ from services.monitoring.rules import (
     too_short,
 )
 from services.monitoring.rules.decisions import Decision, Escalate, Open, Resolve
-from services.monitoring.rules.many_groups import NOT_COUNTED
+from services.monitoring.rules.many_groups import NOT_COUNTED, GroupSignal, counts
 from services.monitoring.rules.state import (
     EVALUATIONS_KEPT,
     SYNC_MARKS_KEPT,
@@ -167,6 +167,7 @@ def _fold(
                 time_zone=time_zone,
                 baseline=activity.indicator.baseline if activity.indicator else None,
                 target=activity.indicator.target if activity.indicator else None,
+                known_at=now,  # plan rules count syncs and the offline grace from here
             )
             for activity in fact.activities
         }
@@ -185,6 +186,8 @@ def _fold(
             value=fact.indicator_value if fact.indicator_value is not None else activity.value,
             reported_on=fact.reported_on,
             done_received_at=activity.done_received_at or (fact.received_at if fact.status == "done" else None),
+            progress_recorded_at=fact.recorded_at,
+            progress_received_at=fact.received_at,
         )
         state = replace(state, activities={**state.activities, fact.activity_id: progressed})
         decisions = activities.evaluate(
@@ -239,15 +242,35 @@ def next_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, g
     """The next instant after `now` at which time alone may change a decision (for the tick index)."""
     rules = programme.rules
     times = overdue.wake_times(state, rules.meeting_overdue, group_id=group_id)
-    times += activities.wake_times(state, rules.plan_activity_at_risk, group_id=group_id)
+    times += activities.wake_times(state, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id)
     times += [scheduled.due_at for scheduled in state.periods]  # streaks are judged at due times
     future = [moment for moment in times if moment > now]
     return min(future) if future else None
 
 
-def counts_towards_facilitator(state: GroupState) -> bool:
-    """Whether the group has an open deviation about itself (the facilitator-level signal's input)."""
-    return any(item.rule not in NOT_COUNTED and item.concerns == "group" for item in state.open.values())
+def counts_towards_facilitator(state: GroupState, config: ManyGroupsConfig | None = None) -> bool:
+    """Whether the group has an open deviation about itself heavy enough to count (the
+    facilitator-level signal's input)."""
+    config = config or ManyGroupsConfig()
+    return any(
+        item.rule not in NOT_COUNTED and item.concerns == "group" and counts(item.severity, config)
+        for item in state.open.values()
+    )
+
+
+def facilitator_signal(
+    before: GroupState, after: GroupState, config: ManyGroupsConfig, *, group_id: str, at: datetime
+) -> GroupSignal | None:
+    """The group's news for its facilitator's stream, if any: it appeared under this facilitator
+    (so the facilitator knows how many groups they have), or it started or stopped counting."""
+    context = after.context
+    if context is None:
+        return None
+    appeared = before.context is None or before.context.facilitator_id != context.facilitator_id
+    deviating = counts_towards_facilitator(after, config)
+    if not appeared and deviating == counts_towards_facilitator(before, config):
+        return None
+    return GroupSignal(context.facilitator_id, group_id, context.region_code, context.programme, deviating, at)
 
 
 def _then(first: Outcome, second: Outcome) -> Outcome:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared import serde, topics
 from shared.events import (
@@ -110,7 +110,7 @@ def history_publications(history: History) -> Iterator[Publication]:
     """One facilitator's history as events (not sorted: callers order by `published_at`)."""
     facilitator = history.facilitator
     groups = {group.group_id: group for group in facilitator.groups}
-    plans_at = history.registered_at + timedelta(days=1)
+    plans_at = history.plans_agreed_at
     for group in facilitator.groups:
         plan = group.plan
         yield Publication(
