@@ -31,8 +31,10 @@ Occurrence keys, per rule (the third part of the deviation id, `rules/decisions.
   row met by the due time with attendance ≥ the ratio.
 
 A meeting is "for" the period of the calendar month it started in (group's local time).
-`facilitator.many_groups_deviating` is not in the oracle: whether three groups are open "at once"
-depends on when every other rule resolves, which the contract leaves to the implementation.
+`facilitator.many_groups_deviating` is estimated, not scored (it is not in `ORACLE_RULES`): whether
+enough groups are open "at once" depends on when every other rule resolves, which the contract
+leaves to the implementation; `_many_groups` sweeps the certain deviations' opening and resolving
+instants through the rule's own thresholds (`rules/many_groups.py`).
 
 Ambiguous (both answers accepted): a boundary within one hour (or a day of `now`); `meeting.overdue`
 whose answer changes when the offline grace is counted from due + grace instead of due; an absence
@@ -59,6 +61,7 @@ from typing import Final, Literal
 from zoneinfo import ZoneInfo
 
 from services.monitoring.programmes import ProgrammeConfig, load_programmes, programme_config
+from services.monitoring.rules.many_groups import NOT_COUNTED, FacilitatorState, GroupSignal, counts, on_signal
 from shared.regions import kabupaten_of
 from tools.generator.behaviour import History, Rates, SimMeeting, SimProgress, local_time, simulate
 from tools.generator.programme import Activity, Group, Programme, Shape
@@ -75,6 +78,7 @@ ACTIVITY_AT_RISK: Final = "plan.activity_at_risk"
 LOW_SCORE: Final = "evaluation.low_score"
 REPORTING_LAGGING: Final = "reporting.lagging"
 SUSTAINED_SUCCESS: Final = "recognition.sustained_success"
+MANY_GROUPS: Final = "facilitator.many_groups_deviating"
 
 ORACLE_RULES: Final = (
     OVERDUE,
@@ -113,6 +117,7 @@ class Timing:
     severity: Severity
     resolved_at: datetime | None = None
     evidence: str = ""  # for the sync-aware rules: `device_synced`, `offline_grace_expired`, `report`
+    concerns: Literal["group", "facilitator"] = "group"
 
 
 @dataclass
@@ -121,16 +126,16 @@ class OracleResult:
 
     certain: set[Expected] = field(default_factory=set)
     ambiguous: set[Expected] = field(default_factory=set)
-    timing: dict[Expected, Timing] = field(default_factory=dict)
+    timing: dict[Expected, Timing] = field(default_factory=dict)  # of every deviation that fires by the rules
 
     def add(self, expected: Expected, *, fires: bool, ambiguous: bool, timing: Timing | None = None) -> None:
         """Record a verdict; an ambiguous one goes to `ambiguous` whatever it would have been."""
+        if fires and timing is not None:
+            self.timing[expected] = timing  # ambiguous ones too: the facilitator-level estimate counts them
         if ambiguous:
             self.ambiguous.add(expected)
         elif fires:
             self.certain.add(expected)
-            if timing is not None:
-                self.timing[expected] = timing
 
     def update(self, other: OracleResult) -> None:
         """Merge another facilitator's result."""
@@ -235,11 +240,17 @@ def expected_deviations(
             Expected(LOW_SCORE, group.group_id, evaluation.evaluation_id),
             fires=evaluation.mean_score < threshold,
             ambiguous=False,
-            timing=Timing(evaluation.received_at, "warning", cleared),
+            timing=Timing(
+                evaluation.received_at,
+                "warning",
+                cleared,
+                concerns="facilitator" if evaluation.direction == "group_rates_facilitator" else "group",
+            ),
         )
 
     for group in history.facilitator.groups:
         _sustained_success(result, group, history, meetings_by_group[group.group_id], programmes)
+    _many_groups(result, history, programmes)
     return result
 
 
@@ -365,7 +376,7 @@ def _declining(
     expected = Expected(ATTENDANCE_DECLINING, group.group_id, newest.report_id)
     if expected in result.certain:
         return
-    result.add(expected, fires=fires, ambiguous=ambiguous)
+    result.add(expected, fires=fires, ambiguous=ambiguous, timing=Timing(newest.received_at, "info"))
 
 
 def _first_sync_past(syncs: list[tuple[datetime, datetime]], needed: datetime, after: datetime) -> datetime | None:
@@ -515,6 +526,52 @@ def _risk_resolved(
         if instant is None or instant > report.received_at:
             return report.received_at
     return late
+
+
+def _many_groups(result: OracleResult, history: History, programmes: dict[str, ProgrammeConfig]) -> None:
+    """`facilitator.many_groups_deviating`, estimated from the other rules' certain deviations and
+    when they open and resolve: a sweep over time of the facilitator's groups that have a warning
+    or worse about themselves open. Not scored for precision and recall (not in `ORACLE_RULES`): an
+    ambiguous deviation, or a resolution the oracle does not follow, can shift an episode; it is
+    what an alert budget counts facilitator-level incidents with."""
+    config = programme_config(programmes, history.facilitator.programme).rules.facilitator_many_groups_deviating
+    # (instant, order, group id, change): a group is heard of (0), a deviation resolves (-1) before
+    # one opens (+1) at the same instant.
+    changes: list[tuple[datetime, int, str, int]] = []
+    for schedule in history.schedules:
+        changes.append((schedule.published_at, 0, schedule.group_id, 0))
+    for meeting in history.meetings:
+        changes.append((meeting.received_at, 0, meeting.group_id, 0))
+    for expected, timing in result.timing.items():
+        if expected.rule in NOT_COUNTED or timing.concerns != "group" or not counts(timing.severity, config):
+            continue
+        changes.append((timing.opened_at, 2, expected.group_id, 1))
+        if timing.resolved_at is not None:
+            changes.append((timing.resolved_at, 1, expected.group_id, -1))
+    open_per_group: dict[str, int] = defaultdict(int)
+    state = FacilitatorState()
+    facilitator_id = history.facilitator.facilitator_id
+    opened: Expected | None = None
+    opened_at = datetime.min.replace(tzinfo=UTC_)
+    for instant, _order, group_id, change in sorted(changes):
+        if instant > history.horizon_end:
+            break
+        open_per_group[group_id] += change
+        group = next(item for item in history.facilitator.groups if item.group_id == group_id)
+        signal = GroupSignal(
+            facilitator_id, group_id, group.region_code, group.programme, open_per_group[group_id] > 0, instant
+        )
+        state, decisions = on_signal(state, signal, config)
+        for published_under, decision in decisions:
+            if decision.rule != MANY_GROUPS:
+                continue
+            if opened is None:
+                opened, opened_at = Expected(MANY_GROUPS, published_under, f"{facilitator_id}#{state.episode}"), instant
+            else:
+                result.add(opened, fires=True, ambiguous=False, timing=Timing(opened_at, "warning", instant))
+                opened = None
+    if opened is not None:
+        result.add(opened, fires=True, ambiguous=False, timing=Timing(opened_at, "warning"))
 
 
 def _sustained_success(
