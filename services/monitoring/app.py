@@ -207,6 +207,7 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             topic = source_names.get(message.topic, message.topic)
             metrics.processed.labels(SERVICE, topic if topic != ticks_name else "ticks").inc()
             fact: EventData | None = None
+            received_at: datetime | None = None
             if message.topic == ticks_name:
                 group_id = (event.key or b"").decode()
                 tick_at = datetime.fromisoformat(orjson.loads(event.value or b"{}")["at"])
@@ -222,9 +223,8 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                     continue
                 fact = decoded.event
                 group_id = decoded.envelope.subject
-                clock.observe(
-                    decoded.envelope.pantaureceivedat or decoded.envelope.time, partition, message.topic, message.offset
-                )
+                received_at = decoded.envelope.pantaureceivedat or decoded.envelope.time
+                clock.observe(received_at, partition, message.topic, message.offset)
                 now = clock.now(partition)  # wall clock, or the partition's safe watermark in replay
             if group_id not in states:
                 loaded[group_id] = states[group_id] = load_state(group_id)
@@ -239,7 +239,9 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                 else:
                     caught_up = engine.catch_up(state, now, programme, group_id=group_id)
                 if fact is not None:
-                    outcome = engine.on_fact(caught_up.state, fact, now, programme, partition=partition)
+                    outcome = engine.on_fact(
+                        caught_up.state, fact, now, programme, partition=partition, received_at=received_at
+                    )
                     decisions = caught_up.decisions + outcome.decisions
                     new_state = outcome.state
                 else:

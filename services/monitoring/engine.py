@@ -111,11 +111,18 @@ def on_meeting_recorded(
 
 
 def on_fact(
-    state: GroupState, fact: EventData, now: datetime, programme: ProgrammeConfig, *, partition: int = 0
+    state: GroupState,
+    fact: EventData,
+    now: datetime,
+    programme: ProgrammeConfig,
+    *,
+    partition: int = 0,
+    received_at: datetime | None = None,
 ) -> Outcome:
-    """Fold any group-keyed fact; `now` is the rule clock when the fact is processed. The returned
+    """Fold any group-keyed fact; `now` is the rule clock when the fact is processed, `received_at`
+    the server's receipt of it (its envelope's time) for facts that do not carry one. The returned
     state knows its next wake-up instant, so a later `catch_up` can trust it."""
-    outcome = _fold(state, fact, now, programme, partition=partition)
+    outcome = _fold(state, fact, now, programme, partition=partition, received_at=received_at)
     if outcome.state is state:
         return outcome
     group_id = getattr(fact, "group_id", "")
@@ -123,7 +130,13 @@ def on_fact(
 
 
 def _fold(
-    state: GroupState, fact: EventData, now: datetime, programme: ProgrammeConfig, *, partition: int = 0
+    state: GroupState,
+    fact: EventData,
+    now: datetime,
+    programme: ProgrammeConfig,
+    *,
+    partition: int = 0,
+    received_at: datetime | None = None,
 ) -> Outcome:
     if isinstance(fact, MeetingRecorded):
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
@@ -167,7 +180,9 @@ def _fold(
                 time_zone=time_zone,
                 baseline=activity.indicator.baseline if activity.indicator else None,
                 target=activity.indicator.target if activity.indicator else None,
-                known_at=now,  # plan rules count syncs and the offline grace from here
+                # Plan rules count syncs and the offline grace from the plan's arrival (not from
+                # when a busy worker got to it: a sync received in between still counts).
+                known_at=now if received_at is None else min(now, received_at),
             )
             for activity in fact.activities
         }

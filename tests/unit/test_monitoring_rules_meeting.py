@@ -321,6 +321,7 @@ def a_busy_quarter() -> list:
         meeting("r-late", utc(2026, 3, 8, 2), received_at=due + 5 * DAY),
         evaluation("ev-2", 4.0, due + 6 * DAY, direction="facilitator_rates_group"),
         synced(utc(2026, 4, 2)),  # past the activity's due day: it is overdue, not waiting on the phone
+        Tick(utc(2026, 4, 3)),
     ]
 
 
@@ -331,7 +332,7 @@ class TestDeduplication:
         assert {LOW, SHORT, "meeting.facilitator_absent", SCORE, "meeting.overdue", "plan.activity_overdue"} <= rules
         assert {"open", "resolve"} <= {kind(d) for d in decisions}
 
-    @pytest.mark.parametrize("index", range(12))
+    @pytest.mark.parametrize("index", range(13))
     def test_redelivering_any_input_right_after_it_changes_nothing(self, index: int) -> None:
         steps = a_busy_quarter()
         redelivered = [*steps[: index + 1], steps[index], *steps[index + 1 :]]

@@ -11,6 +11,7 @@ from services.monitoring import engine
 from services.monitoring.rules import activities
 from services.monitoring.rules.decisions import Open, Resolve, deviation_id
 from services.monitoring.rules.state import GroupState
+from services.monitoring.rules.syncs import SYNC_SETTLE
 from shared.events import ActivityProgressed
 from tests.unit.test_monitoring_support import (
     DAY,
@@ -45,6 +46,7 @@ HALF = START + SPAN / 2
 PLAIN = At(plan(activity("A-1", DUE_ON)), utc(2026, 1, 1))
 MEASURED = At(plan(activity("A-1", DUE_ON, baseline=10, target=20)), utc(2026, 1, 1))
 HOUR = timedelta(hours=1)
+SETTLE = SYNC_SETTLE
 OVERDUE_ID = deviation_id(OVERDUE, GROUP, "A-1")
 RISK_ID = deviation_id(AT_RISK, GROUP, "A-1")
 
@@ -82,6 +84,8 @@ class TestActivityOverdue:
         sync = synced(END + HOUR, received_at=END + 2 * HOUR)
         steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), Tick(LATE), sync]
         assert of_rule_kinds(steps[:3], OVERDUE) == []  # late, but the phone may still hold the "done"
+        assert of_rule_kinds([*steps, Tick(sync.received_at + SETTLE - SECOND)], OVERDUE) == []
+        steps.append(Tick(sync.received_at + SETTLE))  # acted on once a progress sent just before is read
         state, decisions = drive(steps)
         [opened] = of_rule(decisions, OVERDUE)
         assert isinstance(opened, Open)
@@ -119,6 +123,13 @@ class TestActivityOverdue:
         # carries the sync past the due day.
         done = progress_recorded("pr-1", "A-1", recorded_at=END - DAY, received_at=END + 3 * DAY, status="done")
         steps = [PLAIN, Tick(LATE), done, synced(END + 3 * DAY), Tick(END + 30 * DAY)]
+        assert of_rule_kinds(steps, OVERDUE) == []
+
+    def test_a_done_received_before_the_sync_but_read_after_it_is_not_late(self) -> None:
+        # Progress and syncs travel on different topics: the worker may read the sync first.
+        sync = synced(END + DAY)
+        done = progress("pr-1", "A-1", END + DAY - SECOND, status="done", reported_on=DUE_ON)
+        steps = [PLAIN, sync, At(done, END + DAY + 5 * SECOND), Tick(END + 2 * DAY)]
         assert of_rule_kinds(steps, OVERDUE) == []
 
     def test_done_later_resolves_with_activity_done_at_the_reports_arrival(self) -> None:
@@ -164,7 +175,7 @@ class TestPlanImportedAfterItsDueDates:
 
     def test_never_reported_done_it_opens_at_the_first_sync_after_the_plan_arrived(self) -> None:
         later_sync = synced(imported_plus(60))
-        steps = [self.ALREADY_SYNCED, self.LATE_PLAN, later_sync]
+        steps = [self.ALREADY_SYNCED, self.LATE_PLAN, later_sync, Tick(later_sync.received_at + SETTLE)]
         assert plan_decisions(steps[:2]) == []
         assert plan_decisions(steps) == [("open", OVERDUE, later_sync.received_at)]
 
@@ -177,6 +188,14 @@ class TestPlanImportedAfterItsDueDates:
         steps = [self.LATE_PLAN, synced(imported_plus(60)), Tick(END + 60 * DAY)]
         assert of_rule_kinds(steps, AT_RISK) == []
 
+    def test_the_plans_arrival_is_its_receipt_not_when_a_busy_worker_got_to_it(self) -> None:
+        received = self.IMPORTED
+        outcome = engine.on_fact(GroupState(), self.LATE_PLAN.fact, received + HOUR, PKH, received_at=received)
+        assert outcome.state.activities["A-1"].known_at == received
+        # a sync received between the plan's receipt and its processing proves the phone had it
+        _, decisions = drive([synced(received + 10 * SECOND), Tick(received + HOUR)], state=outcome.state)
+        assert summary(of_rule(decisions, OVERDUE)) == [("open", OVERDUE, received + 10 * SECOND)]
+
     def test_a_state_stored_before_plans_carried_their_arrival_counts_every_sync(self) -> None:
         state, _ = drive([PLAIN])
         stored = state.to_json()
@@ -184,7 +203,7 @@ class TestPlanImportedAfterItsDueDates:
             del item["known_at"], item["progress_recorded_at"], item["progress_received_at"]
         old = GroupState.from_json(stored)
         assert old.activities["A-1"].known_at is None
-        _, decisions = drive([synced(END + DAY)], state=old)
+        _, decisions = drive([synced(END + DAY), Tick(END + 2 * DAY)], state=old)
         assert summary(of_rule(decisions, OVERDUE)) == [("open", OVERDUE, END + DAY)]
 
 
@@ -192,7 +211,7 @@ class TestActivityAtRisk:
     def test_not_started_fires_at_the_first_sync_past_half_the_time(self) -> None:
         sync = synced(HALF + HOUR, received_at=HALF + 2 * HOUR)
         assert of_rule_kinds([PLAIN, synced(HALF - HOUR), Tick(HALF)], AT_RISK) == []
-        _, decisions = drive([PLAIN, Tick(HALF), sync])
+        _, decisions = drive([PLAIN, Tick(HALF), sync, Tick(sync.received_at + SETTLE)])
         [opened] = of_rule(decisions, AT_RISK)
         assert isinstance(opened, Open)
         assert (opened.at, opened.severity, opened.occurrence) == (HALF + 2 * HOUR, "info", "A-1")
@@ -202,9 +221,9 @@ class TestActivityAtRisk:
         assert of_rule_kinds([PLAIN, Tick(HALF + 7 * DAY - SECOND)], AT_RISK) == []
         assert summary(of_rule(drive([PLAIN, Tick(at_share(0.8))])[1], AT_RISK)) == [("open", AT_RISK, HALF + 7 * DAY)]
 
-    def test_a_sync_received_before_half_time_never_counts_for_it(self) -> None:
-        # A sync "past" half time received before it (a phone clock ahead) is no evidence of the future.
-        steps = [PLAIN, synced(HALF + HOUR, received_at=HALF - HOUR), Tick(HALF)]
+    def test_a_sync_from_a_phone_clock_ahead_counts_from_the_instant_itself(self) -> None:
+        # A sync "past" half time received before it (a phone clock ahead) says nothing earlier.
+        steps = [PLAIN, synced(HALF + HOUR, received_at=HALF - HOUR), Tick(HALF), Tick(HALF + SETTLE)]
         assert summary(of_rule(drive(steps)[1], AT_RISK)) == [("open", AT_RISK, HALF)]
 
     def test_the_instant_the_straight_line_overtakes_value_plus_margin(self) -> None:
@@ -213,7 +232,7 @@ class TestActivityAtRisk:
         assert abs(instant - (START + SPAN * 0.65)) < timedelta(milliseconds=1)
         steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 20), value=14), Tick(HALF), Tick(instant)]
         assert of_rule_kinds([*steps, synced(instant - SECOND, received_at=instant + HOUR)], AT_RISK) == []
-        _, decisions = drive([*steps, synced(instant + SECOND, received_at=instant + HOUR)])
+        _, decisions = drive([*steps, synced(instant + SECOND, received_at=instant + HOUR), Tick(instant + 2 * HOUR)])
         [opened] = of_rule(decisions, AT_RISK)
         assert opened.at == instant + HOUR
         assert (opened.details["indicator_value"], opened.details["indicator_target"]) == (14, 20)
@@ -223,7 +242,7 @@ class TestActivityAtRisk:
         steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 5), value=10.2), synced(HALF - SECOND)]
         assert of_rule_kinds(steps, AT_RISK) == []
         assert of_rule_kinds([*steps, synced(HALF)], AT_RISK) == []  # through HALF is not past it
-        assert summary(of_rule(drive([*steps, synced(HALF + SECOND)])[1], AT_RISK)) == [
+        assert summary(of_rule(drive([*steps, synced(HALF + SECOND), Tick(HALF + HOUR)])[1], AT_RISK)) == [
             ("open", AT_RISK, HALF + SECOND)
         ]
 
@@ -242,7 +261,7 @@ class TestActivityAtRisk:
         behind = progress_recorded("pr-1", "A-1", recorded_at=at_share(0.3), received_at=at_share(0.55), value=10.5)
         _, decisions = drive([MEASURED, Tick(HALF), behind])
         assert of_rule(decisions, AT_RISK) == []
-        _, decisions = drive([MEASURED, Tick(HALF), behind, synced(at_share(0.55))])
+        _, decisions = drive([MEASURED, Tick(HALF), behind, synced(at_share(0.55)), Tick(at_share(0.56))])
         assert summary(of_rule(decisions, AT_RISK)) == [("open", AT_RISK, at_share(0.55))]
 
     def test_back_on_track_resolves_at_the_reports_arrival(self) -> None:
@@ -262,7 +281,8 @@ class TestActivityAtRisk:
 
     def test_blocked_counts_as_not_started(self) -> None:
         blocked = progress("pr-1", "A-1", utc(2026, 1, 10), status="blocked", value=19)
-        assert plan_decisions([MEASURED, blocked, synced(HALF + HOUR)]) == [("open", AT_RISK, HALF + HOUR)]
+        steps = [MEASURED, blocked, synced(HALF + HOUR), Tick(HALF + 2 * HOUR)]
+        assert plan_decisions(steps) == [("open", AT_RISK, HALF + HOUR)]
 
     def test_done_resolves_with_activity_done(self) -> None:
         done = progress("pr-1", "A-1", at_share(0.6), status="done")
@@ -276,7 +296,7 @@ class TestActivityAtRisk:
         steps = [PLAIN, synced(HALF + HOUR), Tick(END + SECOND)]
         assert plan_decisions(steps) == [("open", AT_RISK, HALF + HOUR), ("resolve", AT_RISK, LATE)]
         assert of_rule(drive(steps)[1], AT_RISK)[-1].reason == "became_overdue"
-        assert plan_decisions([*steps, synced(END + DAY)])[-1] == ("open", OVERDUE, END + DAY)
+        assert plan_decisions([*steps, synced(END + DAY), Tick(END + 2 * DAY)])[-1] == ("open", OVERDUE, END + DAY)
 
     def test_known_only_after_the_due_day_it_is_not_at_risk(self) -> None:
         # Eleven days long: the offline grace from half time runs past the due day.

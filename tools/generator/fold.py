@@ -68,7 +68,7 @@ def fold_history(history: History, programmes: dict[str, ProgrammeConfig], into:
         before = states[group_id]
         programme = programme_config(programmes, getattr(fact, "programme", None) or history.facilitator.programme)
         caught_up = engine.catch_up(before, now, programme, group_id=group_id)
-        outcome = engine.on_fact(caught_up.state, fact, now, programme)
+        outcome = engine.on_fact(caught_up.state, fact, now, programme, received_at=now)
         states[group_id] = outcome.state
         decided(group_id, before, outcome.state, (*caught_up.decisions, *outcome.decisions), now)
     for group_id, before in list(states.items()):

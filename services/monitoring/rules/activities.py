@@ -28,7 +28,7 @@ from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdue
 from services.monitoring.rules.calendar import end_of_day, start_of_day
 from services.monitoring.rules.decisions import Decision, Open, Resolve, deviation_id
 from services.monitoring.rules.state import ActivityState, GroupState
-from services.monitoring.rules.syncs import synced_past_at
+from services.monitoring.rules.syncs import SYNC_SETTLE, synced_past_at
 
 OVERDUE = "plan.activity_overdue"
 AT_RISK = "plan.activity_at_risk"
@@ -92,20 +92,27 @@ def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datet
 
 def risk_known_at(
     state: GroupState, activity: ActivityState, instant: datetime, config: ActivityAtRiskConfig
-) -> datetime:
-    """When Pantau knows the activity is behind at `instant` and not merely waiting on a phone: the
-    earliest of the latest report's arrival (if it was recorded after `instant`), a sync past
-    `instant` since the plan arrived, and the offline grace; never before the evidence it judges."""
+) -> tuple[datetime, str]:
+    """When Pantau knows the activity is behind at `instant` and not merely waiting on a phone, and
+    on what evidence: the earliest of the latest report's arrival (if it was recorded after
+    `instant`), a sync past `instant` since the plan arrived, and the offline grace; never before the
+    evidence it judges."""
     base = _since_known(activity, instant)
-    candidates = [base + timedelta(days=config.offline_grace_days)]
+    candidates = [(base + timedelta(days=config.offline_grace_days), "offline_grace_expired")]
     recorded, received = activity.progress_recorded_at, activity.progress_received_at
     if recorded is not None and received is not None and recorded >= instant:
-        candidates.append(received)
+        candidates.append((received, "report"))
     synced = synced_past_at(state, instant, reference=base, since=activity.known_at)
     if synced is not None:
-        candidates.append(synced)
+        candidates.append((synced, "device_synced"))
+    first, evidence = min(candidates)
     floor = received or activity.known_at or instant  # the decision cannot predate what it is about
-    return max(instant, floor, min(candidates))
+    return max(instant, floor, first), evidence
+
+
+def decided_at(at: datetime, evidence: str) -> datetime:
+    """When the rule may act on evidence found at `at` (a sync's is left to settle, see syncs.py)."""
+    return at + SYNC_SETTLE if evidence == "device_synced" else at
 
 
 def evaluate(
@@ -149,7 +156,7 @@ def _overdue(
     if key in state.closed or now < late:
         return []
     at, evidence = overdue_instant(state, activity, config)
-    if at > now or _done_by(activity, at):
+    if decided_at(at, evidence) > now or _done_by(activity, at):
         return []  # not yet known (a phone may still hold the "done"), or it was done in time
     decisions: list[Decision] = [
         Open(
@@ -199,8 +206,8 @@ def _at_risk(
         return []
     if instant is None or instant > now or key in state.closed:
         return []
-    at = risk_known_at(state, activity, instant, config)
-    if at > now or at >= late:
+    at, evidence = risk_known_at(state, activity, instant, config)
+    if decided_at(at, evidence) > now or at >= late:
         return []  # not known yet, or only known after the due day (then it is the overdue rule's)
     decisions: list[Decision] = [
         Open(
@@ -238,7 +245,9 @@ def wake_times(
         late = overdue_from(activity)
         if deviation_id(OVERDUE, group_id, activity.activity_id) not in state.closed:
             times += [late, _since_known(activity, late) + timedelta(days=overdue.offline_grace_days)]
+            times.append(decided_at(*overdue_instant(state, activity, overdue)))
         instant = risk_instant(activity, at_risk)
         if instant is not None:
             times += [instant, _since_known(activity, instant) + timedelta(days=at_risk.offline_grace_days)]
+            times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
     return times

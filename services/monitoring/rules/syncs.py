@@ -16,6 +16,10 @@ from datetime import datetime, timedelta
 from services.monitoring.rules.state import GroupState
 
 ACTIVE_DEVICE_WINDOW = timedelta(days=30)
+# Progress travels on `plans.events`, syncs on `meetings.events`: a worker may read a sync before a
+# progress report the server received just before it. Plan rules decide on a sync's evidence only
+# this long after it (the detection instant stays the sync's arrival), so that report is read first.
+SYNC_SETTLE = timedelta(seconds=30)
 
 
 def synced_past_at(
