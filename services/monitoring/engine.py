@@ -203,6 +203,7 @@ def _fold(
             done_received_at=activity.done_received_at or (fact.received_at if fact.status == "done" else None),
             progress_recorded_at=fact.recorded_at,
             progress_received_at=fact.received_at,
+            status_before_done=activity.status if activity.status != "done" else activity.status_before_done,
         )
         state = replace(state, activities={**state.activities, fact.activity_id: progressed})
         decisions = activities.evaluate(

@@ -137,6 +137,18 @@ class TestActivityOverdue:
         steps = [PLAIN, synced(END + DAY), progress("pr-1", "A-1", done_at, status="done")]
         _, decisions = drive(steps)
         assert summary(of_rule(decisions, OVERDUE)) == [("open", OVERDUE, END + DAY), ("resolve", OVERDUE, done_at)]
+        # the "done" arrived after the sync but before the rule acted on it: the status is as it stood
+        just_after = progress("pr-1", "A-1", END + DAY + 10 * SECOND, status="done")
+        started = progress("pr-0", "A-1", utc(2026, 2, 1))
+        _, decided = drive([PLAIN, started, synced(END + DAY), just_after, Tick(END + 2 * DAY)])
+        assert summary(of_rule(decided, OVERDUE)) == [
+            ("open", OVERDUE, END + DAY),
+            ("resolve", OVERDUE, just_after.received_at),
+        ]
+        assert of_rule(decided, OVERDUE)[0].details["status"] == "in_progress"
+        # and with nothing else coming for the group, the wake index still brings that instant
+        state, _ = drive([PLAIN, started, synced(END + DAY), just_after])
+        assert engine.next_wake(state, just_after.received_at, PKH, group_id=GROUP) == END + DAY + SETTLE
         assert of_rule(decisions, OVERDUE)[-1].reason == "activity_done"
 
     def test_a_revision_moving_the_due_date_later_resolves_it(self) -> None:
@@ -201,6 +213,7 @@ class TestPlanImportedAfterItsDueDates:
         stored = state.to_json()
         for item in stored["activities"].values():
             del item["known_at"], item["progress_recorded_at"], item["progress_received_at"]
+            del item["status_before_done"]
         old = GroupState.from_json(stored)
         assert old.activities["A-1"].known_at is None
         _, decisions = drive([synced(END + DAY), Tick(END + 2 * DAY)], state=old)

@@ -32,6 +32,7 @@ from services.monitoring.rules.syncs import SYNC_SETTLE, synced_past_at
 
 OVERDUE = "plan.activity_overdue"
 AT_RISK = "plan.activity_at_risk"
+RULES = (OVERDUE, AT_RISK)
 
 
 def due_end(activity: ActivityState) -> datetime:
@@ -48,6 +49,13 @@ def _done_by(activity: ActivityState, instant: datetime) -> bool:
     if activity.done_received_at is not None:
         return activity.done_received_at <= instant
     return activity.status == "done"
+
+
+def _status_at(activity: ActivityState, instant: datetime) -> str:
+    """The status as it stood at `instant`: a "done" that arrived later was not known then."""
+    if activity.status == "done" and not _done_by(activity, instant):
+        return activity.status_before_done
+    return activity.status
 
 
 def _since_known(activity: ActivityState, instant: datetime) -> datetime:
@@ -171,7 +179,7 @@ def _overdue(
                 "activity_title": activity.title,
                 "plan_id": activity.plan_id,
                 "due_on": activity.due_on.isoformat(),
-                "status": activity.status,
+                "status": _status_at(activity, at),
                 "evidence": evidence,
             },
             memory={"due_on": activity.due_on.isoformat()},
@@ -240,12 +248,15 @@ def wake_times(
     are events of their own)."""
     times: list[datetime] = []
     for activity in state.activities.values():
+        late = overdue_from(activity)
+        overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
+        if overdue_id not in state.closed and overdue_id not in state.open:
+            at, evidence = overdue_instant(state, activity, overdue)
+            if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
+                grace = timedelta(days=overdue.offline_grace_days)
+                times += [late, _since_known(activity, late) + grace, decided_at(at, evidence)]
         if activity.status == "done":
             continue
-        late = overdue_from(activity)
-        if deviation_id(OVERDUE, group_id, activity.activity_id) not in state.closed:
-            times += [late, _since_known(activity, late) + timedelta(days=overdue.offline_grace_days)]
-            times.append(decided_at(*overdue_instant(state, activity, overdue)))
         instant = risk_instant(activity, at_risk)
         if instant is not None:
             times += [instant, _since_known(activity, instant) + timedelta(days=at_risk.offline_grace_days)]

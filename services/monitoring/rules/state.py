@@ -139,6 +139,7 @@ class ActivityState:
     known_at: datetime | None = None  # when the plan bringing it reached Pantau (None: before anything)
     progress_recorded_at: datetime | None = None  # the latest progress report's device time
     progress_received_at: datetime | None = None  # and when it reached Pantau
+    status_before_done: str = "not_started"  # the last status reported before "done"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -157,6 +158,7 @@ class ActivityState:
             "known_at": _iso(self.known_at),
             "progress_recorded_at": _iso(self.progress_recorded_at),
             "progress_received_at": _iso(self.progress_received_at),
+            "status_before_done": self.status_before_done,
         }
 
     @classmethod
@@ -177,6 +179,7 @@ class ActivityState:
             known_at=_dt(data.get("known_at")),
             progress_recorded_at=_dt(data.get("progress_recorded_at")),
             progress_received_at=_dt(data.get("progress_received_at")),
+            status_before_done=data.get("status_before_done", "not_started"),
         )
 
 
