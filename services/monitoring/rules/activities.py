@@ -4,10 +4,12 @@
 done — and Pantau knows it is not merely waiting on a phone: the facilitator's devices have synced
 past the end of the due day *since the plan reached Pantau*, or the offline grace (default 7 days,
 from the later of the due day's end and the plan's arrival) has run out. It fires at the later of
-the due day's end and that sync. A plan imported with due dates in the past, followed by its
-progress, therefore raises nothing: a sync from before the plan existed proves nothing about its
-progress (the server refuses progress for activities it does not know). Resolved when the activity
-is reported done, removed from the plan, or its due date moves later.
+the due day's end and that sync (acted on `syncs.SYNC_SETTLE` after the sync, so that progress the
+server received just before it is read first: they travel on different topics). A plan imported
+with due dates in the past, followed by its progress, therefore raises nothing: a sync from before
+the plan existed proves nothing about its progress (the server refuses progress for activities it
+does not know). Resolved when the activity is reported done, removed from the plan, or its due date
+moves later.
 
 `plan.activity_at_risk`: an early warning before the due date. From the moment a share (default
 0.5) of the activity's time has passed, the activity is behind if it has not started, or if its
