@@ -24,7 +24,8 @@ done, removed, or the due day has passed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import functools
+from datetime import date, datetime, timedelta
 
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
 from services.monitoring.rules.calendar import end_of_day, start_of_day
@@ -38,7 +39,12 @@ RULES = (OVERDUE, AT_RISK)
 
 
 def due_end(activity: ActivityState) -> datetime:
-    return end_of_day(activity.due_on, activity.time_zone)
+    return _end_of_day(activity.due_on, activity.time_zone)
+
+
+@functools.lru_cache(maxsize=65536)
+def _end_of_day(day: date, time_zone: str) -> datetime:
+    return end_of_day(day, time_zone)  # asked for every activity at every event: worth remembering
 
 
 def overdue_from(activity: ActivityState) -> datetime:
@@ -249,18 +255,24 @@ def wake_times(
     """Instants at which these rules may decide something without a new event (syncs and progress
     are events of their own)."""
     times: list[datetime] = []
+    # Only a device that has synced past an instant can make a sync the evidence for it.
+    synced_through = max((mark.synced_through for mark in state.devices.values()), default=None)
     for activity in state.activities.values():
         late = overdue_from(activity)
         overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
         if overdue_id not in state.closed and overdue_id not in state.open:
-            at, evidence = overdue_instant(state, activity, overdue)
-            if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
-                grace = timedelta(days=overdue.offline_grace_days)
-                times += [late, _since_known(activity, late) + grace, decided_at(at, evidence)]
+            if activity.status != "done":
+                times += [late, _since_known(activity, late) + timedelta(days=overdue.offline_grace_days)]
+            done_in_time = activity.done_received_at is not None and activity.done_received_at <= late
+            if synced_through is not None and synced_through > late and not done_in_time:
+                at, evidence = overdue_instant(state, activity, overdue)
+                if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
+                    times.append(decided_at(at, evidence))
         if activity.status == "done":
             continue
         instant = risk_instant(activity, at_risk)
         if instant is not None:
             times += [instant, _since_known(activity, instant) + timedelta(days=at_risk.offline_grace_days)]
-            times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
+            if synced_through is not None and synced_through > instant:
+                times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
     return times
