@@ -323,13 +323,19 @@ class TestActivityAtRisk:
         assert state.activities["A-1"].value == 18
         assert of_rule_kinds([MEASURED, newer, older, synced(at_share(0.9))], AT_RISK) == []
 
-    def test_wake_times_name_the_risk_instant_its_grace_and_the_due_end(self) -> None:
+    def test_wake_times_are_the_instants_a_decision_is_due_without_news(self) -> None:
         state, _ = drive([MEASURED, progress("pr-1", "A-1", utc(2026, 1, 20), value=14)])
         instant = START + SPAN * 0.65
-        assert engine.next_wake(state, utc(2026, 1, 21), PKH, group_id=GROUP) == instant
-        assert engine.next_wake(state, instant, PKH, group_id=GROUP) == instant + 7 * DAY
-        assert engine.next_wake(state, instant + 7 * DAY, PKH, group_id=GROUP) == LATE
-        assert engine.next_wake(state, LATE, PKH, group_id=GROUP) == LATE + 7 * DAY
+        # no sync yet: at risk when the grace from the risk instant runs out, overdue likewise
+        assert engine.next_wake(state, utc(2026, 1, 21), PKH, group_id=GROUP) == instant + 7 * DAY
+        assert engine.next_wake(state, instant + 7 * DAY, PKH, group_id=GROUP) == LATE + 7 * DAY
+        # a sync past the risk instant: half a minute after it
+        synced_state, _ = drive([synced(instant + HOUR)], state=state)
+        assert engine.next_wake(synced_state, instant + HOUR, PKH, group_id=GROUP) == instant + HOUR + SETTLE
+        # open: the end of the due day ends it
+        opened, _ = drive([Tick(instant + HOUR + SETTLE)], state=synced_state)
+        assert RISK_ID in opened.open
+        assert engine.next_wake(opened, instant + 2 * HOUR, PKH, group_id=GROUP) == LATE
 
     def test_risk_instant_direct(self) -> None:
         config = PKH.rules.plan_activity_at_risk

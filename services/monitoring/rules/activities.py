@@ -255,24 +255,22 @@ def wake_times(
     """Instants at which these rules may decide something without a new event (syncs and progress
     are events of their own)."""
     times: list[datetime] = []
-    # Only a device that has synced past an instant can make a sync the evidence for it.
-    synced_through = max((mark.synced_through for mark in state.devices.values()), default=None)
     for activity in state.activities.values():
         late = overdue_from(activity)
         overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
-        if overdue_id not in state.closed and overdue_id not in state.open:
-            if activity.status != "done":
-                times += [late, _since_known(activity, late) + timedelta(days=overdue.offline_grace_days)]
-            done_in_time = activity.done_received_at is not None and activity.done_received_at <= late
-            if synced_through is not None and synced_through > late and not done_in_time:
-                at, evidence = overdue_instant(state, activity, overdue)
-                if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
-                    times.append(decided_at(at, evidence))
+        done_in_time = activity.done_received_at is not None and activity.done_received_at <= late
+        if overdue_id not in state.closed and overdue_id not in state.open and not done_in_time:
+            # The one instant it can be decided without news: the sync already seen, or the grace.
+            at, evidence = overdue_instant(state, activity, overdue)
+            if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
+                times.append(decided_at(at, evidence))
         if activity.status == "done":
             continue
-        instant = risk_instant(activity, at_risk)
-        if instant is not None:
-            times += [instant, _since_known(activity, instant) + timedelta(days=at_risk.offline_grace_days)]
-            if synced_through is not None and synced_through > instant:
+        risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
+        if risk_id in state.open:
+            times.append(late)  # the due day passing ends the early warning
+        elif risk_id not in state.closed:
+            instant = risk_instant(activity, at_risk)
+            if instant is not None:
                 times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
     return times
