@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--once", action="store_true", help="exit after the demo's alerts arrived (non-zero if they did not)"
     )
-    parser.add_argument("--alert-timeout", type=float, default=60, help="seconds to wait for the demo's alerts")
+    parser.add_argument("--alert-timeout", type=float, default=120, help="seconds to wait for the demo's alerts")
     parser.add_argument(
         "--demo-scale",
         type=float,
@@ -126,16 +126,6 @@ def main(argv: list[str] | None = None) -> int:
             if not alerts_ok:
                 print(f"    not every expected alert arrived; see {workdir}/*.log")
             _wait_for_metrics(stack.url("analytics"))
-            if not args.once:
-                _step("Sending the groups' plans and their progress (the supervisor console fills meanwhile)")
-                load_demo(
-                    stack.url("meetings"),
-                    webhook_url=receiver.url,
-                    scale=args.demo_scale,
-                    seed=args.demo_seed,
-                    months=args.demo_months,
-                    phases=("plans",),
-                )
         field_link = None if args.no_demo else _field_app_link(stack, workdir, admin_token)
         _print_where_to_look(stack, receiver, workdir, field_link)
         if args.once:

@@ -207,6 +207,7 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             topic = source_names.get(message.topic, message.topic)
             metrics.processed.labels(SERVICE, topic if topic != ticks_name else "ticks").inc()
             fact: EventData | None = None
+            received_at: datetime | None = None
             if message.topic == ticks_name:
                 group_id = (event.key or b"").decode()
                 tick_at = datetime.fromisoformat(orjson.loads(event.value or b"{}")["at"])
@@ -222,9 +223,8 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                     continue
                 fact = decoded.event
                 group_id = decoded.envelope.subject
-                clock.observe(
-                    decoded.envelope.pantaureceivedat or decoded.envelope.time, partition, message.topic, message.offset
-                )
+                received_at = decoded.envelope.pantaureceivedat or decoded.envelope.time
+                clock.observe(received_at, partition, message.topic, message.offset)
                 now = clock.now(partition)  # wall clock, or the partition's safe watermark in replay
             if group_id not in states:
                 loaded[group_id] = states[group_id] = load_state(group_id)
@@ -239,7 +239,9 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                 else:
                     caught_up = engine.catch_up(state, now, programme, group_id=group_id)
                 if fact is not None:
-                    outcome = engine.on_fact(caught_up.state, fact, now, programme, partition=partition)
+                    outcome = engine.on_fact(
+                        caught_up.state, fact, now, programme, partition=partition, received_at=received_at
+                    )
                     decisions = caught_up.decisions + outcome.decisions
                     new_state = outcome.state
                 else:
@@ -263,16 +265,16 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                         )
                     )
                 published += decisions
-                if engine.counts_towards_facilitator(state) != engine.counts_towards_facilitator(new_state):
-                    signal = {
-                        "facilitator_id": context.facilitator_id,
-                        "group_id": group_id,
-                        "region_code": context.region_code,
-                        "programme": context.programme,
-                        "deviating": engine.counts_towards_facilitator(new_state),
-                        "at": max(d.at or now for d in decisions).isoformat(),
-                    }
-                    outgoing.append(Outgoing(signals_name, context.facilitator_id.encode(), orjson.dumps(signal), []))
+            signal = engine.facilitator_signal(
+                state,
+                new_state,
+                programme.rules.facilitator_many_groups_deviating,
+                group_id=group_id,
+                at=max((d.at or now for d in decisions), default=now),
+            )
+            if signal is not None:
+                key = signal.facilitator_id.encode()
+                outgoing.append(Outgoing(signals_name, key, orjson.dumps(signal.to_json()), []))
             states[group_id] = new_state
             partitions[group_id] = partition
             last_event[group_id] = event
@@ -301,7 +303,7 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             for event in batch:
                 metrics.processed.labels(SERVICE, "facilitator-signals").inc()
                 data: dict[str, Any] = orjson.loads(event.value or b"{}")
-                signal = GroupSignal(**{**data, "at": datetime.fromisoformat(data["at"])})
+                signal = GroupSignal.from_json(data)
                 key = signal.facilitator_id
                 state = states.get(key) or FacilitatorState.from_json(facilitator_state.get(key))
                 config = programme_config(programmes, signal.programme).rules.facilitator_many_groups_deviating

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from services.monitoring.programmes import ProgrammeConfig
+from services.monitoring.programmes import ManyGroupsConfig, ProgrammeConfig
 from services.monitoring.rules import (
     activities,
     attendance_declining,
@@ -25,7 +25,7 @@ from services.monitoring.rules import (
     too_short,
 )
 from services.monitoring.rules.decisions import Decision, Escalate, Open, Resolve
-from services.monitoring.rules.many_groups import NOT_COUNTED
+from services.monitoring.rules.many_groups import NOT_COUNTED, GroupSignal, counts
 from services.monitoring.rules.state import (
     EVALUATIONS_KEPT,
     SYNC_MARKS_KEPT,
@@ -111,11 +111,18 @@ def on_meeting_recorded(
 
 
 def on_fact(
-    state: GroupState, fact: EventData, now: datetime, programme: ProgrammeConfig, *, partition: int = 0
+    state: GroupState,
+    fact: EventData,
+    now: datetime,
+    programme: ProgrammeConfig,
+    *,
+    partition: int = 0,
+    received_at: datetime | None = None,
 ) -> Outcome:
-    """Fold any group-keyed fact; `now` is the rule clock when the fact is processed. The returned
+    """Fold any group-keyed fact; `now` is the rule clock when the fact is processed, `received_at`
+    the server's receipt of it (its envelope's time) for facts that do not carry one. The returned
     state knows its next wake-up instant, so a later `catch_up` can trust it."""
-    outcome = _fold(state, fact, now, programme, partition=partition)
+    outcome = _fold(state, fact, now, programme, partition=partition, received_at=received_at)
     if outcome.state is state:
         return outcome
     group_id = getattr(fact, "group_id", "")
@@ -123,7 +130,13 @@ def on_fact(
 
 
 def _fold(
-    state: GroupState, fact: EventData, now: datetime, programme: ProgrammeConfig, *, partition: int = 0
+    state: GroupState,
+    fact: EventData,
+    now: datetime,
+    programme: ProgrammeConfig,
+    *,
+    partition: int = 0,
+    received_at: datetime | None = None,
 ) -> Outcome:
     if isinstance(fact, MeetingRecorded):
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
@@ -167,6 +180,9 @@ def _fold(
                 time_zone=time_zone,
                 baseline=activity.indicator.baseline if activity.indicator else None,
                 target=activity.indicator.target if activity.indicator else None,
+                # Plan rules count syncs and the offline grace from the plan's arrival (not from
+                # when a busy worker got to it: a sync received in between still counts).
+                known_at=now if received_at is None else min(now, received_at),
             )
             for activity in fact.activities
         }
@@ -185,6 +201,9 @@ def _fold(
             value=fact.indicator_value if fact.indicator_value is not None else activity.value,
             reported_on=fact.reported_on,
             done_received_at=activity.done_received_at or (fact.received_at if fact.status == "done" else None),
+            progress_recorded_at=fact.recorded_at,
+            progress_received_at=fact.received_at,
+            status_before_done=activity.status if activity.status != "done" else activity.status_before_done,
         )
         state = replace(state, activities={**state.activities, fact.activity_id: progressed})
         decisions = activities.evaluate(
@@ -239,15 +258,35 @@ def next_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, g
     """The next instant after `now` at which time alone may change a decision (for the tick index)."""
     rules = programme.rules
     times = overdue.wake_times(state, rules.meeting_overdue, group_id=group_id)
-    times += activities.wake_times(state, rules.plan_activity_at_risk, group_id=group_id)
+    times += activities.wake_times(state, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id)
     times += [scheduled.due_at for scheduled in state.periods]  # streaks are judged at due times
     future = [moment for moment in times if moment > now]
     return min(future) if future else None
 
 
-def counts_towards_facilitator(state: GroupState) -> bool:
-    """Whether the group has an open deviation about itself (the facilitator-level signal's input)."""
-    return any(item.rule not in NOT_COUNTED and item.concerns == "group" for item in state.open.values())
+def counts_towards_facilitator(state: GroupState, config: ManyGroupsConfig | None = None) -> bool:
+    """Whether the group has an open deviation about itself heavy enough to count (the
+    facilitator-level signal's input)."""
+    config = config or ManyGroupsConfig()
+    return any(
+        item.rule not in NOT_COUNTED and item.concerns == "group" and counts(item.severity, config)
+        for item in state.open.values()
+    )
+
+
+def facilitator_signal(
+    before: GroupState, after: GroupState, config: ManyGroupsConfig, *, group_id: str, at: datetime
+) -> GroupSignal | None:
+    """The group's news for its facilitator's stream, if any: it appeared under this facilitator
+    (so the facilitator knows how many groups they have), or it started or stopped counting."""
+    context = after.context
+    if context is None:
+        return None
+    appeared = before.context is None or before.context.facilitator_id != context.facilitator_id
+    deviating = counts_towards_facilitator(after, config)
+    if not appeared and deviating == counts_towards_facilitator(before, config):
+        return None
+    return GroupSignal(context.facilitator_id, group_id, context.region_code, context.programme, deviating, at)
 
 
 def _then(first: Outcome, second: Outcome) -> Outcome:

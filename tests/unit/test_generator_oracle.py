@@ -249,3 +249,47 @@ def test_activity_behind_the_line_after_half_time_is_at_risk() -> None:
 def test_the_oracle_is_pure() -> None:
     case = history(meetings=(meeting("r-1", facilitator=False, present=10),), syncs=(sync(DUE + timedelta(days=3)),))
     assert expected_deviations(case, PROGRAMMES) == expected_deviations(case, PROGRAMMES)
+
+
+ACTIVITY_LATE = datetime(2026, 1, 31, 17, tzinfo=UTC)  # the second after 31 January ends in WIB
+
+
+def test_activity_overdue_opens_at_the_first_sync_past_its_due_day() -> None:
+    result = expected_deviations(
+        history(meetings=(meeting(),), syncs=(sync(ACTIVITY_LATE + timedelta(days=2)),), progress=done_on_time()[:2]),
+        PROGRAMMES,
+    )
+    expected = Expected(ACTIVITY_OVERDUE, GROUP_ID, "KLP-A1")
+    assert expected in result.certain
+    timing = result.timing[expected]
+    assert (timing.opened_at, timing.evidence, timing.resolved_at) == (
+        ACTIVITY_LATE + timedelta(days=2),
+        "device_synced",
+        None,
+    )
+
+
+def test_activity_overdue_without_a_sync_waits_for_the_offline_grace() -> None:
+    result = expected_deviations(history(meetings=(meeting(),), progress=done_on_time()[:2]), PROGRAMMES)
+    timing = result.timing[Expected(ACTIVITY_OVERDUE, GROUP_ID, "KLP-A1")]
+    assert (timing.opened_at, timing.evidence) == (ACTIVITY_LATE + timedelta(days=7), "offline_grace_expired")
+
+
+def test_done_arriving_with_the_sync_past_the_due_day_is_not_overdue() -> None:
+    batch_at = ACTIVITY_LATE + timedelta(days=2)
+    done = replace(done_on_time()[2], received_at=batch_at)
+    result = expected_deviations(
+        history(meetings=(meeting(),), syncs=(sync(batch_at),), progress=(*done_on_time()[:2], done)), PROGRAMMES
+    )
+    assert Expected(ACTIVITY_OVERDUE, GROUP_ID, "KLP-A1") not in result.certain
+
+
+def test_not_started_is_at_risk_once_a_sync_passes_half_its_time() -> None:
+    half_synced = datetime(2026, 1, 18, 13, tzinfo=UTC)  # past 16 January, 12.00 WIB
+    done = done_on_time()[2]
+    result = expected_deviations(
+        history(meetings=(meeting(),), syncs=(sync(half_synced),), progress=(done,)), PROGRAMMES
+    )
+    expected = Expected(ACTIVITY_AT_RISK, GROUP_ID, "KLP-A1")
+    assert expected in result.certain
+    assert (result.timing[expected].opened_at, result.timing[expected].resolved_at) == (half_synced, done.received_at)

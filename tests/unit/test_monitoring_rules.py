@@ -607,10 +607,10 @@ CONTRACT_DEFAULTS = {
     "meeting.low_attendance": {"threshold_ratio": 0.75},
     "meeting.attendance_declining": {"margin_ratio": 0.20, "window_meetings": 3},
     "meeting.too_short": {"min_share_of_expected": 0.6},
-    "plan.activity_overdue": {"severity": "warning"},
-    "plan.activity_at_risk": {"margin_ratio": 0.25, "from_elapsed_share": 0.5},
+    "plan.activity_overdue": {"severity": "warning", "offline_grace_days": 7},
+    "plan.activity_at_risk": {"margin_ratio": 0.25, "from_elapsed_share": 0.5, "offline_grace_days": 7},
     "evaluation.low_score": {"threshold_score": 2.5},
-    "facilitator.many_groups_deviating": {"groups": 3},
+    "facilitator.many_groups_deviating": {"groups": 3, "share_of_groups": 0.5, "from_severity": "warning"},
     "reporting.lagging": {"max_lag_days": 7},
     "recognition.sustained_success": {"periods": 6, "attendance_ratio": 0.9},
 }

@@ -23,8 +23,10 @@ from services.monitoring.rules.many_groups import FacilitatorState, GroupSignal,
 from services.monitoring.rules.state import GroupState
 from tests.unit.test_monitoring_support import (
     DAY,
+    FACILITATOR,
     GROUP,
     PKH,
+    REGION_WIB,
     SECOND,
     SSK,
     At,
@@ -318,7 +320,8 @@ def a_busy_quarter() -> list:
         progress("pr-2", "A-1", due + 4 * DAY, value=19),
         meeting("r-late", utc(2026, 3, 8, 2), received_at=due + 5 * DAY),
         evaluation("ev-2", 4.0, due + 6 * DAY, direction="facilitator_rates_group"),
-        Tick(utc(2026, 4, 2)),
+        synced(utc(2026, 4, 2)),  # past the activity's due day: it is overdue, not waiting on the phone
+        Tick(utc(2026, 4, 3)),
     ]
 
 
@@ -329,7 +332,7 @@ class TestDeduplication:
         assert {LOW, SHORT, "meeting.facilitator_absent", SCORE, "meeting.overdue", "plan.activity_overdue"} <= rules
         assert {"open", "resolve"} <= {kind(d) for d in decisions}
 
-    @pytest.mark.parametrize("index", range(12))
+    @pytest.mark.parametrize("index", range(13))
     def test_redelivering_any_input_right_after_it_changes_nothing(self, index: int) -> None:
         steps = a_busy_quarter()
         redelivered = [*steps[: index + 1], steps[index], *steps[index + 1 :]]
@@ -412,7 +415,12 @@ class TestManyGroups:
         )
         assert opened.occurrence == "F-001#1"
         assert opened.deviation_id == signal_deviation_id("F-001", 1) == state.open_deviation_id
-        assert opened.details == {"groups_deviating": 3, "threshold_groups": 3}
+        assert opened.details == {
+            "groups_deviating": 3,
+            "groups_total": 3,
+            "threshold_groups": 3,
+            "threshold_share": 0.5,
+        }
 
     def test_repeated_signals_of_one_group_count_once(self) -> None:
         _, published = feed_signals([signal("G-1", True)] * 5)
@@ -447,6 +455,32 @@ class TestManyGroups:
         assert state.place_of("G-2") == ("18.71.01.1001", "pkh-p2k2")
         assert state.place_of("G-9") is None
         assert FacilitatorState.from_json(None) == FacilitatorState()
+
+    def test_three_of_many_groups_is_ordinary_half_of_them_stands_out(self) -> None:
+        hello = [signal(f"G-{n}", False) for n in range(1, 9)]  # eight groups appear, none deviating
+        _, published = feed_signals([*hello, *[signal(f"G-{n}", True) for n in (1, 2, 3)]])
+        assert published == []  # 3 of 8: below half
+        _, published = feed_signals([*hello, *[signal(f"G-{n}", True) for n in (1, 2, 3, 4)]])
+        [(group_id, opened)] = published
+        assert (group_id, opened.details["groups_deviating"], opened.details["groups_total"]) == ("G-4", 4, 8)
+        _, published = feed_signals([*hello, *[signal(f"G-{n}", True) for n in (1, 2, 3, 4)], signal("G-9", False)])
+        assert isinstance(published[-1][1], Resolve)  # a ninth group: 4 of 9 is below half again
+
+    def test_the_facilitator_hears_of_each_group_once_and_of_every_change(self) -> None:
+        fresh, _ = drive([At(scheduled("2026-03"), T0)])
+        assert engine.facilitator_signal(GroupState(), fresh, CONFIG, group_id=GROUP, at=T0) == GroupSignal(
+            FACILITATOR, GROUP, REGION_WIB, "pkh-p2k2", False, T0
+        )
+        assert engine.facilitator_signal(fresh, fresh, CONFIG, group_id=GROUP, at=T0) is None
+        low, _ = drive([attended(0, 50)], state=fresh)
+        assert engine.facilitator_signal(fresh, low, CONFIG, group_id=GROUP, at=T0).deviating  # type: ignore[union-attr]
+        assert engine.facilitator_signal(GroupState(), GroupState(), CONFIG, group_id=GROUP, at=T0) is None
+
+    def test_only_warnings_and_above_count(self) -> None:
+        declining, _ = drive([attended(n, present) for n, present in enumerate((100, 90, 78))])
+        assert {item.severity for item in declining.open.values()} == {"info"}
+        assert not engine.counts_towards_facilitator(declining, CONFIG)
+        assert engine.counts_towards_facilitator(declining, ManyGroupsConfig(from_severity="info"))
 
     def test_counts_towards_facilitator_only_for_group_deviations(self) -> None:
         state, _ = drive([attended(0, 50)])

@@ -11,6 +11,8 @@ from services.monitoring import engine
 from services.monitoring.rules import activities
 from services.monitoring.rules.decisions import Open, Resolve, deviation_id
 from services.monitoring.rules.state import GroupState
+from services.monitoring.rules.syncs import SYNC_SETTLE
+from shared.events import ActivityProgressed
 from tests.unit.test_monitoring_support import (
     DAY,
     GROUP,
@@ -27,6 +29,7 @@ from tests.unit.test_monitoring_support import (
     progress,
     scheduled,
     summary,
+    synced,
     utc,
 )
 
@@ -42,12 +45,26 @@ SPAN = END - START
 HALF = START + SPAN / 2
 PLAIN = At(plan(activity("A-1", DUE_ON)), utc(2026, 1, 1))
 MEASURED = At(plan(activity("A-1", DUE_ON, baseline=10, target=20)), utc(2026, 1, 1))
+HOUR = timedelta(hours=1)
+SETTLE = SYNC_SETTLE
 OVERDUE_ID = deviation_id(OVERDUE, GROUP, "A-1")
 RISK_ID = deviation_id(AT_RISK, GROUP, "A-1")
 
 
 def at_share(share: float) -> datetime:
     return START + SPAN * share
+
+
+def imported_plus(minutes: int) -> datetime:
+    return TestPlanImportedAfterItsDueDates.IMPORTED + timedelta(minutes=minutes)
+
+
+def progress_recorded(
+    progress_id: str, activity_id: str, *, recorded_at: datetime, received_at: datetime, **fields: object
+) -> ActivityProgressed:
+    """A progress report recorded on the phone at one instant and received at another."""
+    made = progress(progress_id, activity_id, received_at, reported_on=recorded_at.date(), **fields)  # type: ignore[arg-type]
+    return made.model_copy(update={"recorded_at": recorded_at})
 
 
 def plan_decisions(steps: list) -> list[tuple[str, str, datetime | None]]:
@@ -59,50 +76,90 @@ class TestActivityOverdue:
     def test_due_instants_are_the_end_of_the_local_due_day(self) -> None:
         assert activities.due_end(engine_state_activity([PLAIN])) == END
 
-    def test_not_at_the_last_second_of_the_due_day(self) -> None:
-        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), Tick(END)]
-        assert of_rule_kinds(steps, OVERDUE) == []
+    def test_a_sync_ending_at_the_last_second_of_the_due_day_is_not_past_it(self) -> None:
+        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), synced(END)]
+        assert of_rule_kinds([*steps, Tick(END + DAY)], OVERDUE) == []
 
-    def test_opens_at_the_end_of_the_due_day_when_not_done(self) -> None:
-        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), Tick(END + SECOND)]
+    def test_opens_at_the_first_sync_past_the_due_day_when_not_done(self) -> None:
+        sync = synced(END + HOUR, received_at=END + 2 * HOUR)
+        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), Tick(LATE), sync]
+        assert of_rule_kinds(steps[:3], OVERDUE) == []  # late, but the phone may still hold the "done"
+        assert of_rule_kinds([*steps, Tick(sync.received_at + SETTLE - SECOND)], OVERDUE) == []
+        steps.append(Tick(sync.received_at + SETTLE))  # acted on once a progress sent just before is read
         state, decisions = drive(steps)
         [opened] = of_rule(decisions, OVERDUE)
         assert isinstance(opened, Open)
-        assert (opened.at, opened.evidence_at, opened.severity) == (LATE, LATE, "warning")
+        assert (opened.at, opened.evidence_at, opened.severity) == (END + 2 * HOUR, LATE, "warning")
         assert opened.details["status"] == "in_progress"
         assert opened.details["due_on"] == "2026-03-31"
+        assert opened.details["evidence"] == "device_synced"
         assert OVERDUE_ID in state.open
 
-    def test_judged_late_it_still_opens_at_the_end_of_the_due_day(self) -> None:
+    def test_without_any_sync_it_opens_when_the_offline_grace_runs_out(self) -> None:
+        assert of_rule_kinds([PLAIN, Tick(LATE + 7 * DAY - SECOND)], OVERDUE) == []
+        _, decisions = drive([PLAIN, Tick(LATE + 7 * DAY)])
+        [opened] = of_rule(decisions, OVERDUE)
+        assert (opened.at, opened.details["evidence"]) == (LATE + 7 * DAY, "offline_grace_expired")
+
+    def test_judged_late_it_still_opens_when_the_grace_ran_out(self) -> None:
         _, decisions = drive([PLAIN, Tick(END + 20 * DAY)])
-        assert ("open", OVERDUE, LATE) in summary(decisions)
+        assert ("open", OVERDUE, LATE + 7 * DAY) in summary(decisions)
+
+    def test_a_sync_not_past_the_due_day_leaves_it_to_the_grace(self) -> None:
+        steps = [PLAIN, synced(END - HOUR, received_at=END + DAY), Tick(LATE + 7 * DAY - SECOND)]
+        assert of_rule_kinds(steps, OVERDUE) == []
 
     def test_in_wita_the_local_day_ends_an_hour_earlier(self) -> None:
         context = At(scheduled("2026-01", time_zone=WITA), utc(2025, 12, 1))
-        _, decisions = drive([context, PLAIN, Tick(LATE)])
-        assert ("open", OVERDUE, LATE - timedelta(hours=1)) in summary(decisions)
+        _, decisions = drive([context, PLAIN, Tick(LATE + 7 * DAY)])
+        assert ("open", OVERDUE, LATE - HOUR + 7 * DAY) in summary(decisions)
 
     def test_done_before_the_due_day_ends_never_opens(self) -> None:
-        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 3, 30), status="done"), Tick(END + 30 * DAY)]
-        assert of_rule_kinds(steps, OVERDUE) == []  # (at risk from half time until done, not overdue)
+        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 3, 30), status="done"), synced(END + DAY)]
+        assert of_rule_kinds([*steps, Tick(END + 30 * DAY)], OVERDUE) == []
+
+    def test_done_on_time_but_synced_after_the_due_day_never_opens(self) -> None:
+        # Offline over the due day: the "done" (recorded in time) arrives with the batch that
+        # carries the sync past the due day.
+        done = progress_recorded("pr-1", "A-1", recorded_at=END - DAY, received_at=END + 3 * DAY, status="done")
+        steps = [PLAIN, Tick(LATE), done, synced(END + 3 * DAY), Tick(END + 30 * DAY)]
+        assert of_rule_kinds(steps, OVERDUE) == []
+
+    def test_a_done_received_before_the_sync_but_read_after_it_is_not_late(self) -> None:
+        # Progress and syncs travel on different topics: the worker may read the sync first.
+        sync = synced(END + DAY)
+        done = progress("pr-1", "A-1", END + DAY - SECOND, status="done", reported_on=DUE_ON)
+        steps = [PLAIN, sync, At(done, END + DAY + 5 * SECOND), Tick(END + 2 * DAY)]
+        assert of_rule_kinds(steps, OVERDUE) == []
 
     def test_done_later_resolves_with_activity_done_at_the_reports_arrival(self) -> None:
         done_at = END + 3 * DAY
-        steps = [PLAIN, Tick(END + DAY), progress("pr-1", "A-1", done_at, status="done")]
+        steps = [PLAIN, synced(END + DAY), progress("pr-1", "A-1", done_at, status="done")]
         _, decisions = drive(steps)
-        resolved = of_rule(decisions, OVERDUE)[-1]
-        assert isinstance(resolved, Resolve)
-        assert (resolved.reason, resolved.at) == ("activity_done", done_at)
+        assert summary(of_rule(decisions, OVERDUE)) == [("open", OVERDUE, END + DAY), ("resolve", OVERDUE, done_at)]
+        # the "done" arrived after the sync but before the rule acted on it: the status is as it stood
+        just_after = progress("pr-1", "A-1", END + DAY + 10 * SECOND, status="done")
+        started = progress("pr-0", "A-1", utc(2026, 2, 1))
+        _, decided = drive([PLAIN, started, synced(END + DAY), just_after, Tick(END + 2 * DAY)])
+        assert summary(of_rule(decided, OVERDUE)) == [
+            ("open", OVERDUE, END + DAY),
+            ("resolve", OVERDUE, just_after.received_at),
+        ]
+        assert of_rule(decided, OVERDUE)[0].details["status"] == "in_progress"
+        # and with nothing else coming for the group, the wake index still brings that instant
+        state, _ = drive([PLAIN, started, synced(END + DAY), just_after])
+        assert engine.next_wake(state, just_after.received_at, PKH, group_id=GROUP) == END + DAY + SETTLE
+        assert of_rule(decisions, OVERDUE)[-1].reason == "activity_done"
 
     def test_a_revision_moving_the_due_date_later_resolves_it(self) -> None:
         revised = At(plan(activity("A-1", date(2026, 4, 30)), revision=2), END + 2 * DAY)
-        _, decisions = drive([PLAIN, Tick(END + DAY), revised])
+        _, decisions = drive([PLAIN, synced(END + DAY), revised])
         resolved = of_rule(decisions, OVERDUE)[-1]
         assert (kind(resolved), resolved.reason, resolved.at) == ("resolve", "due_date_moved", END + 2 * DAY)
 
     def test_a_revision_removing_the_activity_resolves_it(self) -> None:
         revised = At(plan(activity("A-2", date(2026, 6, 30)), revision=2), END + 2 * DAY)
-        _, decisions = drive([PLAIN, Tick(END + DAY), revised])
+        _, decisions = drive([PLAIN, synced(END + DAY), revised])
         resolved = of_rule(decisions, OVERDUE)[-1]
         assert (kind(resolved), resolved.reason, resolved.at) == ("resolve", "activity_removed", END + 2 * DAY)
 
@@ -112,34 +169,95 @@ class TestActivityOverdue:
         assert set(state.activities) == {"A-1"}
 
 
+class TestPlanImportedAfterItsDueDates:
+    """A plan agreed on paper and entered later: its activities are past due when Pantau hears of
+    them, and their progress follows. Syncs from before the plan arrived prove nothing about it."""
+
+    IMPORTED = END + 10 * DAY
+    LATE_PLAN = At(plan(activity("A-1", DUE_ON)), IMPORTED)
+    ALREADY_SYNCED = synced(END + 5 * DAY)  # the phone synced past the due day before the plan came
+
+    def test_followed_by_its_progress_it_raises_nothing(self) -> None:
+        done = progress_recorded(
+            "pr-1", "A-1", recorded_at=imported_plus(20), received_at=imported_plus(30), status="done"
+        )
+        done = done.model_copy(update={"reported_on": date(2026, 3, 20)})
+        steps = [self.ALREADY_SYNCED, self.LATE_PLAN, done, synced(imported_plus(60)), Tick(END + 60 * DAY)]
+        assert plan_decisions(steps) == []
+
+    def test_never_reported_done_it_opens_at_the_first_sync_after_the_plan_arrived(self) -> None:
+        later_sync = synced(imported_plus(60))
+        steps = [self.ALREADY_SYNCED, self.LATE_PLAN, later_sync, Tick(later_sync.received_at + SETTLE)]
+        assert plan_decisions(steps[:2]) == []
+        assert plan_decisions(steps) == [("open", OVERDUE, later_sync.received_at)]
+
+    def test_without_a_later_sync_the_grace_counts_from_the_plans_arrival(self) -> None:
+        steps = [self.ALREADY_SYNCED, self.LATE_PLAN, Tick(self.IMPORTED + 7 * DAY - SECOND)]
+        assert plan_decisions(steps) == []
+        assert plan_decisions([*steps, Tick(self.IMPORTED + 7 * DAY)]) == [("open", OVERDUE, self.IMPORTED + 7 * DAY)]
+
+    def test_it_is_never_merely_at_risk(self) -> None:
+        steps = [self.LATE_PLAN, synced(imported_plus(60)), Tick(END + 60 * DAY)]
+        assert of_rule_kinds(steps, AT_RISK) == []
+
+    def test_the_plans_arrival_is_its_receipt_not_when_a_busy_worker_got_to_it(self) -> None:
+        received = self.IMPORTED
+        outcome = engine.on_fact(GroupState(), self.LATE_PLAN.fact, received + HOUR, PKH, received_at=received)
+        assert outcome.state.activities["A-1"].known_at == received
+        # a sync received between the plan's receipt and its processing proves the phone had it
+        _, decisions = drive([synced(received + 10 * SECOND), Tick(received + HOUR)], state=outcome.state)
+        assert summary(of_rule(decisions, OVERDUE)) == [("open", OVERDUE, received + 10 * SECOND)]
+
+    def test_a_state_stored_before_plans_carried_their_arrival_counts_every_sync(self) -> None:
+        state, _ = drive([PLAIN])
+        stored = state.to_json()
+        for item in stored["activities"].values():
+            del item["known_at"], item["progress_recorded_at"], item["progress_received_at"]
+            del item["status_before_done"]
+        old = GroupState.from_json(stored)
+        assert old.activities["A-1"].known_at is None
+        _, decisions = drive([synced(END + DAY), Tick(END + 2 * DAY)], state=old)
+        assert summary(of_rule(decisions, OVERDUE)) == [("open", OVERDUE, END + DAY)]
+
+
 class TestActivityAtRisk:
-    def test_not_started_fires_at_exactly_half_the_time(self) -> None:
-        assert of_rule_kinds([PLAIN, Tick(HALF - SECOND)], AT_RISK) == []
-        _, decisions = drive([PLAIN, Tick(HALF)])
+    def test_not_started_fires_at_the_first_sync_past_half_the_time(self) -> None:
+        sync = synced(HALF + HOUR, received_at=HALF + 2 * HOUR)
+        assert of_rule_kinds([PLAIN, synced(HALF - HOUR), Tick(HALF)], AT_RISK) == []
+        _, decisions = drive([PLAIN, Tick(HALF), sync, Tick(sync.received_at + SETTLE)])
         [opened] = of_rule(decisions, AT_RISK)
         assert isinstance(opened, Open)
-        assert (opened.at, opened.severity, opened.occurrence) == (HALF, "info", "A-1")
+        assert (opened.at, opened.severity, opened.occurrence) == (HALF + 2 * HOUR, "info", "A-1")
         assert opened.details["status"] == "not_started"
 
-    def test_judged_late_it_still_fires_at_half_the_time(self) -> None:
-        _, decisions = drive([PLAIN, Tick(at_share(0.8))])
-        assert summary(of_rule(decisions, AT_RISK)) == [("open", AT_RISK, HALF)]
+    def test_not_started_without_a_sync_fires_when_the_grace_runs_out(self) -> None:
+        assert of_rule_kinds([PLAIN, Tick(HALF + 7 * DAY - SECOND)], AT_RISK) == []
+        assert summary(of_rule(drive([PLAIN, Tick(at_share(0.8))])[1], AT_RISK)) == [("open", AT_RISK, HALF + 7 * DAY)]
+
+    def test_a_sync_from_a_phone_clock_ahead_counts_from_the_instant_itself(self) -> None:
+        # A sync "past" half time received before it (a phone clock ahead) says nothing earlier.
+        steps = [PLAIN, synced(HALF + HOUR, received_at=HALF - HOUR), Tick(HALF), Tick(HALF + SETTLE)]
+        assert summary(of_rule(drive(steps)[1], AT_RISK)) == [("open", AT_RISK, HALF)]
 
     def test_the_instant_the_straight_line_overtakes_value_plus_margin(self) -> None:
         # 14 of 10 -> 20 is 40 % done; with the 25 % margin the line overtakes it at 65 % of the time.
         instant = START + SPAN * ((14 - 10) / (20 - 10) + 0.25)
         assert abs(instant - (START + SPAN * 0.65)) < timedelta(milliseconds=1)
-        steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 20), value=14)]
-        assert of_rule_kinds([*steps, Tick(HALF), Tick(instant - SECOND)], AT_RISK) == []
-        _, decisions = drive([*steps, Tick(HALF), Tick(instant)])
+        steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 20), value=14), Tick(HALF), Tick(instant)]
+        assert of_rule_kinds([*steps, synced(instant - SECOND, received_at=instant + HOUR)], AT_RISK) == []
+        _, decisions = drive([*steps, synced(instant + SECOND, received_at=instant + HOUR), Tick(instant + 2 * HOUR)])
         [opened] = of_rule(decisions, AT_RISK)
-        assert opened.at == instant
+        assert opened.at == instant + HOUR
         assert (opened.details["indicator_value"], opened.details["indicator_target"]) == (14, 20)
 
     def test_far_ahead_before_half_time_waits_for_half_time_then_for_the_line(self) -> None:
         # 2 % done: the line is past value + margin from the start, but the rule looks only from 50 %.
-        steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 5), value=10.2)]
-        assert summary(of_rule(drive([*steps, Tick(HALF)])[1], AT_RISK)) == [("open", AT_RISK, HALF)]
+        steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 5), value=10.2), synced(HALF - SECOND)]
+        assert of_rule_kinds(steps, AT_RISK) == []
+        assert of_rule_kinds([*steps, synced(HALF)], AT_RISK) == []  # through HALF is not past it
+        assert summary(of_rule(drive([*steps, synced(HALF + SECOND), Tick(HALF + HOUR)])[1], AT_RISK)) == [
+            ("open", AT_RISK, HALF + SECOND)
+        ]
 
     def test_a_progress_report_revealing_the_lag_fires_at_its_arrival(self) -> None:
         on_track = progress("pr-1", "A-1", at_share(0.3), value=14)  # safe until 65 %
@@ -150,9 +268,18 @@ class TestActivityAtRisk:
         assert opened.at == revealing.received_at
         assert opened.evidence_at == revealing.received_at
 
+    def test_a_report_recorded_before_the_risk_instant_waits_for_a_sync(self) -> None:
+        # Recorded at 30 % (5 % done, so behind from half time) but synced only at 55 %: the phone
+        # synced past half time with it, so it fires at that batch's arrival, not at its own.
+        behind = progress_recorded("pr-1", "A-1", recorded_at=at_share(0.3), received_at=at_share(0.55), value=10.5)
+        _, decisions = drive([MEASURED, Tick(HALF), behind])
+        assert of_rule(decisions, AT_RISK) == []
+        _, decisions = drive([MEASURED, Tick(HALF), behind, synced(at_share(0.55)), Tick(at_share(0.56))])
+        assert summary(of_rule(decisions, AT_RISK)) == [("open", AT_RISK, at_share(0.55))]
+
     def test_back_on_track_resolves_at_the_reports_arrival(self) -> None:
         recovered = progress("pr-2", "A-1", at_share(0.7), value=18)  # 80 % + 25 % > 100 %: never behind
-        state, decisions = drive([MEASURED, Tick(HALF), recovered])
+        state, decisions = drive([MEASURED, synced(HALF + HOUR), recovered])
         resolved = of_rule(decisions, AT_RISK)[-1]
         assert isinstance(resolved, Resolve)
         assert (resolved.reason, resolved.at) == ("back_on_track", recovered.received_at)
@@ -162,44 +289,53 @@ class TestActivityAtRisk:
         assert of_rule(later, AT_RISK) == []
 
     def test_started_without_an_indicator_is_not_measurable(self) -> None:
-        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), Tick(at_share(0.9))]
+        steps = [PLAIN, progress("pr-1", "A-1", utc(2026, 1, 10), status="in_progress"), synced(at_share(0.9))]
         assert of_rule_kinds(steps, AT_RISK) == []
 
     def test_blocked_counts_as_not_started(self) -> None:
-        steps = [MEASURED, progress("pr-1", "A-1", utc(2026, 1, 10), status="blocked", value=19), Tick(HALF)]
-        assert plan_decisions(steps) == [("open", AT_RISK, HALF)]
+        blocked = progress("pr-1", "A-1", utc(2026, 1, 10), status="blocked", value=19)
+        steps = [MEASURED, blocked, synced(HALF + HOUR), Tick(HALF + 2 * HOUR)]
+        assert plan_decisions(steps) == [("open", AT_RISK, HALF + HOUR)]
 
     def test_done_resolves_with_activity_done(self) -> None:
         done = progress("pr-1", "A-1", at_share(0.6), status="done")
-        state, decisions = drive([PLAIN, Tick(HALF), done, Tick(END + DAY)])
-        assert plan_decisions([PLAIN, Tick(HALF), done, Tick(END + DAY)]) == [
-            ("open", AT_RISK, HALF),
-            ("resolve", AT_RISK, done.received_at),
-        ]
+        steps = [PLAIN, synced(HALF + HOUR), done, synced(END + DAY)]
+        state, decisions = drive(steps)
+        assert plan_decisions(steps) == [("open", AT_RISK, HALF + HOUR), ("resolve", AT_RISK, done.received_at)]
         assert state.open == {}
         assert of_rule(decisions, AT_RISK)[-1].reason == "activity_done"
 
-    def test_becoming_overdue_resolves_it_at_the_end_of_the_due_day(self) -> None:
-        decisions = plan_decisions([PLAIN, Tick(HALF), Tick(END + SECOND)])
-        assert sorted(decisions) == sorted(
-            [("open", AT_RISK, HALF), ("resolve", AT_RISK, LATE), ("open", OVERDUE, LATE)]
-        )
-        _, raw = drive([PLAIN, Tick(HALF), Tick(END + SECOND)])
-        assert of_rule(raw, AT_RISK)[-1].reason == "became_overdue"
+    def test_the_due_day_passing_resolves_it_and_overdue_waits_for_its_own_evidence(self) -> None:
+        steps = [PLAIN, synced(HALF + HOUR), Tick(END + SECOND)]
+        assert plan_decisions(steps) == [("open", AT_RISK, HALF + HOUR), ("resolve", AT_RISK, LATE)]
+        assert of_rule(drive(steps)[1], AT_RISK)[-1].reason == "became_overdue"
+        assert plan_decisions([*steps, synced(END + DAY), Tick(END + 2 * DAY)])[-1] == ("open", OVERDUE, END + DAY)
+
+    def test_known_only_after_the_due_day_it_is_not_at_risk(self) -> None:
+        # Eleven days long: the offline grace from half time runs past the due day.
+        short = At(plan(activity("A-1", DUE_ON), starts_on=date(2026, 3, 21)), utc(2026, 3, 20))
+        assert of_rule_kinds([short, synced(utc(2026, 3, 22)), synced(END + DAY)], AT_RISK) == []
 
     def test_an_older_progress_report_does_not_undo_newer_progress(self) -> None:
         newer = progress("pr-2", "A-1", at_share(0.4), value=18, reported_on=date(2026, 2, 20))
         older = progress("pr-1", "A-1", at_share(0.45), value=11, reported_on=date(2026, 2, 1))
-        state, _ = drive([MEASURED, newer, older, Tick(at_share(0.9))])
+        state, _ = drive([MEASURED, newer, older, synced(at_share(0.9))])
         assert state.activities["A-1"].value == 18
-        assert of_rule_kinds([MEASURED, newer, older, Tick(at_share(0.9))], AT_RISK) == []
+        assert of_rule_kinds([MEASURED, newer, older, synced(at_share(0.9))], AT_RISK) == []
 
-    def test_wake_times_name_the_risk_instant_and_the_due_end(self) -> None:
+    def test_wake_times_are_the_instants_a_decision_is_due_without_news(self) -> None:
         state, _ = drive([MEASURED, progress("pr-1", "A-1", utc(2026, 1, 20), value=14)])
-        wake = engine.next_wake(state, utc(2026, 1, 21), PKH, group_id=GROUP)
-        assert wake == START + SPAN * 0.65
-        later = engine.next_wake(state, START + SPAN * 0.65, PKH, group_id=GROUP)
-        assert later == LATE
+        instant = START + SPAN * 0.65
+        # no sync yet: at risk when the grace from the risk instant runs out, overdue likewise
+        assert engine.next_wake(state, utc(2026, 1, 21), PKH, group_id=GROUP) == instant + 7 * DAY
+        assert engine.next_wake(state, instant + 7 * DAY, PKH, group_id=GROUP) == LATE + 7 * DAY
+        # a sync past the risk instant: half a minute after it
+        synced_state, _ = drive([synced(instant + HOUR)], state=state)
+        assert engine.next_wake(synced_state, instant + HOUR, PKH, group_id=GROUP) == instant + HOUR + SETTLE
+        # open: the end of the due day ends it
+        opened, _ = drive([Tick(instant + HOUR + SETTLE)], state=synced_state)
+        assert RISK_ID in opened.open
+        assert engine.next_wake(opened, instant + 2 * HOUR, PKH, group_id=GROUP) == LATE
 
     def test_risk_instant_direct(self) -> None:
         config = PKH.rules.plan_activity_at_risk
@@ -234,8 +370,8 @@ class TestReplayOfPlans:
         look is after the due day (the end-of-replay tick, or the next record) opens only the overdue:
         activities.evaluate requires `instant <= now <= end` to open at risk, so the early warning that
         live processing published is never replayed."""
-        live = plan_decisions([PLAIN, Tick(HALF), Tick(END + SECOND)])
-        replayed = plan_decisions([PLAIN, Tick(END + SECOND)])
+        live = plan_decisions([PLAIN, Tick(HALF + 7 * DAY), Tick(END + SECOND), Tick(LATE + 7 * DAY)])
+        replayed = plan_decisions([PLAIN, Tick(LATE + 7 * DAY)])
         assert sorted(replayed) == sorted(live)
 
     def test_a_record_with_an_earlier_event_time_does_not_resolve_an_overdue_activity(self) -> None:
@@ -245,7 +381,7 @@ class TestReplayOfPlans:
         resolves an open `plan.activity_overdue` as `due_date_moved` because `now <= end`, although
         the due date did not move, with `at` before the opening; the id is closed and never reopens."""
         started = progress("pr-1", "A-1", utc(2026, 3, 1), status="in_progress")
-        state, decisions = drive([PLAIN, started, Tick(END + 5 * DAY)])
+        state, decisions = drive([PLAIN, started, Tick(END + 8 * DAY)])
         assert OVERDUE_ID in state.open
         redelivered, decisions = drive([started], state=state)  # now = its own event time, 1 March
         assert of_rule(decisions, OVERDUE) == []

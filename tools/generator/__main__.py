@@ -2,6 +2,7 @@
 
     uv run python -m tools.generator summary --scale 0.01 --months 3
     uv run python -m tools.generator oracle --scale 0.001 --out var/oracle.jsonl
+    uv run python -m tools.generator accuracy --scale 0.003 --months 3   # engine vs oracle, no Kafka
     uv run python -m tools.generator kafka --bootstrap 127.0.0.1:9092 --scale 0.01
     uv run python -m tools.generator http --url http://127.0.0.1:8001 --webhook-url http://127.0.0.1:9999/
 
@@ -68,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("summary", parents=[common], help="count what would be generated and the oracle per rule")
     oracle = commands.add_parser("oracle", parents=[common], help="write the oracle as JSON lines")
     oracle.add_argument("--out", type=Path, required=True, help="file to write")
+    commands.add_parser(
+        "accuracy",
+        parents=[common],
+        help="fold the monitoring engine over the history in receipt order; precision and recall per rule",
+    )
     kafka = commands.add_parser("kafka", parents=[common], help="replay straight onto Kafka topics")
     kafka.add_argument("--bootstrap", default=KafkaSettings().bootstrap_servers, help="broker host:port")
     kafka.add_argument("--prefix", default="", help="topic prefix of the deployment")
@@ -122,6 +128,30 @@ def main(argv: list[str] | None = None) -> int:
         print("injected:", dict(sorted(injected.items())))
         _print_oracle(oracle)
         return 0
+    if args.command == "accuracy":
+        from tools.generator.fold import accuracy, fold_programme
+        from tools.generator.oracle import MANY_GROUPS
+
+        shape = _shape(args)
+        folded = fold_programme(shape, rates, programmes)
+        print(
+            f"{folded.facilitators} facilitators, {folded.groups} groups over {shape.periods()} folded in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        print(f"  {'rule':34s} {'oracle':>7s} {'opened':>7s} {'missed':>7s} {'extra':>7s} precision recall")
+        for row in accuracy(folded):
+            precision = "–" if row.precision is None else f"{row.precision:.3f}"
+            recall = "–" if row.recall is None else f"{row.recall:.3f}"
+            print(
+                f"  {row.rule:34s} {row.expected:7d} {row.opened:7d} {len(row.missed):7d} {len(row.extra):7d} "
+                f"{precision:>9s} {recall:>6s}"
+            )
+        estimated = {item.occurrence.split("#")[0] for item in folded.oracle.certain if item.rule == MANY_GROUPS}
+        print(
+            f"  {MANY_GROUPS}: {len(folded.facilitators_signalled)} of {folded.facilitators} facilitators "
+            f"({folded.opened_by_rule[MANY_GROUPS]} episodes); the oracle's estimate: {len(estimated)}"
+        )
+        return 0 if all(not row.missed and not row.extra for row in accuracy(folded)) else 1
     if args.command == "kafka":
         from tools.generator.kafka_driver import replay
 

@@ -180,6 +180,11 @@ class History:
     evaluations: tuple[SimEvaluation, ...]
     injected: dict[str, int] = field(default_factory=dict)  # label → count, for summaries
 
+    @property
+    def plans_agreed_at(self) -> datetime:
+        """When the groups' plans reach the server: the day after registration, before any due date."""
+        return self.registered_at + timedelta(days=1)
+
 
 @cache
 def _zone(name: str) -> ZoneInfo:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from shared import serde, topics
 from shared.events import (
@@ -110,7 +110,7 @@ def history_publications(history: History) -> Iterator[Publication]:
     """One facilitator's history as events (not sorted: callers order by `published_at`)."""
     facilitator = history.facilitator
     groups = {group.group_id: group for group in facilitator.groups}
-    plans_at = history.registered_at + timedelta(days=1)
+    plans_at = history.plans_agreed_at
     for group in facilitator.groups:
         plan = group.plan
         yield Publication(
@@ -186,20 +186,8 @@ def history_publications(history: History) -> Iterator[Publication]:
             meeting.recorded_at,
             meeting.received_at,
         )
-    for sync in history.syncs:
-        for group in facilitator.groups:
-            yield Publication(
-                sync.received_at,
-                DeviceSynced(
-                    group_id=group.group_id,
-                    facilitator_id=facilitator.facilitator_id,
-                    device_id=sync.device_id,
-                    synced_through=sync.synced_through,
-                    received_at=sync.received_at,
-                ),
-                sync.received_at,
-                received_at=sync.received_at,
-            )
+    # Progress before syncs: a sync's watermark claims that everything recorded before it is on the
+    # server, so the phone sends its progress first (a batch's meetings are published before it too).
     for progress in history.progress:
         yield Publication(
             progress.received_at,
@@ -218,6 +206,20 @@ def history_publications(history: History) -> Iterator[Publication]:
             progress.recorded_at,
             progress.received_at,
         )
+    for sync in history.syncs:
+        for group in facilitator.groups:
+            yield Publication(
+                sync.received_at,
+                DeviceSynced(
+                    group_id=group.group_id,
+                    facilitator_id=facilitator.facilitator_id,
+                    device_id=sync.device_id,
+                    synced_through=sync.synced_through,
+                    received_at=sync.received_at,
+                ),
+                sync.received_at,
+                received_at=sync.received_at,
+            )
     for evaluation in history.evaluations:
         group = groups[evaluation.group_id]
         yield Publication(

@@ -1,9 +1,10 @@
 """Drive a generated programme through the public HTTP API, as admins and field apps would.
 
 The registry goes in with an admin token; each facilitator's phone then reports with that
-facilitator's own token: meetings one by one while online (`POST /meetings`), everything recorded
-offline in one `POST /meetings/batch` when the spell ends (routine empty batches advance the device's
-sync watermark), evaluations, and plans with their progress. Facilitators work concurrently (a
+facilitator's own token, in the order a real programme sends it (phase `history`): the groups'
+plans when they are agreed, then meetings one by one while online (`POST /meetings`), progress as it
+happens, evaluations, and everything recorded offline in one `POST /meetings/batch` when the spell
+ends (routine empty batches advance the device's sync watermark). Facilitators work concurrently (a
 thread pool); each one's requests go in order.
 
 The server stamps receipt with its own clock, so only the oracle's time-insensitive rules
@@ -13,6 +14,7 @@ receipt times exactly.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -20,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -30,11 +33,14 @@ from shared.auth import mint_token
 from shared.settings import AuthSettings
 from tools.generator.behaviour import History, Rates, SimMeeting, simulate
 from tools.generator.oracle import OracleResult, expected_deviations
-from tools.generator.programme import Facilitator, Programme, Shape, member_display_name
+from tools.generator.programme import Facilitator, Group, Programme, Shape, member_display_name
 
 log = logging.getLogger(__name__)
 
-PHASES = ("registry", "field_reports", "evaluations", "plans")
+PHASES = ("registry", "history", "field_reports", "evaluations", "plans")
+HISTORY_KINDS = ("plans", "field_reports", "evaluations")
+# (when the server receives it, order at that instant, kind, method, path, body)
+Action = tuple[datetime, int, str, str, str, dict[str, Any]]
 
 
 @dataclass
@@ -120,7 +126,7 @@ def drive_http(
     base_url: str,
     webhook_url: str | None = None,
     concurrency: int = 8,
-    phases: tuple[str, ...] = PHASES,
+    phases: tuple[str, ...] = ("registry", "history"),
     programmes: dict[str, ProgrammeConfig] | None = None,
     auth: AuthSettings | None = None,
     show_progress: bool = True,
@@ -217,90 +223,109 @@ def drive_http(
             token = mint_token(auth, subject=subject, role="facilitator", scope=subject)
             return {"Authorization": f"Bearer {token}"}
 
-        def field_reports(history: History) -> None:
-            headers = token_for(history)
+        def plan_body(history: History, group: Group) -> dict[str, Any]:
+            plan = group.plan
+            return {
+                "group_id": group.group_id,
+                "title": plan.title,
+                "starts_on": plan.starts_on.isoformat(),
+                "ends_on": plan.ends_on.isoformat(),
+                "agreed_by": [history.facilitator.facilitator_id, group.chair_member_ref],
+                "activities": [
+                    {
+                        "id": activity.activity_id,
+                        "title": activity.title,
+                        "stage": activity.stage,
+                        "due_on": activity.due_on.isoformat(),
+                        "responsible": activity.responsible,
+                        "indicator": None
+                        if activity.indicator is None
+                        else {
+                            "name": activity.indicator.name,
+                            "unit": activity.indicator.unit,
+                            "baseline": activity.indicator.baseline,
+                            "target": activity.indicator.target,
+                        },
+                    }
+                    for activity in plan.activities
+                ],
+            }
+
+        def actions_of(history: History, kinds: frozenset[str]) -> list[Action]:
+            """The facilitator's requests of the given kinds, in the order the server received them.
+            At the same instant a batch's sync goes last: its watermark claims that everything
+            recorded before it is on the server, so the phone sends its progress first."""
             device = history.facilitator.device_id
             batched = {meeting.report_id: meeting for meeting in history.meetings if meeting.batched}
-            # (when, order, kind, path, body): batches after single reports of the same instant.
-            actions: list[tuple[Any, int, str, str, dict[str, Any]]] = []
-            for meeting in history.meetings:
-                if not meeting.batched:
-                    actions.append((meeting.received_at, 0, "meeting", "/meetings", _meeting_body(meeting, device)))
-            for sync in history.syncs:
-                body = {
-                    "device_id": sync.device_id,
-                    "synced_through": sync.synced_through.isoformat(),
-                    "reports": [_meeting_body(batched[report_id], device) for report_id in sync.report_ids],
-                }
-                actions.append((sync.received_at, 1, "batch", "/meetings/batch", body))
-            for _moment, _order, kind, path, body in sorted(actions, key=lambda item: (item[0], item[1])):
-                post(kind, path, body, headers)
+            actions: list[Action] = []
+            if "plans" in kinds:
+                for group in history.facilitator.groups:
+                    body = plan_body(history, group)
+                    actions.append((history.plans_agreed_at, 0, "plan", "PUT", f"/plans/{group.plan.plan_id}", body))
+                for progress in history.progress:
+                    body = {
+                        "progress_id": progress.progress_id,
+                        "reported_on": progress.reported_on.isoformat(),
+                        "status": progress.status,
+                        "indicator_value": progress.indicator_value,
+                        "recorded_at": progress.recorded_at.isoformat(),
+                    }
+                    path = f"/activities/{progress.activity_id}/progress"
+                    actions.append((progress.received_at, 1, "progress", "POST", path, body))
+            if "field_reports" in kinds:
+                for meeting in history.meetings:
+                    if not meeting.batched:
+                        body = _meeting_body(meeting, device)
+                        actions.append((meeting.received_at, 1, "meeting", "POST", "/meetings", body))
+                for sync in history.syncs:
+                    body = {
+                        "device_id": sync.device_id,
+                        "synced_through": sync.synced_through.isoformat(),
+                        "reports": [_meeting_body(batched[report_id], device) for report_id in sync.report_ids],
+                    }
+                    actions.append((sync.received_at, 2, "batch", "POST", "/meetings/batch", body))
+            if "evaluations" in kinds:
+                for evaluation in history.evaluations:
+                    body = {
+                        "evaluation_id": evaluation.evaluation_id,
+                        "group_id": evaluation.group_id,
+                        "facilitator_id": history.facilitator.facilitator_id,
+                        "direction": evaluation.direction,
+                        "period": evaluation.period,
+                        "scores": dict(evaluation.scores),
+                        "recorded_at": evaluation.recorded_at.isoformat(),
+                    }
+                    actions.append((evaluation.received_at, 1, "evaluation", "POST", "/evaluations", body))
+            return sorted(actions, key=lambda action: (action[0], action[1]))
 
-        def evaluations(history: History) -> None:
+        def send(history: History, kinds: frozenset[str]) -> None:
             headers = token_for(history)
-            for evaluation in history.evaluations:
-                body = {
-                    "evaluation_id": evaluation.evaluation_id,
-                    "group_id": evaluation.group_id,
-                    "facilitator_id": history.facilitator.facilitator_id,
-                    "direction": evaluation.direction,
-                    "period": evaluation.period,
-                    "scores": dict(evaluation.scores),
-                    "recorded_at": evaluation.recorded_at.isoformat(),
-                }
-                post("evaluation", "/evaluations", body, headers)
+            for _moment, _order, kind, method, path, body in actions_of(history, kinds):
+                (put if method == "PUT" else post)(kind, path, body, headers)
 
-        def plans(history: History) -> None:
-            headers = token_for(history)
-            for group in history.facilitator.groups:
-                plan = group.plan
-                body: dict[str, Any] = {
-                    "group_id": group.group_id,
-                    "title": plan.title,
-                    "starts_on": plan.starts_on.isoformat(),
-                    "ends_on": plan.ends_on.isoformat(),
-                    "agreed_by": [history.facilitator.facilitator_id, group.chair_member_ref],
-                    "activities": [
-                        {
-                            "id": activity.activity_id,
-                            "title": activity.title,
-                            "stage": activity.stage,
-                            "due_on": activity.due_on.isoformat(),
-                            "responsible": activity.responsible,
-                            "indicator": None
-                            if activity.indicator is None
-                            else {
-                                "name": activity.indicator.name,
-                                "unit": activity.indicator.unit,
-                                "baseline": activity.indicator.baseline,
-                                "target": activity.indicator.target,
-                            },
-                        }
-                        for activity in plan.activities
-                    ],
-                }
-                put("plan", f"/plans/{plan.plan_id}", body, headers)
-            for progress in history.progress:
-                body = {
-                    "progress_id": progress.progress_id,
-                    "reported_on": progress.reported_on.isoformat(),
-                    "status": progress.status,
-                    "indicator_value": progress.indicator_value,
-                    "recorded_at": progress.recorded_at.isoformat(),
-                }
-                post("progress", f"/activities/{progress.activity_id}/progress", body, headers)
-
-        # Field reports first (they make the alerts), then evaluations, then plans and progress. Each
-        # phase regenerates the histories (deterministic and cheap) instead of holding them.
+        # "history": each facilitator's plans, progress, meetings, syncs and evaluations as a real
+        # programme sends them (plans when agreed, progress as it happens). The other phases send one
+        # kind each, for tests that need only some. Each phase regenerates the histories
+        # (deterministic and cheap) instead of holding them.
         first = True
-        for phase, work in (("field_reports", field_reports), ("evaluations", evaluations), ("plans", plans)):
+        for phase in PHASES[1:]:
             if phase not in phases:
                 continue
-            label = phase.replace("_", " ")
+            kinds = frozenset(HISTORY_KINDS if phase == "history" else (phase,))
             with tqdm(
-                total=shape.facilitator_count, desc=label, unit="fac", disable=not show_progress, leave=False
+                total=shape.facilitator_count,
+                desc=phase.replace("_", " "),
+                unit="fac",
+                disable=not show_progress,
+                leave=False,
             ) as bar:
-                _bounded_map(pool, work, histories(record=first), limit=concurrency * 2, bar=bar)
+                _bounded_map(
+                    pool,
+                    functools.partial(send, kinds=kinds),
+                    histories(record=first),
+                    limit=concurrency * 2,
+                    bar=bar,
+                )
             first = False
     run.seconds = time.perf_counter() - started
     log.info(

@@ -41,11 +41,17 @@ class TooShortConfig(_Config):
 
 class ActivityOverdueConfig(_Config):
     severity: Literal["info", "warning", "critical"] = "warning"
+    offline_grace_days: float = Field(
+        default=7, ge=0, description="Fire even without a device sync past the due day after this."
+    )
 
 
 class ActivityAtRiskConfig(_Config):
     margin_ratio: float = Field(default=0.25, ge=0, le=1)
     from_elapsed_share: float = Field(default=0.5, ge=0, le=1)
+    offline_grace_days: float = Field(
+        default=7, ge=0, description="Fire even without a device sync past the risk instant after this."
+    )
 
 
 class LowScoreConfig(_Config):
@@ -53,7 +59,11 @@ class LowScoreConfig(_Config):
 
 
 class ManyGroupsConfig(_Config):
-    groups: int = Field(default=3, ge=2)
+    groups: int = Field(default=3, ge=2, description="At least this many of the facilitator's groups deviate...")
+    share_of_groups: float = Field(default=0.5, ge=0, le=1, description="...and at least this share of them.")
+    from_severity: Literal["info", "warning", "critical"] = Field(
+        default="warning", description="Only open deviations of this severity or above make a group count."
+    )
 
 
 class ReportingLaggingConfig(_Config):

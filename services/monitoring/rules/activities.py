@@ -1,31 +1,50 @@
-"""Plan rules over activities (pure).
+"""Plan rules over activities (pure), both tolerant of phones that have not synced.
 
 `plan.activity_overdue`: an activity is past the end of its due day (group's local time) and not
-done. Resolved when it is reported done, removed from the plan, or its due date moves later.
+done — and Pantau knows it is not merely waiting on a phone: the facilitator's devices have synced
+past the end of the due day *since the plan reached Pantau*, or the offline grace (default 7 days,
+from the later of the due day's end and the plan's arrival) has run out. It fires at the later of
+the due day's end and that sync (acted on `syncs.SYNC_SETTLE` after the sync, so that progress the
+server received just before it is read first: they travel on different topics). A plan imported
+with due dates in the past, followed by its progress, therefore raises nothing: a sync from before
+the plan existed proves nothing about its progress (the server refuses progress for activities it
+does not know). Resolved when the activity is reported done, removed from the plan, or its due date
+moves later.
 
 `plan.activity_at_risk`: an early warning before the due date. From the moment a share (default
-0.5) of the activity's time has passed, it fires if the activity has not started, or if its
+0.5) of the activity's time has passed, the activity is behind if it has not started, or if its
 indicator is further than a margin (default 0.25 of the baseline→target distance) behind the
-straight line from baseline at the plan's start to target at the due date. Fires at the exact
-instant the line overtakes the last reported value; resolved when it is back on track, done,
-removed, or becomes overdue.
+straight line from baseline at the plan's start to target at the due date (the *risk instant* is
+when the line overtakes the last reported value). It fires once Pantau knows no newer progress is
+waiting on a phone: the latest report itself was recorded after the risk instant, or the devices
+have synced past it since the plan arrived, or the offline grace has run out — and only before the
+due day ends (after that it is the overdue rule's business). Resolved when it is back on track,
+done, removed, or the due day has passed.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import functools
+from datetime import date, datetime, timedelta
 
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
 from services.monitoring.rules.calendar import end_of_day, start_of_day
 from services.monitoring.rules.decisions import Decision, Open, Resolve, deviation_id
 from services.monitoring.rules.state import ActivityState, GroupState
+from services.monitoring.rules.syncs import SYNC_SETTLE, synced_past_at
 
 OVERDUE = "plan.activity_overdue"
 AT_RISK = "plan.activity_at_risk"
+RULES = (OVERDUE, AT_RISK)
 
 
 def due_end(activity: ActivityState) -> datetime:
-    return end_of_day(activity.due_on, activity.time_zone)
+    return _end_of_day(activity.due_on, activity.time_zone)
+
+
+@functools.lru_cache(maxsize=65536)
+def _end_of_day(day: date, time_zone: str) -> datetime:
+    return end_of_day(day, time_zone)  # asked for every activity at every event: worth remembering
 
 
 def overdue_from(activity: ActivityState) -> datetime:
@@ -38,6 +57,30 @@ def _done_by(activity: ActivityState, instant: datetime) -> bool:
     if activity.done_received_at is not None:
         return activity.done_received_at <= instant
     return activity.status == "done"
+
+
+def _status_at(activity: ActivityState, instant: datetime) -> str:
+    """The status as it stood at `instant`: a "done" that arrived later was not known then."""
+    if activity.status == "done" and not _done_by(activity, instant):
+        return activity.status_before_done
+    return activity.status
+
+
+def _since_known(activity: ActivityState, instant: datetime) -> datetime:
+    """`instant`, or the plan's arrival if that came later: the offline grace counts from there."""
+    return instant if activity.known_at is None else max(instant, activity.known_at)
+
+
+def overdue_instant(state: GroupState, activity: ActivityState, config: ActivityOverdueConfig) -> tuple[datetime, str]:
+    """When a not-done activity is known to be overdue, and on what evidence (`device_synced` or
+    `offline_grace_expired`). The caller compares it with the rule clock."""
+    late = overdue_from(activity)
+    base = _since_known(activity, late)
+    grace_at = base + timedelta(days=config.offline_grace_days)
+    synced = synced_past_at(state, due_end(activity), reference=base, since=activity.known_at)
+    if synced is not None and max(synced, late) < grace_at:
+        return max(synced, late), "device_synced"
+    return grace_at, "offline_grace_expired"
 
 
 def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datetime | None:
@@ -63,6 +106,31 @@ def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datet
     return instant if instant < end else None
 
 
+def risk_known_at(
+    state: GroupState, activity: ActivityState, instant: datetime, config: ActivityAtRiskConfig
+) -> tuple[datetime, str]:
+    """When Pantau knows the activity is behind at `instant` and not merely waiting on a phone, and
+    on what evidence: the earliest of the latest report's arrival (if it was recorded after
+    `instant`), a sync past `instant` since the plan arrived, and the offline grace; never before the
+    evidence it judges."""
+    base = _since_known(activity, instant)
+    candidates = [(base + timedelta(days=config.offline_grace_days), "offline_grace_expired")]
+    recorded, received = activity.progress_recorded_at, activity.progress_received_at
+    if recorded is not None and received is not None and recorded >= instant:
+        candidates.append((received, "report"))
+    synced = synced_past_at(state, instant, reference=base, since=activity.known_at)
+    if synced is not None:
+        candidates.append((synced, "device_synced"))
+    first, evidence = min(candidates)
+    floor = received or activity.known_at or instant  # the decision cannot predate what it is about
+    return max(instant, floor, first), evidence
+
+
+def decided_at(at: datetime, evidence: str) -> datetime:
+    """When the rule may act on evidence found at `at` (a sync's is left to settle, see syncs.py)."""
+    return at + SYNC_SETTLE if evidence == "device_synced" else at
+
+
 def evaluate(
     state: GroupState,
     now: datetime,
@@ -78,92 +146,131 @@ def evaluate(
         if open_.rule in (OVERDUE, AT_RISK) and open_.occurrence not in state.activities:
             decisions.append(Resolve(key, open_.rule, open_.severity, "activity_removed", at=evidence_at or now))
     for activity in sorted(state.activities.values(), key=lambda a: a.activity_id):
-        late = overdue_from(activity)
-        overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
-        risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
-        done = activity.status == "done"
-        if overdue_id in state.open:
-            if done:
-                decisions.append(
-                    Resolve(
-                        overdue_id, OVERDUE, state.open[overdue_id].severity, "activity_done", at=evidence_at or now
-                    )
-                )
-            elif now < late and state.open[overdue_id].memory.get("due_on") not in (None, activity.due_on.isoformat()):
-                decisions.append(
-                    Resolve(
-                        overdue_id, OVERDUE, state.open[overdue_id].severity, "due_date_moved", at=evidence_at or now
-                    )
-                )
-        elif now >= late and overdue_id not in state.closed and not _done_by(activity, late):
-            decisions.append(
-                Open(
-                    rule=OVERDUE,
-                    subject=group_id,
-                    occurrence=activity.activity_id,
-                    severity=overdue.severity,
-                    evidence_at=late,
-                    at=late,
-                    details={
-                        "activity_id": activity.activity_id,
-                        "activity_title": activity.title,
-                        "plan_id": activity.plan_id,
-                        "due_on": activity.due_on.isoformat(),
-                        "status": activity.status,
-                    },
-                    memory={"due_on": activity.due_on.isoformat()},
-                )
-            )
-            if activity.done_received_at is not None:
-                # Reported done after the due day: late, then done (as living through it would see).
-                decisions.append(
-                    Resolve(overdue_id, OVERDUE, overdue.severity, "activity_done", at=activity.done_received_at)
-                )
-        instant = risk_instant(activity, at_risk)
-        if risk_id in state.open:
-            severity = state.open[risk_id].severity
-            if done:
-                decisions.append(Resolve(risk_id, AT_RISK, severity, "activity_done", at=evidence_at or now))
-            elif now >= late:
-                decisions.append(Resolve(risk_id, AT_RISK, severity, "became_overdue", at=late))
-            elif instant is None or instant > now:
-                decisions.append(Resolve(risk_id, AT_RISK, severity, "back_on_track", at=evidence_at or now))
-        elif instant is not None and instant <= now and risk_id not in state.closed:
-            at = max(instant, evidence_at) if evidence_at is not None else instant
-            if at >= late:
-                continue  # the evidence came after the due day: it is overdue, no longer merely at risk
-            decisions.append(
-                Open(
-                    rule=AT_RISK,
-                    subject=group_id,
-                    occurrence=activity.activity_id,
-                    severity="info",
-                    evidence_at=at,
-                    at=at,
-                    details={
-                        "activity_id": activity.activity_id,
-                        "activity_title": activity.title,
-                        "due_on": activity.due_on.isoformat(),
-                        "status": activity.status,
-                        "indicator_value": activity.value,
-                        "indicator_target": activity.target,
-                    },
-                )
-            )
-            if now >= late:
-                # First looked at after the due day: the warning came and went, as living through it.
-                decisions.append(Resolve(risk_id, AT_RISK, "info", "became_overdue", at=late))
+        decisions += _overdue(state, activity, now, overdue, group_id=group_id, evidence_at=evidence_at)
+        decisions += _at_risk(state, activity, now, at_risk, group_id=group_id, evidence_at=evidence_at)
     return decisions
 
 
-def wake_times(state: GroupState, at_risk: ActivityAtRiskConfig, *, group_id: str) -> list[datetime]:
+def _overdue(
+    state: GroupState,
+    activity: ActivityState,
+    now: datetime,
+    config: ActivityOverdueConfig,
+    *,
+    group_id: str,
+    evidence_at: datetime | None,
+) -> list[Decision]:
+    late = overdue_from(activity)
+    key = deviation_id(OVERDUE, group_id, activity.activity_id)
+    open_ = state.open.get(key)
+    if open_ is not None:
+        if activity.status == "done":
+            return [Resolve(key, OVERDUE, open_.severity, "activity_done", at=evidence_at or now)]
+        if now < late and open_.memory.get("due_on") not in (None, activity.due_on.isoformat()):
+            return [Resolve(key, OVERDUE, open_.severity, "due_date_moved", at=evidence_at or now)]
+        return []
+    if key in state.closed or now < late:
+        return []
+    at, evidence = overdue_instant(state, activity, config)
+    if decided_at(at, evidence) > now or _done_by(activity, at):
+        return []  # not yet known (a phone may still hold the "done"), or it was done in time
+    decisions: list[Decision] = [
+        Open(
+            rule=OVERDUE,
+            subject=group_id,
+            occurrence=activity.activity_id,
+            severity=config.severity,
+            evidence_at=late,
+            at=at,
+            details={
+                "activity_id": activity.activity_id,
+                "activity_title": activity.title,
+                "plan_id": activity.plan_id,
+                "due_on": activity.due_on.isoformat(),
+                "status": _status_at(activity, at),
+                "evidence": evidence,
+            },
+            memory={"due_on": activity.due_on.isoformat()},
+        )
+    ]
+    if activity.done_received_at is not None:
+        # Reported done after it was known late: late, then done (as living through it would see).
+        decisions.append(Resolve(key, OVERDUE, config.severity, "activity_done", at=activity.done_received_at))
+    return decisions
+
+
+def _at_risk(
+    state: GroupState,
+    activity: ActivityState,
+    now: datetime,
+    config: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+    evidence_at: datetime | None,
+) -> list[Decision]:
+    late = overdue_from(activity)
+    key = deviation_id(AT_RISK, group_id, activity.activity_id)
+    instant = risk_instant(activity, config)
+    open_ = state.open.get(key)
+    if open_ is not None:
+        if activity.status == "done":
+            return [Resolve(key, AT_RISK, open_.severity, "activity_done", at=evidence_at or now)]
+        if now >= late:
+            return [Resolve(key, AT_RISK, open_.severity, "became_overdue", at=late)]
+        if instant is None or instant > now:
+            return [Resolve(key, AT_RISK, open_.severity, "back_on_track", at=evidence_at or now)]
+        return []
+    if instant is None or instant > now or key in state.closed:
+        return []
+    at, evidence = risk_known_at(state, activity, instant, config)
+    if decided_at(at, evidence) > now or at >= late:
+        return []  # not known yet, or only known after the due day (then it is the overdue rule's)
+    decisions: list[Decision] = [
+        Open(
+            rule=AT_RISK,
+            subject=group_id,
+            occurrence=activity.activity_id,
+            severity="info",
+            evidence_at=at,
+            at=at,
+            details={
+                "activity_id": activity.activity_id,
+                "activity_title": activity.title,
+                "due_on": activity.due_on.isoformat(),
+                "status": activity.status,
+                "indicator_value": activity.value,
+                "indicator_target": activity.target,
+            },
+        )
+    ]
+    if now >= late:
+        # First looked at after the due day: the warning came and went, as living through it.
+        decisions.append(Resolve(key, AT_RISK, "info", "became_overdue", at=late))
+    return decisions
+
+
+def wake_times(
+    state: GroupState, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig, *, group_id: str
+) -> list[datetime]:
+    """Instants at which these rules may decide something without a new event (syncs and progress
+    are events of their own)."""
     times: list[datetime] = []
     for activity in state.activities.values():
+        late = overdue_from(activity)
+        overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
+        done_in_time = activity.done_received_at is not None and activity.done_received_at <= late
+        if overdue_id not in state.closed and overdue_id not in state.open and not done_in_time:
+            # The one instant it can be decided without news: the sync already seen, or the grace.
+            at, evidence = overdue_instant(state, activity, overdue)
+            if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
+                times.append(decided_at(at, evidence))
         if activity.status == "done":
             continue
-        if deviation_id(OVERDUE, group_id, activity.activity_id) not in state.closed:
-            times.append(overdue_from(activity))
-        instant = risk_instant(activity, at_risk)
-        if instant is not None:
-            times.append(instant)
+        risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
+        if risk_id in state.open:
+            times.append(late)  # the due day passing ends the early warning
+        elif risk_id not in state.closed:
+            instant = risk_instant(activity, at_risk)
+            if instant is not None:
+                times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
     return times

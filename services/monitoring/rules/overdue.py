@@ -5,8 +5,7 @@ grace has run out. It fires at the later of due + grace and the sync that showed
 critical if still missing after `critical_after_days`. A report of a meeting held in the period
 resolves it (`late_report`).
 
-Which devices count: those of the group's facilitator that synced within 30 days before the due
-time (an abandoned phone does not hold the rule back beyond the offline grace).
+Which devices count: see `syncs.py` (those that synced within 30 days before the due time).
 
 A period learned only after its due time + offline grace (the meetings service schedules imported
 history and the past months of a plan agreed afterwards late, so that compliance counts them) is
@@ -23,9 +22,9 @@ from services.monitoring.programmes import OverdueConfig
 from services.monitoring.rules.calendar import local_date, period_bounds
 from services.monitoring.rules.decisions import Decision, DetailValue, Escalate, Open, Resolve, deviation_id
 from services.monitoring.rules.state import GroupState, MeetingSummary, ScheduledPeriod
+from services.monitoring.rules.syncs import synced_past_at
 
 RULE = "meeting.overdue"
-ACTIVE_DEVICE_WINDOW = timedelta(days=30)
 
 
 def meeting_for_period(state: GroupState, scheduled: ScheduledPeriod) -> MeetingSummary | None:
@@ -49,18 +48,6 @@ def first_report_for_period(state: GroupState, scheduled: ScheduledPeriod) -> Me
 
 def _received(meeting: MeetingSummary) -> datetime:
     return meeting.received_at or meeting.started_at
-
-
-def sync_covered_at(state: GroupState, needed: datetime, due: datetime) -> datetime | None:
-    """When the facilitator's active devices had all synced past `needed` (None if not yet): the
-    latest of each device's *first* sync that went past it."""
-    active = [mark for mark in state.devices.values() if mark.received_at >= due - ACTIVE_DEVICE_WINDOW]
-    if not active:
-        return None
-    firsts = [mark.first_covering(needed) for mark in active]
-    if any(first is None for first in firsts):
-        return None
-    return max(first for first in firsts if first is not None)
 
 
 def learned_as_history(scheduled: ScheduledPeriod, config: OverdueConfig) -> bool:
@@ -103,7 +90,7 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
         if now < due + grace:
             continue
         candidates = []
-        synced = sync_covered_at(state, due, due)
+        synced = synced_past_at(state, due, reference=due)
         if synced is not None:
             candidates.append(max(synced, due + grace))
         if now >= due + offline_grace:

@@ -119,10 +119,11 @@ class DeviceWatermark:
     # Earlier (synced_through, received_at) marks, oldest first: when a sync first covered an instant.
     history: tuple[tuple[datetime, datetime], ...] = ()
 
-    def first_covering(self, needed: datetime) -> datetime | None:
-        """When Pantau first heard that this device had synced past `needed`."""
+    def first_covering(self, needed: datetime, *, after: datetime | None = None) -> datetime | None:
+        """When Pantau first heard that this device had synced past `needed` (in a sync received
+        after `after`, when given)."""
         for synced_through, received_at in (*self.history, (self.synced_through, self.received_at)):
-            if synced_through > needed:
+            if synced_through > needed and (after is None or received_at > after):
                 return received_at
         return None
 
@@ -143,6 +144,10 @@ class ActivityState:
     value: float | None = None
     reported_on: date | None = None
     done_received_at: datetime | None = None  # when the first "done" report reached Pantau
+    known_at: datetime | None = None  # when the plan bringing it reached Pantau (None: before anything)
+    progress_recorded_at: datetime | None = None  # the latest progress report's device time
+    progress_received_at: datetime | None = None  # and when it reached Pantau
+    status_before_done: str = "not_started"  # the last status reported before "done"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -158,6 +163,10 @@ class ActivityState:
             "value": self.value,
             "reported_on": None if self.reported_on is None else self.reported_on.isoformat(),
             "done_received_at": _iso(self.done_received_at),
+            "known_at": _iso(self.known_at),
+            "progress_recorded_at": _iso(self.progress_recorded_at),
+            "progress_received_at": _iso(self.progress_received_at),
+            "status_before_done": self.status_before_done,
         }
 
     @classmethod
@@ -175,6 +184,10 @@ class ActivityState:
             value=data.get("value"),
             reported_on=None if data.get("reported_on") is None else date.fromisoformat(data["reported_on"]),
             done_received_at=_dt(data.get("done_received_at")),
+            known_at=_dt(data.get("known_at")),
+            progress_recorded_at=_dt(data.get("progress_recorded_at")),
+            progress_received_at=_dt(data.get("progress_received_at")),
+            status_before_done=data.get("status_before_done", "not_started"),
         )
 
 
