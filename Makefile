@@ -1,5 +1,5 @@
 # Pantau's two commands: `make run` and `make test`. Both set up a fresh machine first.
-.PHONY: setup run test bench lint typecheck contracts pytest clean help
+.PHONY: setup run test bench faults lint typecheck contracts pytest clean help
 
 help:  ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -19,6 +19,9 @@ test: setup  ## lint, type check, contract snapshots and the whole test suite on
 
 bench: setup  ## every benchmark (ingestion, replay, latency, memory, accuracy) → docs/benchmarks.md
 	uv run python -m tools.bench
+
+faults: setup  ## kill and cut off each service and the broker under load, 10 runs each → docs/reliability.md
+	uv run python -m tools.faults
 
 lint:  ## ruff only
 	uv run ruff check . && uv run ruff format --check .

@@ -25,6 +25,7 @@ from tools.faults.harness import (
     Deviations,
     Load,
     ServiceRun,
+    Stalled,
     end_offsets,
     metrics_difference,
     metrics_of,
@@ -51,6 +52,7 @@ BROKER_OUTAGE_S = 60.0
 LINK_LATENCY_S = 0.02
 LINK_RESET_EVERY_S = 5.0
 LINK_PARTITION_S = 8.0
+STALL_S = 90.0  # no commit for this long, short of the end: the group stalled
 
 
 @dataclass
@@ -113,6 +115,7 @@ class World:
     _monitoring: Deviations | None = None
     _analytics: dict[str, float] | None = None
     _alerts: set[tuple[str, str]] | None = None
+    stalls: list[str] = field(default_factory=list)
 
     @property
     def webhook_url(self) -> str:
@@ -142,7 +145,7 @@ class World:
         kill: bool = False,
         restart: bool = True,
         fault: Callable[[], None] | None = None,
-    ) -> tuple[Deviations, float]:
+    ) -> tuple[Deviations, float | None]:
         """The load onto a fresh prefix, `workers` monitoring processes in one group; optionally
         `kill -9` the first one at `KILL_AT` of the load (and restart it), or call `fault` then.
         Returns what was published and the seconds from the fault (or the start) until every
@@ -174,8 +177,7 @@ class World:
                 fault()  # returns when the fault is over (the broker is back, the link is whole)
                 began = time.monotonic()
             alive = lambda: any(run.alive() for run in runs)  # noqa: E731
-            wait_caught_up(self.bootstrap, group, names, timeout=CATCH_UP_TIMEOUT, alive=alive, settle=2)
-            seconds = time.monotonic() - began
+            seconds = self._caught_up(group, names, alive, began)
             _settle_topic(self.bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
             crashes = [line for run in runs for line in run.crashes()]
             if crashes:
@@ -184,6 +186,18 @@ class World:
         finally:
             for run in runs:
                 run.stop()
+
+    def _caught_up(self, group: str, names: list[str], alive: Callable[[], bool], began: float) -> float | None:
+        """Seconds from `began` until the group committed everything; None if its commits stalled
+        short of the end (recorded in `stalls`: the outputs are still compared, and a partition that
+        was not processed at all shows there as lost outputs)."""
+        try:
+            wait_caught_up(self.bootstrap, group, names, timeout=CATCH_UP_TIMEOUT, alive=alive, settle=2, stall=STALL_S)
+        except Stalled as exc:
+            log.warning("%s", exc)
+            self.stalls.append(str(exc))
+            return None
+        return time.monotonic() - began
 
     def baseline_prefix(self) -> str:
         """The prefix holding the load and the deviations of a no-fault monitoring run, which the
@@ -214,7 +228,7 @@ class World:
 
     def analytics_run(
         self, *, workers: int = 1, kill: bool = False, restart: bool = True
-    ) -> tuple[dict[str, float], float]:
+    ) -> tuple[dict[str, float], float | None]:
         """Analytics over the baseline prefix with a consumer group of its own; returns the metrics of
         the (last) worker standing and the seconds to catch up after the kill."""
         prefix = self.baseline_prefix()
@@ -240,8 +254,7 @@ class World:
                 if restart:
                     runs[0].start()
             alive = lambda: any(run.alive() for run in runs)  # noqa: E731
-            wait_caught_up(self.bootstrap, group, names, timeout=CATCH_UP_TIMEOUT, alive=alive, settle=2)
-            seconds = time.monotonic() - began
+            seconds = self._caught_up(group, names, alive, began)
             standing = [run for run in runs if run.alive()]
             # The survivor (or the restarted worker) must hold every partition before it is read.
             standing[-1].wait_ready(READY_TIMEOUT)
@@ -258,7 +271,7 @@ class World:
 
     # -- notifications -------------------------------------------------------------------------------
 
-    def notifications_run(self, *, kill_after: int | None = None) -> tuple[WebhookReceiver, float]:
+    def notifications_run(self, *, kill_after: int | None = None) -> tuple[WebhookReceiver, float | None]:
         """The notifier over the baseline prefix (its own consumer group and store) delivering to the
         supervisors' webhook; `kill -9` once `kill_after` deliveries arrived, then restart."""
         prefix = self.baseline_prefix()
@@ -287,9 +300,9 @@ class World:
                 run.kill9()
                 began = time.monotonic()
                 run.start()
-            wait_caught_up(self.bootstrap, f"{prefix}{group}", names, timeout=CATCH_UP_TIMEOUT, alive=run.alive)
+            seconds = self._caught_up(f"{prefix}{group}", names, run.alive, began)
             _settle(lambda: len(receiver.received), quiet=4.0, timeout=CATCH_UP_TIMEOUT)
-            return receiver, time.monotonic() - began
+            return receiver, seconds
         finally:
             run.stop()
             receiver.stop()
@@ -321,7 +334,7 @@ def delivered(receiver: WebhookReceiver) -> set[tuple[str, str]]:
 # ----------------------------------------------------------------------------------------------- cases
 
 
-def _compare_deviations(case: str, world: World, got: Deviations, seconds: float) -> CaseResult:
+def _compare_deviations(case: str, world: World, got: Deviations, seconds: float | None) -> CaseResult:
     certain, ambiguous = world.load.oracle_ids()
     oracle_rules = {item.rule for item in certain | ambiguous}
     expected = {item for item in world.monitoring_baseline().distinct if item.rule not in UNORDERED_RULES}
@@ -340,7 +353,19 @@ def _compare_deviations(case: str, world: World, got: Deviations, seconds: float
     )
     if missing or extra:
         detail += f"; vs baseline by rule: missing {_by_rule(missing)}, extra {_by_rule(extra)}"
-    return CaseResult(case, len(missing | oracle_missing), len(extra | oracle_extra), got.republished, seconds, detail)
+    return CaseResult(
+        case,
+        len(missing | oracle_missing),
+        len(extra | oracle_extra),
+        got.republished,
+        seconds,
+        _stall(world, seconds, detail),
+    )
+
+
+def _stall(world: World, seconds: float | None, detail: str) -> str:
+    """A run whose commits stalled says where (its outputs were compared all the same)."""
+    return detail if seconds is not None or not world.stalls else f"{detail}; COMMITS STALLED: {world.stalls[-1]}"
 
 
 def _by_rule(items: set[Expected]) -> str:
@@ -361,11 +386,11 @@ def monitoring_pair_kill(world: World) -> CaseResult:
     return _compare_deviations("monitoring: two workers, one kill -9", world, got, seconds)
 
 
-def _compare_metrics(case: str, world: World, got: dict[str, float], seconds: float) -> CaseResult:
+def _compare_metrics(case: str, world: World, got: dict[str, float], seconds: float | None) -> CaseResult:
     expected = world.analytics_baseline()
     lower, higher, examples = metrics_difference(expected, got)
     detail = f"{len(expected)} series compared" + (f"; e.g. {'; '.join(examples)}" if examples else "")
-    return CaseResult(case, lower, higher, 0, seconds, detail)
+    return CaseResult(case, lower, higher, 0, seconds, _stall(world, seconds, detail))
 
 
 def analytics_kill(world: World) -> CaseResult:
@@ -397,7 +422,12 @@ def notifications_kill(world: World) -> CaseResult:
     if missing or extra:
         detail += f"; e.g. missing {sorted(missing)[:3]} extra {sorted(extra)[:3]}"
     return CaseResult(
-        "notifications: kill -9 and restart", len(missing), len(extra) + new_identity, republished, seconds, detail
+        "notifications: kill -9 and restart",
+        len(missing),
+        len(extra) + new_identity,
+        republished,
+        seconds,
+        _stall(world, seconds, detail),
     )
 
 
@@ -405,6 +435,7 @@ def _private_world(world: World, directory: Path, bootstrap: str) -> World:
     """A world on another broker sharing this world's load and baselines."""
     other = World(bootstrap, directory / "runs", shape=world.shape, webhook_port=world.webhook_port)
     other._load = world.load
+    other.stalls = world.stalls
     return other
 
 

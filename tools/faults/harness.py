@@ -240,6 +240,15 @@ def progress(bootstrap: str, client: KafkaAdminClient, group: str, names: Iterab
     return sum(min(done.get(tp, 0), end) for tp, end in ends.items()), sum(ends.values())
 
 
+class Stalled(TimeoutError):
+    """The group's committed offsets stopped moving short of the end."""
+
+    def __init__(self, group: str, done: int, total: int, behind: dict[TopicPartition, tuple[int, int]]) -> None:
+        self.behind = behind
+        where = ", ".join(f"{tp.topic}[{tp.partition}] {c}/{e}" for tp, (c, e) in sorted(behind.items())[:6])
+        super().__init__(f"{group} stopped committing at {done} of {total} records ({where})")
+
+
 def wait_caught_up(
     bootstrap: str,
     group: str,
@@ -248,15 +257,18 @@ def wait_caught_up(
     timeout: float,
     alive: Callable[[], bool] = lambda: True,
     settle: float = 0.0,
+    stall: float | None = None,
 ) -> float:
     """Seconds until `group` committed everything on `names` (and the ends stayed put for `settle`
-    seconds); raises TimeoutError with the figures if it does not within `timeout`."""
+    seconds); raises `Stalled` if nothing more was committed for `stall` seconds, TimeoutError with
+    the figures if it does not catch up within `timeout`."""
     names = list(names)
     began = time.monotonic()
     client = admin(bootstrap)
     try:
         done_since: float | None = None
         last_total = -1
+        last_done, moved_at = -1, began
         while True:
             try:
                 done, total = progress(bootstrap, client, group, names)
@@ -267,6 +279,13 @@ def wait_caught_up(
                     raise
                 continue
             now = time.monotonic()
+            if done != last_done:
+                last_done, moved_at = done, now
+            elif stall is not None and done < total and now - moved_at > stall:
+                ends = end_offsets(bootstrap, names)
+                offsets = committed(client, group, names)
+                behind = {tp: (offsets.get(tp, 0), end) for tp, end in ends.items() if offsets.get(tp, 0) < end}
+                raise Stalled(group, done, total, behind)
             if done >= total and total == last_total:
                 done_since = done_since if done_since is not None else now
                 if now - done_since >= settle:
