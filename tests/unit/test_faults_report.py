@@ -39,3 +39,9 @@ def test_failures_are_listed_under_their_case() -> None:
     page = render([row], command="c", shape="s", machine="m")
     assert "| x: `kill -9` | 1 | 1 | 0 | 0 | 0 | – |" in page
     assert "- RuntimeError: every worker died" in page
+
+
+def test_findings_come_after_the_table() -> None:
+    row = summarise(DOC, [CaseResult("x", 0, 0, 0, 1.0)])
+    page = render([row], command="c", shape="s", machine="m", findings="## Found\n\n- a cause.")
+    assert page.index("| x: `kill -9` |") < page.index("## Found") < page.index("### x: `kill -9`")

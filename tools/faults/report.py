@@ -61,8 +61,8 @@ def _seconds(values: tuple[float, ...]) -> str:
     return f"{median:.0f} s (max {ordered[-1]:.0f} s)"
 
 
-def render(rows: Sequence[Row], *, command: str, shape: str, machine: str) -> str:
-    """The whole page."""
+def render(rows: Sequence[Row], *, command: str, shape: str, machine: str, findings: str = "") -> str:
+    """The whole page; `findings` (Markdown) goes after the table."""
     lines = [
         "# Reliability: what Pantau loses or doubles when things break",
         "",
@@ -88,6 +88,7 @@ def render(rows: Sequence[Row], *, command: str, shape: str, machine: str) -> st
         "id published or delivered again, which at-least-once delivery allows and consumers de-duplicate.",
         "*time to catch up*: from the fault (the kill) until every record was committed again.",
         "",
+        *([findings.rstrip(), ""] if findings else []),
         "## What each case proves, and what it does not",
         "",
     ]
