@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import uuid4
 
+import httpx
+
 from shared import topics
+from shared.auth import mint_token
+from shared.settings import AuthSettings
 from tools.faults.harness import (
     ANALYTICS_SOURCES,
     DEFAULT_SHAPE,
@@ -256,9 +260,11 @@ class World:
             alive = lambda: any(run.alive() for run in runs)  # noqa: E731
             seconds = self._caught_up(group, names, alive, began)
             standing = [run for run in runs if run.alive()]
-            # The survivor (or the restarted worker) must hold every partition before it is read.
+            # The survivor (or the restarted worker) must hold every partition before it is read:
+            # ready is not enough, as a killed worker stays a group member (holding its partitions)
+            # until its session times out. The reports API answers only when it holds them all.
             standing[-1].wait_ready(READY_TIMEOUT)
-            time.sleep(1)
+            _wait_holding_everything(standing[-1].url)
             return metrics_of(standing[-1].url), seconds
         finally:
             for run in runs:
@@ -312,6 +318,23 @@ class World:
             receiver, _ = self.notifications_run()
             self._alerts = delivered(receiver)
         return self._alerts
+
+
+def _wait_holding_everything(url: str, timeout: float = READY_TIMEOUT) -> None:
+    """Until analytics' reports answer 200: then the worker holds every partition (else 503)."""
+    token = mint_token(AuthSettings(), subject="faults-admin", role="admin", scope="*")
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=5, headers={"Authorization": f"Bearer {token}"}) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                answer = client.get(
+                    f"{url}/api/v1/reports/compliance", params={"period": "2026-01", "level": "province"}
+                )
+                if answer.status_code == 200:
+                    time.sleep(1)  # the last rebuild's sums
+                    return
+            time.sleep(0.5)
+    raise TimeoutError(f"analytics at {url} never held every partition")
 
 
 def _settle(count: Callable[[], int], *, quiet: float, timeout: float) -> None:
