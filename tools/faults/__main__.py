@@ -66,6 +66,21 @@ DOCS: dict[str, CaseDoc] = {
         "twice sees it with the same `webhook-id`, so it can drop the repeat.",
         "escalation timing after a restart (deadlines are hours; not reached in a run), e-mail and live feed.",
     ),
+    "broker-outage": CaseDoc(
+        "broker-outage",
+        "broker: `kill -9` under load, 60 s down, restart",
+        "the monitoring worker rides out a broker killed without a controlled shutdown and restarted on "
+        "the same port and data: its clients reconnect, nothing is lost, and it catches up.",
+        "the HTTP side (meetings answering 2xx from its outbox while the broker is away) and a cluster "
+        "of several brokers (leader changes).",
+    ),
+    "flaky-link": CaseDoc(
+        "flaky-link",
+        "link: 20 ms each way, resets every ~5 s, an 8 s partition",
+        "with every connection (worker, load and readers) through a proxy that delays, resets and cuts "
+        "the link (the broker advertises the proxy's address), the worker publishes the no-fault ids.",
+        "asymmetric partitions, packet loss inside a connection, a slow broker disk.",
+    ),
 }
 
 FINDINGS = """## What the fault runs found
@@ -96,6 +111,7 @@ FINDINGS = """## What the fault runs found
 """
 
 KILL_CASES = ("monitoring-kill", "analytics-kill", "notifications-kill")
+# Cases that cost minutes each (a broker of their own, a 60 s outage): run as often as the pairs.
 
 
 def build_parser() -> argparse.ArgumentParser:

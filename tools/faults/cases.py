@@ -176,7 +176,7 @@ class World:
                 runs[0].kill9()
                 began = time.monotonic()
                 if restart:
-                    runs[0].start()
+                    runs[0].start().wait_ready(READY_TIMEOUT)
             if fault is not None:
                 fault()  # returns when the fault is over (the broker is back, the link is whole)
                 began = time.monotonic()
@@ -256,7 +256,7 @@ class World:
                 runs[0].kill9()
                 began = time.monotonic()
                 if restart:
-                    runs[0].start()
+                    runs[0].start().wait_ready(READY_TIMEOUT)
             alive = lambda: any(run.alive() for run in runs)  # noqa: E731
             seconds = self._caught_up(group, names, alive, began)
             standing = [run for run in runs if run.alive()]
@@ -305,9 +305,9 @@ class World:
                     time.sleep(0.02)
                 run.kill9()
                 began = time.monotonic()
-                run.start()
+                run.start().wait_ready(READY_TIMEOUT)  # results are read only from a running notifier
             seconds = self._caught_up(f"{prefix}{group}", names, run.alive, began)
-            _settle(lambda: len(receiver.received), quiet=4.0, timeout=CATCH_UP_TIMEOUT)
+            _settle(lambda: len(receiver.received), quiet=10.0, timeout=CATCH_UP_TIMEOUT)
             return receiver, seconds
         finally:
             run.stop()
