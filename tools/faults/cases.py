@@ -44,7 +44,7 @@ from tools.generator.oracle import Expected
 from tools.generator.programme import Shape
 from tools.kafka_broker import LocalKafkaBroker
 from tools.stack import free_port
-from tools.webhook_receiver import WebhookReceiver
+from tools.webhook_receiver import ReceivedWebhook, WebhookReceiver
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class World:
     _prefix: str | None = None
     _monitoring: Deviations | None = None
     _analytics: dict[str, float] | None = None
-    _alerts: set[tuple[str, str]] | None = None
+    _alerts: set[tuple[str, str, str]] | None = None
     stalls: list[str] = field(default_factory=list)
 
     @property
@@ -313,7 +313,7 @@ class World:
             run.stop()
             receiver.stop()
 
-    def notifications_baseline(self) -> set[tuple[str, str]]:
+    def notifications_baseline(self) -> set[tuple[str, str, str]]:
         if self._alerts is None:
             receiver, _ = self.notifications_run()
             self._alerts = delivered(receiver)
@@ -349,9 +349,16 @@ def _settle(count: Callable[[], int], *, quiet: float, timeout: float) -> None:
             return
 
 
-def delivered(receiver: WebhookReceiver) -> set[tuple[str, str]]:
-    """(deviation id, alert type) of every delivery the receiver accepted."""
-    return {(str(hook.body.get("deviation_id")), str(hook.body.get("type"))) for hook in receiver.accepted}
+def delivered(receiver: WebhookReceiver) -> set[tuple[str, str, str]]:
+    """(deviation id, alert type, supervisor) of every delivery the receiver accepted."""
+    return {_alert_key(hook) for hook in receiver.accepted}
+
+
+def _alert_key(hook: ReceivedWebhook) -> tuple[str, str, str]:
+    """One alert to one supervisor: the same deviation goes to every supervisor whose area it is in,
+    each with a webhook-id of its own."""
+    body = hook.body
+    return (str(body.get("deviation_id")), str(body.get("type")), str(body.get("supervisor_id")))
 
 
 # ----------------------------------------------------------------------------------------------- cases
@@ -430,14 +437,14 @@ def notifications_kill(world: World) -> CaseResult:
     expected = world.notifications_baseline()
     receiver, seconds = world.notifications_run(kill_after=max(1, len(expected) // 3))
     got = delivered(receiver)
-    ids: dict[tuple[str, str], set[str]] = {}
+    ids: dict[tuple[str, str, str], set[str]] = {}
     for hook in receiver.received:
-        key = (str(hook.body.get("deviation_id")), str(hook.body.get("type")))
+        key = _alert_key(hook)
         ids.setdefault(key, set()).add(hook.headers.get("webhook-id", ""))
     new_identity = sum(len(found) - 1 for found in ids.values())
-    accepted_per_key: dict[tuple[str, str], int] = {}
+    accepted_per_key: dict[tuple[str, str, str], int] = {}
     for hook in receiver.accepted:
-        key = (str(hook.body.get("deviation_id")), str(hook.body.get("type")))
+        key = _alert_key(hook)
         accepted_per_key[key] = accepted_per_key.get(key, 0) + 1
     republished = sum(count - 1 for count in accepted_per_key.values())
     missing, extra = expected - got, got - expected
