@@ -307,7 +307,13 @@ class World:
                 began = time.monotonic()
                 run.start().wait_ready(READY_TIMEOUT)  # results are read only from a running notifier
             seconds = self._caught_up(f"{prefix}{group}", names, run.alive, began)
-            _settle(lambda: len(receiver.received), quiet=10.0, timeout=CATCH_UP_TIMEOUT)
+            # Delivered means the notifier's queue is empty, not merely that the receiver went quiet.
+            _settle(
+                lambda: len(receiver.received),
+                quiet=5.0,
+                timeout=CATCH_UP_TIMEOUT,
+                ready=lambda: _pending(run.url) == 0,
+            )
             return receiver, seconds
         finally:
             run.stop()
@@ -337,7 +343,22 @@ def _wait_holding_everything(url: str, timeout: float = READY_TIMEOUT) -> None:
     raise TimeoutError(f"analytics at {url} never held every partition")
 
 
-def _settle(count: Callable[[], int], *, quiet: float, timeout: float) -> None:
+def _pending(url: str) -> int:
+    """Deliveries still queued in the notifier (its `pantau_alert_deliveries_pending` gauge)."""
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return 1
+    for line in text.splitlines():
+        if line.startswith("pantau_alert_deliveries_pending"):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 1
+
+
+def _settle(
+    count: Callable[[], int], *, quiet: float, timeout: float, ready: Callable[[], bool] = lambda: True
+) -> None:
+    """Until `count` stayed put for `quiet` seconds while `ready` holds (or the timeout passes)."""
     deadline = time.monotonic() + timeout
     last, since = count(), time.monotonic()
     while time.monotonic() < deadline:
@@ -345,7 +366,7 @@ def _settle(count: Callable[[], int], *, quiet: float, timeout: float) -> None:
         now = count()
         if now != last:
             last, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet:
+        elif time.monotonic() - since >= quiet and ready():
             return
 
 
