@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections.abc import Callable, Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import faust
 from faust.types import EventT
+from faust.types.tuples import FutureMessage
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from shared.deadletters import dead_letter_headers
@@ -19,6 +21,77 @@ from shared.kafka_admin import TopicSpec, create_topics
 from shared.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+
+class DurableTable(faust.Table):
+    """A table whose changelog writes can be awaited: `await table.changelog_delivered()`.
+
+    Faust buffers each table write for a background task and commits source offsets on a timer.
+    Before a commit it flushes that buffer, but the flush gives up after 0.1 s without a send
+    (`ProducerBuffer.flush_atmost`), so on a busy machine offsets were committed while the matching
+    state writes still sat in the buffer. A `kill -9` then lost state the committed offsets said was
+    kept: a restarted or rebalanced worker resumed after those records with older state (monitoring
+    published deviations twice under new conditions or never; analytics lost counts). An agent that
+    awaits `changelog_delivered()` before its records are acknowledged makes the order hold:
+    state on the broker first, offsets after.
+    """
+
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> FutureMessage:
+        fut: FutureMessage = super().send_changelog(partition, key, value, key_serializer, value_serializer)
+        pending = self.__dict__.setdefault("_pantau_pending", {})
+        pending[fut] = (partition, key, value, key_serializer, value_serializer)
+        fut.add_done_callback(_forget_when_delivered(pending))
+        return fut
+
+    async def changelog_delivered(self) -> None:
+        """Return once every changelog write made so far is acknowledged by the broker; a write that
+        failed is sent again (the producer already retried it; the broker may have been away)."""
+        pending: dict[FutureMessage, tuple[Any, ...]] = self.__dict__.setdefault("_pantau_pending", {})
+        delay = 0.5
+        while pending:
+            waiting = dict(pending)
+            gathered = asyncio.gather(*waiting, return_exceptions=True)
+            done, _ = await asyncio.wait([gathered], timeout=30)
+            if not done:
+                unsent = [fut.message.partition or 0 for fut in waiting if not fut.done()]
+                log.warning(
+                    "%s: %d changelog writes not acknowledged after 30 s (partitions %s); still waiting",
+                    self.name,
+                    len(unsent),
+                    sorted(set(unsent)),
+                )
+            results = await gathered
+            for fut, result in zip(waiting, results, strict=True):
+                if isinstance(result, BaseException):
+                    if isinstance(result, asyncio.CancelledError):
+                        raise result
+                    pending.pop(fut, None)
+                    log.warning("changelog write of %s failed (%r); sending it again", self.name, result)
+                    self.send_changelog(*waiting[fut])
+            if pending and any(isinstance(result, BaseException) for result in results):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+
+def _forget_when_delivered(pending: dict[FutureMessage, Any]) -> Callable[[Any], None]:
+    def forget(fut: Any) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            pending.pop(fut, None)
+
+    return forget
+
+
+async def tables_delivered(*tables: Any) -> None:
+    """Wait until every changelog write of these tables reached the broker (see `DurableTable`)."""
+    for table in tables:
+        await table.changelog_delivered()
 
 
 def build_app(
@@ -44,6 +117,8 @@ def build_app(
         web_bind=web_host,
         web_in_thread=False,
         producer_acks=-1,
+        # Every table can say when its changelog writes reached the broker (see `DurableTable`).
+        Table=DurableTable,
         # A worker killed without leaving the group holds its partitions until the session times out:
         # keep that short so a restarted or surviving worker takes over within seconds.
         broker_session_timeout=10.0,

@@ -37,11 +37,22 @@ from shared.events import (
     PlanAgreed,
     PlanRevised,
 )
-from shared.faust_app import DeadLetters, build_app, install_web_pages, message_headers, raw_topic
+from shared.faust_app import (
+    DeadLetters,
+    build_app,
+    in_event_context,
+    install_web_pages,
+    message_headers,
+    raw_topic,
+    tables_delivered,
+)
 
 log = logging.getLogger(__name__)
 
 SERVICE = "analytics"
+# Records folded together; their offsets are committed only after their table writes are stored.
+BATCH_SIZE = 500
+BATCH_SECONDS = 0.05
 
 # How each fact changes a group's facts (True if anything changed).
 GROUP_FOLDS: dict[type[EventData], Callable[[GroupFacts, Any], bool]] = {
@@ -162,22 +173,31 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
             supervisor_facts[supervisor_id] = facts.to_json()
             state.supervisor_changed(before, facts)
 
-    async def consume(stream: StreamT, topic: str, fold: Callable[[EventData, str, int], None]) -> None:
-        async for event in stream.events():
-            processed.labels(SERVICE, topic).inc()
-            try:
-                decoded = serde.decode(event.value, key=event.key)
-            except serde.DecodeError as exc:
-                if exc.reason == "unknown_type":
-                    skipped.labels(SERVICE, topic).inc()
-                else:
-                    await dead_letters.send(event, exc.reason, exc.detail)
-                continue
-            try:
+    async def consume(stream: Any, topic: str, fold: Callable[[EventData, str, int], None]) -> None:
+        # In batches: a batch's records are acknowledged (and their offsets become committable) only
+        # after its table writes reached the broker, so a restart never resumes after a record
+        # whose counts it lost.
+        async for batch in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+            for event in batch:
+                await fold_one(event, topic, fold)
+            await tables_delivered(group_facts, supervisor_facts)
+
+    async def fold_one(event: EventT, topic: str, fold: Callable[[EventData, str, int], None]) -> None:
+        processed.labels(SERVICE, topic).inc()
+        try:
+            decoded = serde.decode(event.value, key=event.key)
+        except serde.DecodeError as exc:
+            if exc.reason == "unknown_type":
+                skipped.labels(SERVICE, topic).inc()
+            else:
+                await dead_letters.send(event, exc.reason, exc.detail)
+            return
+        try:
+            with in_event_context(event):
                 fold(decoded.event, decoded.envelope.subject, event.message.partition)
-            except Exception as exc:  # a bug must cost one record (kept in the DLQ), not the agent
-                log.exception("aggregating %s failed", decoded.envelope.type)
-                await dead_letters.send(event, "processing_error", f"{type(exc).__name__}: {exc}"[:300])
+        except Exception as exc:  # a bug must cost one record (kept in the DLQ), not the agent
+            log.exception("aggregating %s failed", decoded.envelope.type)
+            await dead_letters.send(event, "processing_error", f"{type(exc).__name__}: {exc}"[:300])
 
     def count_dead_letter(event: EventT, topic: str) -> None:
         message = event.message
@@ -219,10 +239,13 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
     def dead_letter_agent(dlq: str) -> None:
         source = raw_topic(app, kafka.topic(dlq), settings.dead_letter_partitions)
 
-        async def count(stream: StreamT) -> None:
-            async for event in stream.events():
-                processed.labels(SERVICE, dlq).inc()
-                count_dead_letter(event, dlq)
+        async def count(stream: Any) -> None:
+            async for batch in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+                for event in batch:
+                    processed.labels(SERVICE, dlq).inc()
+                    with in_event_context(event):
+                        count_dead_letter(event, dlq)
+                await tables_delivered(dead_letter_counts)
 
         app.agent(source, name=f"count-{dlq.replace('.', '-')}")(count)
 

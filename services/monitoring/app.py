@@ -3,9 +3,10 @@
 - `watch-groups`: one agent over every group-keyed source (meetings, plans, evaluations) and the
   worker's own ticks topic, so a group's state is only ever changed by one stream, in order. It
   works in batches: fold every record through the pure engine, publish the resulting deviation
-  events and facilitator signals, wait for the broker's acknowledgement, and only then store the
-  new states. A crash can therefore repeat a publication (same derived deviation id) but never
-  lose one.
+  events and facilitator signals, wait for the broker's acknowledgement, then store the new
+  states and wait until the broker has those too; only then are the batch's records acknowledged
+  (so their offsets can be committed). A crash can therefore repeat a publication (same derived
+  deviation id) but never lose one, and never resume after records whose state it lost.
 - `watch-facilitators`: the facilitator-level rule over a stream re-keyed by facilitator id.
 - a timer that pops due instants from the wake index and hands them to `watch-groups` as ticks.
 
@@ -41,7 +42,14 @@ from services.monitoring.wake_index import WakeIndex
 from shared import serde, topics
 from shared.deadletters import dead_letter_headers
 from shared.events.base import EventData
-from shared.faust_app import build_app, in_event_context, install_web_pages, message_headers, raw_topic
+from shared.faust_app import (
+    build_app,
+    in_event_context,
+    install_web_pages,
+    message_headers,
+    raw_topic,
+    tables_delivered,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +96,20 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
 
     def caught_up(topic: str, partition: int, last_offset: int | None) -> bool:
         """Nothing left to read on this topic-partition (as far as the last fetch knows)."""
+        tp = TP(topic, partition)
         try:
-            highwater = app.consumer.highwater(TP(topic, partition))
+            highwater = app.consumer.highwater(tp)
         except Exception:  # not assigned here, or no fetch yet
             return False
         if highwater is None:
             return False
-        return highwater == 0 if last_offset is None else last_offset + 1 >= highwater
+        if last_offset is None:
+            # Nothing read since this worker got the partition: caught up if the group's committed
+            # position is already at the end (after a restart, a topic with nothing new must not
+            # hold the partition's clock back forever). Faust keeps that position privately.
+            position = getattr(app.consumer, "_committed_offset", {}).get(tp)
+            return highwater == 0 or (position is not None and position >= highwater)
+        return last_offset + 1 >= highwater
 
     clock = clock or RuleClock(settings.clock, sources=list(source_names), caught_up=caught_up)
 
@@ -287,6 +302,8 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
                 with in_event_context(last_event[group_id]):
                     group_state[group_id] = state.to_json()
                 decoded_cache[group_id] = (group_state.get(group_id), state)
+        # Only now may the batch's records be acknowledged (and their offsets committed).
+        await tables_delivered(group_state)
 
     @app.agent(group_stream, name="watch-groups")
     async def watch_groups(stream: Any) -> None:  # a faust Stream (StreamT lacks take_events)
@@ -332,6 +349,7 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             for key, state in states.items():
                 with in_event_context(last_event[key]):
                     facilitator_state[key] = state.to_json()
+            await tables_delivered(facilitator_state)
 
     rebuilt = {"generation": -1}
 
@@ -343,11 +361,19 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
         if rebuilt["generation"] != app.rebalancing_count:
             rebuilt["generation"] = app.rebalancing_count
             # Read the stored wake-up instants straight from the JSON: no full decode of 400,000 states.
-            entries = [
-                (group_id, value["context"]["partition"], datetime.fromisoformat(value["wake_at"]))
-                for group_id, value in group_state.items()
-                if value and value.get("wake_at") and value.get("context")
-            ]
+            # Only partitions this worker owns: the table also holds standby copies of other workers'
+            # partitions, and a tick handed out on this worker's clock for a group it does not own
+            # would tell the owner that time has passed which its own records have not reached.
+            active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in source_names}
+            entries = []
+            for group_id, value in group_state.items():
+                context = value.get("context") if value else None
+                if not context or context["partition"] not in active:
+                    continue
+                if value.get("wake_at"):
+                    entries.append((group_id, context["partition"], datetime.fromisoformat(value["wake_at"])))
+                if settings.clock == "event" and value.get("clock_at"):
+                    clock.restore(context["partition"], datetime.fromisoformat(value["clock_at"]))
             wake.rebuild(entries)
             log.info("wake index rebuilt: %d groups waiting", len(wake))
         due = wake.pop_due(clock.now)

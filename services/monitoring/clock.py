@@ -40,6 +40,7 @@ class RuleClock:
         self._last_time: dict[tuple[str, int], datetime] = {}
         self._last_offset: dict[tuple[str, int], int] = {}
         self._watermarks: dict[int, datetime] = {}
+        self._floors: dict[int, datetime] = {}
 
     def observe(self, event_time: datetime, partition: int = 0, topic: str = "", offset: int | None = None) -> None:
         """Record a record read from `topic`/`partition` (times per topic-partition never go back)."""
@@ -52,11 +53,22 @@ class RuleClock:
         if current is None or event_time > current:
             self._watermarks[partition] = event_time
 
+    def restore(self, partition: int, at: datetime) -> None:
+        """A time this partition's clock had safely reached before a restart or a rebalance (the
+        latest rule clock stored in its groups' states): the watermark never starts below it.
+        Without it, a partition whose topics bring nothing new after a restart stays at the epoch
+        and its absence rules (overdue meetings and activities) never fire."""
+        if partition not in self._floors or at > self._floors[partition]:
+            self._floors[partition] = at
+
     def now(self, partition: int | None = None) -> datetime:
         if self.mode != "event":
             return self._wall()
         if partition is None:
-            return max(self._watermarks.values(), default=_EPOCH)
+            return max([*self._watermarks.values(), *self._floors.values()], default=_EPOCH)
+        return max(self._computed(partition), self._floors.get(partition, _EPOCH))
+
+    def _computed(self, partition: int) -> datetime:
         if not self._sources or self._caught_up is None:
             return self._watermarks.get(partition, _EPOCH)
         lagging: list[datetime] = []

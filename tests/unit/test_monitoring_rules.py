@@ -597,6 +597,30 @@ class TestRuleClock:
         clock.observe(month(5))
         assert clock.now() == month(5)
 
+    def test_a_restored_partition_starts_at_its_stored_clock_not_the_epoch(self) -> None:
+        # After a restart, a partition whose topics bring nothing new would otherwise stay at the
+        # epoch (every source counts as unread), and its overdue deviations would never open.
+        clock = RuleClock("event", wall=lambda: T0, sources=["m", "p"], caught_up=lambda *_: False)
+        assert clock.now(3) == datetime(1970, 1, 1, tzinfo=UTC)
+        clock.restore(3, month(2))
+        clock.restore(3, month(1))  # an older group's clock does not move it back
+        assert clock.now(3) == month(2)
+        assert clock.now(4) == datetime(1970, 1, 1, tzinfo=UTC)
+        assert clock.now() == month(2)
+
+    def test_a_restored_floor_gives_way_to_a_later_safe_watermark(self) -> None:
+        clock = RuleClock("event", wall=lambda: T0, sources=["m", "p"], caught_up=lambda *_: True)
+        clock.restore(1, month(2))
+        clock.observe(month(3), partition=1, topic="m", offset=0)
+        assert clock.now(1) == month(3)
+
+    def test_the_floor_holds_while_a_source_lags_behind_it(self) -> None:
+        # A lagging topic holds the computed watermark back; the floor is a time already safely reached.
+        clock = RuleClock("event", wall=lambda: T0, sources=["m", "p"], caught_up=lambda topic, *_: topic == "m")
+        clock.observe(month(1), partition=1, topic="p", offset=0)
+        clock.restore(1, month(2))
+        assert clock.now(1) == month(2)
+
 
 # ---------------------------------------------------------------- programmes
 

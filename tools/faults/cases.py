@@ -1,0 +1,562 @@
+"""The fault cases. Each runs the same generated load with a fault and compares what came out with
+the run without it (the baseline, computed once per `World`) and, for monitoring, with the
+generator's oracle. A case returns a `CaseResult`; it never asserts, so the fault command can
+tabulate failures as well as successes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import uuid4
+
+import httpx
+
+from shared import topics
+from shared.auth import mint_token
+from shared.settings import AuthSettings
+from tools.faults.harness import (
+    ANALYTICS_SOURCES,
+    DEFAULT_SHAPE,
+    MONITORING_SOURCES,
+    Deviations,
+    Load,
+    ServiceRun,
+    Stalled,
+    end_offsets,
+    metrics_difference,
+    metrics_of,
+    new_prefix,
+    prepare_topics,
+    read_deviations,
+    wait_caught_up,
+    wait_progress,
+)
+from tools.faults.proxy import FlakyProxy, ProxiedBroker
+from tools.generator.oracle import Expected
+from tools.generator.programme import Shape
+from tools.kafka_broker import LocalKafkaBroker
+from tools.stack import free_port
+from tools.webhook_receiver import ReceivedWebhook, WebhookReceiver
+
+log = logging.getLogger(__name__)
+
+# Bounds: every wait in a case ends; these are generous for a busy 2-core machine.
+READY_TIMEOUT = 180.0
+CATCH_UP_TIMEOUT = 300.0
+KILL_AT = 0.3  # share of the load committed when the kill comes
+BROKER_OUTAGE_S = 60.0
+LINK_LATENCY_S = 0.02
+LINK_RESET_EVERY_S = 5.0
+LINK_PARTITION_S = 8.0
+STALL_S = 90.0  # no commit for this long, short of the end: the group stalled
+
+
+@dataclass
+class CaseResult:
+    """One run of one fault."""
+
+    case: str
+    lost: int  # expected outputs missing
+    extra: int  # outputs the baseline does not have (or duplicates with a new identity)
+    republished: int = 0  # duplicates with the same identity: allowed by at-least-once delivery
+    catch_up_s: float | None = None  # fault (or restart) → everything committed again
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.lost == 0 and self.extra == 0
+
+
+# Rules whose answer depends on the order in which a facilitator's groups are processed across
+# partitions, which no two runs share (two runs without any fault differ too): the oracle leaves
+# them out, and so does the comparison (the row's detail still counts them).
+UNORDERED_RULES = ("facilitator.many_groups_deviating",)
+
+MONITORING_ENV = {"PANTAU_MONITORING_CLOCK": "event"}
+
+
+def _internal_monitoring_topics(prefix: str) -> list[str]:
+    app_id = f"{prefix}pantau-monitoring"
+    return [f"{app_id}-ticks", f"{app_id}-facilitator-signals"]
+
+
+def _settle_topic(bootstrap: str, name: str, *, quiet: float = 3.0, timeout: float = 60.0) -> None:
+    """Wait until a topic's end offsets stayed put for `quiet` seconds (late ticks, publications)."""
+    deadline = time.monotonic() + timeout
+    last = end_offsets(bootstrap, [name])
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            now = end_offsets(bootstrap, [name])
+        except Exception as exc:  # a reset link: ask again
+            log.debug("end offsets of %s unknown: %r", name, exc)
+            continue
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+
+
+@dataclass
+class World:
+    """One broker, one generated load and the baselines every case is compared with."""
+
+    bootstrap: str
+    workdir: Path
+    shape: Shape = DEFAULT_SHAPE
+    webhook_port: int = field(default_factory=free_port)
+    _load: Load | None = None
+    _prefix: str | None = None
+    _monitoring: Deviations | None = None
+    _analytics: dict[str, float] | None = None
+    _alerts: set[tuple[str, str, str]] | None = None
+    stalls: list[str] = field(default_factory=list)
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.webhook_port}/webhooks/pantau"
+
+    @property
+    def load(self) -> Load:
+        if self._load is None:
+            self._load = Load.generate(self.shape, webhook_url=self.webhook_url)
+        return self._load
+
+    def run_dir(self, tag: str) -> Path:
+        path = self.workdir / f"{tag}-{uuid4().hex[:6]}"
+        path.mkdir(parents=True)
+        return path
+
+    def close(self) -> None:
+        if self._load is not None:
+            self._load.close()
+
+    # -- monitoring --------------------------------------------------------------------------------
+
+    def monitoring_run(
+        self,
+        *,
+        workers: int = 1,
+        kill: bool = False,
+        restart: bool = True,
+        fault: Callable[[], None] | None = None,
+    ) -> tuple[Deviations, float | None]:
+        """The load onto a fresh prefix, `workers` monitoring processes in one group; optionally
+        `kill -9` the first one at `KILL_AT` of the load (and restart it), or call `fault` then.
+        Returns what was published and the seconds from the fault (or the start) until every
+        source record was committed."""
+        prefix = new_prefix("m")
+        prepare_topics(self.bootstrap, prefix)
+        directory = self.run_dir("monitoring")
+        runs = [
+            ServiceRun("monitoring", self.bootstrap, prefix, directory / f"w{index}", env=MONITORING_ENV)
+            for index in range(workers)
+        ]
+        group = f"{prefix}pantau-monitoring"
+        names = [f"{prefix}{name}" for name in MONITORING_SOURCES] + _internal_monitoring_topics(prefix)
+        try:
+            for run in runs:
+                run.start()
+            for run in runs:
+                run.wait_ready(READY_TIMEOUT)
+            began = time.monotonic()
+            self.load.produce(self.bootstrap, prefix)
+            if kill or fault is not None:
+                wait_progress(self.bootstrap, group, names[:3], KILL_AT, timeout=CATCH_UP_TIMEOUT)
+            if kill:
+                runs[0].kill9()
+                began = time.monotonic()
+                if restart:
+                    runs[0].start().wait_ready(READY_TIMEOUT)
+            if fault is not None:
+                fault()  # returns when the fault is over (the broker is back, the link is whole)
+                began = time.monotonic()
+            alive = lambda: any(run.alive() for run in runs)  # noqa: E731
+            seconds = self._caught_up(group, names, alive, began)
+            _settle_topic(self.bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
+            crashes = [line for run in runs for line in run.crashes()]
+            if crashes:
+                log.warning("agent crashes in monitoring:\n%s", "\n".join(crashes[:10]))
+            return read_deviations(self.bootstrap, prefix), seconds
+        finally:
+            for run in runs:
+                run.stop()
+
+    def _caught_up(self, group: str, names: list[str], alive: Callable[[], bool], began: float) -> float | None:
+        """Seconds from `began` until the group committed everything; None if its commits stalled
+        short of the end (recorded in `stalls`: the outputs are still compared, and a partition that
+        was not processed at all shows there as lost outputs)."""
+        try:
+            wait_caught_up(self.bootstrap, group, names, timeout=CATCH_UP_TIMEOUT, alive=alive, settle=2, stall=STALL_S)
+        except Stalled as exc:
+            log.warning("%s", exc)
+            self.stalls.append(str(exc))
+            return None
+        return time.monotonic() - began
+
+    def baseline_prefix(self) -> str:
+        """The prefix holding the load and the deviations of a no-fault monitoring run, which the
+        analytics and notifications cases read (the monitoring baseline is that run)."""
+        if self._prefix is None:
+            prefix = new_prefix("w")
+            prepare_topics(self.bootstrap, prefix)
+            self.load.produce(self.bootstrap, prefix)
+            run = ServiceRun("monitoring", self.bootstrap, prefix, self.run_dir("baseline"), env=MONITORING_ENV)
+            try:
+                run.start().wait_ready(READY_TIMEOUT)
+                group = f"{prefix}pantau-monitoring"
+                names = [f"{prefix}{name}" for name in MONITORING_SOURCES] + _internal_monitoring_topics(prefix)
+                wait_caught_up(self.bootstrap, group, names, timeout=CATCH_UP_TIMEOUT, alive=run.alive, settle=2)
+                _settle_topic(self.bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
+            finally:
+                run.stop()
+            self._monitoring = read_deviations(self.bootstrap, prefix)
+            self._prefix = prefix
+        return self._prefix
+
+    def monitoring_baseline(self) -> Deviations:
+        self.baseline_prefix()
+        assert self._monitoring is not None
+        return self._monitoring
+
+    # -- analytics ----------------------------------------------------------------------------------
+
+    def analytics_run(
+        self, *, workers: int = 1, kill: bool = False, restart: bool = True
+    ) -> tuple[dict[str, float], float | None]:
+        """Analytics over the baseline prefix with a consumer group of its own; returns the metrics of
+        the (last) worker standing and the seconds to catch up after the kill."""
+        prefix = self.baseline_prefix()
+        app_id = f"pantau-analytics-{uuid4().hex[:6]}"
+        directory = self.run_dir("analytics")
+        env = {"PANTAU_ANALYTICS_APP_ID": app_id, "PANTAU_ANALYTICS_LAG_INTERVAL_SECONDS": "3600"}
+        runs = [
+            ServiceRun("analytics", self.bootstrap, prefix, directory / f"w{index}", env=env)
+            for index in range(workers)
+        ]
+        group = f"{prefix}{app_id}"
+        names = [f"{prefix}{name}" for name in ANALYTICS_SOURCES]
+        try:
+            for run in runs:
+                run.start()
+            for run in runs:
+                run.wait_ready(READY_TIMEOUT)
+            began = time.monotonic()
+            if kill:
+                wait_progress(self.bootstrap, group, names, KILL_AT, timeout=CATCH_UP_TIMEOUT)
+                runs[0].kill9()
+                began = time.monotonic()
+                if restart:
+                    runs[0].start().wait_ready(READY_TIMEOUT)
+            alive = lambda: any(run.alive() for run in runs)  # noqa: E731
+            seconds = self._caught_up(group, names, alive, began)
+            standing = [run for run in runs if run.alive()]
+            # The survivor (or the restarted worker) must hold every partition before it is read:
+            # ready is not enough, as a killed worker stays a group member (holding its partitions)
+            # until its session times out. The reports API answers only when it holds them all.
+            standing[-1].wait_ready(READY_TIMEOUT)
+            _wait_holding_everything(standing[-1].url)
+            return metrics_of(standing[-1].url), seconds
+        finally:
+            for run in runs:
+                run.stop()
+
+    def analytics_baseline(self) -> dict[str, float]:
+        if self._analytics is None:
+            self._analytics, _ = self.analytics_run()
+        return self._analytics
+
+    # -- notifications -------------------------------------------------------------------------------
+
+    def notifications_run(self, *, kill_after: int | None = None) -> tuple[WebhookReceiver, float | None]:
+        """The notifier over the baseline prefix (its own consumer group and store) delivering to the
+        supervisors' webhook; `kill -9` once `kill_after` deliveries arrived, then restart."""
+        prefix = self.baseline_prefix()
+        group = f"pantau-notifications-{uuid4().hex[:6]}"
+        receiver = WebhookReceiver(port=self.webhook_port).start()
+        run = ServiceRun(
+            "notifications",
+            self.bootstrap,
+            prefix,
+            self.run_dir("notifications"),
+            env={
+                "PANTAU_NOTIFICATIONS_CONSUMER_GROUP": group,
+                "PANTAU_NOTIFICATIONS_QUIET_HOURS_ENABLED": "false",
+                "PANTAU_NOTIFICATIONS_RETRY_INITIAL_SECONDS": "0.2",
+                "PANTAU_NOTIFICATIONS_RETRY_MAX_SECONDS": "2",
+            },
+        )
+        names = [f"{prefix}{topics.REGISTRY_EVENTS}", f"{prefix}{topics.MONITORING_DEVIATIONS}"]
+        try:
+            run.start().wait_ready(READY_TIMEOUT)
+            began = time.monotonic()
+            if kill_after is not None:
+                deadline = time.monotonic() + CATCH_UP_TIMEOUT
+                while len(receiver.accepted) < kill_after and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                run.kill9()
+                began = time.monotonic()
+                run.start().wait_ready(READY_TIMEOUT)  # results are read only from a running notifier
+            seconds = self._caught_up(f"{prefix}{group}", names, run.alive, began)
+            # Delivered means the notifier's queue is empty, not merely that the receiver went quiet.
+            _settle(
+                lambda: len(receiver.received),
+                quiet=5.0,
+                timeout=CATCH_UP_TIMEOUT,
+                ready=lambda: _pending(run.url) == 0,
+            )
+            return receiver, seconds
+        finally:
+            run.stop()
+            receiver.stop()
+
+    def notifications_baseline(self) -> set[tuple[str, str, str]]:
+        if self._alerts is None:
+            receiver, _ = self.notifications_run()
+            self._alerts = delivered(receiver)
+        return self._alerts
+
+
+def _wait_holding_everything(url: str, timeout: float = READY_TIMEOUT) -> None:
+    """Until analytics' reports answer 200: then the worker holds every partition (else 503)."""
+    token = mint_token(AuthSettings(), subject="faults-admin", role="admin", scope="*")
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=5, headers={"Authorization": f"Bearer {token}"}) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                answer = client.get(
+                    f"{url}/api/v1/reports/compliance", params={"period": "2026-01", "level": "province"}
+                )
+                if answer.status_code == 200:
+                    time.sleep(1)  # the last rebuild's sums
+                    return
+            time.sleep(0.5)
+    raise TimeoutError(f"analytics at {url} never held every partition")
+
+
+def _pending(url: str) -> int:
+    """Deliveries still queued in the notifier (its `pantau_alert_deliveries_pending` gauge)."""
+    try:
+        text = httpx.get(f"{url}/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return 1
+    for line in text.splitlines():
+        if line.startswith("pantau_alert_deliveries_pending"):
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 1
+
+
+def _settle(
+    count: Callable[[], int], *, quiet: float, timeout: float, ready: Callable[[], bool] = lambda: True
+) -> None:
+    """Until `count` stayed put for `quiet` seconds while `ready` holds (or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    last, since = count(), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = count()
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet and ready():
+            return
+
+
+def delivered(receiver: WebhookReceiver) -> set[tuple[str, str, str]]:
+    """(deviation id, alert type, supervisor) of every delivery the receiver accepted."""
+    return {_alert_key(hook) for hook in receiver.accepted}
+
+
+def _alert_key(hook: ReceivedWebhook) -> tuple[str, str, str]:
+    """One alert to one supervisor: the same deviation goes to every supervisor whose area it is in,
+    each with a webhook-id of its own."""
+    body = hook.body
+    return (str(body.get("deviation_id")), str(body.get("type")), str(body.get("supervisor_id")))
+
+
+# ----------------------------------------------------------------------------------------------- cases
+
+
+def _compare_deviations(case: str, world: World, got: Deviations, seconds: float | None) -> CaseResult:
+    certain, ambiguous = world.load.oracle_ids()
+    oracle_rules = {item.rule for item in certain | ambiguous}
+    expected = {item for item in world.monitoring_baseline().distinct if item.rule not in UNORDERED_RULES}
+    published = {item for item in got.distinct if item.rule not in UNORDERED_RULES}
+    missing = expected - published
+    extra = published - expected
+    # The oracle's view, for the record: a certain deviation never published, or an oracle rule's
+    # deviation the oracle does not allow.
+    oracle_missing = certain - got.distinct
+    oracle_extra = {item for item in got.distinct if item.rule in oracle_rules} - certain - ambiguous
+    unordered = len({item for item in got.distinct if item.rule in UNORDERED_RULES})
+    detail = (
+        f"{len(published)} ids (baseline {len(expected)}; {unordered} of {', '.join(UNORDERED_RULES)} not compared)"
+        f"; vs oracle: {len(oracle_missing)} missing, "
+        f"{len(oracle_extra)} extra"
+    )
+    if missing or extra:
+        detail += f"; vs baseline by rule: missing {_by_rule(missing)}, extra {_by_rule(extra)}"
+    return CaseResult(
+        case,
+        len(missing | oracle_missing),
+        len(extra | oracle_extra),
+        got.republished,
+        seconds,
+        _stall(world, seconds, detail),
+    )
+
+
+def _stall(world: World, seconds: float | None, detail: str) -> str:
+    """A run whose commits stalled says where (its outputs were compared all the same)."""
+    return detail if seconds is not None or not world.stalls else f"{detail}; COMMITS STALLED: {world.stalls[-1]}"
+
+
+def _by_rule(items: set[Expected]) -> str:
+    return ", ".join(f"{rule} {count}" for rule, count in sorted(Counter(item.rule for item in items).items())) or "0"
+
+
+def _few(items: set[Expected], count: int = 3) -> str:
+    return ", ".join(f"{item.rule}/{item.group_id}/{item.occurrence}" for item in sorted(items)[:count]) or "-"
+
+
+def monitoring_kill(world: World) -> CaseResult:
+    got, seconds = world.monitoring_run(kill=True)
+    return _compare_deviations("monitoring: kill -9 and restart", world, got, seconds)
+
+
+def monitoring_pair_kill(world: World) -> CaseResult:
+    got, seconds = world.monitoring_run(workers=2, kill=True, restart=False)
+    return _compare_deviations("monitoring: two workers, one kill -9", world, got, seconds)
+
+
+def _compare_metrics(case: str, world: World, got: dict[str, float], seconds: float | None) -> CaseResult:
+    expected = world.analytics_baseline()
+    lower, higher, examples = metrics_difference(expected, got)
+    detail = f"{len(expected)} series compared" + (f"; e.g. {'; '.join(examples)}" if examples else "")
+    return CaseResult(case, lower, higher, 0, seconds, _stall(world, seconds, detail))
+
+
+def analytics_kill(world: World) -> CaseResult:
+    got, seconds = world.analytics_run(kill=True)
+    return _compare_metrics("analytics: kill -9 and restart", world, got, seconds)
+
+
+def analytics_pair_kill(world: World) -> CaseResult:
+    got, seconds = world.analytics_run(workers=2, kill=True, restart=False)
+    return _compare_metrics("analytics: two workers, one kill -9", world, got, seconds)
+
+
+def notifications_kill(world: World) -> CaseResult:
+    expected = world.notifications_baseline()
+    receiver, seconds = world.notifications_run(kill_after=max(1, len(expected) // 3))
+    got = delivered(receiver)
+    ids: dict[tuple[str, str, str], set[str]] = {}
+    for hook in receiver.received:
+        key = _alert_key(hook)
+        ids.setdefault(key, set()).add(hook.headers.get("webhook-id", ""))
+    new_identity = sum(len(found) - 1 for found in ids.values())
+    accepted_per_key: dict[tuple[str, str, str], int] = {}
+    for hook in receiver.accepted:
+        key = _alert_key(hook)
+        accepted_per_key[key] = accepted_per_key.get(key, 0) + 1
+    republished = sum(count - 1 for count in accepted_per_key.values())
+    missing, extra = expected - got, got - expected
+    detail = f"{len(got)} alerts delivered (baseline {len(expected)})"
+    if missing or extra:
+        detail += f"; e.g. missing {sorted(missing)[:3]} extra {sorted(extra)[:3]}"
+    return CaseResult(
+        "notifications: kill -9 and restart",
+        len(missing),
+        len(extra) + new_identity,
+        republished,
+        seconds,
+        _stall(world, seconds, detail),
+    )
+
+
+def _private_world(world: World, directory: Path, bootstrap: str) -> World:
+    """A world on another broker sharing this world's load and baselines."""
+    other = World(bootstrap, directory / "runs", shape=world.shape, webhook_port=world.webhook_port)
+    other._load = world.load
+    other.stalls = world.stalls
+    return other
+
+
+def broker_outage(world: World, *, outage_s: float = BROKER_OUTAGE_S) -> CaseResult:
+    """The broker `kill -9`'d at `KILL_AT` of the load, down for `outage_s`, restarted on the same
+    port and data; the worker rides it out (its clients reconnect)."""
+    world.monitoring_baseline()
+    directory = world.run_dir("broker")
+    broker = LocalKafkaBroker(directory / "broker")
+    broker.start()
+    try:
+        other = _private_world(world, directory, broker.bootstrap_servers)
+
+        def outage() -> None:
+            kill_broker(broker)
+            time.sleep(outage_s)
+            broker.start(timeout=READY_TIMEOUT)
+
+        got, seconds = other.monitoring_run(fault=outage)
+    finally:
+        broker.stop()
+    return _compare_deviations(f"broker: kill -9, {outage_s:.0f} s down, restart", world, got, seconds)
+
+
+def kill_broker(broker: LocalKafkaBroker) -> None:
+    """`kill -9` of the broker's JVM: no controlled shutdown, unflushed log segments recovered at start."""
+    process = broker._process
+    if process is not None and process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(30)
+    broker._process = None
+
+
+def flaky_link(world: World, *, partition_s: float = LINK_PARTITION_S) -> CaseResult:
+    """Every connection between the worker (and the load, and the readers) and the broker goes
+    through a proxy adding latency each way and resetting a random connection every few seconds; at
+    `KILL_AT` of the load the link is cut for `partition_s` (every connection dropped, new ones
+    refused)."""
+    world.monitoring_baseline()
+    directory = world.run_dir("link")
+    proxy = FlakyProxy(upstream_port=free_port(), latency=LINK_LATENCY_S, reset_every=LINK_RESET_EVERY_S)
+    broker = ProxiedBroker(directory / "broker", port=proxy.upstream_port, advertised_port=proxy.port)
+    proxy.start()
+    try:
+        broker.start()
+        other = _private_world(world, directory, broker.proxied_bootstrap)
+
+        def cut() -> None:
+            proxy.partition(partition_s)
+            time.sleep(partition_s)
+
+        got, seconds = other.monitoring_run(fault=cut)
+    finally:
+        broker.stop()
+        proxy.stop()
+    detail_case = f"link: {LINK_LATENCY_S * 1000:.0f} ms each way, resets, {partition_s:.0f} s partition"
+    result = _compare_deviations(detail_case, world, got, seconds)
+    result.detail += (
+        f"; link: {proxy.stats.connections} connections, {proxy.stats.resets} reset, {proxy.stats.refused} refused"
+    )
+    return result
+
+
+CASES: dict[str, Callable[[World], CaseResult]] = {
+    "monitoring-kill": monitoring_kill,
+    "monitoring-pair-kill": monitoring_pair_kill,
+    "analytics-kill": analytics_kill,
+    "analytics-pair-kill": analytics_pair_kill,
+    "notifications-kill": notifications_kill,
+    "broker-outage": broker_outage,
+    "flaky-link": flaky_link,
+}
