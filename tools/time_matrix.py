@@ -95,15 +95,19 @@ def libfaketime_path() -> Path:
     return path
 
 
-def faked_environment(at: datetime, base: dict[str, str]) -> dict[str, str]:
-    """Environment that starts the process tree's calendar at `at` (then it runs at normal speed)."""
+def faked_environment(at: datetime, base: dict[str, str], *, now: datetime) -> dict[str, str]:
+    """Environment that moves the process tree's calendar by `at - now` (then it runs at normal speed).
+
+    An offset, not a start instant: every process started with "@<instant>" would begin at that
+    instant whenever it starts, so a service launched ten minutes into the run would live ten minutes
+    behind the test that talks to it (and refuse its tokens as issued in the future)."""
     env = dict(base)
     preload = str(libfaketime_path())
     env["LD_PRELOAD"] = f"{preload} {env['LD_PRELOAD']}" if env.get("LD_PRELOAD") else preload
-    env["FAKETIME"] = "@" + at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    env["FAKETIME"] = f"{round((at - now).total_seconds()):+d}"
     env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"  # timeouts and back-offs stay real
     env["FAKETIME_NO_CACHE"] = "1"
-    env["TZ"] = "UTC"  # FAKETIME is read as local time; pin it so "@…" means UTC
+    env["TZ"] = "UTC"  # nothing may depend on the machine's zone; the matrix pins it
     return env
 
 
@@ -146,7 +150,11 @@ def _last_summary(output: str) -> str:
 
 
 def run_at(instant: Instant, suites: list[str], pytest_args: list[str]) -> Outcome:
-    env = dict(os.environ) if instant.at is None else faked_environment(instant.at, dict(os.environ))
+    env = (
+        dict(os.environ)
+        if instant.at is None
+        else faked_environment(instant.at, dict(os.environ), now=datetime.now(UTC))
+    )
     seen = probe(env)
     if instant.at is not None and abs(seen - instant.at) > PROBE_TOLERANCE:
         raise SystemExit(f"time_matrix: the clock reads {seen.isoformat()} instead of {instant.at.isoformat()}")
