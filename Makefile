@@ -17,7 +17,7 @@ test: setup  ## lint, type check, contract snapshots and the whole test suite on
 	uv run python -m tools.contracts check
 	uv run python -m tools.time_matrix --suite unit --suite contract --instant month-start --instant due-time --instant year-end-wit --instant leap-day
 	uv run python -m tools.time_matrix --suite integration --instant month-start -- -k "not kill_9"
-	uv run pytest --deselect tests/faults/test_kills.py
+	uv run pytest --ignore tests/faults
 
 test-time: setup  ## unit and integration suites under libfaketime at a month's start, a due time, year end in WIT, a leap day, and today
 	uv run python -m tools.time_matrix
