@@ -213,10 +213,88 @@ def install_web_pages(
         ready = all(checks.values())
         return web.json({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)
 
+    @app.page("/debug/partitions")
+    async def partitions(web: Any, request: Any) -> Any:
+        return web.json(partition_report(app))
+
+    @app.page("/debug/tasks")
+    async def tasks(web: Any, request: Any) -> Any:
+        return web.json(task_report(app))
+
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         # aiohttp refuses a charset inside `content_type`; the full header goes in as a header.
         return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def partition_report(app: faust.App) -> dict[str, Any]:
+    """What this worker believes about each partition it was assigned: whether it fetches it, the
+    offset it last read, the offset it last committed and the acknowledged offsets still waiting
+    for a commit. When a partition's commits stop, this tells which of those stopped moving."""
+    consumer = app.consumer
+    assignment = consumer.assignment()
+    paused = set(getattr(consumer, "_paused_partitions", set()))
+    active = set(getattr(consumer, "_active_partitions", None) or set())
+    acked: dict[Any, list[int]] = getattr(consumer, "_acked", {})
+    committed: dict[Any, int | None] = getattr(consumer, "_committed_offset", {})
+    read: dict[Any, int | None] = getattr(consumer, "_read_offset", {})
+    rows = []
+    for tp in sorted(assignment):
+        waiting = acked.get(tp) or []
+        rows.append(
+            {
+                "topic": tp.topic,
+                "partition": tp.partition,
+                "active": tp in active,
+                "paused": tp in paused,
+                "read": read.get(tp),
+                "committed": committed.get(tp),
+                "acked_waiting": len(waiting),
+                "acked_first": waiting[0] if waiting else None,
+                "acked_last": waiting[-1] if waiting else None,
+            }
+        )
+    recovery = getattr(app.tables, "recovery", None)
+    buffer = getattr(app.producer, "buffer", None)
+    return {
+        "generation": app.consumer_generation_id,
+        # A commit that never finishes holds every later one back (Faust commits one at a time).
+        "commit_in_progress": getattr(consumer, "_commit_fut", None) is not None,
+        "producer_buffered": buffer.size if buffer is not None else None,
+        "rebalancing": bool(app.rebalancing),
+        "flow_active": bool(getattr(consumer, "flow_active", True)),
+        "in_recovery": bool(getattr(recovery, "in_recovery", False)),
+        "recovery_completed": _recovered(app),
+        "partitions": rows,
+    }
+
+
+def task_report(app: faust.App) -> dict[str, list[str]]:
+    """Where every coroutine of the worker waits (the main loop and the consumer's own thread):
+    the one place to look when a worker is alive, idle and not moving."""
+    loops = {"main": asyncio.get_running_loop()}
+    thread = getattr(app.consumer, "_thread", None)
+    thread_loop = getattr(thread, "thread_loop", None)
+    if thread_loop is not None:
+        loops["consumer"] = thread_loop
+    report: dict[str, list[str]] = {}
+    for name, loop in loops.items():
+        lines = []
+        for task in asyncio.all_tasks(loop):
+            lines.append(f"{task.get_name()}: {' -> '.join(_awaiting(task.get_coro()))}")
+        report[name] = sorted(lines)
+    return report
+
+
+def _awaiting(coro: Any) -> list[str]:
+    """The chain of coroutines (and generators) a task is suspended in, outermost first."""
+    chain: list[str] = []
+    while coro is not None and len(chain) < 40:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is not None:
+            chain.append(f"{frame.f_code.co_name}@{Path(frame.f_code.co_filename).name}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None) or getattr(coro, "ag_await", None)
+    return chain
 
 
 def _recovered(app: faust.App) -> bool:

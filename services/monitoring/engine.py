@@ -225,6 +225,40 @@ def _fold(
     return Outcome(state, ())
 
 
+def step(
+    state: GroupState,
+    fact: EventData | None,
+    now: datetime,
+    programme: ProgrammeConfig,
+    *,
+    group_id: str,
+    partition: int = 0,
+    received_at: datetime | None = None,
+    replay: bool = False,
+) -> Outcome:
+    """One record as the worker processes it: a fact, or a tick (`fact=None`: time has come for
+    this group). Time passes first, up to `now`, so the order of ticks and facts never matters.
+
+    Everything that decides does it through here: the worker's agent, the tests, the generator's
+    oracle and the benchmark's bare loop. With `replay` (the event-time clock of a replay) the group's
+    own rule clock never goes back, although a partition's watermark can when a quiet topic wakes,
+    and the returned state remembers the furthest instant it was judged at (`clock_at`).
+    """
+    if replay and state.clock_at is not None and state.clock_at > now:
+        now = state.clock_at
+    if fact is None:
+        outcome = on_time_passing(state, now, programme, group_id=group_id)
+    else:
+        caught_up = catch_up(state, now, programme, group_id=group_id)
+        outcome = _then(
+            caught_up,
+            on_fact(caught_up.state, fact, now, programme, partition=partition, received_at=received_at),
+        )
+    if replay and (outcome.state.clock_at is None or now > outcome.state.clock_at):
+        return Outcome(replace(outcome.state, clock_at=now), outcome.decisions)
+    return outcome
+
+
 def catch_up(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> Outcome:
     """Let time pass up to `now` before folding a new event. Free when nothing is due: the state
     remembers its next wake-up instant (`GroupState.wake_at`, set by `with_wake`)."""

@@ -404,10 +404,9 @@ def oracle(plans: dict[str, list[EventData]]) -> dict[tuple[str, str], tuple[str
         state = GroupState()
         for event in events:
             now = event.received_at  # type: ignore[attr-defined]
-            caught_up = engine.on_time_passing(state, now, programme, group_id=group_id)
-            outcome = engine.on_fact(caught_up.state, event, now, programme)
+            outcome = engine.step(state, event, now, programme, group_id=group_id)
             state = outcome.state
-            decisions: list[Decision] = [*caught_up.decisions, *outcome.decisions]
+            decisions: list[Decision] = list(outcome.decisions)
             for decision in decisions:
                 kind = {Open: "open", Escalate: "escalate", Resolve: "resolve"}[type(decision)]
                 expected[(decision.deviation_id, kind)] = (decision.rule, group_id)

@@ -238,13 +238,9 @@ def step_once(
 ) -> tuple[GroupState, list[Decision]]:
     """One record as app.py processes it: catch up with time, then the fact (if any)."""
     now = now or event_time(step)
-    if isinstance(step, Tick):  # a tick: time has come for this group
-        caught_up = engine.on_time_passing(state, now, programme, group_id=group_id)
-        return caught_up.state, list(caught_up.decisions)
-    caught_up = engine.catch_up(state, now, programme, group_id=group_id)
-    fact = step.fact if isinstance(step, At) else step
-    outcome = engine.on_fact(caught_up.state, fact, now, programme)
-    return outcome.state, [*caught_up.decisions, *outcome.decisions]
+    fact = None if isinstance(step, Tick) else step.fact if isinstance(step, At) else step
+    outcome = engine.step(state, fact, now, programme, group_id=group_id)
+    return outcome.state, list(outcome.decisions)
 
 
 def drive(

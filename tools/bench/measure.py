@@ -385,9 +385,10 @@ def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_
             state = states.get(group_id) or GroupState()
             name = state.context.programme if state.context else getattr(decoded.event, "programme", "default")
             programme = programme_config(programmes, name)
-            caught_up = engine.on_time_passing(state, now, programme, group_id=group_id)
-            outcome = engine.on_fact(caught_up.state, decoded.event, now, programme, partition=record.partition)
-            for decision in (*caught_up.decisions, *outcome.decisions):
+            outcome = engine.step(
+                state, decoded.event, now, programme, group_id=group_id, partition=record.partition, received_at=now
+            )
+            for decision in outcome.decisions:
                 serde.encode(serde.envelope_for(_probe_event(decision, group_id), source="bench", time=now))
             states[group_id] = outcome.state
 

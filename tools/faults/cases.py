@@ -12,7 +12,7 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import uuid4
@@ -181,7 +181,7 @@ class World:
                 fault()  # returns when the fault is over (the broker is back, the link is whole)
                 began = time.monotonic()
             alive = lambda: any(run.alive() for run in runs)  # noqa: E731
-            seconds = self._caught_up(group, names, alive, began)
+            seconds = self._caught_up(group, names, alive, began, runs)
             _settle_topic(self.bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
             crashes = [line for run in runs for line in run.crashes()]
             if crashes:
@@ -191,7 +191,14 @@ class World:
             for run in runs:
                 run.stop()
 
-    def _caught_up(self, group: str, names: list[str], alive: Callable[[], bool], began: float) -> float | None:
+    def _caught_up(
+        self,
+        group: str,
+        names: list[str],
+        alive: Callable[[], bool],
+        began: float,
+        runs: Sequence[ServiceRun] = (),
+    ) -> float | None:
         """Seconds from `began` until the group committed everything; None if its commits stalled
         short of the end (recorded in `stalls`: the outputs are still compared, and a partition that
         was not processed at all shows there as lost outputs)."""
@@ -200,6 +207,9 @@ class World:
         except Stalled as exc:
             log.warning("%s", exc)
             self.stalls.append(str(exc))
+            for run in runs:
+                if run.alive():
+                    log.warning("%s's partitions at the stall: %s", run.workdir.name, _stalled_view(run, exc))
             return None
         return time.monotonic() - began
 
@@ -258,7 +268,7 @@ class World:
                 if restart:
                     runs[0].start().wait_ready(READY_TIMEOUT)
             alive = lambda: any(run.alive() for run in runs)  # noqa: E731
-            seconds = self._caught_up(group, names, alive, began)
+            seconds = self._caught_up(group, names, alive, began, runs)
             standing = [run for run in runs if run.alive()]
             # The survivor (or the restarted worker) must hold every partition before it is read:
             # ready is not enough, as a killed worker stays a group member (holding its partitions)
@@ -324,6 +334,21 @@ class World:
             receiver, _ = self.notifications_run()
             self._alerts = delivered(receiver)
         return self._alerts
+
+
+def _stalled_view(run: ServiceRun, stall: Stalled) -> str:
+    """The worker's own view (`/debug/partitions`) of the partitions whose commits stopped."""
+    try:
+        report = httpx.get(f"{run.url}/debug/partitions", timeout=10).json()
+    except Exception as exc:  # a worker that cannot answer says as much
+        return f"no answer ({exc!r})"
+    behind = {(tp.topic, tp.partition) for tp in stall.behind}
+    rows = [row for row in report.get("partitions", []) if (row["topic"], row["partition"]) in behind]
+    head = {key: value for key, value in report.items() if key != "partitions"}
+    with contextlib.suppress(Exception):  # where its coroutines wait, kept beside its log
+        tasks = httpx.get(f"{run.url}/debug/tasks", timeout=10).text
+        (run.workdir / "stall-tasks.json").write_text(tasks)
+    return f"{head} {rows} (coroutines: {run.workdir / 'stall-tasks.json'})"
 
 
 def _wait_holding_everything(url: str, timeout: float = READY_TIMEOUT) -> None:

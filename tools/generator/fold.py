@@ -67,13 +67,12 @@ def fold_history(history: History, programmes: dict[str, ProgrammeConfig], into:
         now = publication.received_at or publication.time
         before = states[group_id]
         programme = programme_config(programmes, getattr(fact, "programme", None) or history.facilitator.programme)
-        caught_up = engine.catch_up(before, now, programme, group_id=group_id)
-        outcome = engine.on_fact(caught_up.state, fact, now, programme, received_at=now)
+        outcome = engine.step(before, fact, now, programme, group_id=group_id, received_at=now)
         states[group_id] = outcome.state
-        decided(group_id, before, outcome.state, (*caught_up.decisions, *outcome.decisions), now)
+        decided(group_id, before, outcome.state, outcome.decisions, now)
     for group_id, before in list(states.items()):
         programme = programme_config(programmes, history.facilitator.programme)
-        outcome = engine.on_time_passing(before, history.horizon_end, programme, group_id=group_id)
+        outcome = engine.step(before, None, history.horizon_end, programme, group_id=group_id)
         states[group_id] = outcome.state
         decided(group_id, before, outcome.state, outcome.decisions, history.horizon_end)
 

@@ -1,0 +1,303 @@
+"""The monitoring worker's agents: what happens to each batch of records (`app.py` owns the topics,
+the tables and the timer, and hands them over here).
+
+- `watch_groups`: one agent over every group-keyed source (meetings, plans, evaluations) and the
+  worker's own ticks topic, so a group's state is only ever changed by one stream, in order. It
+  works in batches: each record goes through `engine.step`, the resulting deviation events and
+  facilitator signals are published and acknowledged by the broker, then the new states are stored
+  and acknowledged too; only then are the batch's records acknowledged (so their offsets can be
+  committed). A crash can therefore repeat a publication (same derived deviation id) but never lose
+  one, and never resume after records whose state it lost.
+- `watch_facilitators`: the facilitator-level rule over a stream re-keyed by facilitator id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+import orjson
+from faust.types import EventT
+
+from services.monitoring import engine
+from services.monitoring.clock import RuleClock
+from services.monitoring.metrics import SERVICE, MonitoringMetrics
+from services.monitoring.programmes import ProgrammeConfig, programme_config
+from services.monitoring.publishing import deviation_event
+from services.monitoring.rules import many_groups
+from services.monitoring.rules.decisions import Decision, Open
+from services.monitoring.rules.many_groups import FacilitatorState, GroupSignal
+from services.monitoring.rules.state import GroupState
+from services.monitoring.settings import MonitoringSettings
+from services.monitoring.wake_index import WakeIndex
+from shared import serde
+from shared.deadletters import dead_letter_headers
+from shared.events.base import EventData
+from shared.faust_app import in_event_context, message_headers, tables_delivered
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A record to publish before the batch's states are stored."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    partition: int | None = None
+
+
+@dataclass
+class Agents:
+    """The agents' collaborators, given by `app.create_app`; one instance per worker."""
+
+    app: faust.App
+    settings: MonitoringSettings
+    programmes: dict[str, ProgrammeConfig]
+    metrics: MonitoringMetrics
+    clock: RuleClock
+    wake: WakeIndex
+    group_state: Any  # faust Table: group id -> GroupState JSON
+    facilitator_state: Any  # faust Table: facilitator id -> FacilitatorState JSON
+    source_names: dict[str, str]  # prefixed topic name -> contract name
+    ticks_name: str
+    signals_name: str
+    deviations_name: str
+    dead_letters_name: str
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # The last decoded state per group, valid while the table still holds the very same value object
+    # (after a rebalance or recovery the table holds new objects, and the cache simply misses).
+    _decoded: dict[str, tuple[Any, GroupState]] = field(default_factory=dict)
+
+    # -- the agents ---------------------------------------------------------------------------------
+
+    async def watch_groups(self, stream: Any) -> None:  # a faust Stream (StreamT lacks take_events)
+        async for batch in stream.take_events(self.settings.batch_size, within=self.settings.batch_seconds):
+            await self.process_groups(batch)
+
+    async def watch_facilitators(self, stream: Any) -> None:
+        async for batch in stream.take_events(self.settings.batch_size, within=self.settings.batch_seconds):
+            await self.process_signals(batch)
+
+    # -- one batch ----------------------------------------------------------------------------------
+
+    async def process_groups(self, events: Sequence[EventT]) -> None:
+        settings, metrics = self.settings, self.metrics
+        replay = settings.clock == "event"
+        states: dict[str, GroupState] = {}
+        loaded: dict[str, GroupState] = {}
+        partitions: dict[str, int] = {}
+        last_event: dict[str, EventT] = {}
+        outgoing: list[Outgoing] = []
+        published: list[Decision] = []
+        for event in events:
+            message = event.message
+            partition = message.partition
+            topic = self.source_names.get(message.topic, message.topic)
+            metrics.processed.labels(SERVICE, topic if topic != self.ticks_name else "ticks").inc()
+            fact: EventData | None = None
+            received_at: datetime | None = None
+            if message.topic == self.ticks_name:
+                group_id = (event.key or b"").decode()
+                tick_at = datetime.fromisoformat(orjson.loads(event.value or b"{}")["at"])
+                now = tick_at if replay else self.clock.now()
+            else:
+                try:
+                    decoded = serde.decode(event.value, key=event.key)
+                except serde.DecodeError as exc:
+                    if exc.reason == "unknown_type":
+                        metrics.skipped_unknown.labels(SERVICE, topic).inc()
+                    else:
+                        outgoing.append(self.dead_letter(event, exc.reason, exc.detail))
+                    continue
+                fact = decoded.event
+                group_id = decoded.envelope.subject
+                received_at = decoded.envelope.pantaureceivedat or decoded.envelope.time
+                self.clock.observe(received_at, partition, message.topic, message.offset)
+                now = self.clock.now(partition)  # wall clock, or the partition's safe watermark in replay
+            if group_id not in states:
+                loaded[group_id] = states[group_id] = self.load_state(group_id)
+            state = states[group_id]
+            try:
+                programme = self.programme_of(state, fact)
+                outcome = engine.step(
+                    state,
+                    fact,
+                    now,
+                    programme,
+                    group_id=group_id,
+                    partition=partition,
+                    received_at=received_at,
+                    replay=replay,
+                )
+            except Exception as exc:  # a bug must cost one record (kept in the DLQ), not the agent
+                log.exception("processing a record of group %s failed", group_id)
+                outgoing.append(self.dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}"[:300]))
+                continue
+            decisions, new_state = outcome.decisions, outcome.state
+            if replay and new_state.clock_at is not None:
+                now = new_state.clock_at  # the instant the group was judged at (never before its last)
+            context = new_state.context
+            if decisions and context is not None:
+                for decision in decisions:
+                    outgoing.append(
+                        self.deviation_record(
+                            decision,
+                            group_id=group_id,
+                            programme=context.programme,
+                            facilitator_id=context.facilitator_id,
+                            region_code=context.region_code,
+                        )
+                    )
+                published += decisions
+            signal = engine.facilitator_signal(
+                state,
+                new_state,
+                programme.rules.facilitator_many_groups_deviating,
+                group_id=group_id,
+                at=max((d.at or now for d in decisions), default=now),
+            )
+            if signal is not None:
+                key = signal.facilitator_id.encode()
+                outgoing.append(Outgoing(self.signals_name, key, orjson.dumps(signal.to_json()), []))
+            states[group_id] = new_state
+            partitions[group_id] = partition
+            last_event[group_id] = event
+        await self.publish(outgoing)
+        self.observe_published(published)
+        for group_id, state in states.items():
+            if state.context is not None:
+                self.wake.schedule(group_id, partitions[group_id], state.wake_at)
+            if state != loaded[group_id]:
+                with in_event_context(last_event[group_id]):
+                    self.group_state[group_id] = state.to_json()
+                self._decoded[group_id] = (self.group_state.get(group_id), state)
+        # Only now may the batch's records be acknowledged (and their offsets committed).
+        await tables_delivered(self.group_state)
+
+    async def process_signals(self, events: Sequence[EventT]) -> None:
+        states: dict[str, FacilitatorState] = {}
+        last_event: dict[str, EventT] = {}
+        outgoing: list[Outgoing] = []
+        published: list[Decision] = []
+        for event in events:
+            self.metrics.processed.labels(SERVICE, "facilitator-signals").inc()
+            data: dict[str, Any] = orjson.loads(event.value or b"{}")
+            signal = GroupSignal.from_json(data)
+            key = signal.facilitator_id
+            state = states.get(key) or FacilitatorState.from_json(self.facilitator_state.get(key))
+            config = programme_config(self.programmes, signal.programme).rules.facilitator_many_groups_deviating
+            open_place = state.place_of(state.open_group_id) if state.open_group_id else None
+            state, decisions = many_groups.on_signal(state, signal, config)
+            for group_id, decision in decisions:
+                region, programme = (
+                    (signal.region_code, signal.programme)
+                    if isinstance(decision, Open) or open_place is None
+                    else open_place
+                )
+                outgoing.append(
+                    self.deviation_record(
+                        decision,
+                        group_id=group_id,
+                        programme=programme,
+                        facilitator_id=signal.facilitator_id,
+                        region_code=region,
+                    )
+                )
+                published.append(decision)
+            states[key] = state
+            last_event[key] = event
+        await self.publish(outgoing)
+        self.observe_published(published)
+        for key, state in states.items():
+            with in_event_context(last_event[key]):
+                self.facilitator_state[key] = state.to_json()
+        await tables_delivered(self.facilitator_state)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def load_state(self, group_id: str) -> GroupState:
+        raw = self.group_state.get(group_id)
+        cached = self._decoded.get(group_id)
+        if cached is not None and raw is not None and cached[0] is raw:
+            return cached[1]
+        return GroupState.from_json(raw)
+
+    def programme_of(self, state: GroupState, fact: EventData | None) -> ProgrammeConfig:
+        name = getattr(fact, "programme", None) or (state.context.programme if state.context else "")
+        return programme_config(self.programmes, name)
+
+    def deviation_record(
+        self, decision: Decision, *, group_id: str, programme: str, facilitator_id: str, region_code: str
+    ) -> Outgoing:
+        at = decision.at or self.clock.now()
+        event = deviation_event(
+            decision,
+            group_id=group_id,
+            programme=programme,
+            facilitator_id=facilitator_id,
+            region_code=region_code,
+            now=at,
+        )
+        envelope = serde.envelope_for(event, source=self.settings.source, time=at)
+        return Outgoing(self.deviations_name, group_id.encode(), serde.encode(envelope), serde.kafka_headers(envelope))
+
+    def dead_letter(self, event: EventT, reason: str, detail: str) -> Outgoing:
+        message = event.message
+        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+        self.metrics.dead_letters.labels(SERVICE, reason).inc()
+        return Outgoing(
+            self.dead_letters_name,
+            event.key or b"",
+            event.value if event.value is not None else b"",
+            dead_letter_headers(
+                service=SERVICE,
+                reason=reason,
+                detail=detail,
+                source_topic=message.topic,
+                source_partition=message.partition,
+                source_offset=message.offset,
+                original_headers=message_headers(message),
+            ),
+        )
+
+    async def publish(self, records: Sequence[Outgoing]) -> None:
+        """Send everything, then wait for every acknowledgement (acks=all). Retries until it succeeds:
+        an exception escaping here would crash the agent, and Faust's `take_events` acknowledges the
+        batch on the way out, so records whose states were never stored would count as done.
+        Re-sending after a partial failure only repeats events with the same derived ids."""
+        if not records:
+            return
+        delay = 0.5
+        while True:
+            try:
+                producer = self.app.producer
+                pending = [
+                    await producer.send(record.topic, record.key, record.value, record.partition, None, record.headers)
+                    for record in records
+                ]
+                await asyncio.gather(*pending)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.metrics.publish_retries.inc()
+                log.warning("publishing %d records failed (%s); retrying in %.1fs", len(records), exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def observe_published(self, decisions: Sequence[Decision]) -> None:
+        now = self.wall_clock()
+        for decision in decisions:
+            change = type(decision).__name__.lower()
+            self.metrics.deviations.labels(decision.rule, decision.severity, change).inc()
+            if change == "open" and self.settings.clock == "wall" and decision.at is not None:
+                latency = max(0.0, (now - decision.at).total_seconds())
+                self.metrics.detection_latency.labels(decision.rule).observe(latency)
