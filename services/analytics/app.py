@@ -46,6 +46,7 @@ from shared.faust_app import (
     raw_topic,
     tables_delivered,
 )
+from shared.faust_offsets import install_offset_guard
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +281,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
         value = registry_names.get(key)
         return value if isinstance(value, Mapping) else None
 
+    install_offset_guard(app, registry=registry)
     install_web_pages(app, registry=registry)
     install_report_pages(
         app,

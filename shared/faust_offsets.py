@@ -1,0 +1,202 @@
+"""Keeping Faust's offset bookkeeping true across rebalances.
+
+Faust commits a partition up to the first hole in the offsets its streams acknowledged. Two faults
+run fault (`python -m tools.faults --case analytics-pair-kill`) showed that after a rebalance that
+bookkeeping can stop matching what was read, and the partition then stops committing for good, with
+no error logged (issue 14's "never processed partition 10"). Seen in the survivor of a pair, through
+`/debug/partitions` (committed offset, acknowledged offsets):
+
+- **a hole nobody will fill**: committed 234, acknowledged from 238 on. Records 234–237 were
+  fetched in an earlier generation, their read position kept, and were never delivered in the new
+  one (Faust moves the read position even when a delivery was cut short by a rebalance, and skips
+  what it believes it has read), so nothing will ever acknowledge them: no commit ever again, and
+  for monitoring those records' facts are never folded;
+- **acknowledgements from a previous assignment**: records of an earlier generation acknowledged
+  after their partition was revoked (a take-buffer finishing) are kept, because a revoked partition
+  has no committed offset to compare with; when the partition comes back they sit below the
+  committed offset and break Faust's run of consecutive offsets, so it commits one offset per
+  commit interval instead of all of them.
+
+Two remedies, both within at-least-once (every record processed at least once; processing is
+idempotent in every worker):
+
+- `GuardedConsumer.ack` ignores acknowledgements of records delivered in an earlier generation:
+  since then the partition was sought back to its committed offset, so the record comes again;
+- `review` (pure) and `OffsetGuard` (its shell, a timer in each worker): acknowledgements below the
+  committed offset are dropped, and a hole that stays while nothing inside it is being processed
+  sends the partition back to its committed offset, so the missing records are read again. Each
+  rewind is logged and counted (`pantau_partition_rewinds_total`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
+from faust.types import TP, Message
+
+log = logging.getLogger(__name__)
+
+# A hole must stay this long, with nothing inside it in a stream, before the partition is re-read.
+PATIENCE_S = 10.0
+
+
+class GuardedConsumer(AIOKafkaConsumer):
+    """Faust's aiokafka consumer, refusing acknowledgements from an earlier generation."""
+
+    def ack(self, message: Message) -> bool:
+        if message.generation_id != self.app.consumer_generation_id:
+            # Delivered before the last rebalance: its partition was sought back to the committed
+            # offset since, so the record is read again and acknowledged then.
+            message.acked = True
+            self._unacked_messages.discard(message)
+            return False
+        return bool(super().ack(message))
+
+
+@dataclass(frozen=True)
+class Book:
+    """What the consumer holds about one partition."""
+
+    committed: int | None  # the next offset to commit from (Faust's `_committed_offset`)
+    acked: tuple[int, ...]  # acknowledged offsets not committed yet, in any order
+    in_flight: tuple[int, ...]  # offsets delivered to a stream and not acknowledged yet
+    gaps: tuple[tuple[int, int], ...] = ()  # [begin, end) ranges with no record (Faust's `_gap`)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    stale: tuple[int, ...] = ()  # acknowledged offsets below the committed one: drop them
+    hole: tuple[int, int] | None = None  # [first, last] offsets nobody acknowledged or processes
+    rewind: bool = False  # the hole outlasted the patience: re-read from the committed offset
+    hole_since: float | None = None  # when the hole was first seen (carry it to the next review)
+
+
+def review(book: Book, *, now: float, hole_since: float | None, patience: float = PATIENCE_S) -> Verdict:
+    """Judge one partition. Faust commits up to the first gap after `committed` (it lets one offset
+    go: the record at the committed position itself). A gap wider than that, with none of its
+    offsets still in a stream, can only be closed by reading it again."""
+    if book.committed is None or not book.acked:
+        return Verdict()
+    stale = tuple(sorted(offset for offset in book.acked if offset < book.committed))
+    live = [offset for offset in book.acked if offset >= book.committed]
+    if not live:
+        return Verdict(stale=stale)
+    first = min(live)
+    if first - book.committed <= 1:
+        return Verdict(stale=stale)
+    hole = (book.committed, first - 1)
+    if _covered(hole, book.gaps):
+        return Verdict(stale=stale)  # offsets without records (markers, compaction): Faust skips them
+    if any(hole[0] <= offset <= hole[1] for offset in book.in_flight):
+        return Verdict(stale=stale)  # still being processed: not a hole yet
+    since = hole_since if hole_since is not None else now
+    return Verdict(stale=stale, hole=hole, rewind=now - since >= patience, hole_since=since)
+
+
+def _covered(hole: tuple[int, int], gaps: Iterable[tuple[int, int]]) -> bool:
+    """Every offset of the hole after its first lies in a gap (the first Faust lets go anyway)."""
+    position = hole[0] + 1
+    for begin, end in sorted(gaps):
+        if begin <= position < end:
+            position = end
+    return position > hole[1]
+
+
+class OffsetGuard:
+    """Reviews every assigned partition of `consumer` (call `check` from a timer); drops stale
+    acknowledgements and rewinds partitions with a lasting hole."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        on_rewind: Callable[[TP], None] = lambda tp: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._app = app
+        self._on_rewind = on_rewind
+        self._clock = clock
+        self._holes: dict[TP, tuple[tuple[int, int], float]] = {}
+
+    async def check(self) -> None:
+        app = self._app
+        recovery = getattr(app.tables, "recovery", None)
+        if app.rebalancing or (recovery is not None and not recovery.completed.is_set()):
+            self._holes.clear()  # a rebalance seeks every partition anyway
+            return
+        consumer = app.consumer
+        now = self._clock()
+        in_flight: dict[TP, list[int]] = {}
+        for message in list(getattr(consumer, "_unacked_messages", ())):
+            in_flight.setdefault(message.tp, []).append(message.offset)
+        acked_by_tp: dict[TP, list[int]] = getattr(consumer, "_acked", {})
+        committed_by_tp: dict[TP, int | None] = getattr(consumer, "_committed_offset", {})
+        gaps_by_tp: dict[TP, Any] = getattr(consumer, "_gap", {})
+        seen: set[TP] = set()
+        for tp in list(acked_by_tp):
+            acked = acked_by_tp.get(tp) or []
+            gaps = tuple((interval.begin, interval.end) for interval in gaps_by_tp.get(tp) or ())
+            book = Book(committed_by_tp.get(tp), tuple(acked), tuple(in_flight.get(tp, ())), gaps)
+            previous = self._holes.get(tp)
+            verdict = review(book, now=now, hole_since=previous[1] if previous else None)
+            if verdict.stale:
+                _drop(consumer, tp, verdict.stale)
+            if previous is not None and previous[0] != verdict.hole:
+                verdict = review(book, now=now, hole_since=None)  # a different hole: start again
+            hole, since = verdict.hole, verdict.hole_since
+            if hole is None or since is None:
+                continue
+            seen.add(tp)
+            self._holes[tp] = (hole, since)
+            if verdict.rewind and tp in consumer.assignment():
+                first, last = hole
+                log.warning(
+                    "%s[%d]: offsets %d-%d were never processed after a rebalance (acknowledged from %d on); "
+                    "reading the partition again from %d",
+                    tp.topic,
+                    tp.partition,
+                    first,
+                    last,
+                    last + 1,
+                    first,
+                )
+                await consumer.seek(tp, first)
+                self._on_rewind(tp)
+                seen.discard(tp)
+                self._holes.pop(tp, None)
+        for tp in list(self._holes):
+            if tp not in seen:
+                self._holes.pop(tp, None)
+
+
+def _drop(consumer: Any, tp: TP, offsets: Iterable[int]) -> None:
+    drop = set(offsets)
+    acked: list[int] = consumer._acked[tp]
+    acked[:] = [offset for offset in acked if offset not in drop]
+    consumer._acked_index[tp].difference_update(drop)
+
+
+def install_offset_guard(app: Any, *, registry: Any, interval_s: float = 5.0) -> OffsetGuard:
+    """Give `app` the guarded consumer and a timer that reviews its partitions every `interval_s`.
+    Call while building the app, before it starts (the consumer is created at start)."""
+    from prometheus_client import Counter
+
+    app.transport.Consumer = GuardedConsumer
+    rewinds = Counter(
+        "pantau_partition_rewinds_total",
+        "Partitions read again from their committed offset because records were skipped after a rebalance.",
+        ["topic"],
+        registry=registry,
+    )
+    guard = OffsetGuard(app, on_rewind=lambda tp: rewinds.labels(tp.topic).inc())
+
+    @app.timer(interval=interval_s)
+    async def review_offsets() -> None:
+        await guard.check()
+
+    return guard
