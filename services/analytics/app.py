@@ -13,7 +13,7 @@ from typing import Any
 
 import faust
 from faust.types import EventT, StreamT
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry
 
 from services.analytics import aggregates, pipeline
 from services.analytics.aggregates import GroupFacts, SupervisorFacts
@@ -22,7 +22,7 @@ from services.analytics.directory import Directory, registry_entry
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.state import AnalyticsState
 from services.analytics.views import ReportViews, install_report_pages
-from shared import serde, topics
+from shared import topics
 from shared.events import (
     ActivityProgressed,
     AlertAcknowledged,
@@ -47,6 +47,7 @@ from shared.faust_app import (
     tables_delivered,
 )
 from shared.faust_offsets import install_offset_guard
+from shared.intake import IntakeMetrics, Refused, take_in
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +78,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
     now: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
     kafka = settings.kafka
     registry = CollectorRegistry()
-    processed = Counter(
-        "pantau_events_processed_total", "Events read by the service.", ["service", "topic"], registry=registry
-    )
-    skipped = Counter(
-        "pantau_events_unknown_type_total",
-        "Events of a type this build does not know: counted and skipped.",
-        ["service", "topic"],
-        registry=registry,
-    )
-    dead_letter_count = Counter(
-        "pantau_dead_letters_total", "Records sent to a dead-letter topic.", ["service", "reason"], registry=registry
-    )
+    intake = IntakeMetrics(registry, service=SERVICE)
 
     app = build_app(
         settings.app_id,
@@ -109,7 +99,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
     dead_letters = DeadLetters(
         raw_topic(app, kafka.topic(topics.ANALYTICS_DLQ), settings.dead_letter_partitions),
         service=SERVICE,
-        counter=dead_letter_count,
+        counter=intake.dead_letters,
     )
     group_facts = app.Table("group-facts", default=None, partitions=settings.partitions)
     supervisor_facts = app.Table("supervisor-acks", default=None, partitions=settings.alerts_partitions)
@@ -184,14 +174,11 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
             await tables_delivered(group_facts, supervisor_facts)
 
     async def fold_one(event: EventT, topic: str, fold: Callable[[EventData, str, int], None]) -> None:
-        processed.labels(SERVICE, topic).inc()
-        try:
-            decoded = serde.decode(event.value, key=event.key)
-        except serde.DecodeError as exc:
-            if exc.reason == "unknown_type":
-                skipped.labels(SERVICE, topic).inc()
-            else:
-                await dead_letters.send(event, exc.reason, exc.detail)
+        decoded = take_in(event.value, event.key, topic=topic, metrics=intake)
+        if decoded is None:
+            return
+        if isinstance(decoded, Refused):
+            await dead_letters.send(event, decoded.reason, decoded.detail)
             return
         try:
             with in_event_context(event):
@@ -243,7 +230,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
         async def count(stream: Any) -> None:
             async for batch in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
                 for event in batch:
-                    processed.labels(SERVICE, dlq).inc()
+                    intake.processed.labels(SERVICE, dlq).inc()
                     with in_event_context(event):
                         count_dead_letter(event, dlq)
                 await tables_delivered(dead_letter_counts)

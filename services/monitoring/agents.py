@@ -39,6 +39,7 @@ from shared import serde
 from shared.deadletters import dead_letter_headers
 from shared.events.base import EventData
 from shared.faust_app import in_event_context, message_headers, tables_delivered
+from shared.intake import Refused, take_in
 
 log = logging.getLogger(__name__)
 
@@ -100,22 +101,20 @@ class Agents:
         for event in events:
             message = event.message
             partition = message.partition
-            topic = self.source_names.get(message.topic, message.topic)
-            metrics.processed.labels(SERVICE, topic if topic != self.ticks_name else "ticks").inc()
             fact: EventData | None = None
             received_at: datetime | None = None
             if message.topic == self.ticks_name:
+                metrics.intake.processed.labels(SERVICE, "ticks").inc()
                 group_id = (event.key or b"").decode()
                 tick_at = datetime.fromisoformat(orjson.loads(event.value or b"{}")["at"])
                 now = tick_at if replay else self.clock.now()
             else:
-                try:
-                    decoded = serde.decode(event.value, key=event.key)
-                except serde.DecodeError as exc:
-                    if exc.reason == "unknown_type":
-                        metrics.skipped_unknown.labels(SERVICE, topic).inc()
-                    else:
-                        outgoing.append(self.dead_letter(event, exc.reason, exc.detail))
+                topic = self.source_names.get(message.topic, message.topic)
+                decoded = take_in(event.value, event.key, topic=topic, metrics=metrics.intake)
+                if decoded is None:
+                    continue
+                if isinstance(decoded, Refused):
+                    outgoing.append(self.dead_letter(event, decoded.reason, decoded.detail))
                     continue
                 fact = decoded.event
                 group_id = decoded.envelope.subject
@@ -188,7 +187,7 @@ class Agents:
         outgoing: list[Outgoing] = []
         published: list[Decision] = []
         for event in events:
-            self.metrics.processed.labels(SERVICE, "facilitator-signals").inc()
+            self.metrics.intake.processed.labels(SERVICE, "facilitator-signals").inc()
             data: dict[str, Any] = orjson.loads(event.value or b"{}")
             signal = GroupSignal.from_json(data)
             key = signal.facilitator_id
@@ -252,7 +251,7 @@ class Agents:
     def dead_letter(self, event: EventT, reason: str, detail: str) -> Outgoing:
         message = event.message
         log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
-        self.metrics.dead_letters.labels(SERVICE, reason).inc()
+        self.metrics.intake.dead_lettered(reason)
         return Outgoing(
             self.dead_letters_name,
             event.key or b"",

@@ -38,6 +38,7 @@ from tools.bench.measure import (
     median,
     replay,
 )
+from tools.figures import write_figures
 from tools.generator.oracle import ORACLE_RULES
 from tools.generator.programme import Shape
 from tools.kafka_broker import KAFKA_VERSION, LocalKafkaBroker, ensure_jars
@@ -290,7 +291,30 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(report)
     print(report)
     print(f"wrote {args.out}")
+    figures = headline_figures(ingest, replayed)
+    write_figures(figures, args.out.with_suffix(".json"))
+    print(f"wrote {args.out.with_suffix('.json')}: {figures}")
     return 0
+
+
+def headline_figures(ingest: IngestionResult | None, replayed: ReplayResult | None) -> dict[str, float]:
+    """The issues' headline figures as numbers (medians over the repeats of this run)."""
+    figures: dict[str, float] = {}
+    if ingest is not None and ingest.single_rps:
+        figures["ingest_single_reports_per_s"] = round(median(ingest.single_rps), 1)
+        figures["ingest_single_p99_ms"] = round(median(ingest.single_p99_ms), 1)
+        figures["ingest_batch_reports_per_s"] = round(median(ingest.batch_reports_per_s), 1)
+    if replayed is not None:
+        if replayed.worker_per_s:
+            figures["monitoring_worker_events_per_s"] = round(replayed.worker_per_s, 1)
+        if replayed.bare_loop_per_s:
+            figures["monitoring_bare_loop_events_per_s"] = round(median(replayed.bare_loop_per_s), 1)
+        if replayed.raw_consumer_per_s:
+            figures["broker_raw_events_per_s"] = round(median(replayed.raw_consumer_per_s), 1)
+        if replayed.state_groups:
+            per_group = replayed.state_json_bytes / replayed.state_groups
+            figures["state_mib_per_100k_groups"] = round(per_group * 100_000 / 2**20, 1)
+    return figures
 
 
 if __name__ == "__main__":

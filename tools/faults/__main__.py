@@ -21,6 +21,7 @@ from pathlib import Path
 
 from tools.faults.cases import CASES, CaseResult, World
 from tools.faults.report import CaseDoc, render, summarise
+from tools.figures import FIGURES, write_figures
 from tools.generator.programme import Shape
 from tools.kafka_broker import LocalKafkaBroker
 from tools.stack import REPO_ROOT
@@ -114,6 +115,17 @@ KILL_CASES = ("monitoring-kill", "analytics-kill", "notifications-kill")
 # Cases that cost minutes each (a broker of their own, a 60 s outage): run as often as the pairs.
 
 
+def scaleout_figures(results: list[CaseResult | BaseException]) -> dict[str, float]:
+    """Deviation ids missing and extra against one worker, summed over the two-worker kill runs
+    (a run that never caught up counts as one missing: nothing it left out is known)."""
+    finished = [result for result in results if isinstance(result, CaseResult)]
+    return {
+        "scaleout_missing": sum(result.lost for result in finished) + len(results) - len(finished),
+        "scaleout_extra": sum(result.extra for result in finished),
+        "scaleout_runs": len(results),
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.faults", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=10, help="runs of each single-process kill case (default 10)")
@@ -168,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
                 rows.append(summarise(DOCS[key], results))
+                if key == "monitoring-pair-kill":
+                    figures = scaleout_figures(results)
+                    write_figures(figures)
+                    print(f"wrote {FIGURES}: {figures}", flush=True)
         finally:
             world.close()
             if broker is not None:
