@@ -11,11 +11,12 @@ no error logged (issue 14's "never processed partition 10"). Seen in the survivo
   one (Faust moves the read position even when a delivery was cut short by a rebalance, and skips
   what it believes it has read), so nothing will ever acknowledge them: no commit ever again, and
   for monitoring those records' facts are never folded;
-- **acknowledgements from a previous assignment**: records of an earlier generation acknowledged
-  after their partition was revoked (a take-buffer finishing) are kept, because a revoked partition
-  has no committed offset to compare with; when the partition comes back they sit below the
-  committed offset and break Faust's run of consecutive offsets, so it commits one offset per
-  commit interval instead of all of them.
+- **acknowledgements kept twice, or from a previous assignment**: after a takeover the survivor's
+  list of acknowledged offsets held every offset twice and one below the committed offset (records
+  acknowledged after their partition was revoked are kept: a revoked partition has no committed
+  offset to compare with). Faust commits the first run of consecutive offsets, and a repeated offset
+  ends the run, so it committed one offset per commit interval (2.8 s) instead of all of them: a
+  catch-up of minutes where seconds were enough.
 
 Two remedies, both within at-least-once (every record processed at least once; processing is
 idempotent in every worker):
@@ -23,9 +24,9 @@ idempotent in every worker):
 - `GuardedConsumer.ack` ignores acknowledgements of records delivered in an earlier generation:
   since then the partition was sought back to its committed offset, so the record comes again;
 - `review` (pure) and `OffsetGuard` (its shell, a timer in each worker): acknowledgements below the
-  committed offset are dropped, and a hole that stays while nothing inside it is being processed
-  sends the partition back to its committed offset, so the missing records are read again. Each
-  rewind is logged and counted (`pantau_partition_rewinds_total`).
+  committed offset are dropped, repeated ones kept once, and a hole that stays while nothing inside
+  it is being processed sends the partition back to its committed offset, so the missing records
+  are read again. Each rewind is logged and counted (`pantau_partition_rewinds_total`).
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Book:
 @dataclass(frozen=True)
 class Verdict:
     stale: tuple[int, ...] = ()  # acknowledged offsets below the committed one: drop them
+    repeated: bool = False  # an offset is in the list twice: keep one of each
     hole: tuple[int, int] | None = None  # [first, last] offsets nobody acknowledged or processes
     rewind: bool = False  # the hole outlasted the patience: re-read from the committed offset
     hole_since: float | None = None  # when the hole was first seen (carry it to the next review)
@@ -82,20 +84,22 @@ def review(book: Book, *, now: float, hole_since: float | None, patience: float 
     offsets still in a stream, can only be closed by reading it again."""
     if book.committed is None or not book.acked:
         return Verdict()
-    stale = tuple(sorted(offset for offset in book.acked if offset < book.committed))
+    stale = tuple(sorted({offset for offset in book.acked if offset < book.committed}))
+    repeated = len(set(book.acked)) != len(book.acked)
     live = [offset for offset in book.acked if offset >= book.committed]
     if not live:
-        return Verdict(stale=stale)
+        return Verdict(stale=stale, repeated=repeated)
     first = min(live)
+    healthy = Verdict(stale=stale, repeated=repeated)
     if first - book.committed <= 1:
-        return Verdict(stale=stale)
+        return healthy
     hole = (book.committed, first - 1)
     if _covered(hole, book.gaps):
-        return Verdict(stale=stale)  # offsets without records (markers, compaction): Faust skips them
+        return healthy  # offsets without records (markers, compaction): Faust skips them
     if any(hole[0] <= offset <= hole[1] for offset in book.in_flight):
-        return Verdict(stale=stale)  # still being processed: not a hole yet
+        return healthy  # still being processed: not a hole yet
     since = hole_since if hole_since is not None else now
-    return Verdict(stale=stale, hole=hole, rewind=now - since >= patience, hole_since=since)
+    return Verdict(stale=stale, repeated=repeated, hole=hole, rewind=now - since >= patience, hole_since=since)
 
 
 def _covered(hole: tuple[int, int], gaps: Iterable[tuple[int, int]]) -> bool:
@@ -144,8 +148,16 @@ class OffsetGuard:
             book = Book(committed_by_tp.get(tp), tuple(acked), tuple(in_flight.get(tp, ())), gaps)
             previous = self._holes.get(tp)
             verdict = review(book, now=now, hole_since=previous[1] if previous else None)
-            if verdict.stale:
-                _drop(consumer, tp, verdict.stale)
+            if verdict.stale or verdict.repeated:
+                log.info(
+                    "%s[%d]: tidied the acknowledged offsets (%d below the committed offset %s, repeats: %s)",
+                    tp.topic,
+                    tp.partition,
+                    len(verdict.stale),
+                    book.committed,
+                    verdict.repeated,
+                )
+                _tidy(consumer, tp, verdict.stale)
             if previous is not None and previous[0] != verdict.hole:
                 verdict = review(book, now=now, hole_since=None)  # a different hole: start again
             hole, since = verdict.hole, verdict.hole_since
@@ -174,11 +186,15 @@ class OffsetGuard:
                 self._holes.pop(tp, None)
 
 
-def _drop(consumer: Any, tp: TP, offsets: Iterable[int]) -> None:
-    drop = set(offsets)
+def _tidy(consumer: Any, tp: TP, stale: Iterable[int]) -> None:
+    """Drop stale offsets and keep one of each repeated one, in the list and its index alike."""
+    drop = set(stale)
     acked: list[int] = consumer._acked[tp]
-    acked[:] = [offset for offset in acked if offset not in drop]
-    consumer._acked_index[tp].difference_update(drop)
+    kept = sorted(set(acked) - drop)
+    acked[:] = kept
+    index: set[int] = consumer._acked_index[tp]
+    index.clear()
+    index.update(kept)
 
 
 def install_offset_guard(app: Any, *, registry: Any, interval_s: float = 5.0) -> OffsetGuard:

@@ -72,3 +72,12 @@ def test_stale_acknowledgements_and_a_hole_together() -> None:
     verdict = review(Book(234, (230, 231, 238), ()), now=0, hole_since=None)
     assert verdict.stale == (230, 231)
     assert verdict.hole == (234, 237)
+
+
+def test_offsets_acknowledged_twice_are_kept_once() -> None:
+    # Faust commits the first run of consecutive offsets; a repeat ends the run after one offset.
+    verdict = review(Book(148, (147, 148, 148, 149, 149, 150), ()), now=0, hole_since=None)
+    assert verdict.repeated
+    assert verdict.stale == (147,)
+    assert verdict.hole is None
+    assert not review(Book(148, (148, 149), ()), now=0, hole_since=None).repeated
