@@ -385,6 +385,7 @@ _RUN_SERIES = (
     "pantau_events_unknown_type_total",
     "pantau_dead_letters_total",
     "pantau_consumer_lag_messages",
+    "pantau_partition_rewinds_total",
 )
 
 
