@@ -102,13 +102,20 @@ FINDINGS = """## What the fault runs found
   partitions; the survivor of a pair rebuilt its wake index from them and handed out ticks for groups
   it did not own on its own clock, so at-risk and overdue deviations opened before their evidence was
   read (115 extra). The wake index now holds only partitions the worker owns.
-- **Commits that stop after a rebalance (open).** After a rebalance in a live process (the survivor of
-  a pair; a restarted worker whose dead predecessor is still a group member until the 10 s session
-  timeout, so it rebalances twice) some partitions stopped being committed, and for monitoring stopped
-  being processed, with no error logged: Faust reports them assigned and fetchable. This is issue 14's
-  "never processed partition 10". Such a run is listed as *COMMITS STALLED* with the partitions; its
-  outputs are still compared, so a partition that was not processed shows as lost. Not yet fixed:
-  until it is, run one worker per service and let a restarted worker wait out the session timeout.
+- **Commits that stop after a rebalance (fixed).** After a rebalance in a live process (the survivor
+  of a pair; a restarted worker whose dead predecessor is still a group member until the 10 s
+  session timeout, so it rebalances twice) some partitions stopped being committed, and for
+  monitoring some records were never processed, with no error logged: issue 14's "never processed
+  partition 10". Each worker now shows its own view of every partition at `/debug/partitions`, and
+  that view showed two faults in Faust's offset bookkeeping: a *hole* (committed 234, acknowledged
+  from 238 on: records 234-237 were fetched in the previous generation, their read position kept,
+  and never delivered in the new one, so nothing would ever acknowledge them) and *repeated
+  acknowledgements* (every offset listed twice after a takeover, so Faust committed one offset per
+  2.8 s commit interval: minutes of catch-up). `shared/faust_offsets.py` refuses acknowledgements
+  from an earlier generation, keeps each acknowledged offset once, and reads a partition again from
+  its committed offset when a hole outlasts 10 s with nothing inside it in a stream (logged and
+  counted in `pantau_partition_rewinds_total`). Re-reading is safe: every worker's processing is
+  idempotent, so it can only re-publish the same ids.
 """
 
 KILL_CASES = ("monitoring-kill", "analytics-kill", "notifications-kill")
