@@ -45,3 +45,13 @@ def test_findings_come_after_the_table() -> None:
     row = summarise(DOC, [CaseResult("x", 0, 0, 0, 1.0)])
     page = render([row], command="c", shape="s", machine="m", findings="## Found\n\n- a cause.")
     assert page.index("| x: `kill -9` |") < page.index("## Found") < page.index("### x: `kill -9`")
+
+
+def test_a_row_survives_its_record_so_pages_can_merge_runs_of_different_days() -> None:
+    from tools.faults.report import Row
+
+    row = summarise(DOC, [CaseResult("x", 1, 0, 2, 12.5), RuntimeError("never caught up")], measured_on="2026-12-02")
+    again = Row.from_json(DOC, row.to_json())
+    assert again == row
+    page = render([again], command="c", shape="s", machine="m")
+    assert "| 2026-12-02 |" in page

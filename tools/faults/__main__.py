@@ -10,6 +10,7 @@ the given number of times against it, prints a progress line per run and writes 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import platform
@@ -20,7 +21,7 @@ from datetime import date
 from pathlib import Path
 
 from tools.faults.cases import CASES, CaseResult, World
-from tools.faults.report import CaseDoc, render, summarise
+from tools.faults.report import CaseDoc, Row, render, summarise
 from tools.figures import FIGURES, write_figures
 from tools.generator.programme import Shape
 from tools.kafka_broker import LocalKafkaBroker
@@ -133,6 +134,21 @@ def scaleout_figures(results: list[CaseResult | BaseException]) -> dict[str, flo
     }
 
 
+def load_rows(path: Path) -> list[Row]:
+    """Every case's last recorded runs, in the page's order."""
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    return [Row.from_json(DOCS[key], saved[key]) for key in DOCS if key in saved]
+
+
+def save_rows(path: Path, rows: list[Row]) -> None:
+    """Record these cases' runs (replacing earlier runs of the same cases), so a page can be rebuilt
+    from cases run at different times; each row says when it was measured."""
+    saved = json.loads(path.read_text()) if path.exists() else {}
+    saved.update({row.doc.key: row.to_json() for row in rows})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved, indent=2) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.faults", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=10, help="runs of each single-process kill case (default 10)")
@@ -186,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"({time.monotonic() - started:.0f} s; {time.monotonic() - began:.0f} s so far)",
                         flush=True,
                     )
-                rows.append(summarise(DOCS[key], results))
+                rows.append(summarise(DOCS[key], results, measured_on=f"{date.today():%Y-%m-%d}"))
+                save_rows(args.out.with_suffix(".json"), rows[-1:])
                 if key == "monitoring-pair-kill":
                     figures = scaleout_figures(results)
                     write_figures(figures)
@@ -198,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     machine = f"{platform.machine()} with {os.cpu_count()} cores shared with other work, on {date.today():%Y-%m-%d}"
     shape_text = f"scale {args.scale}, one month: {world.load.spooled.groups if world._load else '?'} groups"
     command = "uv run python -m tools.faults" + (f" --repeats {args.repeats}" if args.repeats != 10 else "")
-    text = render(rows, command=command, shape=shape_text, machine=machine, findings=FINDINGS)
+    page = load_rows(args.out.with_suffix(".json"))  # this run's cases and, for the others, the last runs
+    text = render(page, command=command, shape=shape_text, machine=machine, findings=FINDINGS)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tools.faults.cases import CaseResult
 
@@ -32,9 +33,38 @@ class Row:
     catch_up: tuple[float, ...]
     errors: tuple[str, ...]
     details: tuple[str, ...]
+    measured_on: str = ""  # the day these runs were made (rows of one page may come from several runs)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "runs": self.runs,
+            "failed_runs": self.failed_runs,
+            "lost": self.lost,
+            "extra": self.extra,
+            "republished": self.republished,
+            "catch_up": list(self.catch_up),
+            "errors": list(self.errors),
+            "details": list(self.details),
+            "measured_on": self.measured_on,
+        }
+
+    @classmethod
+    def from_json(cls, doc: CaseDoc, data: dict[str, Any]) -> Row:
+        return cls(
+            doc=doc,
+            runs=int(data["runs"]),
+            failed_runs=int(data["failed_runs"]),
+            lost=int(data["lost"]),
+            extra=int(data["extra"]),
+            republished=int(data["republished"]),
+            catch_up=tuple(float(value) for value in data["catch_up"]),
+            errors=tuple(data["errors"]),
+            details=tuple(data["details"]),
+            measured_on=str(data.get("measured_on", "")),
+        )
 
 
-def summarise(doc: CaseDoc, results: Sequence[CaseResult | BaseException]) -> Row:
+def summarise(doc: CaseDoc, results: Sequence[CaseResult | BaseException], measured_on: str = "") -> Row:
     """One row from the runs of one case; an exception is a failed run (e.g. never caught up)."""
     ok = [result for result in results if isinstance(result, CaseResult)]
     errors = tuple(
@@ -50,6 +80,7 @@ def summarise(doc: CaseDoc, results: Sequence[CaseResult | BaseException]) -> Ro
         catch_up=tuple(result.catch_up_s for result in ok if result.catch_up_s is not None),
         errors=errors,
         details=tuple(result.detail for result in ok if not result.passed)[:3],
+        measured_on=measured_on,
     )
 
 
@@ -71,13 +102,14 @@ def render(rows: Sequence[Row], *, command: str, shape: str, machine: str, findi
         "the same load run without the fault (and, for monitoring, with the generator's oracle).",
         f"Measured on {machine}.",
         "",
-        "| fault | runs | failed runs | lost | duplicated (new identity) | re-published (same id) | time to catch up |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| fault | runs | failed runs | lost | duplicated (new identity) | re-published (same id) | time to catch up "
+        "| measured |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row.doc.title} | {row.runs} | {row.failed_runs} | {row.lost} | {row.extra} | {row.republished} | "
-            f"{_seconds(row.catch_up)} |"
+            f"{_seconds(row.catch_up)} | {row.measured_on or '–'} |"
         )
     lines += [
         "",
