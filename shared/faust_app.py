@@ -122,6 +122,12 @@ def build_app(
         # A worker killed without leaving the group holds its partitions until the session times out:
         # keep that short so a restarted or surviving worker takes over within seconds.
         broker_session_timeout=10.0,
+        # No standby copies: a worker taking over a partition rebuilds its state from the changelog
+        # from the start. With standbys, the survivor of a pair took over states older than the
+        # offsets already committed (its copy missed the dead worker's last changelog writes), so
+        # facts folded before the kill were gone: activities done reported overdue, meetings held
+        # reported missing. Rebuilding costs time at takeover, never correctness.
+        table_standby_replicas=0,
         broker_heartbeat_interval=2.0,
     )
 

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,8 +47,67 @@ log = logging.getLogger(__name__)
 PATIENCE_S = 10.0
 
 
+class _ReadOffsets(defaultdict[Any, int | None]):
+    """Faust's read position per partition (it skips records at or below it as already read), which
+    a delivery overtaken by a seek may not move."""
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None)
+        self.refused: set[tuple[Any, int]] = set()
+
+    def __setitem__(self, tp: Any, offset: int | None) -> None:
+        if offset is not None and (tp, offset) in self.refused:
+            self.refused.discard((tp, offset))
+            return
+        super().__setitem__(tp, offset)
+
+
 class GuardedConsumer(AIOKafkaConsumer):
-    """Faust's aiokafka consumer, refusing acknowledgements from an earlier generation."""
+    """Faust's aiokafka consumer with its read positions kept true across seeks.
+
+    Faust's fetch loop takes a batch of records, hands each to the streams and then moves the
+    partition's read position to it. A rebalance seeks every partition back to its committed offset
+    while such a batch may still be in hand (recovery resumes fetching before it seeks); the rest of
+    the batch was then delivered and moved the read position past records that the seek was about to
+    fetch again, and those were skipped as already read: a hole of a whole batch (90 records in one
+    run) that nothing would ever process. Here a batch taken before a seek is dropped from the seek
+    on (its records come again from the new position), and a delivery overtaken by a seek does not
+    move the read position. Acknowledgements of records delivered in an earlier generation are
+    refused (their partition was sought back since, so they come again)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._seeks = 0  # seeks so far; a batch remembers the count it was fetched under
+        self._delivering = 0  # the count of the batch whose record is being delivered
+        self._read_offset: _ReadOffsets = _ReadOffsets()
+        deliver = self.callback
+
+        async def guarded(message: Any) -> None:
+            fetched_under = self._delivering
+            if fetched_under != self._seeks:
+                self._read_offset.refused.add((message.tp, message.offset))
+                return
+            await deliver(message)
+            if fetched_under != self._seeks:  # a seek came while it was being handed over
+                self._read_offset.refused.add((message.tp, message.offset))
+
+        self.callback = guarded
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109 (Faust's signature)
+        fetched_under = self._seeks
+        async for tp, message in super().getmany(timeout):
+            if self._seeks != fetched_under:
+                return  # positions were reset while this batch was in hand: its records come again
+            self._delivering = fetched_under
+            yield tp, message
+
+    async def perform_seek(self) -> None:
+        self._seeks += 1
+        await super().perform_seek()
+
+    async def seek(self, partition: TP, offset: int) -> None:
+        self._seeks += 1
+        await super().seek(partition, offset)
 
     def ack(self, message: Message) -> bool:
         if message.generation_id != self.app.consumer_generation_id:
@@ -57,6 +117,22 @@ class GuardedConsumer(AIOKafkaConsumer):
             self._unacked_messages.discard(message)
             return False
         return bool(super().ack(message))
+
+
+def overtaken(app: Any, events: Iterable[Any]) -> bool:
+    """Whether a rebalance began since these records were delivered (their partitions are being
+    sought back, and tables rebuilt from their changelogs)."""
+    generation = app.consumer_generation_id
+    return bool(app.rebalancing) or any(event.message.generation_id != generation for event in events)
+
+
+def read_again(app: Any, events: Iterable[Any]) -> None:
+    """Leave these records unacknowledged for good, so their offsets are never committed: the
+    partition's next seek (the rebalance's, or the guard's at a hole) reads them again."""
+    unacked: set[Any] = getattr(app.consumer, "_unacked_messages", set())
+    for event in events:
+        event.message.acked = True  # Faust's own acknowledgement then does nothing
+        unacked.discard(event.message)
 
 
 @dataclass(frozen=True)

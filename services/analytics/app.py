@@ -46,7 +46,7 @@ from shared.faust_app import (
     raw_topic,
     tables_delivered,
 )
-from shared.faust_offsets import install_offset_guard
+from shared.faust_offsets import install_offset_guard, overtaken, read_again
 from shared.intake import IntakeMetrics, Refused, take_in
 
 log = logging.getLogger(__name__)
@@ -169,7 +169,12 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
         # after its table writes reached the broker, so a restart never resumes after a record
         # whose counts it lost.
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
-            for event in batch:
+            for index, event in enumerate(batch):
+                if overtaken(app, [event]):
+                    # Tables are being rebuilt from the changelog: a count written now could be
+                    # overwritten by the rebuild. These records are left to be read again.
+                    read_again(app, batch[index:])
+                    break
                 await fold_one(event, topic, fold)
             await tables_delivered(group_facts, supervisor_facts)
 
