@@ -1,5 +1,5 @@
 # Pantau's two commands: `make run` and `make test`. Both set up a fresh machine first.
-.PHONY: setup run test test-time bench faults lint typecheck contracts pytest clean help
+.PHONY: setup run test test-time bench faults k8s lint typecheck contracts pytest clean help
 
 help:  ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -15,6 +15,8 @@ test: setup  ## lint, type check, contract snapshots and the whole test suite on
 	uv run ruff format --check .
 	uv run mypy
 	uv run python -m tools.contracts check
+	scripts/k8s-tools.sh
+	uv run python -m tools.k8s check
 	uv run python -m tools.time_matrix --suite unit --suite contract --instant month-start --instant due-time --instant year-end-wit --instant leap-day
 	uv run python -m tools.time_matrix --suite integration --instant month-start -- -k "not kill_9"
 	uv run pytest --ignore tests/faults
@@ -27,6 +29,10 @@ bench: setup  ## every benchmark (ingestion, replay, latency, memory, accuracy) 
 
 faults: setup  ## kill and cut off each service and the broker under load, 10 runs each → docs/reliability.md
 	uv run python -m tools.faults
+
+k8s: setup  ## render deploy/kubernetes (base and overlays) with kustomize and validate it with kubeconform, offline
+	scripts/k8s-tools.sh
+	uv run python -m tools.k8s check
 
 lint:  ## ruff only
 	uv run ruff check . && uv run ruff format --check .
