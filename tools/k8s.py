@@ -53,6 +53,7 @@ KUBERNETES_KINDS = (
     "persistentvolumeclaim-v1",
     "service-v1",
     "deployment-apps-v1",
+    "horizontalpodautoscaler-autoscaling-v2",
     "poddisruptionbudget-policy-v1",
 )
 

@@ -4,10 +4,17 @@ processes (each builds its own app from the environment; they share the PostgreS
 from __future__ import annotations
 
 import uvicorn
+from fastapi import FastAPI
 
 from services.meetings.app import create_app
 from services.meetings.settings import MeetingsSettings
 from shared.logs import configure_logging
+
+
+def worker_app() -> FastAPI:
+    """The app of one of several worker processes (each spawned fresh: its logging set up again)."""
+    configure_logging("meetings")
+    return create_app(MeetingsSettings())
 
 
 def main() -> None:
@@ -18,7 +25,7 @@ def main() -> None:
         return
     # Several processes: uvicorn imports the factory in each worker, which reads the same environment.
     uvicorn.run(
-        "services.meetings.app:create_app",
+        "services.meetings.__main__:worker_app",
         factory=True,
         workers=settings.workers,
         host=settings.host,

@@ -35,7 +35,7 @@ FIRST_MEETING = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 @dataclass
 class MeetingsProcess:
-    """One `python -m services.meetings` process."""
+    """One `python -m services.meetings` host process (with its uvicorn workers, if several)."""
 
     index: int
     port: int
@@ -58,17 +58,18 @@ class MeetingsProcess:
 
 @dataclass
 class MeetingsProcesses:
-    """N meetings processes started at once (they race to migrate the same database)."""
+    """Meetings hosts started at once (they race to migrate the same database); host ``i`` runs
+    ``workers[i]`` uvicorn worker processes (`PANTAU_MEETINGS_WORKERS`)."""
 
     database_url: str
     bootstrap: str
     topic_prefix: str
     workdir: Path
-    count: int = 3
+    workers: tuple[int, ...] = (1, 1, 1)
     processes: list[MeetingsProcess] = field(default_factory=list)
 
     def start(self, timeout: float = 90) -> None:
-        for index in range(self.count):
+        for index, workers in enumerate(self.workers):
             port = free_port()
             env = {
                 **os.environ,
@@ -81,6 +82,7 @@ class MeetingsProcesses:
                 "PANTAU_MEETINGS_OUTBOX_POLL_SECONDS": "0.1",
                 "PANTAU_MEETINGS_PROJECT_DEVIATIONS": "false",
                 "PANTAU_LOG_LEVEL": "INFO",
+                "PANTAU_MEETINGS_WORKERS": str(workers),
             }
             log_path = self.workdir / f"meetings-{index}.log"
             with log_path.open("ab") as log_file:

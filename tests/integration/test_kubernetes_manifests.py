@@ -119,12 +119,27 @@ def test_each_service_is_probed_budgeted_and_scraped(directory: Path) -> None:
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_id)
 def test_single_instance_services_never_run_twice(directory: Path) -> None:
-    # Meetings' outbox relay, notifications' SQLite store and analytics' reports are not safe with two
-    # processes at once (docs/scaling.md): one replica, and updates that stop the old pod first.
+    # Notifications' SQLite store and analytics' reports are not safe with two processes at once
+    # (docs/scaling.md): one replica, and updates that stop the old pod first.
     deployments = by_kind(rendered(directory), "Deployment")
-    for name in ("pantau-meetings", "pantau-notifications", "pantau-analytics"):
+    for name in ("pantau-notifications", "pantau-analytics"):
         assert deployments[name]["spec"]["replicas"] == 1, name
         assert deployments[name]["spec"]["strategy"]["type"] == "Recreate", name
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_id)
+def test_meetings_runs_several_pods_one_process_each_scaled_on_cpu(directory: Path) -> None:
+    resources = rendered(directory)
+    meetings = by_kind(resources, "Deployment")["pantau-meetings"]["spec"]
+    (container,) = meetings["template"]["spec"]["containers"]
+    assert {"name": "PANTAU_MEETINGS_WORKERS", "value": "1"} in container["env"]
+    assert meetings["strategy"]["type"] == "RollingUpdate"
+    autoscaler = by_kind(resources, "HorizontalPodAutoscaler")["pantau-meetings"]["spec"]
+    assert autoscaler["scaleTargetRef"]["name"] == "pantau-meetings"
+    assert 2 <= autoscaler["minReplicas"] <= autoscaler["maxReplicas"]
+    # Each pod's pool may open 15 connections (SQLAlchemy's 5 + 10); the database must have room.
+    cluster = by_kind(resources, "Cluster")["pantau-db"]["spec"]
+    assert autoscaler["maxReplicas"] * 15 < int(cluster["postgresql"]["parameters"]["max_connections"])
 
 
 def test_rules_and_database_are_rendered() -> None:

@@ -1,5 +1,5 @@
-"""Three meetings processes on one PostgreSQL database and one real broker, the one publishing the
-outbox killed with `kill -9` under load: every accepted report reaches `meetings.events` under one
+"""Three meetings hosts (four processes) on one PostgreSQL database and one real broker, the one
+publishing the outbox killed with `kill -9` under load: every accepted report reaches `meetings.events` under one
 event id, each group's reports in the order they were accepted, and no meeting is scheduled twice."""
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ SCHEDULED = "meetings.meeting_scheduled.v1"
 def processes(
     postgres_database_url: str, kafka_bootstrap: str, kafka_topics: str, tmp_path: Path
 ) -> Iterator[MeetingsProcesses]:
-    group = MeetingsProcesses(postgres_database_url, kafka_bootstrap, kafka_topics, tmp_path, count=3)
+    # Three hosts, the first with two worker processes (PANTAU_MEETINGS_WORKERS=2): four processes.
+    group = MeetingsProcesses(postgres_database_url, kafka_bootstrap, kafka_topics, tmp_path, workers=(2, 1, 1))
     try:
         group.start()
         yield group
@@ -47,6 +48,8 @@ def test_three_processes_one_kill_9_publish_every_report_once_in_order(
     urls = [p.url for p in processes.processes]
     seed_registry(urls[0], GROUPS)
     holder = processes.relay_holder()
+    assert processes.processes[0].log().count("meetings service ready") == 2  # each worker its own app
+    assert sum(p.log().count("took the outbox-relay lease") for p in processes.processes) == 1
 
     load = Load(urls, GROUPS, REPORTS_PER_GROUP)
     threads = load.run()
