@@ -10,7 +10,8 @@ consumers de-duplicate on the CloudEvents (source, id), which is stored with the
 Several meetings processes may share one PostgreSQL database; only the holder of the `outbox-relay`
 lease publishes (`services/meetings/leases.py`), the others stand by and take over within a poll
 interval when it dies. One relay keeps every group's events in id order, the order their requests
-committed; its measured rate (~20,000 events/s) is far above what the API processes produce.
+committed; its measured rate (`python -m tools.relay_bench`, docs/benchmarks-outbox.md: thousands of
+events/s) is several times the national peak (docs/scaling.md).
 """
 
 from __future__ import annotations
