@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
     staged = envelopes(args.events)
+    load = os.getloadavg()[0]  # other work on the machine lowers every figure: say how busy it was
     broker = LocalKafkaBroker(args.workdir / "kafka", heap="512m", libs_dir=ensure_jars())
     rates: dict[str, float] = {}
     try:
@@ -203,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(
         f"""# Outbox relay
 
-Measured by `uv run python -m tools.relay_bench` on {when}, {os.cpu_count()} cores, median of {args.repeats}:
+Measured by `uv run python -m tools.relay_bench` on {when}, {os.cpu_count()} cores (load average
+{load:.1f} when it started), median of {args.repeats}:
 {args.events:,} `meeting_recorded` events (~{size} bytes each, 400 groups) staged {args.per_transaction} per
 transaction, then drained by one relay (rounds of 500: read in id order, send, flush with `acks=all`,
 delete) onto a local single-node Kafka broker. Baseline: the same records produced from memory in
