@@ -10,7 +10,7 @@ setup:  ## install what Pantau needs (Debian tools, uv, Python env, Kafka jars);
 run: setup  ## run Kafka, the four services and a demo load; Ctrl-C stops
 	uv run python -m tools.run
 
-test: setup  ## lint, type check, contract snapshots and the whole test suite on a real broker
+test: setup  ## lint, type check, contract snapshots, Kubernetes manifests (make k8s) and the whole test suite on a real broker
 	uv run ruff check .
 	uv run ruff format --check .
 	uv run mypy
