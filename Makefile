@@ -2,7 +2,7 @@
 .PHONY: setup run test test-time bench faults k8s lint typecheck contracts pytest clean help
 
 help:  ## list the targets
-	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F ':.*## ' '/^[a-z0-9-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup:  ## install what Pantau needs (Debian tools, uv, Python env, Kafka jars); idempotent
 	@scripts/bootstrap.sh
