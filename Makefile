@@ -1,8 +1,8 @@
 # Pantau's two commands: `make run` and `make test`. Both set up a fresh machine first.
-.PHONY: setup run test test-time bench faults lint typecheck contracts pytest clean help
+.PHONY: setup run test test-time bench faults k8s lint typecheck contracts pytest clean help
 
 help:  ## list the targets
-	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F ':.*## ' '/^[a-z0-9-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 setup:  ## install what Pantau needs (Debian tools, uv, Python env, Kafka jars); idempotent
 	@scripts/bootstrap.sh
@@ -10,11 +10,13 @@ setup:  ## install what Pantau needs (Debian tools, uv, Python env, Kafka jars);
 run: setup  ## run Kafka, the four services and a demo load; Ctrl-C stops
 	uv run python -m tools.run
 
-test: setup  ## lint, type check, contract snapshots and the whole test suite on a real broker
+test: setup  ## lint, type check, contract snapshots, Kubernetes manifests (make k8s) and the whole test suite on a real broker
 	uv run ruff check .
 	uv run ruff format --check .
 	uv run mypy
 	uv run python -m tools.contracts check
+	scripts/k8s-tools.sh
+	uv run python -m tools.k8s check
 	uv run python -m tools.time_matrix --suite unit --suite contract --instant month-start --instant due-time --instant year-end-wit --instant leap-day
 	uv run python -m tools.time_matrix --suite integration --instant month-start -- -k "not kill_9"
 	uv run pytest --ignore tests/faults
@@ -27,6 +29,10 @@ bench: setup  ## every benchmark (ingestion, replay, latency, memory, accuracy) 
 
 faults: setup  ## kill and cut off each service and the broker under load, 10 runs each → docs/reliability.md
 	uv run python -m tools.faults
+
+k8s: setup  ## render deploy/kubernetes (base and overlays) with kustomize and validate it with kubeconform, offline
+	scripts/k8s-tools.sh
+	uv run python -m tools.k8s check
 
 lint:  ## ruff only
 	uv run ruff check . && uv run ruff format --check .

@@ -20,6 +20,7 @@ from services.meetings.field_app.shell import AppShell
 from services.meetings.field_app.views import router as field_app_router
 from services.meetings.field_app.views import shell_router
 from services.meetings.groups.views import router as groups_router
+from services.meetings.leases import Lease
 from services.meetings.meeting_reports.views import router as meetings_router
 from services.meetings.outbox import OutboxMetrics, OutboxRelay
 from services.meetings.plans.views import router as plans_router
@@ -54,6 +55,7 @@ def create_app(
                 metrics=OutboxMetrics(registry),
                 poll_seconds=settings.outbox_poll_seconds,
                 batch_size=settings.outbox_batch_size,
+                lease=Lease(engine, "outbox-relay"),
             )
             relay.start()
         scheduler = Scheduler(
@@ -62,6 +64,7 @@ def create_app(
             on_staged=lambda: relay.notify() if relay else None,
             clock=now,
             interval_seconds=settings.schedule_interval_seconds,
+            lease=Lease(engine, "meeting-scheduler"),
         )
         scheduler.start()
         projection = None

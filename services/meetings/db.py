@@ -21,8 +21,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
+    select,
 )
 
+from services.meetings.leases import lease_key
 from shared.sql import build_engine
 
 metadata = MetaData()
@@ -110,6 +113,10 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes start at once on one database: one migrates, the others wait for
+            # it (the lock ends with this transaction) and then find nothing to do.
+            connection.execute(select(func.pg_advisory_xact_lock(lease_key("migrations"))))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -34,9 +34,11 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.meetings import db, outbox
+from services.meetings.leases import Lease
 from services.meetings.settings import MeetingsSettings
 from shared import regions, serde, topics
 from shared.events import MeetingScheduled
@@ -76,6 +78,9 @@ def previous_period(period: str, cadence: str) -> str:
         year, month = year - 1, month + 12
     return f"{year:04d}-{month:02d}"
 
+
+# How often a standby process asks for the scheduler's lease (the holder may have died).
+STANDBY_RETRY_SECONDS = 10.0
 
 # How far back an agreed plan brings past periods into compliance (a year of monthly meetings).
 PLAN_LOOKBACK_PERIODS = 12
@@ -163,15 +168,24 @@ def _ensure_period(
         known = existing.due_at if existing.due_at.tzinfo else existing.due_at.replace(tzinfo=UTC)
         if known == due or only_if_missing:
             return 0
-        connection.execute(
+        # Only the transaction that changes the row stages the event: another process may have
+        # corrected the same due time a moment ago (PostgreSQL re-checks the condition after waiting).
+        changed = connection.execute(
             update(db.scheduled_meetings)
-            .where(db.scheduled_meetings.c.group_id == group["id"], db.scheduled_meetings.c.period == period)
+            .where(
+                db.scheduled_meetings.c.group_id == group["id"],
+                db.scheduled_meetings.c.period == period,
+                db.scheduled_meetings.c.due_at != due,
+            )
             .values(due_at=due)
         )
+        if changed.rowcount == 0:
+            return 0
     else:
         if new_only_if_ahead and due <= now:
             return 0  # due before Pantau knew the group's schedule, and no evidence yet that it was due
-        connection.execute(insert(db.scheduled_meetings).values(group_id=group["id"], period=period, due_at=due))
+        if not _insert_if_absent(connection, group_id=group["id"], period=period, due=due):
+            return 0  # another process scheduled this period first: its event is the one
     event = MeetingScheduled(
         group_id=group["id"],
         programme=group["programme"],
@@ -186,6 +200,21 @@ def _ensure_period(
     return 1
 
 
+def _insert_if_absent(connection: Connection, *, group_id: str, period: str, due: datetime) -> bool:
+    """Insert one scheduled period unless it exists; True if this transaction inserted it. Two
+    processes scheduling the same period (a report and the scheduler, or two reports) never both
+    succeed, and the loser neither fails nor stages a second event."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(db.scheduled_meetings)
+        .values(group_id=group_id, period=period, due_at=due)
+        .on_conflict_do_nothing(index_elements=["group_id", "period"])
+        .returning(db.scheduled_meetings.c.group_id)
+    )
+    # RETURNING, not rowcount: a row comes back only when this statement inserted it, on every driver.
+    return connection.execute(statement).first() is not None
+
+
 class Scheduler:
     """Rolls every group's schedule forward: at start-up and then every `interval_seconds`."""
 
@@ -197,8 +226,10 @@ class Scheduler:
         on_staged: Any,
         clock: Callable[[], datetime],
         interval_seconds: float = 3600,
+        lease: Lease | None = None,
     ) -> None:
         self._engine = engine
+        self._lease = lease
         self._clock = clock
         self._settings = settings
         self._on_staged = on_staged
@@ -216,6 +247,8 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._lease is not None:
+            self._lease.release()
 
     def run_once(self, now: datetime | None = None) -> int:
         """Schedule every group with a schedule; returns events staged."""
@@ -241,6 +274,11 @@ class Scheduler:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            # One process rolls the schedules forward; the others try again next round, so one takes
+            # over within an interval when the holder dies.
+            if self._lease is not None and not self._lease.held():
+                self._stopping.wait(min(self._interval, STANDBY_RETRY_SECONDS))
+                continue
             try:
                 self.run_once()
             except Exception:  # scheduling must survive a bad moment of the store

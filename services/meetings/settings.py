@@ -34,6 +34,14 @@ class MeetingsSettings(ServiceSettings):
     publish_events: bool = Field(
         default=True, description="Connect to Kafka: run the outbox relay (and the deviation projection)."
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Worker processes serving the API on this host (uvicorn). More than one needs PostgreSQL: "
+            "the processes share it, and one of them (any) runs the outbox relay and the scheduler."
+        ),
+    )
     schedule_interval_seconds: float = Field(
         default=3600, gt=0, description="How often every group's next meetings are (re)scheduled."
     )
@@ -53,4 +61,11 @@ class MeetingsSettings(ServiceSettings):
     @model_validator(mode="after")
     def _pseudonym_key_is_real(self) -> MeetingsSettings:
         refuse_development_secrets(self.runtime.environment, pseudonym_key=self.pseudonym_key)
+        return self
+
+    @model_validator(mode="after")
+    def _several_workers_need_postgresql(self) -> MeetingsSettings:
+        # SQLite has no lease to elect one relay and locks the whole file per write: one process.
+        if self.workers > 1 and not self.database_url.startswith("postgresql"):
+            raise ValueError("workers > 1 needs a PostgreSQL database_url (SQLite serves one process)")
         return self
