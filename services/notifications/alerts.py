@@ -108,8 +108,35 @@ def accept_deviation(
     if chosen is None:
         _park(connection, opened, record=record, now=now)
         return Accepted("unroutable")
+    # Every supervisor of the level hears it, each with their own alert (the primary's id first).
     alert_id = alert_id_for(opened.deviation_id, chosen.level)
-    supervisor = supervisor_row(connection, chosen.supervisor_id)
+    for supervisor_id in chosen.supervisor_ids:
+        own_id = (
+            alert_id
+            if supervisor_id == chosen.supervisor_id
+            else alert_id_for(opened.deviation_id, chosen.level, supervisor_id)
+        )
+        _open_alert(connection, opened, own_id, supervisor_id, chosen.level, region_code, group, policy=policy, now=now)
+    connection.execute(
+        delete(store.parked_deviations).where(store.parked_deviations.c.deviation_id == opened.deviation_id)
+    )
+    return Accepted("digest" if opened.severity == "info" else "queued", alert_id, chosen.climbed)
+
+
+def _open_alert(
+    connection: Connection,
+    opened: DeviationOpened,
+    alert_id: str,
+    supervisor_id: str,
+    level: Level,
+    region_code: str,
+    group: Any,
+    *,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """One supervisor's alert for a deviation: the row, its schedule, its first messages."""
+    supervisor = supervisor_row(connection, supervisor_id)
     payload = webhook_body(connection, opened, alert_id=alert_id, supervisor=supervisor, group=group, policy=policy)
     is_info = opened.severity == "info"
     released = policy.release_at(opened.severity, supervisor, now)
@@ -117,11 +144,11 @@ def accept_deviation(
         insert(store.alerts).values(
             alert_id=alert_id,
             deviation_id=opened.deviation_id,
-            supervisor_id=chosen.supervisor_id,
+            supervisor_id=supervisor_id,
             group_id=opened.group_id,
             rule=opened.rule,
             severity=opened.severity,
-            escalation_level=chosen.level,
+            escalation_level=level,
             status="open",
             payload=payload,
             detected_at=opened.detected_at,
@@ -130,7 +157,7 @@ def accept_deviation(
             region_code=region_code,
             facilitator_id=opened.facilitator_id,
             concerns=opened.concerns,
-            escalate_at=policy.escalate_at(opened.severity, released, chosen.level),
+            escalate_at=policy.escalate_at(opened.severity, released, level),
             digest_at=policy.digest_at(supervisor, now) if is_info else None,
         )
     )
@@ -147,10 +174,6 @@ def accept_deviation(
             deliver_at=released,
             policy=policy,
         )
-    connection.execute(
-        delete(store.parked_deviations).where(store.parked_deviations.c.deviation_id == opened.deviation_id)
-    )
-    return Accepted("digest" if is_info else "queued", alert_id, chosen.climbed)
 
 
 def update_deviation(
@@ -203,6 +226,24 @@ def update_severity(
             if deadline is not None and (current is None or deadline < _utc(current)):
                 values["escalate_at"] = deadline
         was_digest_only = previous == "info" and alert["digested_at"] is None
+        if not was_digest_only and _withdraw_unsent_opening(connection, alert["alert_id"], now):
+            # Nobody has heard of it yet (a first detection already past a severity step): one
+            # message at the new severity instead of "opened" and, at once, "escalated".
+            connection.execute(update(store.alerts).where(store.alerts.c.alert_id == alert["alert_id"]).values(values))
+            queue(
+                connection,
+                alert_id=alert["alert_id"],
+                kind=f"alert.opened:{severity}",
+                body=payload,
+                supervisor=supervisor,
+                now=now,
+                deliver_at=released,
+                policy=policy,
+                feed=False,
+            )
+            updated.append(alert["alert_id"])
+            log.info("alert %s: not delivered yet, opens at %s instead of %s", alert["alert_id"], severity, previous)
+            continue
         if was_digest_only:
             values["digest_at"] = None  # it is no longer news for the digest: it goes out on its own now
         connection.execute(update(store.alerts).where(store.alerts.c.alert_id == alert["alert_id"]).values(values))
@@ -225,6 +266,31 @@ def update_severity(
         updated.append(alert["alert_id"])
         log.info("alert %s: severity %s → %s", alert["alert_id"], previous, severity)
     return updated
+
+
+def _withdraw_unsent_opening(connection: Connection, alert_id: str, now: datetime) -> bool:
+    """Cancel an alert's `alert.opened` messages if none has been attempted on any pushed channel;
+    True if there were some and they are now cancelled (the caller sends the worse one instead)."""
+    rows = connection.execute(
+        select(store.deliveries.c.status, store.deliveries.c.attempts).where(
+            store.deliveries.c.alert_id == alert_id,
+            store.deliveries.c.kind == "alert.opened",
+            store.deliveries.c.channel != "feed",
+        )
+    ).all()
+    if not rows or any(row.status != "pending" or row.attempts > 0 for row in rows):
+        return False
+    connection.execute(
+        update(store.deliveries)
+        .where(
+            store.deliveries.c.alert_id == alert_id,
+            store.deliveries.c.kind == "alert.opened",
+            store.deliveries.c.channel != "feed",
+            store.deliveries.c.status == "pending",
+        )
+        .values(status="cancelled", updated_at=now, last_error="superseded by a worse severity before delivery")
+    )
+    return True
 
 
 def resolve_deviation(
@@ -389,85 +455,104 @@ def escalate_due(connection: Connection, *, policy: Policy, now: datetime, limit
             log.warning("alert %s unacknowledged at the top of the chain (%s): nobody above", alert["alert_id"], level)
             done.append(Escalation(alert["alert_id"], None, None, due_at, now))
             continue
-        supervisor = supervisor_row(connection, chosen.supervisor_id)
         new_id = alert_id_for(alert["deviation_id"], chosen.level)
         connection.execute(
             update(store.alerts)
             .where(store.alerts.c.alert_id == alert["alert_id"])
             .values(escalate_at=None, escalated_to=new_id, updated_at=now)
         )
-        exists = connection.execute(select(store.alerts.c.alert_id).where(store.alerts.c.alert_id == new_id)).first()
-        if exists is not None:
-            done.append(Escalation(alert["alert_id"], new_id, chosen.level, due_at, now))
-            continue
-        payload = {
-            **alert["payload"],
-            "type": "alert.escalated",
-            "alert_id": new_id,
-            "escalation_level": chosen.level,
-            "supervisor_id": chosen.supervisor_id,
-            "from_supervisor_id": alert["supervisor_id"],
-            "escalated_from": alert["alert_id"],
-            "ack_url": ack_url(policy, new_id),
-        }
-        payload["message"] = rerender(connection, payload, kind="alert.escalated")
-        released = policy.release_at(alert["severity"], supervisor, now)
-        connection.execute(
-            insert(store.alerts).values(
-                alert_id=new_id,
-                deviation_id=alert["deviation_id"],
-                supervisor_id=chosen.supervisor_id,
-                group_id=alert["group_id"],
-                rule=alert["rule"],
-                severity=alert["severity"],
-                escalation_level=chosen.level,
-                status="open",
-                payload=payload,
-                detected_at=alert["detected_at"],
-                created_at=now,
-                updated_at=now,
-                region_code=alert["region_code"],
-                facilitator_id=alert["facilitator_id"],
-                concerns=alert["concerns"],
-                escalate_at=policy.escalate_at(alert["severity"], released, chosen.level),
+        for supervisor_id in chosen.supervisor_ids:
+            own_id = (
+                new_id
+                if supervisor_id == chosen.supervisor_id
+                else alert_id_for(alert["deviation_id"], chosen.level, supervisor_id)
             )
-        )
-        queue(
-            connection,
-            alert_id=new_id,
-            kind="alert.escalated",
-            body=payload,
-            supervisor=supervisor,
-            now=now,
-            deliver_at=released,
-            policy=policy,
-        )
-        outbox.add(
-            connection,
-            AlertEscalated(
-                alert_id=new_id,
-                deviation_id=alert["deviation_id"],
-                supervisor_id=chosen.supervisor_id,
-                group_id=alert["group_id"],
-                rule=alert["rule"],
-                severity=alert["severity"],
-                escalation_level=chosen.level,
-                from_supervisor_id=alert["supervisor_id"],
-                escalated_at=now,
-            ),
-            source=policy.settings.source,
-            now=now,
-        )
-        log.info(
-            "alert %s not acknowledged by %s in time: escalated to %s (%s) as %s",
-            alert["alert_id"],
-            alert["supervisor_id"],
-            chosen.supervisor_id,
-            chosen.level,
-            new_id,
-        )
+            _climb(connection, alert, own_id, supervisor_id, chosen.level, policy=policy, now=now)
         done.append(Escalation(alert["alert_id"], new_id, chosen.level, due_at, now))
     return done
+
+
+def _climb(
+    connection: Connection,
+    alert: Any,
+    alert_id: str,
+    supervisor_id: str,
+    level: Level,
+    *,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """The next level's alert for one of its supervisors (nothing if it exists: a re-run)."""
+    exists = connection.execute(select(store.alerts.c.alert_id).where(store.alerts.c.alert_id == alert_id)).first()
+    if exists is not None:
+        return
+    supervisor = supervisor_row(connection, supervisor_id)
+    payload = {
+        **alert["payload"],
+        "type": "alert.escalated",
+        "alert_id": alert_id,
+        "escalation_level": level,
+        "supervisor_id": supervisor_id,
+        "from_supervisor_id": alert["supervisor_id"],
+        "escalated_from": alert["alert_id"],
+        "ack_url": ack_url(policy, alert_id),
+    }
+    payload["message"] = rerender(connection, payload, kind="alert.escalated")
+    released = policy.release_at(alert["severity"], supervisor, now)
+    connection.execute(
+        insert(store.alerts).values(
+            alert_id=alert_id,
+            deviation_id=alert["deviation_id"],
+            supervisor_id=supervisor_id,
+            group_id=alert["group_id"],
+            rule=alert["rule"],
+            severity=alert["severity"],
+            escalation_level=level,
+            status="open",
+            payload=payload,
+            detected_at=alert["detected_at"],
+            created_at=now,
+            updated_at=now,
+            region_code=alert["region_code"],
+            facilitator_id=alert["facilitator_id"],
+            concerns=alert["concerns"],
+            escalate_at=policy.escalate_at(alert["severity"], released, level),
+        )
+    )
+    queue(
+        connection,
+        alert_id=alert_id,
+        kind="alert.escalated",
+        body=payload,
+        supervisor=supervisor,
+        now=now,
+        deliver_at=released,
+        policy=policy,
+    )
+    outbox.add(
+        connection,
+        AlertEscalated(
+            alert_id=alert_id,
+            deviation_id=alert["deviation_id"],
+            supervisor_id=supervisor_id,
+            group_id=alert["group_id"],
+            rule=alert["rule"],
+            severity=alert["severity"],
+            escalation_level=level,
+            from_supervisor_id=alert["supervisor_id"],
+            escalated_at=now,
+        ),
+        source=policy.settings.source,
+        now=now,
+    )
+    log.info(
+        "alert %s not acknowledged by %s in time: escalated to %s (%s) as %s",
+        alert["alert_id"],
+        alert["supervisor_id"],
+        supervisor_id,
+        level,
+        alert_id,
+    )
 
 
 def digest_due(connection: Connection, *, policy: Policy, now: datetime) -> list[str]:

@@ -39,8 +39,8 @@ from services.notifications.incidents import (
     step,
 )
 from services.notifications.messages import render_incident
-from services.notifications.projection import routing_region
-from services.notifications.routing import LEVELS, Level, route
+from services.notifications.projection import routing_region, supervisors_by_scope
+from services.notifications.routing import LEVELS, Level, region_for_level, route
 from services.notifications.settings import NotificationsSettings
 from services.notifications.timing import Policy
 from shared.events import AlertAcknowledged, AlertEscalated, DeviationEscalated, DeviationOpened, DeviationResolved
@@ -113,7 +113,7 @@ def desk_to_json(desk: Desk) -> dict[str, Any]:
                 "incident_id": incident.incident_id,
                 "kind": incident.kind,
                 "subject_id": incident.subject_id,
-                "chain": [[r.level, r.supervisor_id, r.time_zone] for r in incident.chain],
+                "chain": [[r.level, r.supervisor_id, r.time_zone, list(r.others)] for r in incident.chain],
                 "items": [_item_json(item) for item in incident.items],
                 "status": incident.status,
                 "level": incident.level,
@@ -125,6 +125,12 @@ def desk_to_json(desk: Desk) -> dict[str, Any]:
             }
         )
     return {"facilitator_id": desk.facilitator_id, "incidents": incidents, "closed": list(desk.closed)}
+
+
+def _rung(raw: list[Any]) -> Recipient:
+    # Desks stored before several supervisors per rung have no fourth element.
+    level, supervisor_id, time_zone, *others = raw
+    return Recipient(level, supervisor_id, time_zone, tuple(others[0]) if others else ())
 
 
 def desk_from_json(data: dict[str, Any]) -> Desk:
@@ -139,7 +145,7 @@ def desk_from_json(data: dict[str, Any]) -> Desk:
                 incident_id=raw["incident_id"],
                 kind=raw["kind"],
                 subject_id=raw["subject_id"],
-                chain=tuple(Recipient(*rung) for rung in raw["chain"]),
+                chain=tuple(_rung(rung) for rung in raw["chain"]),
                 items=tuple(_item(item) for item in raw["items"]),
                 opened_at=opened_at,
                 status=raw["status"],
@@ -175,23 +181,15 @@ def _save_desk(connection: Connection, desk: Desk, now: datetime) -> None:
 
 
 def _chain(connection: Connection, region_code: str) -> tuple[Recipient, ...]:
-    rows = connection.execute(
-        select(store.supervisors.c.id, store.supervisors.c.level, store.supervisors.c.region_code).order_by(
-            store.supervisors.c.id
-        )
-    ).all()
-    scopes: dict[tuple[Level, str | None], str] = {}
-    zones: dict[str, str] = {}
-    for row in rows:
-        scopes.setdefault((row.level, row.region_code), row.id)
-        zones[row.id] = supervisor_time_zone(row.region_code)
+    scopes = supervisors_by_scope(connection)
     chain: list[Recipient] = []
     level: Level | None = "kabupaten"
     while level is not None:
         chosen = route(region_code, scopes, from_level=level)
         if chosen is None:
             break
-        chain.append(Recipient(chosen.level, chosen.supervisor_id, zones[chosen.supervisor_id]))
+        zone = supervisor_time_zone(region_for_level(region_code, chosen.level))
+        chain.append(Recipient(chosen.level, chosen.supervisor_id, zone, chosen.others))
         above = LEVELS.index(chosen.level) + 1
         level = LEVELS[above] if above < len(LEVELS) else None
     return tuple(chain)
@@ -360,13 +358,14 @@ def _body(
 
 def _deliver(connection: Connection, message: Message, *, policy: Policy, now: datetime) -> int:
     supervisor = (
-        connection.execute(select(store.supervisors).where(store.supervisors.c.id == message.recipient.supervisor_id))
+        connection.execute(select(store.supervisors).where(store.supervisors.c.id == message.supervisor_id))
         .mappings()
         .first()
     )
     if supervisor is None:
         return 0
     body = _body(connection, message.incident, message.kind, message.recipient, policy)
+    body["supervisor_id"] = message.supervisor_id
     if message.previous_severity is not None:
         body["previous_severity"] = message.previous_severity
     if message.kind == "escalated":
@@ -391,7 +390,7 @@ def _deliver(connection: Connection, message: Message, *, policy: Policy, now: d
         message.kind,
         message.incident.severity,
         len(message.incident.items),
-        message.recipient.supervisor_id,
+        message.supervisor_id,
     )
     return 1
 

@@ -77,11 +77,18 @@ class Timing:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One rung of an escalation chain: who hears at that level, and their time zone."""
+    """One rung of an escalation chain: who hears at that level, and their time zone. Several
+    supervisors of one level and region all hear (`others`); `supervisor_id` is the primary."""
 
     level: str
     supervisor_id: str
     time_zone: str
+    others: tuple[str, ...] = ()
+
+    @property
+    def supervisor_ids(self) -> tuple[str, ...]:
+        """Everyone on this rung, the primary first."""
+        return (self.supervisor_id, *self.others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,12 +243,13 @@ Event = Opened | Raised | Resolved | Acknowledged | Tick
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """Tell `recipient` about `incident` (as it is after the step)."""
+    """Tell `supervisor_id` (one of the `recipient` rung) about `incident` (as it is after the step)."""
 
     message_key: str  # derived: the same step on the same state makes the same key
     kind: MessageKind
     incident: Incident
     recipient: Recipient
+    supervisor_id: str
     previous_severity: Severity | None = None
 
 
@@ -421,8 +429,7 @@ def _resolve(desk: Desk, event: Resolved, now: datetime, timing: Timing, changes
     )
     if told and timing.send_resolved:
         for level in range(closed.level + 1):
-            recipient = closed.chain[level]
-            changes.append(Message(_key(closed, "resolved", recipient), "resolved", closed, recipient))
+            changes.extend(_tell(closed, "resolved", closed, closed.chain[level]))
     changes.append(Fact("resolved" if told else "dismissed", closed))
     return desk
 
@@ -462,8 +469,22 @@ def _escalate_at(incident: Incident, severity: str, now: datetime, timing: Timin
     return timing.release(severity, incident.recipient.time_zone, now) + deadline
 
 
-def _key(incident: Incident, kind: MessageKind, recipient: Recipient) -> str:
-    return f"{incident.incident_id}|{incident.messages}|{kind}|{recipient.supervisor_id}"
+def _key(incident: Incident, kind: MessageKind, supervisor_id: str) -> str:
+    return f"{incident.incident_id}|{incident.messages}|{kind}|{supervisor_id}"
+
+
+def _tell(
+    numbered: Incident,
+    kind: MessageKind,
+    incident: Incident,
+    recipient: Recipient,
+    previous_severity: Severity | None = None,
+) -> list[Message]:
+    """One message per supervisor of the rung (keys numbered by `numbered`'s count so far)."""
+    return [
+        Message(_key(numbered, kind, supervisor_id), kind, incident, recipient, supervisor_id, previous_severity)
+        for supervisor_id in recipient.supervisor_ids
+    ]
 
 
 def _advance_one(incident: Incident, now: datetime, timing: Timing, changes: list[Change]) -> Incident:
@@ -481,7 +502,7 @@ def _advance_one(incident: Incident, now: datetime, timing: Timing, changes: lis
             escalate_at=None,
         )
         told = replace(told, escalate_at=_escalate_at(told, severity, now, timing))
-        changes.append(Message(_key(incident, "opened", told.recipient), "opened", told, told.recipient))
+        changes.extend(_tell(incident, "opened", told, told.recipient))
         return replace(told, messages=incident.messages + 1)
     if incident.update_at is not None and incident.update_at <= now:
         previous = incident.notified_severity
@@ -495,17 +516,14 @@ def _advance_one(incident: Incident, now: datetime, timing: Timing, changes: lis
             if deadline is not None and (current is None or deadline < current):
                 told = replace(told, escalate_at=deadline)
         for level in range(told.level + 1):
-            recipient = told.chain[level]
-            changes.append(
-                Message(_key(incident, "updated", recipient), "updated", told, recipient, previous_severity=previous)
-            )
+            changes.extend(_tell(incident, "updated", told, told.chain[level], previous))
         return replace(told, messages=incident.messages + 1)
     if incident.status == "open" and incident.escalate_at is not None and incident.escalate_at <= now:
         if incident.level + 1 >= len(incident.chain):
             return replace(incident, escalate_at=None)
         climbed = replace(incident, level=incident.level + 1)
         climbed = replace(climbed, escalate_at=_escalate_at(climbed, climbed.severity, now, timing))
-        changes.append(Message(_key(incident, "escalated", climbed.recipient), "escalated", climbed, climbed.recipient))
+        changes.extend(_tell(incident, "escalated", climbed, climbed.recipient))
         changes.append(Fact("escalated", climbed))
         return replace(climbed, messages=incident.messages + 1)
     return incident

@@ -54,16 +54,16 @@ def _merge(connection: Connection, table: store.Table, key_column: str, key: str
         connection.execute(insert(table).values({key_column: key, **values}))
 
 
-def supervisors_by_scope(connection: Connection) -> dict[tuple[Level, str | None], str]:
-    """(level, region code) → supervisor id, for routing."""
+def supervisors_by_scope(connection: Connection) -> dict[tuple[Level, str | None], tuple[str, ...]]:
+    """(level, region code) → every supervisor id registered there (sorted), for routing."""
     rows = connection.execute(
         select(store.supervisors.c.id, store.supervisors.c.level, store.supervisors.c.region_code).order_by(
             store.supervisors.c.id
         )
     ).all()
-    scopes: dict[tuple[Level, str | None], str] = {}
+    scopes: dict[tuple[Level, str | None], tuple[str, ...]] = {}
     for row in rows:
-        scopes.setdefault((row.level, row.region_code), row.id)
+        scopes[(row.level, row.region_code)] = (*scopes.get((row.level, row.region_code), ()), row.id)
     return scopes
 
 

@@ -159,6 +159,21 @@ class TestEscalationAndAcknowledgement:
         assert run.kinds() == [("opened", "SUP-1871")]
         assert run.desk.incidents[0].escalate_at == at(5) + timedelta(hours=34)
 
+    def test_every_supervisor_of_a_shared_rung_hears_every_message(self) -> None:
+        shared = (replace(CHAIN[0], others=("SUP-1871B",)), *CHAIN[1:])
+        event = opened("dev-1")
+        run = play([(0, replace(event, chain=shared))], until=5 + DAY)
+        run.send(Resolved("dev-1", at(5 + DAY + 1)), 5 + DAY + 1)
+        assert run.kinds() == [
+            ("opened", "SUP-1871"),
+            ("opened", "SUP-1871B"),
+            ("escalated", "SUP-18"),
+            ("resolved", "SUP-1871"),
+            ("resolved", "SUP-1871B"),
+            ("resolved", "SUP-18"),
+        ]
+        assert len({message.message_key for message in run.messages}) == 6
+
     def test_resolution_reaches_every_level_that_had_it(self) -> None:
         run = play([(0, opened("dev-1"))], until=5 + DAY)
         run.send(Resolved("dev-1", at(5 + DAY + 1)), 5 + DAY + 1)

@@ -70,6 +70,13 @@ class TestRouting:
     def test_any_code_inside_the_kabupaten_routes_to_it(self, code: str) -> None:
         assert route(code, ALL_LEVELS) == Route("SUP-1871", "kabupaten", climbed=False)
 
+    def test_several_supervisors_of_one_level_all_hear_the_first_by_id_is_primary(self) -> None:
+        scopes = {**ALL_LEVELS, ("kabupaten", "18.71"): ("SUP-1871B", "SUP-1871")}
+        chosen = route(VILLAGE, scopes)
+        assert chosen == Route("SUP-1871", "kabupaten", climbed=False, others=("SUP-1871B",))
+        assert chosen is not None
+        assert chosen.supervisor_ids == ("SUP-1871", "SUP-1871B")
+
     def test_region_for_level(self) -> None:
         assert region_for_level(VILLAGE, "kabupaten") == "18.71"
         assert region_for_level(VILLAGE, "provinsi") == "18"

@@ -233,7 +233,8 @@ def _chain(
         chosen = route(region_code, scopes, from_level=level)
         if chosen is None:
             break
-        chain.append(Recipient(chosen.level, chosen.supervisor_id, zones.get(chosen.supervisor_id, regions.WIB)))
+        zone = zones.get(chosen.supervisor_id, regions.WIB)
+        chain.append(Recipient(chosen.level, chosen.supervisor_id, zone, chosen.others))
         above = LEVELS.index(chosen.level) + 1
         level = LEVELS[above] if above < len(LEVELS) else None
     return tuple(chain)
@@ -363,8 +364,8 @@ def _drive_facilitator(
         for change in result.changes:
             if isinstance(change, Message):
                 budget.messages[change.kind] += 1
-                budget.per_supervisor[change.recipient.supervisor_id] += 1
-                told_supervisors.add(change.recipient.supervisor_id)
+                budget.per_supervisor[change.supervisor_id] += 1
+                told_supervisors.add(change.supervisor_id)
                 incident = change.incident
                 if change.kind == "opened":
                     budget.incidents_told += 1
