@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -26,16 +27,38 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     inspect,
     select,
     text,
 )
+from sqlalchemy.engine import Dialect
 
 from shared.sql import build_engine as build_sql_engine
 
 log = logging.getLogger(__name__)
 
 metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant, stored in UTC and always read back with its offset. SQLite keeps no time zone,
+    so without this a row read back is naive and the API would answer a `date-time` without an
+    offset; PostgreSQL's `timestamptz` gives the same values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 regions = Table(
     "regions",
@@ -83,20 +106,20 @@ alerts = Table(
     Column("escalation_level", String(20), nullable=False),
     Column("status", String(20), nullable=False),  # open, acknowledged, resolved
     Column("payload", JSON, nullable=False),  # the webhook body of `alert.opened`
-    Column("detected_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("detected_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("acknowledged_at", UtcDateTime(), nullable=True),
     # schema v2 (nullable: rows from v1 keep working)
     Column("region_code", String(20), nullable=True, index=True),  # the routing region (scope of acks/lists)
     Column("facilitator_id", String(80), nullable=True),
     Column("concerns", String(20), nullable=True),
     Column("acknowledged_by", String(80), nullable=True),
-    Column("escalate_at", DateTime(timezone=True), nullable=True, index=True),  # the durable escalation schedule
+    Column("escalate_at", UtcDateTime(), nullable=True, index=True),  # the durable escalation schedule
     Column("escalated_to", String(80), nullable=True),  # the next level's alert id once it climbed
-    Column("digest_at", DateTime(timezone=True), nullable=True, index=True),  # info items: when the digest goes
-    Column("digested_at", DateTime(timezone=True), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("digest_at", UtcDateTime(), nullable=True, index=True),  # info items: when the digest goes
+    Column("digested_at", UtcDateTime(), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=True),
 )
 deliveries = Table(
     "deliveries",
@@ -108,13 +131,13 @@ deliveries = Table(
     Column("body", Text, nullable=False),
     Column("status", String(20), nullable=False, index=True),  # pending, delivered, failed
     Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("next_attempt_at", UtcDateTime(), nullable=False, index=True),
     Column("last_error", String(500), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # schema v2
     Column("kind", String(40), nullable=True),  # alert.opened, alert.escalated, alert.resolved, alert.digest
     Column("supervisor_id", String(80), nullable=True),
-    Column("replayed_at", DateTime(timezone=True), nullable=True),
+    Column("replayed_at", UtcDateTime(), nullable=True),
 )
 parked_deviations = Table(
     "parked_deviations",
@@ -122,7 +145,7 @@ parked_deviations = Table(
     Column("deviation_id", String(80), primary_key=True),
     Column("group_id", String(80), nullable=False, index=True),
     Column("record", Text, nullable=False),  # the CloudEvents JSON, to retry once the registry knows more
-    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Column("parked_at", UtcDateTime(), nullable=False),
 )
 
 
@@ -133,9 +156,9 @@ outbox = Table(
     Column("topic", String(200), nullable=False),  # unqualified topic name; the publisher adds the prefix
     Column("key", String(200), nullable=False),
     Column("envelope", Text, nullable=False),  # the CloudEvents JSON, id included: a re-publish is the same event
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     # Only set by versions before 4 (rows are now removed once published); kept for old stores.
-    Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("published_at", UtcDateTime(), nullable=True, index=True),
 )
 # Incidents (schema v3): one row per facilitator holding the pure lifecycle's state (`incidents.Desk`
 # as JSON) with the next moment it needs a tick, and one row per incident for the API and console.
@@ -144,8 +167,8 @@ incident_desks = Table(
     metadata,
     Column("facilitator_id", String(80), primary_key=True),
     Column("state", JSON, nullable=False),
-    Column("wake_at", DateTime(timezone=True), nullable=True, index=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("wake_at", UtcDateTime(), nullable=True, index=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 incidents = Table(
     "incidents",
@@ -163,13 +186,13 @@ incidents = Table(
     Column("group_id", String(80), nullable=False),
     Column("rule", String(80), nullable=False),
     Column("items", JSON, nullable=False),
-    Column("detected_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("detected_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("acknowledged_at", UtcDateTime(), nullable=True),
     Column("acknowledged_by", String(80), nullable=True),
     Column("note", String(1000), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
 )
 # Schema v5: the supervisors' "useful / not useful" marks on incident items, one per item and reader.
 item_feedback = Table(
@@ -180,7 +203,7 @@ item_feedback = Table(
     Column("incident_id", String(80), nullable=False, index=True),
     Column("rule", String(80), nullable=False),
     Column("useful", Integer, nullable=False),  # 1 useful, 0 not useful
-    Column("marked_at", DateTime(timezone=True), nullable=False),
+    Column("marked_at", UtcDateTime(), nullable=False),
 )
 schema_version = Table(
     "schema_version",
@@ -280,8 +303,6 @@ def migrate(engine: Engine) -> int:
 
 
 def _now_iso() -> str:
-    from datetime import UTC, datetime
-
     return datetime.now(UTC).isoformat()
 
 

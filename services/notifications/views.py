@@ -27,11 +27,44 @@ from services.notifications import incident_shell, store
 from services.notifications.channels.feed import FeedHub
 from services.notifications.deps import Context, CurrentPrincipal, NotificationsContext
 from shared.auth import InvalidToken, Principal, read_token
-from shared.web import Problem
+from shared.web import PROBLEM_JSON, Problem
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
+# Every refusal is RFC 9457 problem details (`shared.web.Problem`); the OpenAPI document says so for
+# each operation, so a client (and the fuzzing run) knows the shape of a 4xx before meeting one.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_PROBLEMS = {
+    401: "No valid bearer token",
+    403: "Outside the caller's role or region",
+    404: "No such alert, incident or delivery",
+    422: "A named field is invalid",
+    503: "The service is starting",
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    for status, text in _PROBLEMS.items()
+}
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=PROBLEM_RESPONSES)
 console_router = APIRouter(tags=["console"])
 CONSOLE_PAGE = Path(__file__).parent / "console" / "index.html"
 
@@ -192,6 +225,25 @@ async def _stream_principal(request: Request, context: NotificationsContext, tok
         except InvalidToken as exc:
             raise Problem(401, "Unauthorized", str(exc)) from exc
     return await context.authenticate(request)
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: str, context: Context, principal: CurrentPrincipal) -> AlertOut:
+    """One alert (or an incident by its id, as its `ack_url` names it); 404 if there is none."""
+    if principal.role == "facilitator":
+        raise Problem(403, "Forbidden", "alerts are for supervisors")
+    with context.engine.connect() as connection:
+        alert = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
+        if alert is None:
+            incident = _incident_row(connection, alert_id)
+            if incident is None:
+                raise Problem(404, "Not found", f"no alert {alert_id}")
+            if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
+                raise Problem(403, "Forbidden", "the incident is outside your region")
+            return _incident_as_alert(incident)
+    if not may_see(principal, supervisor_id=alert["supervisor_id"], region_code=alert["region_code"]):
+        raise Problem(403, "Forbidden", "the alert is outside your region")
+    return _alert_out(alert)
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
@@ -379,6 +431,20 @@ def _with_texts(connection: Any, row: Any, reader: str) -> dict[str, Any]:
         )
     lead = payloads.get(row["deviation_id"]) or {}
     return {**row, "items": items, "facilitator": lead.get("facilitator"), "reason": lead.get("message")}
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentOut, tags=["incidents"])
+def get_incident(incident_id: str, context: Context, principal: CurrentPrincipal) -> IncidentOut:
+    """One incident with its items' texts; 404 if there is none."""
+    if principal.role not in ("supervisor", "admin"):
+        raise Problem(403, "Forbidden", "only supervisors and admins see incidents")
+    with context.engine.connect() as connection:
+        incident = _incident_row(connection, incident_id)
+        if incident is None:
+            raise Problem(404, "Not found", f"no incident {incident_id}")
+        if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
+            raise Problem(403, "Forbidden", "the incident is outside your region")
+        return IncidentOut(**_with_texts(connection, incident, principal.subject))
 
 
 @router.post("/incidents/{incident_id}/feedback", response_model=IncidentOut, tags=["incidents"])

@@ -569,6 +569,16 @@ def test_alerts_api_lists_and_only_the_owner_acknowledges_once(world: World) -> 
         assert again.json() == first.json()
         assert api.get("/alerts", headers=owner, params={"status": "acknowledged"}).json()[0]["alert_id"] == alert_id
         assert api.post("/alerts/alert-does-not-exist/ack", headers=owner).status_code == 404
+        # Every timestamp carries its offset (the schema says date-time); what does not exist is a 404 problem.
+        one = api.get(f"/alerts/{alert_id}", headers=owner)
+        assert one.status_code == 200, one.text
+        for name in ("created_at", "acknowledged_at"):
+            assert datetime.fromisoformat(one.json()[name]).utcoffset() is not None, one.json()[name]
+        assert api.get(f"/alerts/{alert_id}", headers=intruder).status_code == 403
+        for missing in ("/alerts/alert-does-not-exist", "/incidents/inc-does-not-exist"):
+            answer = api.get(missing, headers=owner)
+            assert answer.status_code == 404, answer.text
+            assert answer.headers["content-type"].startswith("application/problem+json")
 
     records = world.alerts(
         until=lambda rs: "notifications.alert_acknowledged.v1" in event_types(rs), timeout=30, settle=1.5
