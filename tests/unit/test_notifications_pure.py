@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -348,6 +349,35 @@ class TestMessages:
                 "facilitator Siti Rahmawati."
             ),
         }
+
+    @pytest.mark.parametrize(
+        ("status", "words_id", "words_en"),
+        [
+            ("not_started", "belum dimulai", "not started"),
+            ("in_progress", "sedang berjalan", "in progress"),
+            ("blocked", "terhambat", "blocked"),
+            ("something_else", "status tidak diketahui", "status unknown"),
+        ],
+    )
+    def test_activity_statuses_are_words(self, status: str, words_id: str, words_en: str) -> None:
+        context = replace(
+            absent_context(rule="plan.activity_overdue"),
+            details={"activity_title": "Posyandu", "due_on": "2026-11-20", "status": status},
+        )
+        message = render(context)
+        assert f"20 November 2026 ({words_id})" in message["id"]
+        assert f"20 November 2026 ({words_en})" in message["en"]
+        assert status not in message["id"]
+        assert "status:" not in message["id"] + message["en"]
+
+    def test_meeting_periods_are_words(self) -> None:
+        context = replace(
+            absent_context(rule="meeting.overdue"),
+            details={"period": "2026-11", "due_at": "2026-11-10T02:00:00+00:00"},
+        )
+        message = render(context)
+        assert "periode November 2026;" in message["id"]
+        assert "period November 2026;" in message["en"]
 
     @pytest.mark.parametrize("rule", ["meeting.facilitator_absent", "meeting.too_short"])
     def test_texts_fit_a_phone_notification(self, rule: str) -> None:
