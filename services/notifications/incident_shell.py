@@ -23,6 +23,7 @@ from services.notifications.delivery_queue import queue
 from services.notifications.incidents import (
     Acknowledged,
     Change,
+    Closed,
     Desk,
     Event,
     Fact,
@@ -34,6 +35,7 @@ from services.notifications.incidents import (
     Recipient,
     Resolved,
     Severity,
+    Snoozed,
     Timing,
     run_due,
     step,
@@ -101,7 +103,16 @@ def _item(data: dict[str, Any]) -> Item:
     )
 
 
-_MOMENTS = ("opened_at", "notify_at", "update_at", "escalate_at", "notified_at", "acknowledged_at", "resolved_at")
+_MOMENTS = (
+    "opened_at",
+    "notify_at",
+    "update_at",
+    "escalate_at",
+    "notified_at",
+    "acknowledged_at",
+    "resolved_at",
+    "snoozed_until",
+)
 
 
 def desk_to_json(desk: Desk) -> dict[str, Any]:
@@ -121,6 +132,8 @@ def desk_to_json(desk: Desk) -> dict[str, Any]:
                 "messages": incident.messages,
                 "acknowledged_by": incident.acknowledged_by,
                 "note": incident.note,
+                "snooze_reason": incident.snooze_reason,
+                "outcome": incident.outcome,
                 **{name: _iso(getattr(incident, name)) for name in _MOMENTS},
             }
         )
@@ -154,6 +167,8 @@ def desk_from_json(data: dict[str, Any]) -> Desk:
                 messages=raw["messages"],
                 acknowledged_by=raw["acknowledged_by"],
                 note=raw["note"],
+                snooze_reason=raw.get("snooze_reason"),
+                outcome=raw.get("outcome"),
                 **moments,
             )
         )
@@ -224,6 +239,28 @@ def acknowledge(
     if row is None or row.status not in ("pending", "open"):
         return False
     apply(connection, row.facilitator_id, Acknowledged(incident_id, by, note), policy=policy, now=now)
+    return True
+
+
+def snooze(
+    connection: Connection, incident_id: str, *, by: str, until: datetime, reason: str, policy: Policy, now: datetime
+) -> bool:
+    """Put a live incident aside until `until`; True if it was live."""
+    row = connection.execute(select(store.incidents).where(store.incidents.c.incident_id == incident_id)).first()
+    if row is None or row.status not in ("pending", "open", "acknowledged"):
+        return False
+    apply(connection, row.facilitator_id, Snoozed(incident_id, by, until, reason), policy=policy, now=now)
+    return True
+
+
+def close(
+    connection: Connection, incident_id: str, *, by: str, outcome: str, note: str | None, policy: Policy, now: datetime
+) -> bool:
+    """Close a live incident with an outcome; True the first time."""
+    row = connection.execute(select(store.incidents).where(store.incidents.c.incident_id == incident_id)).first()
+    if row is None or row.status not in ("pending", "open", "acknowledged"):
+        return False
+    apply(connection, row.facilitator_id, Closed(incident_id, by, outcome, note), policy=policy, now=now)
     return True
 
 
@@ -443,6 +480,9 @@ def _upsert_row(connection: Connection, incident: Incident, status: str, now: da
         "acknowledged_by": incident.acknowledged_by,
         "note": incident.note,
         "resolved_at": incident.resolved_at,
+        "snoozed_until": incident.snoozed_until,
+        "snooze_reason": incident.snooze_reason,
+        "outcome": incident.outcome,
     }
     changed = connection.execute(
         update(store.incidents).where(store.incidents.c.incident_id == incident.incident_id).values(values)

@@ -36,9 +36,9 @@ from typing import Literal
 
 Severity = Literal["info", "warning", "critical"]
 Kind = Literal["group", "facilitator"]
-Status = Literal["pending", "open", "acknowledged", "resolved"]
+Status = Literal["pending", "open", "acknowledged", "resolved", "closed"]
 MessageKind = Literal["opened", "updated", "escalated", "resolved"]
-FactKind = Literal["opened", "acknowledged", "escalated", "resolved", "dismissed"]
+FactKind = Literal["opened", "acknowledged", "escalated", "resolved", "dismissed", "snoozed", "closed"]
 
 SEVERITY_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
 INHIBITING_RULES = frozenset({"facilitator.many_groups_deviating", "facilitator.devices_silent"})
@@ -130,6 +130,9 @@ class Incident:
     acknowledged_by: str | None = None
     note: str | None = None
     resolved_at: datetime | None = None
+    snoozed_until: datetime | None = None  # put aside by the supervisor: no escalation before then
+    snooze_reason: str | None = None
+    outcome: str | None = None  # why the supervisor closed it
 
     @property
     def open_items(self) -> tuple[Item, ...]:
@@ -144,8 +147,8 @@ class Incident:
 
     @property
     def live(self) -> bool:
-        """Not resolved."""
-        return self.status != "resolved"
+        """Not resolved or closed."""
+        return self.status not in ("resolved", "closed")
 
     @property
     def inhibits(self) -> bool:
@@ -231,11 +234,33 @@ class Acknowledged:
 
 
 @dataclass(frozen=True, slots=True)
+class Snoozed:
+    """A supervisor put the incident aside until `until`, saying why: nothing climbs before then;
+    afterwards it is back in the queue and its acknowledgement deadline runs again from `until`."""
+
+    incident_id: str
+    by: str
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """A supervisor closed the incident with an outcome: it leaves the queue, stops climbing, and
+    its deviations never reopen it (a new deviation starts a new incident)."""
+
+    incident_id: str
+    by: str
+    outcome: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed."""
 
 
-Event = Opened | Raised | Resolved | Acknowledged | Tick
+Event = Opened | Raised | Resolved | Acknowledged | Snoozed | Closed | Tick
 
 
 # -- changes -------------------------------------------------------------------------------------
@@ -296,6 +321,10 @@ def step(desk: Desk, event: Event, now: datetime, timing: Timing) -> Step:
         desk = _resolve(desk, event, now, timing, changes)
     elif isinstance(event, Acknowledged):
         desk = _acknowledge(desk, event, now, changes)
+    elif isinstance(event, Snoozed):
+        desk = _snooze(desk, event, now, timing, changes)
+    elif isinstance(event, Closed):
+        desk = _close(desk, event, now, changes)
     desk = _advance(desk, now, timing, changes)
     return Step(desk, tuple(changes))
 
@@ -436,7 +465,7 @@ def _resolve(desk: Desk, event: Resolved, now: datetime, timing: Timing, changes
 
 def _acknowledge(desk: Desk, event: Acknowledged, now: datetime, changes: list[Change]) -> Desk:
     incident = next((other for other in desk.incidents if other.incident_id == event.incident_id), None)
-    if incident is None or incident.status in ("acknowledged", "resolved"):
+    if incident is None or incident.status in ("acknowledged", "resolved", "closed"):
         return desk
     # Seen in the console before the first message: nobody needs the message any more.
     acknowledged = replace(
@@ -452,6 +481,54 @@ def _acknowledge(desk: Desk, event: Acknowledged, now: datetime, changes: list[C
     )
     changes.append(Fact("acknowledged", acknowledged))
     return _replace_incident(desk, acknowledged)
+
+
+def _snooze(desk: Desk, event: Snoozed, now: datetime, timing: Timing, changes: list[Change]) -> Desk:
+    incident = next((other for other in desk.incidents if other.incident_id == event.incident_id), None)
+    if incident is None or not incident.live or event.until <= now:
+        return desk
+    # Seen in the console: a first message is no longer needed (as with an acknowledgement).
+    snoozed = replace(
+        incident,
+        status="acknowledged" if incident.status == "acknowledged" else "open",
+        notify_at=None,
+        notified_severity=incident.notified_severity or incident.severity,
+        notified_at=incident.notified_at or now,
+        snoozed_until=event.until,
+        snooze_reason=event.reason,
+    )
+    if snoozed.status == "open":
+        deadline = timing.deadline(snoozed.severity)
+        has_next = snoozed.level + 1 < len(snoozed.chain)
+        snoozed = replace(snoozed, escalate_at=event.until + deadline if deadline is not None and has_next else None)
+    changes.append(Fact("snoozed", snoozed))
+    return _replace_incident(desk, snoozed)
+
+
+def _close(desk: Desk, event: Closed, now: datetime, changes: list[Change]) -> Desk:
+    incident = next((other for other in desk.incidents if other.incident_id == event.incident_id), None)
+    if incident is None or not incident.live:
+        return desk
+    closed = replace(
+        incident,
+        status="closed",
+        resolved_at=now,
+        outcome=event.outcome,
+        note=event.note or incident.note,
+        acknowledged_by=incident.acknowledged_by or event.by,
+        acknowledged_at=incident.acknowledged_at or now,
+        notify_at=None,
+        update_at=None,
+        escalate_at=None,
+    )
+    closed_ids = (*desk.closed, *(item.deviation_id for item in incident.items))[-CLOSED_MEMORY:]
+    desk = replace(
+        desk,
+        incidents=tuple(other for other in desk.incidents if other.incident_id != incident.incident_id),
+        closed=closed_ids,
+    )
+    changes.append(Fact("closed", closed))
+    return desk
 
 
 def _advance(desk: Desk, now: datetime, timing: Timing, changes: list[Change]) -> Desk:

@@ -91,6 +91,8 @@ def _period(value: Any, *, english: bool) -> str:
     months = _MONTHS_EN if english else _MONTHS_ID
     if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
         return f"{months[int(text[5:]) - 1]} {text[:4]}"
+    if len(text) == 7 and text[4:6] == "-Q" and text[:4].isdigit() and text[6] in "1234":
+        return f"Q{text[6]} {text[:4]}" if english else f"triwulan ke-{text[6]} {text[:4]}"
     if len(text) == 10:
         return _day(text, english=english)
     return text
@@ -226,11 +228,12 @@ def _low_score(c: AlertContext, place: str) -> Texts:
 def _sustained_success(c: AlertContext, place: str) -> Texts:
     d = c.details
     periods = d.get("periods_in_a_row", "?")
-    through = d.get("through_period", "?")
+    through_id = _period(d.get("through_period"), english=False)
+    through_en = _period(d.get("through_period"), english=True)
     return (
         f"Kabar baik: {place} menjalankan pertemuan sesuai rencana {periods} periode berturut-turut "
-        f"(sampai {through}). Pendamping: {c.facilitator_name}.",
-        f"Good news: {place} has met as planned {periods} periods in a row (through {through}). "
+        f"(sampai {through_id}). Pendamping: {c.facilitator_name}.",
+        f"Good news: {place} has met as planned {periods} periods in a row (through {through_en}). "
         f"Facilitator: {c.facilitator_name}.",
     )
 

@@ -10,8 +10,10 @@ from services.notifications import store
 from services.notifications.routing import Level
 from shared.events import (
     DeviationOpened,
+    DeviceSynced,
     FacilitatorUpserted,
     GroupUpserted,
+    MeetingRecorded,
     RegionUpserted,
     SupervisorUpserted,
 )
@@ -46,6 +48,36 @@ def project_registry(connection: Connection, fact: EventData) -> bool:
     else:
         return False
     return True
+
+
+def project_field_activity(connection: Connection, fact: EventData) -> bool:
+    """What the console shows beside an incident: each device's last sync (the facilitator's data
+    freshness) and each meeting's attendance (the group's trend). True if it changed anything."""
+    if isinstance(fact, DeviceSynced):
+        table = store.device_syncs
+        row = connection.execute(
+            select(table.c.synced_through, table.c.received_at).where(table.c.device_id == fact.device_id)
+        ).first()
+        if row is not None and row.received_at >= fact.received_at:
+            return False  # an older sync read late never moves freshness back
+        values = {
+            "facilitator_id": fact.facilitator_id,
+            "synced_through": fact.synced_through,
+            "received_at": fact.received_at,
+        }
+        _merge(connection, table, "device_id", fact.device_id, values)
+        return True
+    if isinstance(fact, MeetingRecorded):
+        values = {
+            "group_id": fact.group_id,
+            "facilitator_id": fact.facilitator_id,
+            "started_at": fact.started_at,
+            "present": fact.present_count,
+            "members": fact.member_count or len(fact.attendance),
+        }
+        _merge(connection, store.meeting_attendance, "report_id", fact.report_id, values)
+        return True
+    return False
 
 
 def _merge(connection: Connection, table: store.Table, key_column: str, key: str, values: dict[str, Any]) -> None:

@@ -193,6 +193,10 @@ incidents = Table(
     Column("acknowledged_by", String(80), nullable=True),
     Column("note", String(1000), nullable=True),
     Column("resolved_at", UtcDateTime(), nullable=True),
+    # schema v6: the console's snooze (until, why) and close (outcome)
+    Column("snoozed_until", UtcDateTime(), nullable=True),
+    Column("snooze_reason", String(500), nullable=True),
+    Column("outcome", String(40), nullable=True),
 )
 # Schema v5: the supervisors' "useful / not useful" marks on incident items, one per item and reader.
 item_feedback = Table(
@@ -204,6 +208,26 @@ item_feedback = Table(
     Column("rule", String(80), nullable=False),
     Column("useful", Integer, nullable=False),  # 1 useful, 0 not useful
     Column("marked_at", UtcDateTime(), nullable=False),
+)
+# Schema v6: what the console shows next to an incident — when the facilitator's devices last
+# synced (one row per device) and the attendance of each group's meetings (one row per report).
+device_syncs = Table(
+    "device_syncs",
+    metadata,
+    Column("device_id", String(120), primary_key=True),
+    Column("facilitator_id", String(80), nullable=False, index=True),
+    Column("synced_through", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+)
+meeting_attendance = Table(
+    "meeting_attendance",
+    metadata,
+    Column("report_id", String(80), primary_key=True),
+    Column("group_id", String(80), nullable=False, index=True),
+    Column("facilitator_id", String(80), nullable=False, index=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("present", Integer, nullable=False),
+    Column("members", Integer, nullable=False),
 )
 schema_version = Table(
     "schema_version",
@@ -278,12 +302,25 @@ def _v5(connection: Connection) -> None:
     item_feedback.create(connection, checkfirst=True)
 
 
+def _v6(connection: Connection) -> None:
+    """Snooze and close on incidents; the facilitators' device syncs and meeting attendance (the
+    console's data freshness and attendance trend)."""
+    present = {column["name"] for column in inspect(connection).get_columns("incidents")}
+    for name in ("snoozed_until", "snooze_reason", "outcome"):
+        if name not in present:
+            column_type = incidents.c[name].type.compile(dialect=connection.dialect)
+            connection.execute(text(f"ALTER TABLE incidents ADD COLUMN {name} {column_type}"))
+    device_syncs.create(connection, checkfirst=True)
+    meeting_attendance.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
     (1, _v1),
     (2, _v2),
     (3, _v3),
     (4, _v4),
     (5, _v5),
+    (6, _v6),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
