@@ -611,6 +611,7 @@ class OverviewOut(BaseModel):
     code: str | None
     name: str
     path: list[dict[str, str | None]]
+    top: str | None = None  # the widest region the caller may open (None: the whole country)
     totals: OverviewRow
     rows: list[OverviewRow]
 
@@ -676,6 +677,7 @@ def overview(
         code=code,
         name=name,
         path=[{"code": c, "name": names.get(c, c)} for c in path_codes],
+        top=None if principal.role == "admin" or principal.scope == "*" else principal.scope,
         totals=_overview_row(totals, {}, {}),
         rows=[_overview_row(r, fresh, trends) for r in rows],
     )

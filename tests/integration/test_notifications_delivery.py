@@ -149,6 +149,7 @@ class Notifier:
 
     settings: NotificationsSettings
     port: int = field(default_factory=free_port)
+    clock: Callable[[], datetime] | None = None  # the service's `now` (default: the real one)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
@@ -158,7 +159,7 @@ class Notifier:
 
     def start(self, timeout: float = 60) -> Notifier:
         config = uvicorn.Config(
-            create_app(self.settings),
+            create_app(self.settings) if self.clock is None else create_app(self.settings, clock=self.clock),
             host="127.0.0.1",
             port=self.port,
             lifespan="on",
