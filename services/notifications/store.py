@@ -5,21 +5,22 @@ Deliveries are rows, not in-memory tasks: a crash between accepting a deviation 
 loses nothing, and a retry after a crash reuses the row's `message_id` (the `webhook-id`). The
 schedule is columns of the alert rows (`escalate_at`, `digest_at`), so it survives restarts too.
 
-Schema changes are a versioned, additive scheme (`schema_version` table, `MIGRATIONS` below): each
-step only creates tables or adds nullable columns, and `build_engine` applies the missing steps in
-order at start-up. This store is a projection plus queues, so additive steps are all it needs.
+Schema changes are Alembic revisions (`migrations/versions/`), as in meetings; `build_engine`
+upgrades to the newest at start-up. Stores made before that are brought up by their own numbered
+steps first (`legacy_schema.py`) and stamped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import (
     JSON,
     Column,
-    Connection,
     DateTime,
     Engine,
     Integer,
@@ -29,7 +30,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     inspect,
-    select,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -229,118 +229,28 @@ meeting_attendance = Table(
     Column("present", Integer, nullable=False),
     Column("members", Integer, nullable=False),
 )
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_at", String(40), nullable=False),
-)
-
-_V1_TABLES = ("regions", "supervisors", "facilitators", "groups", "alerts", "deliveries", "parked_deviations")
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def _v1(connection: Connection) -> None:
-    """The original schema (what `create_all` made before versions existed)."""
-    for name in _V1_TABLES:
-        table = metadata.tables[name]
-        if not inspect(connection).has_table(name):
-            # v1 columns only (their indexes come along): v2's additions are added by `_v2`, as on an old store.
-            legacy = Table(name, MetaData(), *(column._copy() for column in table.columns if not _is_v2(table, column)))
-            legacy.create(connection)
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the newest Alembic revision (idempotent); returns it.
 
+    A store made before Alembic (a `schema_version` table, versions 1–6) is first brought to v6 by
+    its own steps (`legacy_schema.py`) and stamped as revision 0001, which is that schema."""
+    from services.notifications import legacy_schema  # it reads this module's tables
 
-_V2_COLUMNS = {
-    "alerts": (
-        "region_code",
-        "facilitator_id",
-        "concerns",
-        "acknowledged_by",
-        "escalate_at",
-        "escalated_to",
-        "digest_at",
-        "digested_at",
-        "resolved_at",
-        "updated_at",
-    ),
-    "deliveries": ("kind", "supervisor_id", "replayed_at"),
-}
-
-
-def _is_v2(table: Table, column: Column[object]) -> bool:
-    return column.name in _V2_COLUMNS.get(table.name, ())
-
-
-def _v2(connection: Connection) -> None:
-    """Escalation/digest schedule and scope columns, delivery kinds, and the outbox table."""
-    for table_name, names in _V2_COLUMNS.items():
-        table = metadata.tables[table_name]
-        present = {column["name"] for column in inspect(connection).get_columns(table_name)}
-        for name in names:
-            if name in present:
-                continue
-            column = table.c[name]
-            column_type = column.type.compile(dialect=connection.dialect)
-            connection.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {column_type}"))
-            if column.index:
-                connection.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table_name}_{name} ON {table_name} ({name})"))
-    outbox.create(connection, checkfirst=True)
-
-
-def _v3(connection: Connection) -> None:
-    """Incidents: the lifecycle's state per facilitator and the incidents themselves."""
-    incident_desks.create(connection, checkfirst=True)
-    incidents.create(connection, checkfirst=True)
-
-
-def _v4(connection: Connection) -> None:
-    """The outbox keeps only what is still to publish: rows marked published by older versions go."""
-    connection.execute(outbox.delete().where(outbox.c.published_at.is_not(None)))
-
-
-def _v5(connection: Connection) -> None:
-    """Marks on incident items."""
-    item_feedback.create(connection, checkfirst=True)
-
-
-def _v6(connection: Connection) -> None:
-    """Snooze and close on incidents; the facilitators' device syncs and meeting attendance (the
-    console's data freshness and attendance trend)."""
-    present = {column["name"] for column in inspect(connection).get_columns("incidents")}
-    for name in ("snoozed_until", "snooze_reason", "outcome"):
-        if name not in present:
-            column_type = incidents.c[name].type.compile(dialect=connection.dialect)
-            connection.execute(text(f"ALTER TABLE incidents ADD COLUMN {name} {column_type}"))
-    device_syncs.create(connection, checkfirst=True)
-    meeting_attendance.create(connection, checkfirst=True)
-
-
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (1, _v1),
-    (2, _v2),
-    (3, _v3),
-    (4, _v4),
-    (5, _v5),
-    (6, _v6),
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-
-def migrate(engine: Engine) -> int:
-    """Apply the missing schema steps in order; returns the version now in place."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
-        schema_version.create(connection, checkfirst=True)
-        done = set(connection.execute(select(schema_version.c.version)).scalars())
-        for version, step in MIGRATIONS:
-            if version in done:
-                continue
-            step(connection)
-            connection.execute(schema_version.insert().values(version=version, applied_at=_now_iso()))
-            log.info("notifications store migrated to schema version %d", version)
-    return SCHEMA_VERSION
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
+        tables = set(inspect(connection).get_table_names())
+        config.attributes["connection"] = connection
+        if "schema_version" in tables and "alembic_version" not in tables:
+            legacy_schema.upgrade(connection)
+            command.stamp(config, "0001")
+            log.info("notifications store made before Alembic: stamped as revision 0001")
+        command.upgrade(config, "head")
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    return str(revision)
 
 
 def build_engine(database_url: str) -> Engine:
