@@ -5,7 +5,7 @@ on, these alerts are the items' texts and the console's cards; the incident is w
 ids make every step idempotent: a re-read record, a restart or a second scheduler tick changes
 nothing that was already done.
 
-Life of an alert (one per open deviation and escalation level):
+Life of an alert (one per open deviation, escalation level and supervisor of that level):
 
 - `accept_deviation`: routes to the `kabupaten` supervisor of the group's region (of the
   facilitator's region when the deviation `concerns` the facilitator), climbing when a level has no
@@ -14,12 +14,11 @@ Life of an alert (one per open deviation and escalation level):
   get `escalate_at = release + ack deadline(severity)`. Info items wait for the daily digest.
 - `update_deviation`: a deviation that got worse updates the same alert (severity, text) and sends
   an `alert.escalated` update to whoever already has it, never a new alert.
-- `escalate_due`: an alert still open at `escalate_at` climbs one level (a new alert id for the new
-  level, `alert.escalated` to that supervisor, `notifications.alert_escalated.v1` in the outbox).
+- climbing is `escalation.escalate_due`, the digest `digest.digest_due`, the wait for an unknown
+  group `parking.py`.
 - `acknowledge`: stops the chain for the whole deviation (every level's `escalate_at` is cleared).
 - `resolve_deviation`: `alert.resolved` to every level that got the alert; messages still waiting
   for working hours are cancelled instead (nobody needs to hear about a problem that is gone).
-- `digest_due`: info items of one supervisor go out together as one `alert.digest`.
 """
 
 from __future__ import annotations
@@ -32,16 +31,15 @@ from typing import Any, Literal
 from sqlalchemy import Connection, delete, insert, select, update
 
 from services.notifications import outbox, store
-from services.notifications.bodies import ack_url, rerender, webhook_body
+from services.notifications.bodies import rerender, webhook_body
 from services.notifications.delivery_queue import queue, queue_feed
-from services.notifications.ids import alert_id_for, digest_id_for
-from services.notifications.messages import render_digest
+from services.notifications.ids import alert_id_for
+from services.notifications.parking import park
 from services.notifications.projection import routing_region, supervisor_row, supervisors_by_scope
-from services.notifications.routing import LEVELS, Level, route
+from services.notifications.routing import Level, route
 from services.notifications.timing import Policy
 from shared.events import (
     AlertAcknowledged,
-    AlertEscalated,
     DeviationEscalated,
     DeviationOpened,
     DeviationResolved,
@@ -81,7 +79,7 @@ def accept_deviation(
     group = connection.execute(select(store.groups).where(store.groups.c.id == opened.group_id)).mappings().first()
     if group is None:
         # The same deviation again while it waits for the registry is a duplicate, not a second wait.
-        return Accepted("parked" if _park(connection, opened, record=record, now=now) else "duplicate")
+        return Accepted("parked" if park(connection, opened, record=record, now=now) else "duplicate")
     existing = (
         connection.execute(
             select(store.alerts)
@@ -106,7 +104,7 @@ def accept_deviation(
     region_code = routing_region(connection, opened)
     chosen = route(region_code, supervisors_by_scope(connection))
     if chosen is None:
-        _park(connection, opened, record=record, now=now)
+        park(connection, opened, record=record, now=now)
         return Accepted("unroutable")
     # Every supervisor of the level hears it, each with their own alert (the primary's id first).
     alert_id = alert_id_for(opened.deviation_id, chosen.level)
@@ -374,7 +372,7 @@ def _got_news(connection: Connection, alert: Any, now: datetime) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# acknowledgement, escalation and digests
+# acknowledgement
 
 
 def acknowledge(connection: Connection, alert: Any, *, by: str, now: datetime, source: str) -> bool:
@@ -408,234 +406,3 @@ def acknowledge(connection: Connection, alert: Any, *, by: str, now: datetime, s
     )
     log.info("alert %s acknowledged by %s: escalation stopped", alert["alert_id"], by)
     return True
-
-
-@dataclass(frozen=True)
-class Escalation:
-    """One climb: `from_alert_id` was not acknowledged in time, `to_alert_id` (None at the top)."""
-
-    from_alert_id: str
-    to_alert_id: str | None
-    to_level: Level | None
-    due_at: datetime
-    at: datetime
-
-
-def escalate_due(connection: Connection, *, policy: Policy, now: datetime, limit: int = 500) -> list[Escalation]:
-    """Climb every open alert whose acknowledgement deadline has passed (durable: the schedule is rows)."""
-    due = (
-        connection.execute(
-            select(store.alerts)
-            .where(
-                store.alerts.c.status == "open",
-                store.alerts.c.escalate_at <= now,
-                store.alerts.c.escalated_to.is_(None),
-            )
-            .order_by(store.alerts.c.escalate_at)
-            .limit(limit)
-        )
-        .mappings()
-        .all()
-    )
-    scopes = supervisors_by_scope(connection) if due else {}
-    done = []
-    for alert in due:
-        due_at = _utc(alert["escalate_at"])
-        level = alert["escalation_level"]
-        above = LEVELS[LEVELS.index(level) + 1 :] if level in LEVELS else ()
-        chosen = (
-            route(alert["region_code"] or alert["payload"]["region"]["code"], scopes, from_level=above[0])
-            if above
-            else None
-        )
-        if chosen is None:
-            connection.execute(
-                update(store.alerts).where(store.alerts.c.alert_id == alert["alert_id"]).values(escalate_at=None)
-            )
-            log.warning("alert %s unacknowledged at the top of the chain (%s): nobody above", alert["alert_id"], level)
-            done.append(Escalation(alert["alert_id"], None, None, due_at, now))
-            continue
-        new_id = alert_id_for(alert["deviation_id"], chosen.level)
-        connection.execute(
-            update(store.alerts)
-            .where(store.alerts.c.alert_id == alert["alert_id"])
-            .values(escalate_at=None, escalated_to=new_id, updated_at=now)
-        )
-        for supervisor_id in chosen.supervisor_ids:
-            own_id = (
-                new_id
-                if supervisor_id == chosen.supervisor_id
-                else alert_id_for(alert["deviation_id"], chosen.level, supervisor_id)
-            )
-            _climb(connection, alert, own_id, supervisor_id, chosen.level, policy=policy, now=now)
-        done.append(Escalation(alert["alert_id"], new_id, chosen.level, due_at, now))
-    return done
-
-
-def _climb(
-    connection: Connection,
-    alert: Any,
-    alert_id: str,
-    supervisor_id: str,
-    level: Level,
-    *,
-    policy: Policy,
-    now: datetime,
-) -> None:
-    """The next level's alert for one of its supervisors (nothing if it exists: a re-run)."""
-    exists = connection.execute(select(store.alerts.c.alert_id).where(store.alerts.c.alert_id == alert_id)).first()
-    if exists is not None:
-        return
-    supervisor = supervisor_row(connection, supervisor_id)
-    payload = {
-        **alert["payload"],
-        "type": "alert.escalated",
-        "alert_id": alert_id,
-        "escalation_level": level,
-        "supervisor_id": supervisor_id,
-        "from_supervisor_id": alert["supervisor_id"],
-        "escalated_from": alert["alert_id"],
-        "ack_url": ack_url(policy, alert_id),
-    }
-    payload["message"] = rerender(connection, payload, kind="alert.escalated")
-    released = policy.release_at(alert["severity"], supervisor, now)
-    connection.execute(
-        insert(store.alerts).values(
-            alert_id=alert_id,
-            deviation_id=alert["deviation_id"],
-            supervisor_id=supervisor_id,
-            group_id=alert["group_id"],
-            rule=alert["rule"],
-            severity=alert["severity"],
-            escalation_level=level,
-            status="open",
-            payload=payload,
-            detected_at=alert["detected_at"],
-            created_at=now,
-            updated_at=now,
-            region_code=alert["region_code"],
-            facilitator_id=alert["facilitator_id"],
-            concerns=alert["concerns"],
-            escalate_at=policy.escalate_at(alert["severity"], released, level),
-        )
-    )
-    queue(
-        connection,
-        alert_id=alert_id,
-        kind="alert.escalated",
-        body=payload,
-        supervisor=supervisor,
-        now=now,
-        deliver_at=released,
-        policy=policy,
-    )
-    outbox.add(
-        connection,
-        AlertEscalated(
-            alert_id=alert_id,
-            deviation_id=alert["deviation_id"],
-            supervisor_id=supervisor_id,
-            group_id=alert["group_id"],
-            rule=alert["rule"],
-            severity=alert["severity"],
-            escalation_level=level,
-            from_supervisor_id=alert["supervisor_id"],
-            escalated_at=now,
-        ),
-        source=policy.settings.source,
-        now=now,
-    )
-    log.info(
-        "alert %s not acknowledged by %s in time: escalated to %s (%s) as %s",
-        alert["alert_id"],
-        alert["supervisor_id"],
-        supervisor_id,
-        level,
-        alert_id,
-    )
-
-
-def digest_due(connection: Connection, *, policy: Policy, now: datetime) -> list[str]:
-    """Send each supervisor's due info items as one `alert.digest`; returns the digest ids."""
-    rows = (
-        connection.execute(
-            select(store.alerts)
-            .where(
-                store.alerts.c.status == "open",
-                store.alerts.c.severity == "info",
-                store.alerts.c.digested_at.is_(None),
-                store.alerts.c.digest_at <= now,
-            )
-            .order_by(store.alerts.c.supervisor_id, store.alerts.c.created_at)
-        )
-        .mappings()
-        .all()
-    )
-    by_supervisor: dict[str, list[Any]] = {}
-    for row in rows:
-        by_supervisor.setdefault(row["supervisor_id"], []).append(row)
-    digests = []
-    for supervisor_id, items in by_supervisor.items():
-        supervisor = supervisor_row(connection, supervisor_id)
-        alert_ids = [item["alert_id"] for item in items]
-        connection.execute(
-            update(store.alerts).where(store.alerts.c.alert_id.in_(alert_ids)).values(digested_at=now, updated_at=now)
-        )
-        if supervisor is None:
-            continue
-        digest_id = digest_id_for(supervisor_id, alert_ids)
-        bodies = [item["payload"] for item in items]
-        body = {
-            "type": "alert.digest",
-            "alert_id": digest_id,
-            "digest_id": digest_id,
-            "severity": "info",
-            "escalation_level": supervisor["level"],
-            "supervisor_id": supervisor_id,
-            "items": bodies,
-            "message": render_digest(bodies, language=supervisor["language"]),
-            "sent_for": now.isoformat().replace("+00:00", "Z"),
-        }
-        queue(
-            connection,
-            alert_id=digest_id,
-            kind="alert.digest",
-            body=body,
-            supervisor=supervisor,
-            now=now,
-            deliver_at=now,
-            policy=policy,
-            feed=False,
-        )
-        digests.append(digest_id)
-        log.info("digest %s of %d info item(s) queued for %s", digest_id, len(items), supervisor_id)
-    return digests
-
-
-# --------------------------------------------------------------------------------------------------
-# parking, queueing and bodies
-
-
-def _park(connection: Connection, opened: DeviationOpened, *, record: bytes, now: datetime) -> bool:
-    """Keep the record until the registry knows its group; False if it was already waiting."""
-    exists = connection.execute(
-        select(store.parked_deviations.c.deviation_id).where(
-            store.parked_deviations.c.deviation_id == opened.deviation_id
-        )
-    ).first()
-    if exists is None:
-        connection.execute(
-            insert(store.parked_deviations).values(
-                deviation_id=opened.deviation_id, group_id=opened.group_id, record=record.decode(), parked_at=now
-            )
-        )
-        return True
-    return False
-
-
-def parked_records(connection: Connection) -> list[bytes]:
-    """Deviations waiting for the registry (oldest first)."""
-    rows = connection.execute(
-        select(store.parked_deviations.c.record).order_by(store.parked_deviations.c.parked_at)
-    ).all()
-    return [row.record.encode() for row in rows]

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from sqlalchemy import Connection, Engine
 
-from services.notifications import alerts, incident_shell, projection
+from services.notifications import alerts, incident_shell, parking, projection
 from services.notifications.metrics import SERVICE, NotificationsMetrics
 from services.notifications.settings import NotificationsSettings
 from services.notifications.timing import Policy
@@ -149,7 +149,7 @@ class AlertIntake:
     def _retry_parked(self) -> bool:
         queued = False
         with self._engine.begin() as connection:
-            for raw in alerts.parked_records(connection):
+            for raw in parking.parked_records(connection):
                 decoded = serde.decode(raw)
                 if isinstance(decoded.event, DeviationOpened):
                     accepted = alerts.accept_deviation(

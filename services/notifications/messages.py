@@ -320,8 +320,8 @@ def render_digest(items: list[dict[str, Any]], *, language: str) -> dict[str, st
     more_id = f"\n…dan {count - 5} lainnya." if count > 5 else ""
     more_en = f"\n…and {count - 5} more." if count > 5 else ""
     return {
-        "id": f"Ringkasan Pantau: {count} kabar untuk Anda.\n- " + "\n- ".join(lines_id) + more_id,
-        "en": f"Pantau digest: {count} items for you.\n- " + "\n- ".join(lines_en) + more_en,
+        "id": f"Ringkasan harian Pantau: {count} kabar untuk Anda.\n- " + "\n- ".join(lines_id) + more_id,
+        "en": f"Pantau daily digest: {count} items for you.\n- " + "\n- ".join(lines_en) + more_en,
     }
 
 

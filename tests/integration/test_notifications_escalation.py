@@ -223,7 +223,7 @@ def test_info_items_go_out_as_one_digest_per_supervisor(world: Store) -> None:
     assert body["type"] == "alert.digest"
     assert body["supervisor_id"] == "SUP-7371"
     assert len(body["items"]) == 3
-    assert body["message"]["id"].startswith("Ringkasan Pantau: 3 kabar")
+    assert body["message"]["id"].startswith("Ringkasan harian Pantau: 3 kabar")
 
 
 # --------------------------------------------------------------------------------------------------

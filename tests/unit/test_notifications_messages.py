@@ -161,7 +161,7 @@ def test_fit_cuts_at_a_word() -> None:
 def test_digest_lists_items() -> None:
     items = [{"message": {"id": f"butir {n}", "en": f"item {n}"}} for n in range(7)]
     digest = render_digest(items, language="id")
-    assert digest["id"].startswith("Ringkasan Pantau: 7 kabar")
+    assert digest["id"].startswith("Ringkasan harian Pantau: 7 kabar")
     assert "…dan 2 lainnya." in digest["id"]
     assert "…and 2 more." in digest["en"]
 
