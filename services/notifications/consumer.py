@@ -157,6 +157,9 @@ class AlertIntake:
                     )
                     if accepted.outcome in ("queued", "digest"):
                         log.info("parked deviation %s now routed", decoded.event.deviation_id)
+                        self._metrics.alerts.labels(accepted.outcome, decoded.event.severity).inc()
+                        if accepted.climbed:
+                            self._metrics.routing_climbed.labels("above_kabupaten").inc()
                         queued = True
                         incident_shell.on_opened(connection, decoded.event, policy=self._policy, now=self._clock())
         return queued
