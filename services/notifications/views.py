@@ -545,7 +545,12 @@ def _live_incident_in_scope(connection: Any, incident_id: str, principal: Princi
     return incident
 
 
-@router.post("/incidents/{incident_id}/snooze", response_model=IncidentOut, tags=["incidents"])
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Already resolved or closed", "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+}
+
+
+@router.post("/incidents/{incident_id}/snooze", response_model=IncidentOut, tags=["incidents"], responses=_CONFLICT)
 def snooze_incident(incident_id: str, body: SnoozeIn, context: Context, principal: CurrentPrincipal) -> IncidentOut:
     """Put an incident aside until `until` with a reason: it does not climb before then and comes
     back to the work queue after. 409 if it is already resolved or closed."""
@@ -565,7 +570,7 @@ def snooze_incident(incident_id: str, body: SnoozeIn, context: Context, principa
         return IncidentOut(**_with_texts(connection, _incident_row(connection, incident_id), principal.subject))
 
 
-@router.post("/incidents/{incident_id}/close", response_model=IncidentOut, tags=["incidents"])
+@router.post("/incidents/{incident_id}/close", response_model=IncidentOut, tags=["incidents"], responses=_CONFLICT)
 def close_incident(incident_id: str, body: CloseIn, context: Context, principal: CurrentPrincipal) -> IncidentOut:
     """Close an incident with an outcome: it leaves the work queue and stops climbing; repeating it
     is harmless."""
@@ -648,8 +653,6 @@ def overview(
             path_codes = _path(regions.kabupaten_of(str(row["region_code"])))
         else:
             start = region or (None if principal.role == "admin" or principal.scope == "*" else principal.scope)
-            if start is not None and "." in start and len(start.split(".")) > 2:
-                start = regions.kabupaten_of(start)
             if start is not None and not (principal.role == "admin" or _covers(principal.scope, start)):
                 raise Problem(403, "Forbidden", "the region is outside your scope")
             groups = work_queue.groups_under(connection, region=start, facilitator=None)
