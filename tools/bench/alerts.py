@@ -7,7 +7,7 @@ receipt times, due dates, the offline grace) and drives the notifications servic
 lifecycle (`services/notifications/incidents.py`) with them, one desk per facilitator, routing each
 to the kabupaten → provinsi → nasional chain of the generated registry. Supervisors acknowledge an
 incident `ack_hours` after its first message (a supervisor who never does is `--ack-hours 0`), and
-info-only incidents reach them in a weekly digest (Monday 07.00 WIB).
+info-only incidents reach them in the service's daily digest (07.00 WIB on working days).
 
 Figures: messages (every pushed message: opened, updated, escalated, resolved, digest) per
 supervisor per week and per 100 groups per month, and *incident recall*: the share of the oracle's
@@ -240,13 +240,15 @@ def _chain(
     return tuple(chain)
 
 
-def _mondays(start: datetime, end: datetime) -> Iterator[datetime]:
-    day = start.date()
-    day += timedelta(days=(7 - day.weekday()) % 7)
-    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)  # Monday 07.00 WIB = 00.00 UTC
+def _working_mornings(start: datetime, end: datetime) -> Iterator[datetime]:
+    """07.00 WIB (00.00 UTC) of every day but Sunday: when the service sends its daily digest
+    (`digest.py`, `DIGEST_LOCAL_TIME` on working days; holidays are left out here)."""
+    day = start.date() + timedelta(days=1)
+    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
     while moment <= end:
-        yield moment
-        moment += timedelta(days=7)
+        if moment.weekday() != 6:
+            yield moment
+        moment += timedelta(days=1)
 
 
 def measure(
@@ -274,7 +276,7 @@ def measure(
     budget.supervisors_kabupaten = len(programme.regencies_in_use())
     end = shape.horizon_end
     budget.weeks = (end - shape.started_at).total_seconds() / (7 * 86400)
-    digest_moments = list(_mondays(shape.started_at, end))
+    digest_moments = list(_working_mornings(shape.started_at, end))
     digested: set[str] = set()
     told_supervisors: set[str] = set()
     digest_slots: set[tuple[datetime, str]] = set()
@@ -418,7 +420,7 @@ def _drive_facilitator(
             cleared.clear()
             for supervisor_id, items in waiting.items():
                 if items:
-                    # One digest per supervisor and week, whichever facilitators it covers.
+                    # One digest per supervisor and working day with news, whichever facilitators it covers.
                     digest_slots.add((now, supervisor_id))
                     digested.update(items)
                     delivered.update(items)
@@ -512,7 +514,8 @@ def render(budgets: list[tuple[str, AlertBudget]]) -> str:
         "symptom of a facilitator's groups in one incident "
         "(`PANTAU_NOTIFICATIONS_INCIDENT_GROUP_BY`).",
         f"- Supervisors acknowledge {first.ack_hours:g} h after an incident's first message.",
-        "- Info-only incidents are never pushed on their own: a weekly digest per supervisor (Monday 07.00 WIB) "
+        "- Info-only incidents are never pushed on their own: the daily digest per supervisor "
+        "(07.00 WIB on working days, as the service sends it) "
         "carries them, those that cleared meanwhile included; an info item joining a warning incident is "
         "delivered with it.",
         "",
@@ -532,7 +535,7 @@ def render(budgets: list[tuple[str, AlertBudget]]) -> str:
         "messages in time, not their number).",
         "- A message is any push to a supervisor (webhook or e-mail; the console's live feed is not counted): "
         "an incident's first message, a severity rise, an escalation, a resolution to each level that had it "
-        "(when pushed), and a digest (one per supervisor and week).",
+        "(when pushed), and a digest (one per supervisor and working day with news).",
         "- At this scale a kabupaten supervisor has one or two facilitators, so per-supervisor messages (the "
         "digest) weigh more per 100 groups than they would nationally.",
     ]
