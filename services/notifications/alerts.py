@@ -5,7 +5,7 @@ on, these alerts are the items' texts and the console's cards; the incident is w
 ids make every step idempotent: a re-read record, a restart or a second scheduler tick changes
 nothing that was already done.
 
-Life of an alert (one per open deviation and escalation level):
+Life of an alert (one per open deviation, escalation level and supervisor of that level):
 
 - `accept_deviation`: routes to the `kabupaten` supervisor of the group's region (of the
   facilitator's region when the deviation `concerns` the facilitator), climbing when a level has no
@@ -14,12 +14,11 @@ Life of an alert (one per open deviation and escalation level):
   get `escalate_at = release + ack deadline(severity)`. Info items wait for the daily digest.
 - `update_deviation`: a deviation that got worse updates the same alert (severity, text) and sends
   an `alert.escalated` update to whoever already has it, never a new alert.
-- `escalate_due`: an alert still open at `escalate_at` climbs one level (a new alert id for the new
-  level, `alert.escalated` to that supervisor, `notifications.alert_escalated.v1` in the outbox).
+- climbing is `escalation.escalate_due`, the digest `digest.digest_due`, the wait for an unknown
+  group `parking.py`.
 - `acknowledge`: stops the chain for the whole deviation (every level's `escalate_at` is cleared).
 - `resolve_deviation`: `alert.resolved` to every level that got the alert; messages still waiting
   for working hours are cancelled instead (nobody needs to hear about a problem that is gone).
-- `digest_due`: info items of one supervisor go out together as one `alert.digest`.
 """
 
 from __future__ import annotations
@@ -32,16 +31,15 @@ from typing import Any, Literal
 from sqlalchemy import Connection, delete, insert, select, update
 
 from services.notifications import outbox, store
-from services.notifications.bodies import ack_url, rerender, webhook_body
+from services.notifications.bodies import rerender, webhook_body
 from services.notifications.delivery_queue import queue, queue_feed
-from services.notifications.ids import alert_id_for, digest_id_for
-from services.notifications.messages import render_digest
+from services.notifications.ids import alert_id_for
+from services.notifications.parking import park
 from services.notifications.projection import routing_region, supervisor_row, supervisors_by_scope
-from services.notifications.routing import LEVELS, Level, route
+from services.notifications.routing import Level, route
 from services.notifications.timing import Policy
 from shared.events import (
     AlertAcknowledged,
-    AlertEscalated,
     DeviationEscalated,
     DeviationOpened,
     DeviationResolved,
@@ -81,7 +79,7 @@ def accept_deviation(
     group = connection.execute(select(store.groups).where(store.groups.c.id == opened.group_id)).mappings().first()
     if group is None:
         # The same deviation again while it waits for the registry is a duplicate, not a second wait.
-        return Accepted("parked" if _park(connection, opened, record=record, now=now) else "duplicate")
+        return Accepted("parked" if park(connection, opened, record=record, now=now) else "duplicate")
     existing = (
         connection.execute(
             select(store.alerts)
@@ -106,10 +104,37 @@ def accept_deviation(
     region_code = routing_region(connection, opened)
     chosen = route(region_code, supervisors_by_scope(connection))
     if chosen is None:
-        _park(connection, opened, record=record, now=now)
+        park(connection, opened, record=record, now=now)
         return Accepted("unroutable")
+    # Every supervisor of the level hears it, each with their own alert (the primary's id first).
     alert_id = alert_id_for(opened.deviation_id, chosen.level)
-    supervisor = supervisor_row(connection, chosen.supervisor_id)
+    for supervisor_id in chosen.supervisor_ids:
+        own_id = (
+            alert_id
+            if supervisor_id == chosen.supervisor_id
+            else alert_id_for(opened.deviation_id, chosen.level, supervisor_id)
+        )
+        _open_alert(connection, opened, own_id, supervisor_id, chosen.level, region_code, group, policy=policy, now=now)
+    connection.execute(
+        delete(store.parked_deviations).where(store.parked_deviations.c.deviation_id == opened.deviation_id)
+    )
+    return Accepted("digest" if opened.severity == "info" else "queued", alert_id, chosen.climbed)
+
+
+def _open_alert(
+    connection: Connection,
+    opened: DeviationOpened,
+    alert_id: str,
+    supervisor_id: str,
+    level: Level,
+    region_code: str,
+    group: Any,
+    *,
+    policy: Policy,
+    now: datetime,
+) -> None:
+    """One supervisor's alert for a deviation: the row, its schedule, its first messages."""
+    supervisor = supervisor_row(connection, supervisor_id)
     payload = webhook_body(connection, opened, alert_id=alert_id, supervisor=supervisor, group=group, policy=policy)
     is_info = opened.severity == "info"
     released = policy.release_at(opened.severity, supervisor, now)
@@ -117,11 +142,11 @@ def accept_deviation(
         insert(store.alerts).values(
             alert_id=alert_id,
             deviation_id=opened.deviation_id,
-            supervisor_id=chosen.supervisor_id,
+            supervisor_id=supervisor_id,
             group_id=opened.group_id,
             rule=opened.rule,
             severity=opened.severity,
-            escalation_level=chosen.level,
+            escalation_level=level,
             status="open",
             payload=payload,
             detected_at=opened.detected_at,
@@ -130,7 +155,7 @@ def accept_deviation(
             region_code=region_code,
             facilitator_id=opened.facilitator_id,
             concerns=opened.concerns,
-            escalate_at=policy.escalate_at(opened.severity, released, chosen.level),
+            escalate_at=policy.escalate_at(opened.severity, released, level),
             digest_at=policy.digest_at(supervisor, now) if is_info else None,
         )
     )
@@ -147,10 +172,6 @@ def accept_deviation(
             deliver_at=released,
             policy=policy,
         )
-    connection.execute(
-        delete(store.parked_deviations).where(store.parked_deviations.c.deviation_id == opened.deviation_id)
-    )
-    return Accepted("digest" if is_info else "queued", alert_id, chosen.climbed)
 
 
 def update_deviation(
@@ -203,6 +224,24 @@ def update_severity(
             if deadline is not None and (current is None or deadline < _utc(current)):
                 values["escalate_at"] = deadline
         was_digest_only = previous == "info" and alert["digested_at"] is None
+        if not was_digest_only and _withdraw_unsent_opening(connection, alert["alert_id"], now):
+            # Nobody has heard of it yet (a first detection already past a severity step): one
+            # message at the new severity instead of "opened" and, at once, "escalated".
+            connection.execute(update(store.alerts).where(store.alerts.c.alert_id == alert["alert_id"]).values(values))
+            queue(
+                connection,
+                alert_id=alert["alert_id"],
+                kind=f"alert.opened:{severity}",
+                body=payload,
+                supervisor=supervisor,
+                now=now,
+                deliver_at=released,
+                policy=policy,
+                feed=False,
+            )
+            updated.append(alert["alert_id"])
+            log.info("alert %s: not delivered yet, opens at %s instead of %s", alert["alert_id"], severity, previous)
+            continue
         if was_digest_only:
             values["digest_at"] = None  # it is no longer news for the digest: it goes out on its own now
         connection.execute(update(store.alerts).where(store.alerts.c.alert_id == alert["alert_id"]).values(values))
@@ -225,6 +264,31 @@ def update_severity(
         updated.append(alert["alert_id"])
         log.info("alert %s: severity %s → %s", alert["alert_id"], previous, severity)
     return updated
+
+
+def _withdraw_unsent_opening(connection: Connection, alert_id: str, now: datetime) -> bool:
+    """Cancel an alert's `alert.opened` messages if none has been attempted on any pushed channel;
+    True if there were some and they are now cancelled (the caller sends the worse one instead)."""
+    rows = connection.execute(
+        select(store.deliveries.c.status, store.deliveries.c.attempts).where(
+            store.deliveries.c.alert_id == alert_id,
+            store.deliveries.c.kind == "alert.opened",
+            store.deliveries.c.channel != "feed",
+        )
+    ).all()
+    if not rows or any(row.status != "pending" or row.attempts > 0 for row in rows):
+        return False
+    connection.execute(
+        update(store.deliveries)
+        .where(
+            store.deliveries.c.alert_id == alert_id,
+            store.deliveries.c.kind == "alert.opened",
+            store.deliveries.c.channel != "feed",
+            store.deliveries.c.status == "pending",
+        )
+        .values(status="cancelled", updated_at=now, last_error="superseded by a worse severity before delivery")
+    )
+    return True
 
 
 def resolve_deviation(
@@ -308,7 +372,7 @@ def _got_news(connection: Connection, alert: Any, now: datetime) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# acknowledgement, escalation and digests
+# acknowledgement
 
 
 def acknowledge(connection: Connection, alert: Any, *, by: str, now: datetime, source: str) -> bool:
@@ -342,215 +406,3 @@ def acknowledge(connection: Connection, alert: Any, *, by: str, now: datetime, s
     )
     log.info("alert %s acknowledged by %s: escalation stopped", alert["alert_id"], by)
     return True
-
-
-@dataclass(frozen=True)
-class Escalation:
-    """One climb: `from_alert_id` was not acknowledged in time, `to_alert_id` (None at the top)."""
-
-    from_alert_id: str
-    to_alert_id: str | None
-    to_level: Level | None
-    due_at: datetime
-    at: datetime
-
-
-def escalate_due(connection: Connection, *, policy: Policy, now: datetime, limit: int = 500) -> list[Escalation]:
-    """Climb every open alert whose acknowledgement deadline has passed (durable: the schedule is rows)."""
-    due = (
-        connection.execute(
-            select(store.alerts)
-            .where(
-                store.alerts.c.status == "open",
-                store.alerts.c.escalate_at <= now,
-                store.alerts.c.escalated_to.is_(None),
-            )
-            .order_by(store.alerts.c.escalate_at)
-            .limit(limit)
-        )
-        .mappings()
-        .all()
-    )
-    scopes = supervisors_by_scope(connection) if due else {}
-    done = []
-    for alert in due:
-        due_at = _utc(alert["escalate_at"])
-        level = alert["escalation_level"]
-        above = LEVELS[LEVELS.index(level) + 1 :] if level in LEVELS else ()
-        chosen = (
-            route(alert["region_code"] or alert["payload"]["region"]["code"], scopes, from_level=above[0])
-            if above
-            else None
-        )
-        if chosen is None:
-            connection.execute(
-                update(store.alerts).where(store.alerts.c.alert_id == alert["alert_id"]).values(escalate_at=None)
-            )
-            log.warning("alert %s unacknowledged at the top of the chain (%s): nobody above", alert["alert_id"], level)
-            done.append(Escalation(alert["alert_id"], None, None, due_at, now))
-            continue
-        supervisor = supervisor_row(connection, chosen.supervisor_id)
-        new_id = alert_id_for(alert["deviation_id"], chosen.level)
-        connection.execute(
-            update(store.alerts)
-            .where(store.alerts.c.alert_id == alert["alert_id"])
-            .values(escalate_at=None, escalated_to=new_id, updated_at=now)
-        )
-        exists = connection.execute(select(store.alerts.c.alert_id).where(store.alerts.c.alert_id == new_id)).first()
-        if exists is not None:
-            done.append(Escalation(alert["alert_id"], new_id, chosen.level, due_at, now))
-            continue
-        payload = {
-            **alert["payload"],
-            "type": "alert.escalated",
-            "alert_id": new_id,
-            "escalation_level": chosen.level,
-            "supervisor_id": chosen.supervisor_id,
-            "from_supervisor_id": alert["supervisor_id"],
-            "escalated_from": alert["alert_id"],
-            "ack_url": ack_url(policy, new_id),
-        }
-        payload["message"] = rerender(connection, payload, kind="alert.escalated")
-        released = policy.release_at(alert["severity"], supervisor, now)
-        connection.execute(
-            insert(store.alerts).values(
-                alert_id=new_id,
-                deviation_id=alert["deviation_id"],
-                supervisor_id=chosen.supervisor_id,
-                group_id=alert["group_id"],
-                rule=alert["rule"],
-                severity=alert["severity"],
-                escalation_level=chosen.level,
-                status="open",
-                payload=payload,
-                detected_at=alert["detected_at"],
-                created_at=now,
-                updated_at=now,
-                region_code=alert["region_code"],
-                facilitator_id=alert["facilitator_id"],
-                concerns=alert["concerns"],
-                escalate_at=policy.escalate_at(alert["severity"], released, chosen.level),
-            )
-        )
-        queue(
-            connection,
-            alert_id=new_id,
-            kind="alert.escalated",
-            body=payload,
-            supervisor=supervisor,
-            now=now,
-            deliver_at=released,
-            policy=policy,
-        )
-        outbox.add(
-            connection,
-            AlertEscalated(
-                alert_id=new_id,
-                deviation_id=alert["deviation_id"],
-                supervisor_id=chosen.supervisor_id,
-                group_id=alert["group_id"],
-                rule=alert["rule"],
-                severity=alert["severity"],
-                escalation_level=chosen.level,
-                from_supervisor_id=alert["supervisor_id"],
-                escalated_at=now,
-            ),
-            source=policy.settings.source,
-            now=now,
-        )
-        log.info(
-            "alert %s not acknowledged by %s in time: escalated to %s (%s) as %s",
-            alert["alert_id"],
-            alert["supervisor_id"],
-            chosen.supervisor_id,
-            chosen.level,
-            new_id,
-        )
-        done.append(Escalation(alert["alert_id"], new_id, chosen.level, due_at, now))
-    return done
-
-
-def digest_due(connection: Connection, *, policy: Policy, now: datetime) -> list[str]:
-    """Send each supervisor's due info items as one `alert.digest`; returns the digest ids."""
-    rows = (
-        connection.execute(
-            select(store.alerts)
-            .where(
-                store.alerts.c.status == "open",
-                store.alerts.c.severity == "info",
-                store.alerts.c.digested_at.is_(None),
-                store.alerts.c.digest_at <= now,
-            )
-            .order_by(store.alerts.c.supervisor_id, store.alerts.c.created_at)
-        )
-        .mappings()
-        .all()
-    )
-    by_supervisor: dict[str, list[Any]] = {}
-    for row in rows:
-        by_supervisor.setdefault(row["supervisor_id"], []).append(row)
-    digests = []
-    for supervisor_id, items in by_supervisor.items():
-        supervisor = supervisor_row(connection, supervisor_id)
-        alert_ids = [item["alert_id"] for item in items]
-        connection.execute(
-            update(store.alerts).where(store.alerts.c.alert_id.in_(alert_ids)).values(digested_at=now, updated_at=now)
-        )
-        if supervisor is None:
-            continue
-        digest_id = digest_id_for(supervisor_id, alert_ids)
-        bodies = [item["payload"] for item in items]
-        body = {
-            "type": "alert.digest",
-            "alert_id": digest_id,
-            "digest_id": digest_id,
-            "severity": "info",
-            "escalation_level": supervisor["level"],
-            "supervisor_id": supervisor_id,
-            "items": bodies,
-            "message": render_digest(bodies, language=supervisor["language"]),
-            "sent_for": now.isoformat().replace("+00:00", "Z"),
-        }
-        queue(
-            connection,
-            alert_id=digest_id,
-            kind="alert.digest",
-            body=body,
-            supervisor=supervisor,
-            now=now,
-            deliver_at=now,
-            policy=policy,
-            feed=False,
-        )
-        digests.append(digest_id)
-        log.info("digest %s of %d info item(s) queued for %s", digest_id, len(items), supervisor_id)
-    return digests
-
-
-# --------------------------------------------------------------------------------------------------
-# parking, queueing and bodies
-
-
-def _park(connection: Connection, opened: DeviationOpened, *, record: bytes, now: datetime) -> bool:
-    """Keep the record until the registry knows its group; False if it was already waiting."""
-    exists = connection.execute(
-        select(store.parked_deviations.c.deviation_id).where(
-            store.parked_deviations.c.deviation_id == opened.deviation_id
-        )
-    ).first()
-    if exists is None:
-        connection.execute(
-            insert(store.parked_deviations).values(
-                deviation_id=opened.deviation_id, group_id=opened.group_id, record=record.decode(), parked_at=now
-            )
-        )
-        return True
-    return False
-
-
-def parked_records(connection: Connection) -> list[bytes]:
-    """Deviations waiting for the registry (oldest first)."""
-    rows = connection.execute(
-        select(store.parked_deviations.c.record).order_by(store.parked_deviations.c.parked_at)
-    ).all()
-    return [row.record.encode() for row in rows]

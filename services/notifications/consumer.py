@@ -1,4 +1,5 @@
-"""Reads `registry.events` and `monitoring.deviations`, keeps the registry projection and queues
+"""Reads `registry.events`, `meetings.events` (device syncs and attendance, for the console) and
+`monitoring.deviations`, keeps the registry projection and queues
 alerts. Offsets are committed only after the store committed, so a crash re-reads (at-least-once)
 and the derived alert ids turn the re-read into a no-op."""
 
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from sqlalchemy import Connection, Engine
 
-from services.notifications import alerts, incident_shell, projection
+from services.notifications import alerts, incident_shell, parking, projection
 from services.notifications.metrics import SERVICE, NotificationsMetrics
 from services.notifications.settings import NotificationsSettings
 from services.notifications.timing import Policy
@@ -23,7 +24,7 @@ from shared.events.base import EventData
 
 log = logging.getLogger(__name__)
 
-CONSUMED_TOPICS = (topics.REGISTRY_EVENTS, topics.MONITORING_DEVIATIONS)
+CONSUMED_TOPICS = (topics.REGISTRY_EVENTS, topics.MONITORING_DEVIATIONS, topics.MEETINGS_EVENTS)
 
 
 class AlertIntake:
@@ -90,6 +91,11 @@ class AlertIntake:
         if topic == topics.REGISTRY_EVENTS:
             with self._engine.begin() as connection:
                 return projection.project_registry(connection, fact), False
+        if topic == topics.MEETINGS_EVENTS:
+            # Only what the console shows (device syncs, attendance); other meeting facts are not ours.
+            with self._engine.begin() as connection:
+                projection.project_field_activity(connection, fact)
+            return False, False
         handler = self._handlers.get(decoded.envelope.type)
         if handler is None:
             await self._dead_letter(record, "unexpected_type", f"{decoded.envelope.type} on {topic}")
@@ -143,7 +149,7 @@ class AlertIntake:
     def _retry_parked(self) -> bool:
         queued = False
         with self._engine.begin() as connection:
-            for raw in alerts.parked_records(connection):
+            for raw in parking.parked_records(connection):
                 decoded = serde.decode(raw)
                 if isinstance(decoded.event, DeviationOpened):
                     accepted = alerts.accept_deviation(
@@ -151,6 +157,9 @@ class AlertIntake:
                     )
                     if accepted.outcome in ("queued", "digest"):
                         log.info("parked deviation %s now routed", decoded.event.deviation_id)
+                        self._metrics.alerts.labels(accepted.outcome, decoded.event.severity).inc()
+                        if accepted.climbed:
+                            self._metrics.routing_climbed.labels("above_kabupaten").inc()
                         queued = True
                         incident_shell.on_opened(connection, decoded.event, policy=self._policy, now=self._clock())
         return queued

@@ -23,6 +23,7 @@ from services.notifications.delivery_queue import queue
 from services.notifications.incidents import (
     Acknowledged,
     Change,
+    Closed,
     Desk,
     Event,
     Fact,
@@ -34,13 +35,14 @@ from services.notifications.incidents import (
     Recipient,
     Resolved,
     Severity,
+    Snoozed,
     Timing,
     run_due,
     step,
 )
 from services.notifications.messages import render_incident
-from services.notifications.projection import routing_region
-from services.notifications.routing import LEVELS, Level, route
+from services.notifications.projection import routing_region, supervisors_by_scope
+from services.notifications.routing import LEVELS, Level, region_for_level, route
 from services.notifications.settings import NotificationsSettings
 from services.notifications.timing import Policy
 from shared.events import AlertAcknowledged, AlertEscalated, DeviationEscalated, DeviationOpened, DeviationResolved
@@ -101,7 +103,16 @@ def _item(data: dict[str, Any]) -> Item:
     )
 
 
-_MOMENTS = ("opened_at", "notify_at", "update_at", "escalate_at", "notified_at", "acknowledged_at", "resolved_at")
+_MOMENTS = (
+    "opened_at",
+    "notify_at",
+    "update_at",
+    "escalate_at",
+    "notified_at",
+    "acknowledged_at",
+    "resolved_at",
+    "snoozed_until",
+)
 
 
 def desk_to_json(desk: Desk) -> dict[str, Any]:
@@ -113,7 +124,7 @@ def desk_to_json(desk: Desk) -> dict[str, Any]:
                 "incident_id": incident.incident_id,
                 "kind": incident.kind,
                 "subject_id": incident.subject_id,
-                "chain": [[r.level, r.supervisor_id, r.time_zone] for r in incident.chain],
+                "chain": [[r.level, r.supervisor_id, r.time_zone, list(r.others)] for r in incident.chain],
                 "items": [_item_json(item) for item in incident.items],
                 "status": incident.status,
                 "level": incident.level,
@@ -121,10 +132,18 @@ def desk_to_json(desk: Desk) -> dict[str, Any]:
                 "messages": incident.messages,
                 "acknowledged_by": incident.acknowledged_by,
                 "note": incident.note,
+                "snooze_reason": incident.snooze_reason,
+                "outcome": incident.outcome,
                 **{name: _iso(getattr(incident, name)) for name in _MOMENTS},
             }
         )
     return {"facilitator_id": desk.facilitator_id, "incidents": incidents, "closed": list(desk.closed)}
+
+
+def _rung(raw: list[Any]) -> Recipient:
+    # Desks stored before several supervisors per rung have no fourth element.
+    level, supervisor_id, time_zone, *others = raw
+    return Recipient(level, supervisor_id, time_zone, tuple(others[0]) if others else ())
 
 
 def desk_from_json(data: dict[str, Any]) -> Desk:
@@ -139,7 +158,7 @@ def desk_from_json(data: dict[str, Any]) -> Desk:
                 incident_id=raw["incident_id"],
                 kind=raw["kind"],
                 subject_id=raw["subject_id"],
-                chain=tuple(Recipient(*rung) for rung in raw["chain"]),
+                chain=tuple(_rung(rung) for rung in raw["chain"]),
                 items=tuple(_item(item) for item in raw["items"]),
                 opened_at=opened_at,
                 status=raw["status"],
@@ -148,6 +167,8 @@ def desk_from_json(data: dict[str, Any]) -> Desk:
                 messages=raw["messages"],
                 acknowledged_by=raw["acknowledged_by"],
                 note=raw["note"],
+                snooze_reason=raw.get("snooze_reason"),
+                outcome=raw.get("outcome"),
                 **moments,
             )
         )
@@ -175,23 +196,15 @@ def _save_desk(connection: Connection, desk: Desk, now: datetime) -> None:
 
 
 def _chain(connection: Connection, region_code: str) -> tuple[Recipient, ...]:
-    rows = connection.execute(
-        select(store.supervisors.c.id, store.supervisors.c.level, store.supervisors.c.region_code).order_by(
-            store.supervisors.c.id
-        )
-    ).all()
-    scopes: dict[tuple[Level, str | None], str] = {}
-    zones: dict[str, str] = {}
-    for row in rows:
-        scopes.setdefault((row.level, row.region_code), row.id)
-        zones[row.id] = supervisor_time_zone(row.region_code)
+    scopes = supervisors_by_scope(connection)
     chain: list[Recipient] = []
     level: Level | None = "kabupaten"
     while level is not None:
         chosen = route(region_code, scopes, from_level=level)
         if chosen is None:
             break
-        chain.append(Recipient(chosen.level, chosen.supervisor_id, zones[chosen.supervisor_id]))
+        zone = supervisor_time_zone(region_for_level(region_code, chosen.level))
+        chain.append(Recipient(chosen.level, chosen.supervisor_id, zone, chosen.others))
         above = LEVELS.index(chosen.level) + 1
         level = LEVELS[above] if above < len(LEVELS) else None
     return tuple(chain)
@@ -226,6 +239,28 @@ def acknowledge(
     if row is None or row.status not in ("pending", "open"):
         return False
     apply(connection, row.facilitator_id, Acknowledged(incident_id, by, note), policy=policy, now=now)
+    return True
+
+
+def snooze(
+    connection: Connection, incident_id: str, *, by: str, until: datetime, reason: str, policy: Policy, now: datetime
+) -> bool:
+    """Put a live incident aside until `until`; True if it was live."""
+    row = connection.execute(select(store.incidents).where(store.incidents.c.incident_id == incident_id)).first()
+    if row is None or row.status not in ("pending", "open", "acknowledged"):
+        return False
+    apply(connection, row.facilitator_id, Snoozed(incident_id, by, until, reason), policy=policy, now=now)
+    return True
+
+
+def close(
+    connection: Connection, incident_id: str, *, by: str, outcome: str, note: str | None, policy: Policy, now: datetime
+) -> bool:
+    """Close a live incident with an outcome; True the first time."""
+    row = connection.execute(select(store.incidents).where(store.incidents.c.incident_id == incident_id)).first()
+    if row is None or row.status not in ("pending", "open", "acknowledged"):
+        return False
+    apply(connection, row.facilitator_id, Closed(incident_id, by, outcome, note), policy=policy, now=now)
     return True
 
 
@@ -360,13 +395,14 @@ def _body(
 
 def _deliver(connection: Connection, message: Message, *, policy: Policy, now: datetime) -> int:
     supervisor = (
-        connection.execute(select(store.supervisors).where(store.supervisors.c.id == message.recipient.supervisor_id))
+        connection.execute(select(store.supervisors).where(store.supervisors.c.id == message.supervisor_id))
         .mappings()
         .first()
     )
     if supervisor is None:
         return 0
     body = _body(connection, message.incident, message.kind, message.recipient, policy)
+    body["supervisor_id"] = message.supervisor_id
     if message.previous_severity is not None:
         body["previous_severity"] = message.previous_severity
     if message.kind == "escalated":
@@ -391,7 +427,7 @@ def _deliver(connection: Connection, message: Message, *, policy: Policy, now: d
         message.kind,
         message.incident.severity,
         len(message.incident.items),
-        message.recipient.supervisor_id,
+        message.supervisor_id,
     )
     return 1
 
@@ -444,6 +480,9 @@ def _upsert_row(connection: Connection, incident: Incident, status: str, now: da
         "acknowledged_by": incident.acknowledged_by,
         "note": incident.note,
         "resolved_at": incident.resolved_at,
+        "snoozed_until": incident.snoozed_until,
+        "snooze_reason": incident.snooze_reason,
+        "outcome": incident.outcome,
     }
     changed = connection.execute(
         update(store.incidents).where(store.incidents.c.incident_id == incident.incident_id).values(values)

@@ -36,9 +36,9 @@ from typing import Literal
 
 Severity = Literal["info", "warning", "critical"]
 Kind = Literal["group", "facilitator"]
-Status = Literal["pending", "open", "acknowledged", "resolved"]
+Status = Literal["pending", "open", "acknowledged", "resolved", "closed"]
 MessageKind = Literal["opened", "updated", "escalated", "resolved"]
-FactKind = Literal["opened", "acknowledged", "escalated", "resolved", "dismissed"]
+FactKind = Literal["opened", "acknowledged", "escalated", "resolved", "dismissed", "snoozed", "closed"]
 
 SEVERITY_RANK: Mapping[str, int] = {"info": 0, "warning": 1, "critical": 2}
 INHIBITING_RULES = frozenset({"facilitator.many_groups_deviating", "facilitator.devices_silent"})
@@ -77,11 +77,18 @@ class Timing:
 
 @dataclass(frozen=True, slots=True)
 class Recipient:
-    """One rung of an escalation chain: who hears at that level, and their time zone."""
+    """One rung of an escalation chain: who hears at that level, and their time zone. Several
+    supervisors of one level and region all hear (`others`); `supervisor_id` is the primary."""
 
     level: str
     supervisor_id: str
     time_zone: str
+    others: tuple[str, ...] = ()
+
+    @property
+    def supervisor_ids(self) -> tuple[str, ...]:
+        """Everyone on this rung, the primary first."""
+        return (self.supervisor_id, *self.others)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +130,9 @@ class Incident:
     acknowledged_by: str | None = None
     note: str | None = None
     resolved_at: datetime | None = None
+    snoozed_until: datetime | None = None  # put aside by the supervisor: no escalation before then
+    snooze_reason: str | None = None
+    outcome: str | None = None  # why the supervisor closed it
 
     @property
     def open_items(self) -> tuple[Item, ...]:
@@ -137,8 +147,8 @@ class Incident:
 
     @property
     def live(self) -> bool:
-        """Not resolved."""
-        return self.status != "resolved"
+        """Not resolved or closed."""
+        return self.status not in ("resolved", "closed")
 
     @property
     def inhibits(self) -> bool:
@@ -224,11 +234,33 @@ class Acknowledged:
 
 
 @dataclass(frozen=True, slots=True)
+class Snoozed:
+    """A supervisor put the incident aside until `until`, saying why: nothing climbs before then;
+    afterwards it is back in the queue and its acknowledgement deadline runs again from `until`."""
+
+    incident_id: str
+    by: str
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """A supervisor closed the incident with an outcome: it leaves the queue, stops climbing, and
+    its deviations never reopen it (a new deviation starts a new incident)."""
+
+    incident_id: str
+    by: str
+    outcome: str
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed."""
 
 
-Event = Opened | Raised | Resolved | Acknowledged | Tick
+Event = Opened | Raised | Resolved | Acknowledged | Snoozed | Closed | Tick
 
 
 # -- changes -------------------------------------------------------------------------------------
@@ -236,12 +268,13 @@ Event = Opened | Raised | Resolved | Acknowledged | Tick
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """Tell `recipient` about `incident` (as it is after the step)."""
+    """Tell `supervisor_id` (one of the `recipient` rung) about `incident` (as it is after the step)."""
 
     message_key: str  # derived: the same step on the same state makes the same key
     kind: MessageKind
     incident: Incident
     recipient: Recipient
+    supervisor_id: str
     previous_severity: Severity | None = None
 
 
@@ -288,6 +321,10 @@ def step(desk: Desk, event: Event, now: datetime, timing: Timing) -> Step:
         desk = _resolve(desk, event, now, timing, changes)
     elif isinstance(event, Acknowledged):
         desk = _acknowledge(desk, event, now, changes)
+    elif isinstance(event, Snoozed):
+        desk = _snooze(desk, event, now, timing, changes)
+    elif isinstance(event, Closed):
+        desk = _close(desk, event, now, changes)
     desk = _advance(desk, now, timing, changes)
     return Step(desk, tuple(changes))
 
@@ -421,15 +458,14 @@ def _resolve(desk: Desk, event: Resolved, now: datetime, timing: Timing, changes
     )
     if told and timing.send_resolved:
         for level in range(closed.level + 1):
-            recipient = closed.chain[level]
-            changes.append(Message(_key(closed, "resolved", recipient), "resolved", closed, recipient))
+            changes.extend(_tell(closed, "resolved", closed, closed.chain[level]))
     changes.append(Fact("resolved" if told else "dismissed", closed))
     return desk
 
 
 def _acknowledge(desk: Desk, event: Acknowledged, now: datetime, changes: list[Change]) -> Desk:
     incident = next((other for other in desk.incidents if other.incident_id == event.incident_id), None)
-    if incident is None or incident.status in ("acknowledged", "resolved"):
+    if incident is None or incident.status in ("acknowledged", "resolved", "closed"):
         return desk
     # Seen in the console before the first message: nobody needs the message any more.
     acknowledged = replace(
@@ -447,6 +483,54 @@ def _acknowledge(desk: Desk, event: Acknowledged, now: datetime, changes: list[C
     return _replace_incident(desk, acknowledged)
 
 
+def _snooze(desk: Desk, event: Snoozed, now: datetime, timing: Timing, changes: list[Change]) -> Desk:
+    incident = next((other for other in desk.incidents if other.incident_id == event.incident_id), None)
+    if incident is None or not incident.live or event.until <= now:
+        return desk
+    # Seen in the console: a first message is no longer needed (as with an acknowledgement).
+    snoozed = replace(
+        incident,
+        status="acknowledged" if incident.status == "acknowledged" else "open",
+        notify_at=None,
+        notified_severity=incident.notified_severity or incident.severity,
+        notified_at=incident.notified_at or now,
+        snoozed_until=event.until,
+        snooze_reason=event.reason,
+    )
+    if snoozed.status == "open":
+        deadline = timing.deadline(snoozed.severity)
+        has_next = snoozed.level + 1 < len(snoozed.chain)
+        snoozed = replace(snoozed, escalate_at=event.until + deadline if deadline is not None and has_next else None)
+    changes.append(Fact("snoozed", snoozed))
+    return _replace_incident(desk, snoozed)
+
+
+def _close(desk: Desk, event: Closed, now: datetime, changes: list[Change]) -> Desk:
+    incident = next((other for other in desk.incidents if other.incident_id == event.incident_id), None)
+    if incident is None or not incident.live:
+        return desk
+    closed = replace(
+        incident,
+        status="closed",
+        resolved_at=now,
+        outcome=event.outcome,
+        note=event.note or incident.note,
+        acknowledged_by=incident.acknowledged_by or event.by,
+        acknowledged_at=incident.acknowledged_at or now,
+        notify_at=None,
+        update_at=None,
+        escalate_at=None,
+    )
+    closed_ids = (*desk.closed, *(item.deviation_id for item in incident.items))[-CLOSED_MEMORY:]
+    desk = replace(
+        desk,
+        incidents=tuple(other for other in desk.incidents if other.incident_id != incident.incident_id),
+        closed=closed_ids,
+    )
+    changes.append(Fact("closed", closed))
+    return desk
+
+
 def _advance(desk: Desk, now: datetime, timing: Timing, changes: list[Change]) -> Desk:
     for incident in desk.incidents:
         updated = _advance_one(incident, now, timing, changes)
@@ -462,8 +546,22 @@ def _escalate_at(incident: Incident, severity: str, now: datetime, timing: Timin
     return timing.release(severity, incident.recipient.time_zone, now) + deadline
 
 
-def _key(incident: Incident, kind: MessageKind, recipient: Recipient) -> str:
-    return f"{incident.incident_id}|{incident.messages}|{kind}|{recipient.supervisor_id}"
+def _key(incident: Incident, kind: MessageKind, supervisor_id: str) -> str:
+    return f"{incident.incident_id}|{incident.messages}|{kind}|{supervisor_id}"
+
+
+def _tell(
+    numbered: Incident,
+    kind: MessageKind,
+    incident: Incident,
+    recipient: Recipient,
+    previous_severity: Severity | None = None,
+) -> list[Message]:
+    """One message per supervisor of the rung (keys numbered by `numbered`'s count so far)."""
+    return [
+        Message(_key(numbered, kind, supervisor_id), kind, incident, recipient, supervisor_id, previous_severity)
+        for supervisor_id in recipient.supervisor_ids
+    ]
 
 
 def _advance_one(incident: Incident, now: datetime, timing: Timing, changes: list[Change]) -> Incident:
@@ -481,7 +579,7 @@ def _advance_one(incident: Incident, now: datetime, timing: Timing, changes: lis
             escalate_at=None,
         )
         told = replace(told, escalate_at=_escalate_at(told, severity, now, timing))
-        changes.append(Message(_key(incident, "opened", told.recipient), "opened", told, told.recipient))
+        changes.extend(_tell(incident, "opened", told, told.recipient))
         return replace(told, messages=incident.messages + 1)
     if incident.update_at is not None and incident.update_at <= now:
         previous = incident.notified_severity
@@ -495,17 +593,14 @@ def _advance_one(incident: Incident, now: datetime, timing: Timing, changes: lis
             if deadline is not None and (current is None or deadline < current):
                 told = replace(told, escalate_at=deadline)
         for level in range(told.level + 1):
-            recipient = told.chain[level]
-            changes.append(
-                Message(_key(incident, "updated", recipient), "updated", told, recipient, previous_severity=previous)
-            )
+            changes.extend(_tell(incident, "updated", told, told.chain[level], previous))
         return replace(told, messages=incident.messages + 1)
     if incident.status == "open" and incident.escalate_at is not None and incident.escalate_at <= now:
         if incident.level + 1 >= len(incident.chain):
             return replace(incident, escalate_at=None)
         climbed = replace(incident, level=incident.level + 1)
         climbed = replace(climbed, escalate_at=_escalate_at(climbed, climbed.severity, now, timing))
-        changes.append(Message(_key(incident, "escalated", climbed.recipient), "escalated", climbed, climbed.recipient))
+        changes.extend(_tell(incident, "escalated", climbed, climbed.recipient))
         changes.append(Fact("escalated", climbed))
         return replace(climbed, messages=incident.messages + 1)
     return incident

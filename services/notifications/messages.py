@@ -31,6 +31,13 @@ _LED_BY = {
     "other": ("dipimpin orang lain", "led by someone else"),
     "facilitator": ("dipimpin pendamping", "led by the facilitator"),
 }
+# An activity's status in words (the plan contract's values never reach a reader raw).
+_ACTIVITY_STATUS = {
+    "not_started": ("belum dimulai", "not started"),
+    "in_progress": ("sedang berjalan", "in progress"),
+    "blocked": ("terhambat", "blocked"),
+    "done": ("selesai", "done"),
+}
 _SEVERITY = {"info": ("info", "info"), "warning": ("peringatan", "warning"), "critical": ("KRITIS", "CRITICAL")}
 
 
@@ -69,6 +76,26 @@ def _day(value: Any, *, english: bool) -> str:
         return str(value)
     months = _MONTHS_EN if english else _MONTHS_ID
     return f"{day.day} {months[day.month - 1]} {day.year}"
+
+
+def _status(value: Any, *, english: bool) -> str:
+    words = _ACTIVITY_STATUS.get(str(value))
+    if words is None:
+        return "status tidak diketahui" if not english else "status unknown"
+    return words[1] if english else words[0]
+
+
+def _period(value: Any, *, english: bool) -> str:
+    """A meeting period (`2026-11`, or a day for weekly schedules) in words."""
+    text = str(value or "?")
+    months = _MONTHS_EN if english else _MONTHS_ID
+    if len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit() and 1 <= int(text[5:]) <= 12:
+        return f"{months[int(text[5:]) - 1]} {text[:4]}"
+    if len(text) == 7 and text[4:6] == "-Q" and text[:4].isdigit() and text[6] in "1234":
+        return f"Q{text[6]} {text[:4]}" if english else f"triwulan ke-{text[6]} {text[:4]}"
+    if len(text) == 10:
+        return _day(text, english=english)
+    return text
 
 
 def _percent(ratio: Any) -> str:
@@ -114,9 +141,9 @@ def _overdue(c: AlertContext, place: str) -> Texts:
     late_id = f" Sudah {d['days_overdue']} hari terlambat." if d.get("days_overdue") else ""
     late_en = f" Now {d['days_overdue']} days late." if d.get("days_overdue") else ""
     return (
-        f"Belum ada laporan pertemuan {place} untuk periode {d.get('period', '?')}; jadwalnya "
+        f"Belum ada laporan pertemuan {place} untuk periode {_period(d.get('period'), english=False)}; jadwalnya "
         f"{_local(d.get('due_at'), zone, english=False)}. Pendamping: {c.facilitator_name}.{late_id}",
-        f"No meeting report from {place} for period {d.get('period', '?')}; it was due "
+        f"No meeting report from {place} for period {_period(d.get('period'), english=True)}; it was due "
         f"{_local(d.get('due_at'), zone, english=True)}. Facilitator: {c.facilitator_name}.{late_en}",
     )
 
@@ -161,9 +188,9 @@ def _activity_overdue(c: AlertContext, place: str) -> Texts:
     title = d.get("activity_title") or d.get("activity_id") or "?"
     return (
         f"Kegiatan '{title}' dalam rencana {place} melewati tenggat {_day(d.get('due_on'), english=False)} "
-        f"(status: {d.get('status', '?')}). Pendamping: {c.facilitator_name}.",
+        f"({_status(d.get('status'), english=False)}). Pendamping: {c.facilitator_name}.",
         f"Activity '{title}' in the plan of {place} is past its due date {_day(d.get('due_on'), english=True)} "
-        f"(status: {d.get('status', '?')}). Facilitator: {c.facilitator_name}.",
+        f"({_status(d.get('status'), english=True)}). Facilitator: {c.facilitator_name}.",
     )
 
 
@@ -186,26 +213,27 @@ def _low_score(c: AlertContext, place: str) -> Texts:
     d = c.details
     score_id = f"rata-rata {_number(d.get('mean_score'))} (batas {_number(d.get('threshold_score'))})"
     score_en = f"mean {_number_en(d.get('mean_score'))} (threshold {_number_en(d.get('threshold_score'))})"
-    period = d.get("period", "?")
+    period_id, period_en = _period(d.get("period"), english=False), _period(d.get("period"), english=True)
     if d.get("direction") == "facilitator_rates_group":
         return (
-            f"Pendamping {c.facilitator_name} memberi nilai rendah untuk {place} periode {period}: {score_id}.",
-            f"Facilitator {c.facilitator_name} rated {place} low for period {period}: {score_en}.",
+            f"Pendamping {c.facilitator_name} memberi nilai rendah untuk {place} periode {period_id}: {score_id}.",
+            f"Facilitator {c.facilitator_name} rated {place} low for period {period_en}: {score_en}.",
         )
     return (
-        f"Pendamping {c.facilitator_name} mendapat nilai rendah dari {place} untuk periode {period}: {score_id}.",
-        f"Facilitator {c.facilitator_name} was rated low by {place} for period {period}: {score_en}.",
+        f"Pendamping {c.facilitator_name} mendapat nilai rendah dari {place} untuk periode {period_id}: {score_id}.",
+        f"Facilitator {c.facilitator_name} was rated low by {place} for period {period_en}: {score_en}.",
     )
 
 
 def _sustained_success(c: AlertContext, place: str) -> Texts:
     d = c.details
     periods = d.get("periods_in_a_row", "?")
-    through = d.get("through_period", "?")
+    through_id = _period(d.get("through_period"), english=False)
+    through_en = _period(d.get("through_period"), english=True)
     return (
         f"Kabar baik: {place} menjalankan pertemuan sesuai rencana {periods} periode berturut-turut "
-        f"(sampai {through}). Pendamping: {c.facilitator_name}.",
-        f"Good news: {place} has met as planned {periods} periods in a row (through {through}). "
+        f"(sampai {through_id}). Pendamping: {c.facilitator_name}.",
+        f"Good news: {place} has met as planned {periods} periods in a row (through {through_en}). "
         f"Facilitator: {c.facilitator_name}.",
     )
 
@@ -292,8 +320,8 @@ def render_digest(items: list[dict[str, Any]], *, language: str) -> dict[str, st
     more_id = f"\n…dan {count - 5} lainnya." if count > 5 else ""
     more_en = f"\n…and {count - 5} more." if count > 5 else ""
     return {
-        "id": f"Ringkasan Pantau: {count} kabar untuk Anda.\n- " + "\n- ".join(lines_id) + more_id,
-        "en": f"Pantau digest: {count} items for you.\n- " + "\n- ".join(lines_en) + more_en,
+        "id": f"Ringkasan harian Pantau: {count} kabar untuk Anda.\n- " + "\n- ".join(lines_id) + more_id,
+        "en": f"Pantau daily digest: {count} items for you.\n- " + "\n- ".join(lines_en) + more_en,
     }
 
 

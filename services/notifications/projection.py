@@ -10,8 +10,10 @@ from services.notifications import store
 from services.notifications.routing import Level
 from shared.events import (
     DeviationOpened,
+    DeviceSynced,
     FacilitatorUpserted,
     GroupUpserted,
+    MeetingRecorded,
     RegionUpserted,
     SupervisorUpserted,
 )
@@ -48,22 +50,52 @@ def project_registry(connection: Connection, fact: EventData) -> bool:
     return True
 
 
+def project_field_activity(connection: Connection, fact: EventData) -> bool:
+    """What the console shows beside an incident: each device's last sync (the facilitator's data
+    freshness) and each meeting's attendance (the group's trend). True if it changed anything."""
+    if isinstance(fact, DeviceSynced):
+        table = store.device_syncs
+        row = connection.execute(
+            select(table.c.synced_through, table.c.received_at).where(table.c.device_id == fact.device_id)
+        ).first()
+        if row is not None and row.received_at >= fact.received_at:
+            return False  # an older sync read late never moves freshness back
+        values = {
+            "facilitator_id": fact.facilitator_id,
+            "synced_through": fact.synced_through,
+            "received_at": fact.received_at,
+        }
+        _merge(connection, table, "device_id", fact.device_id, values)
+        return True
+    if isinstance(fact, MeetingRecorded):
+        values = {
+            "group_id": fact.group_id,
+            "facilitator_id": fact.facilitator_id,
+            "started_at": fact.started_at,
+            "present": fact.present_count,
+            "members": fact.member_count or len(fact.attendance),
+        }
+        _merge(connection, store.meeting_attendance, "report_id", fact.report_id, values)
+        return True
+    return False
+
+
 def _merge(connection: Connection, table: store.Table, key_column: str, key: str, values: dict[str, Any]) -> None:
     updated = connection.execute(update(table).where(table.c[key_column] == key).values(values)).rowcount
     if not updated:
         connection.execute(insert(table).values({key_column: key, **values}))
 
 
-def supervisors_by_scope(connection: Connection) -> dict[tuple[Level, str | None], str]:
-    """(level, region code) → supervisor id, for routing."""
+def supervisors_by_scope(connection: Connection) -> dict[tuple[Level, str | None], tuple[str, ...]]:
+    """(level, region code) → every supervisor id registered there (sorted), for routing."""
     rows = connection.execute(
         select(store.supervisors.c.id, store.supervisors.c.level, store.supervisors.c.region_code).order_by(
             store.supervisors.c.id
         )
     ).all()
-    scopes: dict[tuple[Level, str | None], str] = {}
+    scopes: dict[tuple[Level, str | None], tuple[str, ...]] = {}
     for row in rows:
-        scopes.setdefault((row.level, row.region_code), row.id)
+        scopes[(row.level, row.region_code)] = (*scopes.get((row.level, row.region_code), ()), row.id)
     return scopes
 
 

@@ -1,5 +1,10 @@
-"""Who hears about a deviation (pure): the `kabupaten` supervisor whose region contains the group;
-if that region has none, the level above (`provinsi`, then `nasional`), and the climb is reported."""
+"""Who hears about a deviation (pure): the `kabupaten` supervisors whose region contains the group;
+if that region has none, the level above (`provinsi`, then `nasional`), and the climb is reported.
+
+Routing never hides an alert: when several supervisors are registered for the same level and region
+(two kabupaten coordinators sharing a district), **every one of them hears it**. The first by id is
+the *primary*: the alert row and the incident name them, and their time zone sets the deadlines;
+the others get the same messages on their own channels and may acknowledge for all."""
 
 from __future__ import annotations
 
@@ -15,11 +20,21 @@ LEVELS: tuple[Level, ...] = ("kabupaten", "provinsi", "nasional")
 
 @dataclass(frozen=True)
 class Route:
-    """The chosen supervisor and whether routing had to climb past the wanted level."""
+    """The chosen supervisors (the primary and the others of the same level and region) and whether
+    routing had to climb past the wanted level."""
 
     supervisor_id: str
     level: Level
     climbed: bool
+    others: tuple[str, ...] = ()
+
+    @property
+    def supervisor_ids(self) -> tuple[str, ...]:
+        """Everyone who hears: the primary first."""
+        return (self.supervisor_id, *self.others)
+
+
+Scopes = Mapping[tuple[Level, str | None], str | tuple[str, ...]]
 
 
 def region_for_level(region_code: str, level: Level) -> str | None:
@@ -33,14 +48,15 @@ def region_for_level(region_code: str, level: Level) -> str | None:
 
 def route(
     region_code: str,
-    supervisors_by_scope: Mapping[tuple[Level, str | None], str],
+    supervisors_by_scope: Scopes,
     *,
     from_level: Level = "kabupaten",
 ) -> Route | None:
-    """The supervisor at `from_level` or, failing that, the nearest level above; None if nobody."""
+    """The supervisors at `from_level` or, failing that, the nearest level above; None if nobody."""
     start = LEVELS.index(from_level)
     for level in LEVELS[start:]:
-        supervisor_id = supervisors_by_scope.get((level, region_for_level(region_code, level)))
-        if supervisor_id is not None:
-            return Route(supervisor_id=supervisor_id, level=level, climbed=level != from_level)
+        found = supervisors_by_scope.get((level, region_for_level(region_code, level)))
+        ids = sorted({found} if isinstance(found, str) else set(found or ()))
+        if ids:
+            return Route(ids[0], level, climbed=level != from_level, others=tuple(ids[1:]))
     return None

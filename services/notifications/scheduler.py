@@ -1,4 +1,5 @@
-"""The escalation and digest scheduler: a thin loop around `alerts.escalate_due` / `alerts.digest_due`.
+"""The escalation and digest scheduler: a thin loop around `escalation.escalate_due`, `digest.digest_due`
+and the incidents' `incident_shell.tick_due`.
 
 Its schedule is the store (`alerts.escalate_at`, `alerts.digest_at`), not timers in memory, so a
 restart resumes exactly where it was; its clock is injected, so tests drive it on simulated time.
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from services.notifications import alerts, incident_shell
+from services.notifications import digest, escalation, incident_shell
 from services.notifications.timing import Policy
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 class Tick:
     """What one pass did."""
 
-    escalations: list[alerts.Escalation]
+    escalations: list[escalation.Escalation]
     digests: list[str]
     incident_messages: int = 0
 
@@ -51,15 +52,15 @@ class Scheduler:
     def tick(self) -> Tick:
         """One pass at the clock's `now`; each batch commits in its own transaction."""
         now = self._clock()
-        escalations: list[alerts.Escalation] = []
+        escalations: list[escalation.Escalation] = []
         while True:
             with self._engine.begin() as connection:
-                batch = alerts.escalate_due(connection, policy=self._policy, now=now)
+                batch = escalation.escalate_due(connection, policy=self._policy, now=now)
             escalations.extend(batch)
             if len(batch) < 500:
                 break
         with self._engine.begin() as connection:
-            digests = alerts.digest_due(connection, policy=self._policy, now=now)
+            digests = digest.digest_due(connection, policy=self._policy, now=now)
         incident_messages = 0
         if self._policy.settings.incidents_enabled:
             while True:

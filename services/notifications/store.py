@@ -5,20 +5,22 @@ Deliveries are rows, not in-memory tasks: a crash between accepting a deviation 
 loses nothing, and a retry after a crash reuses the row's `message_id` (the `webhook-id`). The
 schedule is columns of the alert rows (`escalate_at`, `digest_at`), so it survives restarts too.
 
-Schema changes are a versioned, additive scheme (`schema_version` table, `MIGRATIONS` below): each
-step only creates tables or adds nullable columns, and `build_engine` applies the missing steps in
-order at start-up. This store is a projection plus queues, so additive steps are all it needs.
+Schema changes are Alembic revisions (`migrations/versions/`), as in meetings; `build_engine`
+upgrades to the newest at start-up. Stores made before that are brought up by their own numbered
+steps first (`legacy_schema.py`) and stamped.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import (
     JSON,
     Column,
-    Connection,
     DateTime,
     Engine,
     Integer,
@@ -26,16 +28,37 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     inspect,
-    select,
     text,
 )
+from sqlalchemy.engine import Dialect
 
 from shared.sql import build_engine as build_sql_engine
 
 log = logging.getLogger(__name__)
 
 metadata = MetaData()
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An instant, stored in UTC and always read back with its offset. SQLite keeps no time zone,
+    so without this a row read back is naive and the API would answer a `date-time` without an
+    offset; PostgreSQL's `timestamptz` gives the same values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 regions = Table(
     "regions",
@@ -83,20 +106,20 @@ alerts = Table(
     Column("escalation_level", String(20), nullable=False),
     Column("status", String(20), nullable=False),  # open, acknowledged, resolved
     Column("payload", JSON, nullable=False),  # the webhook body of `alert.opened`
-    Column("detected_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("detected_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("acknowledged_at", UtcDateTime(), nullable=True),
     # schema v2 (nullable: rows from v1 keep working)
     Column("region_code", String(20), nullable=True, index=True),  # the routing region (scope of acks/lists)
     Column("facilitator_id", String(80), nullable=True),
     Column("concerns", String(20), nullable=True),
     Column("acknowledged_by", String(80), nullable=True),
-    Column("escalate_at", DateTime(timezone=True), nullable=True, index=True),  # the durable escalation schedule
+    Column("escalate_at", UtcDateTime(), nullable=True, index=True),  # the durable escalation schedule
     Column("escalated_to", String(80), nullable=True),  # the next level's alert id once it climbed
-    Column("digest_at", DateTime(timezone=True), nullable=True, index=True),  # info items: when the digest goes
-    Column("digested_at", DateTime(timezone=True), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=True),
+    Column("digest_at", UtcDateTime(), nullable=True, index=True),  # info items: when the digest goes
+    Column("digested_at", UtcDateTime(), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=True),
 )
 deliveries = Table(
     "deliveries",
@@ -108,13 +131,13 @@ deliveries = Table(
     Column("body", Text, nullable=False),
     Column("status", String(20), nullable=False, index=True),  # pending, delivered, failed
     Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("next_attempt_at", UtcDateTime(), nullable=False, index=True),
     Column("last_error", String(500), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     # schema v2
     Column("kind", String(40), nullable=True),  # alert.opened, alert.escalated, alert.resolved, alert.digest
     Column("supervisor_id", String(80), nullable=True),
-    Column("replayed_at", DateTime(timezone=True), nullable=True),
+    Column("replayed_at", UtcDateTime(), nullable=True),
 )
 parked_deviations = Table(
     "parked_deviations",
@@ -122,7 +145,7 @@ parked_deviations = Table(
     Column("deviation_id", String(80), primary_key=True),
     Column("group_id", String(80), nullable=False, index=True),
     Column("record", Text, nullable=False),  # the CloudEvents JSON, to retry once the registry knows more
-    Column("parked_at", DateTime(timezone=True), nullable=False),
+    Column("parked_at", UtcDateTime(), nullable=False),
 )
 
 
@@ -133,9 +156,9 @@ outbox = Table(
     Column("topic", String(200), nullable=False),  # unqualified topic name; the publisher adds the prefix
     Column("key", String(200), nullable=False),
     Column("envelope", Text, nullable=False),  # the CloudEvents JSON, id included: a re-publish is the same event
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     # Only set by versions before 4 (rows are now removed once published); kept for old stores.
-    Column("published_at", DateTime(timezone=True), nullable=True, index=True),
+    Column("published_at", UtcDateTime(), nullable=True, index=True),
 )
 # Incidents (schema v3): one row per facilitator holding the pure lifecycle's state (`incidents.Desk`
 # as JSON) with the next moment it needs a tick, and one row per incident for the API and console.
@@ -144,8 +167,8 @@ incident_desks = Table(
     metadata,
     Column("facilitator_id", String(80), primary_key=True),
     Column("state", JSON, nullable=False),
-    Column("wake_at", DateTime(timezone=True), nullable=True, index=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("wake_at", UtcDateTime(), nullable=True, index=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
 )
 incidents = Table(
     "incidents",
@@ -163,13 +186,17 @@ incidents = Table(
     Column("group_id", String(80), nullable=False),
     Column("rule", String(80), nullable=False),
     Column("items", JSON, nullable=False),
-    Column("detected_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("detected_at", UtcDateTime(), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("acknowledged_at", UtcDateTime(), nullable=True),
     Column("acknowledged_by", String(80), nullable=True),
     Column("note", String(1000), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    # schema v6: the console's snooze (until, why) and close (outcome)
+    Column("snoozed_until", UtcDateTime(), nullable=True),
+    Column("snooze_reason", String(500), nullable=True),
+    Column("outcome", String(40), nullable=True),
 )
 # Schema v5: the supervisors' "useful / not useful" marks on incident items, one per item and reader.
 item_feedback = Table(
@@ -180,109 +207,50 @@ item_feedback = Table(
     Column("incident_id", String(80), nullable=False, index=True),
     Column("rule", String(80), nullable=False),
     Column("useful", Integer, nullable=False),  # 1 useful, 0 not useful
-    Column("marked_at", DateTime(timezone=True), nullable=False),
+    Column("marked_at", UtcDateTime(), nullable=False),
 )
-schema_version = Table(
-    "schema_version",
+# Schema v6: what the console shows next to an incident — when the facilitator's devices last
+# synced (one row per device) and the attendance of each group's meetings (one row per report).
+device_syncs = Table(
+    "device_syncs",
     metadata,
-    Column("version", Integer, primary_key=True),
-    Column("applied_at", String(40), nullable=False),
+    Column("device_id", String(120), primary_key=True),
+    Column("facilitator_id", String(80), nullable=False, index=True),
+    Column("synced_through", UtcDateTime(), nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
 )
-
-_V1_TABLES = ("regions", "supervisors", "facilitators", "groups", "alerts", "deliveries", "parked_deviations")
-
-
-def _v1(connection: Connection) -> None:
-    """The original schema (what `create_all` made before versions existed)."""
-    for name in _V1_TABLES:
-        table = metadata.tables[name]
-        if not inspect(connection).has_table(name):
-            # v1 columns only (their indexes come along): v2's additions are added by `_v2`, as on an old store.
-            legacy = Table(name, MetaData(), *(column._copy() for column in table.columns if not _is_v2(table, column)))
-            legacy.create(connection)
-
-
-_V2_COLUMNS = {
-    "alerts": (
-        "region_code",
-        "facilitator_id",
-        "concerns",
-        "acknowledged_by",
-        "escalate_at",
-        "escalated_to",
-        "digest_at",
-        "digested_at",
-        "resolved_at",
-        "updated_at",
-    ),
-    "deliveries": ("kind", "supervisor_id", "replayed_at"),
-}
-
-
-def _is_v2(table: Table, column: Column[object]) -> bool:
-    return column.name in _V2_COLUMNS.get(table.name, ())
-
-
-def _v2(connection: Connection) -> None:
-    """Escalation/digest schedule and scope columns, delivery kinds, and the outbox table."""
-    for table_name, names in _V2_COLUMNS.items():
-        table = metadata.tables[table_name]
-        present = {column["name"] for column in inspect(connection).get_columns(table_name)}
-        for name in names:
-            if name in present:
-                continue
-            column = table.c[name]
-            column_type = column.type.compile(dialect=connection.dialect)
-            connection.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {name} {column_type}"))
-            if column.index:
-                connection.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table_name}_{name} ON {table_name} ({name})"))
-    outbox.create(connection, checkfirst=True)
-
-
-def _v3(connection: Connection) -> None:
-    """Incidents: the lifecycle's state per facilitator and the incidents themselves."""
-    incident_desks.create(connection, checkfirst=True)
-    incidents.create(connection, checkfirst=True)
-
-
-def _v4(connection: Connection) -> None:
-    """The outbox keeps only what is still to publish: rows marked published by older versions go."""
-    connection.execute(outbox.delete().where(outbox.c.published_at.is_not(None)))
-
-
-def _v5(connection: Connection) -> None:
-    """Marks on incident items."""
-    item_feedback.create(connection, checkfirst=True)
-
-
-MIGRATIONS: tuple[tuple[int, Callable[[Connection], None]], ...] = (
-    (1, _v1),
-    (2, _v2),
-    (3, _v3),
-    (4, _v4),
-    (5, _v5),
+meeting_attendance = Table(
+    "meeting_attendance",
+    metadata,
+    Column("report_id", String(80), primary_key=True),
+    Column("group_id", String(80), nullable=False, index=True),
+    Column("facilitator_id", String(80), nullable=False, index=True),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("present", Integer, nullable=False),
+    Column("members", Integer, nullable=False),
 )
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def migrate(engine: Engine) -> int:
-    """Apply the missing schema steps in order; returns the version now in place."""
+def migrate(engine: Engine) -> str:
+    """Bring the schema to the newest Alembic revision (idempotent); returns it.
+
+    A store made before Alembic (a `schema_version` table, versions 1–6) is first brought to v6 by
+    its own steps (`legacy_schema.py`) and stamped as revision 0001, which is that schema."""
+    from services.notifications import legacy_schema  # it reads this module's tables
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
-        schema_version.create(connection, checkfirst=True)
-        done = set(connection.execute(select(schema_version.c.version)).scalars())
-        for version, step in MIGRATIONS:
-            if version in done:
-                continue
-            step(connection)
-            connection.execute(schema_version.insert().values(version=version, applied_at=_now_iso()))
-            log.info("notifications store migrated to schema version %d", version)
-    return SCHEMA_VERSION
-
-
-def _now_iso() -> str:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC).isoformat()
+        tables = set(inspect(connection).get_table_names())
+        config.attributes["connection"] = connection
+        if "schema_version" in tables and "alembic_version" not in tables:
+            legacy_schema.upgrade(connection)
+            command.stamp(config, "0001")
+            log.info("notifications store made before Alembic: stamped as revision 0001")
+        command.upgrade(config, "head")
+        revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    return str(revision)
 
 
 def build_engine(database_url: str) -> Engine:

@@ -12,26 +12,60 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import ColumnElement, or_, select, update
 
 from services.notifications import alerts as alert_service
-from services.notifications import incident_shell, store
+from services.notifications import incident_shell, store, work_queue
 from services.notifications.channels.feed import FeedHub
 from services.notifications.deps import Context, CurrentPrincipal, NotificationsContext
+from shared import regions
 from shared.auth import InvalidToken, Principal, read_token
-from shared.web import Problem
+from shared.web import PROBLEM_JSON, Problem
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
+# Every refusal is RFC 9457 problem details (`shared.web.Problem`); the OpenAPI document says so for
+# each operation, so a client (and the fuzzing run) knows the shape of a 4xx before meeting one.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_PROBLEMS = {
+    401: "No valid bearer token",
+    403: "Outside the caller's role or region",
+    404: "No such alert, incident or delivery",
+    422: "A named field is invalid",
+    503: "The service is starting",
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+    for status, text in _PROBLEMS.items()
+}
+
+router = APIRouter(prefix="/api/v1", tags=["alerts"], responses=PROBLEM_RESPONSES)
 console_router = APIRouter(tags=["console"])
 CONSOLE_PAGE = Path(__file__).parent / "console" / "index.html"
 
@@ -194,6 +228,25 @@ async def _stream_principal(request: Request, context: NotificationsContext, tok
     return await context.authenticate(request)
 
 
+@router.get("/alerts/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: str, context: Context, principal: CurrentPrincipal) -> AlertOut:
+    """One alert (or an incident by its id, as its `ack_url` names it); 404 if there is none."""
+    if principal.role == "facilitator":
+        raise Problem(403, "Forbidden", "alerts are for supervisors")
+    with context.engine.connect() as connection:
+        alert = connection.execute(select(store.alerts).where(store.alerts.c.alert_id == alert_id)).mappings().first()
+        if alert is None:
+            incident = _incident_row(connection, alert_id)
+            if incident is None:
+                raise Problem(404, "Not found", f"no alert {alert_id}")
+            if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
+                raise Problem(403, "Forbidden", "the incident is outside your region")
+            return _incident_as_alert(incident)
+    if not may_see(principal, supervisor_id=alert["supervisor_id"], region_code=alert["region_code"]):
+        raise Problem(403, "Forbidden", "the alert is outside your region")
+    return _alert_out(alert)
+
+
 @router.post("/alerts/{alert_id}/ack", response_model=AlertOut)
 async def acknowledge(alert_id: str, context: Context, principal: CurrentPrincipal) -> AlertOut:
     """Acknowledge an alert: its deviation stops climbing. Repeating it is harmless."""
@@ -229,6 +282,14 @@ async def acknowledge(alert_id: str, context: Context, principal: CurrentPrincip
     return out
 
 
+class FreshnessOut(BaseModel):
+    """How current the facilitator's data is: the last sync of any of their devices."""
+
+    last_sync_at: datetime | None
+    synced_through: datetime | None
+    devices: int
+
+
 class IncidentOut(BaseModel):
     """An incident: one group's (or one facilitator's) deviations as one thing to act on."""
 
@@ -249,8 +310,31 @@ class IncidentOut(BaseModel):
     acknowledged_by: str | None
     note: str | None
     resolved_at: datetime | None
+    snoozed_until: datetime | None = None
+    snooze_reason: str | None = None
+    outcome: str | None = None
     facilitator: dict[str, Any] | None = None
     reason: dict[str, str] | None = None
+    freshness: FreshnessOut | None = None
+    attendance: dict[str, list[float]] = {}
+
+
+class SnoozeIn(BaseModel):
+    """Put an incident aside until a moment, saying why (at most 30 days ahead)."""
+
+    reason: str = Field(min_length=1, max_length=500)
+    until: AwareDatetime
+
+
+Outcome = Literal["followed_up", "resolved_in_field", "not_a_problem", "data_error"]
+
+
+class CloseIn(BaseModel):
+    """Close an incident: what came of it (`followed_up`, `resolved_in_field`, `not_a_problem`,
+    `data_error`) and an optional note."""
+
+    outcome: Outcome
+    note: str | None = Field(default=None, max_length=1000)
 
 
 class FeedbackIn(BaseModel):
@@ -263,7 +347,7 @@ class FeedbackIn(BaseModel):
 class AcknowledgeIn(BaseModel):
     """What a supervisor says when taking an incident in hand."""
 
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=1000)
 
 
 def _incident_row(connection: Any, incident_id: str) -> Any:
@@ -378,7 +462,30 @@ def _with_texts(connection: Any, row: Any, reader: str) -> dict[str, Any]:
             }
         )
     lead = payloads.get(row["deviation_id"]) or {}
-    return {**row, "items": items, "facilitator": lead.get("facilitator"), "reason": lead.get("message")}
+    fresh = work_queue.freshness(connection, [row["facilitator_id"]]).get(row["facilitator_id"])
+    trend = work_queue.attendance_trend(connection, {item["group_id"] for item in row["items"]})
+    return {
+        **row,
+        "items": items,
+        "facilitator": lead.get("facilitator"),
+        "reason": lead.get("message"),
+        "freshness": fresh or {"last_sync_at": None, "synced_through": None, "devices": 0},
+        "attendance": trend,
+    }
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentOut, tags=["incidents"])
+def get_incident(incident_id: str, context: Context, principal: CurrentPrincipal) -> IncidentOut:
+    """One incident with its items' texts; 404 if there is none."""
+    if principal.role not in ("supervisor", "admin"):
+        raise Problem(403, "Forbidden", "only supervisors and admins see incidents")
+    with context.engine.connect() as connection:
+        incident = _incident_row(connection, incident_id)
+        if incident is None:
+            raise Problem(404, "Not found", f"no incident {incident_id}")
+        if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
+            raise Problem(403, "Forbidden", "the incident is outside your region")
+        return IncidentOut(**_with_texts(connection, incident, principal.subject))
 
 
 @router.post("/incidents/{incident_id}/feedback", response_model=IncidentOut, tags=["incidents"])
@@ -427,6 +534,176 @@ def acknowledge_incident(
     if first_time:
         context.wake_outbox()
     return out
+
+
+def _live_incident_in_scope(connection: Any, incident_id: str, principal: Principal) -> Any:
+    incident = _incident_row(connection, incident_id)
+    if incident is None:
+        raise Problem(404, "Not found", f"no incident {incident_id}")
+    if not may_see(principal, supervisor_id=incident["supervisor_id"], region_code=incident["region_code"]):
+        raise Problem(403, "Forbidden", "the incident is outside your region")
+    return incident
+
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Already resolved or closed", "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}
+}
+
+
+@router.post("/incidents/{incident_id}/snooze", response_model=IncidentOut, tags=["incidents"], responses=_CONFLICT)
+def snooze_incident(incident_id: str, body: SnoozeIn, context: Context, principal: CurrentPrincipal) -> IncidentOut:
+    """Put an incident aside until `until` with a reason: it does not climb before then and comes
+    back to the work queue after. 409 if it is already resolved or closed."""
+    now = context.clock()
+    if body.until <= now:
+        raise Problem.invalid_field("until", "must be in the future")
+    if body.until > now + timedelta(days=30):
+        raise Problem.invalid_field("until", "at most 30 days ahead")
+    with context.engine.begin() as connection:
+        incident = _live_incident_in_scope(connection, incident_id, principal)
+        done = incident_shell.snooze(
+            connection, incident_id, by=principal.subject, until=body.until, reason=body.reason,
+            policy=context.policy, now=now,
+        )  # fmt: skip
+        if not done:
+            raise Problem(409, "Conflict", f"incident {incident_id} is {incident['status']}")
+        return IncidentOut(**_with_texts(connection, _incident_row(connection, incident_id), principal.subject))
+
+
+@router.post("/incidents/{incident_id}/close", response_model=IncidentOut, tags=["incidents"], responses=_CONFLICT)
+def close_incident(incident_id: str, body: CloseIn, context: Context, principal: CurrentPrincipal) -> IncidentOut:
+    """Close an incident with an outcome: it leaves the work queue and stops climbing; repeating it
+    is harmless."""
+    now = context.clock()
+    with context.engine.begin() as connection:
+        incident = _live_incident_in_scope(connection, incident_id, principal)
+        if incident["status"] != "closed":
+            closed = incident_shell.close(
+                connection, incident_id, by=principal.subject, outcome=body.outcome, note=body.note,
+                policy=context.policy, now=now,
+            )  # fmt: skip
+            if not closed:
+                raise Problem(409, "Conflict", f"incident {incident_id} is {incident['status']}")
+            connection.execute(
+                update(store.alerts)
+                .where(
+                    store.alerts.c.deviation_id.in_([item["deviation_id"] for item in incident["items"]]),
+                    store.alerts.c.status == "open",
+                )
+                .values(status="acknowledged", acknowledged_at=now, acknowledged_by=principal.subject, escalate_at=None)
+            )
+        return IncidentOut(**_with_texts(connection, _incident_row(connection, incident_id), principal.subject))
+
+
+class OverviewRow(BaseModel):
+    """One line of a drill-down level."""
+
+    kind: work_queue.RowKind
+    id: str
+    name: str
+    groups: int
+    reporting: int
+    compliance: float | None
+    attention: int
+    last_sync_at: datetime | None = None
+    attendance: list[float] = []
+
+
+class OverviewOut(BaseModel):
+    """A level of the drill-down: where it is (`path`, outermost first) and its rows."""
+
+    level: Literal["nasional", "provinsi", "kabupaten", "facilitator"]
+    code: str | None
+    name: str
+    path: list[dict[str, str | None]]
+    top: str | None = None  # the widest region the caller may open (None: the whole country)
+    totals: OverviewRow
+    rows: list[OverviewRow]
+
+
+@router.get("/overview", response_model=OverviewOut, tags=["incidents"])
+def overview(
+    context: Context,
+    principal: CurrentPrincipal,
+    region: Annotated[str | None, Query(pattern=r"^[0-9]{2}(\.[0-9]{2})?$", description="`18` or `18.71`")] = None,
+    facilitator: Annotated[str | None, Query(max_length=80)] = None,
+) -> OverviewOut:
+    """Drill down national → province → kabupaten → facilitator → group, with compliance (share
+    of groups reporting a meeting in the last 35 days) and groups needing attention per row."""
+    if principal.role not in ("supervisor", "admin"):
+        raise Problem(403, "Forbidden", "only supervisors and admins see the overview")
+    now = context.clock()
+    with context.engine.connect() as connection:
+        if facilitator is not None:
+            row = (
+                connection.execute(select(store.facilitators).where(store.facilitators.c.id == facilitator))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                raise Problem(404, "Not found", f"no facilitator {facilitator}")
+            groups = work_queue.groups_under(connection, region=None, facilitator=facilitator)
+            if principal.role != "admin" and principal.scope != "*":
+                groups = [group for group in groups if _covers(principal.scope, group.region_code)]
+                if not groups:
+                    raise Problem(403, "Forbidden", "the facilitator's groups are outside your region")
+            level: Literal["nasional", "provinsi", "kabupaten", "facilitator"] = "facilitator"
+            code: str | None = facilitator
+            name = str(row["name"])
+            path_codes = _path(regions.kabupaten_of(str(row["region_code"])))
+        else:
+            start = region or (None if principal.role == "admin" or principal.scope == "*" else principal.scope)
+            if start is not None and not (principal.role == "admin" or _covers(principal.scope, start)):
+                raise Problem(403, "Forbidden", "the region is outside your scope")
+            groups = work_queue.groups_under(connection, region=start, facilitator=None)
+            if start is not None and not groups and not _region_known(connection, start):
+                raise Problem(404, "Not found", f"no region {start}")
+            level = "nasional" if start is None else ("provinsi" if "." not in start else "kabupaten")
+            code = start
+            path_codes = _path(start)
+            name = ""
+        ids = [group.group_id for group in groups]
+        reporting = work_queue.reporting_groups(connection, ids, now)
+        attention = work_queue.groups_needing_attention(connection)
+        keys = {work_queue.child_key(level, group) for group in groups}
+        names = work_queue.names_for(connection, keys | {("region", c) for c in path_codes})
+        rows = work_queue.summarise(level, groups, reporting=reporting, attention=attention, names=names)
+        fresh = work_queue.freshness(connection, [r.id for r in rows if r.kind == "facilitator"])
+        trends = work_queue.attendance_trend(connection, [r.id for r in rows if r.kind == "group"])
+    if level != "facilitator":
+        name = names.get(code or "", code or "") if code else "Indonesia"
+    totals = work_queue.Row(
+        "region", code or "*", name, len(groups), len(reporting & set(ids)), len(attention & set(ids))
+    )
+    return OverviewOut(
+        level=level,
+        code=code,
+        name=name,
+        path=[{"code": c, "name": names.get(c, c)} for c in path_codes],
+        top=None if principal.role == "admin" or principal.scope == "*" else principal.scope,
+        totals=_overview_row(totals, {}, {}),
+        rows=[_overview_row(r, fresh, trends) for r in rows],
+    )
+
+
+def _overview_row(row: work_queue.Row, fresh: dict[str, Any], trends: dict[str, list[float]]) -> OverviewRow:
+    return OverviewRow(
+        kind=row.kind, id=row.id, name=row.name, groups=row.groups, reporting=row.reporting,
+        compliance=row.compliance, attention=row.attention,
+        last_sync_at=(fresh.get(row.id) or {}).get("last_sync_at"), attendance=trends.get(row.id, []),
+    )  # fmt: skip
+
+
+def _path(code: str | None) -> list[str]:
+    """The regions above and including `code`, outermost first (province, kabupaten)."""
+    if code is None:
+        return []
+    return list(reversed([part for part in regions.ancestors(code) if len(part.split(".")) <= 2]))
+
+
+def _region_known(connection: Any, code: str) -> bool:
+    known = connection.execute(select(store.regions.c.code).where(store.regions.c.code == code)).first()
+    return known is not None or ("." not in code and regions.province_name(code) is not None)
 
 
 @router.get("/deliveries", response_model=list[DeliveryOut], tags=["deliveries"])

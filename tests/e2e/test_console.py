@@ -16,9 +16,16 @@ from kafka import KafkaProducer
 
 from shared.auth import mint_token
 from shared.settings import AuthSettings
+from tests.e2e.console_support import NOW, SimulatedClock, field_history, wait_for_drill, work_queue_settings
 from tests.fixtures.kafka import skip_or_fail
 from tests.integration.test_notifications_channels import NotifierProcess
-from tests.integration.test_notifications_delivery import SUPERVISOR_ID, World, deviation, kabupaten_supervisor
+from tests.integration.test_notifications_delivery import (
+    SUPERVISOR_ID,
+    Notifier,
+    World,
+    deviation,
+    kabupaten_supervisor,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -98,17 +105,17 @@ def test_an_alert_appears_live_and_is_acknowledged_in_one_click(world: World, br
 def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(world: World, browser: object) -> None:
     receiver = world.receiver()
     world.register(supervisors=[kabupaten_supervisor(receiver.url)])
-    incidents_on = {
-        "PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED": "true",
-        "PANTAU_NOTIFICATIONS_INCIDENT_GROUP_WAIT_SECONDS": "1",
-    }
-    notifier = NotifierProcess(world.bootstrap, world.prefix, world.tmp_path / "notifier", extra_env=incidents_on)
-    notifier.start()
+    # The service and the page share one simulated clock: Friday 20 November 2026, 10.00 WIB.
+    clock = SimulatedClock(NOW)
+    notifier = Notifier(work_queue_settings(world), clock=clock).start()
+    for event in field_history():
+        world.send(event)
     shots = Path(os.environ.get("PANTAU_SCREENSHOTS", str(world.tmp_path)))
     shots.mkdir(parents=True, exist_ok=True)
     try:
         token = mint_token(AuthSettings(), subject=SUPERVISOR_ID, role="supervisor", scope="18.71")
-        page = browser.new_page(viewport={"width": 1100, "height": 760})  # type: ignore[attr-defined]
+        page = browser.new_page(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
+        page.clock.set_system_time(NOW)
         page.goto(f"{notifier.url}/console?token={token}")
         page.wait_for_selector("body[data-live='1']", timeout=20_000)
         absent = deviation()
@@ -126,15 +133,23 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         )
         world.send(absent)
         world.send(low)
-        row = page.locator("article.incident").first
+        row = page.locator("#queue article.incident").first
         row.wait_for(timeout=30_000)
-        page.wait_for_function("document.querySelectorAll('article.incident li').length === 2", timeout=30_000)
+        page.wait_for_function("document.querySelectorAll('#queue article.incident li').length === 2", timeout=30_000)
         text = row.inner_text()
         assert "Pendamping Siti Rahmawati — 1 kelompok, 2 hal" in text
         assert "Peringatan" in text
         assert "tanpa pendamping Siti Rahmawati" in text
-        for raw in ("warning", "meeting.", "open", "pending", "kabupaten\n"):
+        # Beside the reason: the facilitator's data freshness and the group's attendance trend, in words.
+        assert "HP pendamping terakhir sinkron 18 November 2026, 16.00 WIB (kemarin)" in text
+        assert "Kehadiran Kelompok Mawar, pertemuan terakhir: 100% → 67% → 67% → 33% (menurun)" in text
+        for raw in ("warning", "meeting.", "open", "pending", "kabupaten\n", "T0", "Z"):
             assert raw not in text, f"raw value {raw!r} on the page: {text}"
+        wait_for_drill(page, "kabupaten")
+        drill = page.locator("#drill").inner_text()
+        assert "Indonesia › Lampung › Kota Bandar Lampung" in drill
+        assert "1 kelompok · 1 melaporkan pertemuan dalam 35 hari terakhir (100%) · 1 perlu perhatian" in drill
+        assert "Siti Rahmawati" in drill
         page.screenshot(path=str(shots / "work-queue-id.png"), full_page=True)
 
         row.locator(f"li[data-deviation-id='{low.deviation_id}'] button.useful").click()
@@ -142,26 +157,72 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         metrics = httpx.get(f"{notifier.url}/metrics", timeout=10).text
         assert 'pantau_alert_feedback_total{rule="meeting.low_attendance",verdict="useful"} 1.0' in metrics
 
+        # The district supervisor drills down to the facilitator and their groups.
+        assert page.locator("#drill nav button").count() == 0  # nothing above the district opens
+        page.locator("#drill td button", has_text="Siti Rahmawati").click()
+        wait_for_drill(page, "facilitator")
+        facilitator = page.locator("#drill").inner_text()
+        assert "Pendamping Siti Rahmawati" in facilitator
+        assert "Kelompok Mawar" in facilitator
+        assert "100% → 67% → 67% → 33% (menurun)" in facilitator
+        page.screenshot(path=str(shots / "drill-down-facilitator-id.png"), full_page=True)
+        page.locator("#drill nav button", has_text="Kota Bandar Lampung").click()
+        wait_for_drill(page, "kabupaten")
+
+        # A national supervisor starts at the country: national → province → kabupaten, compliance at each.
+        national = mint_token(AuthSettings(), subject="SUP-ID", role="supervisor", scope="*")
+        country = browser.new_page(viewport={"width": 1100, "height": 900})  # type: ignore[attr-defined]
+        country.clock.set_system_time(NOW)
+        country.goto(f"{notifier.url}/console?token={national}")
+        wait_for_drill(country, "nasional")
+        assert "Lampung\t1\t100%\t1" in country.locator("#drill table").inner_text()
+        country.locator("#drill td button", has_text="Lampung").click()
+        wait_for_drill(country, "provinsi")
+        country.locator("#drill td button", has_text="Kota Bandar Lampung").click()
+        wait_for_drill(country, "kabupaten")
+        assert "Indonesia › Lampung › Kota Bandar Lampung" in country.locator("#drill nav").inner_text()
+        country.locator("#drill nav button", has_text="Indonesia").click()
+        wait_for_drill(country, "nasional")
+        country.screenshot(path=str(shots / "drill-down-national-id.png"), full_page=True)
+        country.close()
+
         row.locator("input.note").fill("Sudah menelepon pendamping; pertemuan ulang Jumat")
         row.locator("button.ack-incident").click()
-        page.wait_for_selector("article.incident[data-status='acknowledged']", timeout=10_000)
-        assert "sudah ditangani" in page.locator("article.incident").first.inner_text()
+        page.wait_for_selector("#queue article.incident[data-status='acknowledged']", timeout=10_000)
+        assert "sudah ditangani" in page.locator("#queue article.incident").first.inner_text()
         headers = {"Authorization": f"Bearer {token}"}
         [incident] = httpx.get(f"{notifier.url}/api/v1/incidents", headers=headers, timeout=10).json()
         assert (incident["status"], incident["note"]) == (
             "acknowledged",
             "Sudah menelepon pendamping; pertemuan ulang Jumat",
         )
+        assert incident["detected_at"].endswith("Z")
+
+        # Put aside for three days with a reason: it leaves the queue for the "Ditunda" list.
+        row.locator("input.snooze-reason").fill("Menunggu kunjungan lapangan")
+        row.locator("select.snooze-days").select_option("3")
+        row.locator("button.snooze").click()
+        aside = page.locator("#snoozed article.incident").first
+        aside.wait_for(timeout=10_000)
+        assert "ditunda sampai 23 November 2026, 10.00 WIB: Menunggu kunjungan lapangan" in aside.inner_text()
+        assert page.locator("#queue article.incident").count() == 0
 
         page.select_option("#language", "en")
         page.wait_for_selector("#queue-title:text('Needs attention')")
-        assert "in hand" in page.locator("article.incident").first.inner_text()
-        page.wait_for_function(
-            "[...document.querySelectorAll('article.alert')].every(a => a.dataset.status === 'acknowledged')"
-        )
+        assert "put aside until 23 November 2026, 10:00 WIB" in page.locator("#snoozed").inner_text()
+        assert "Facilitator's phone last synced 18 November 2026, 16:00 WIB (yesterday)" in page.inner_text("#snoozed")
         assert "Needs attention" in page.inner_text("main")
         assert "Severity" in page.inner_text("header")
-        page.screenshot(path=str(shots / "work-queue-en-acknowledged.png"), full_page=True)
+        page.screenshot(path=str(shots / "work-queue-en-put-aside.png"), full_page=True)
+
+        # Close with an outcome: gone from the console, never climbs.
+        page.locator("#snoozed select.outcome").select_option("resolved_in_field")
+        page.locator("#snoozed button.close").click()
+        page.wait_for_function("document.querySelectorAll('article.incident').length === 0", timeout=10_000)
+        [closed] = httpx.get(
+            f"{notifier.url}/api/v1/incidents", headers=headers, params={"status": "closed"}, timeout=10
+        ).json()
+        assert (closed["status"], closed["outcome"]) == ("closed", "resolved_in_field")
         page.close()
     finally:
         notifier.stop()

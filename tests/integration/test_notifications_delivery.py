@@ -149,6 +149,7 @@ class Notifier:
 
     settings: NotificationsSettings
     port: int = field(default_factory=free_port)
+    clock: Callable[[], datetime] | None = None  # the service's `now` (default: the real one)
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
@@ -158,7 +159,7 @@ class Notifier:
 
     def start(self, timeout: float = 60) -> Notifier:
         config = uvicorn.Config(
-            create_app(self.settings),
+            create_app(self.settings) if self.clock is None else create_app(self.settings, clock=self.clock),
             host="127.0.0.1",
             port=self.port,
             lifespan="on",
@@ -569,6 +570,16 @@ def test_alerts_api_lists_and_only_the_owner_acknowledges_once(world: World) -> 
         assert again.json() == first.json()
         assert api.get("/alerts", headers=owner, params={"status": "acknowledged"}).json()[0]["alert_id"] == alert_id
         assert api.post("/alerts/alert-does-not-exist/ack", headers=owner).status_code == 404
+        # Every timestamp carries its offset (the schema says date-time); what does not exist is a 404 problem.
+        one = api.get(f"/alerts/{alert_id}", headers=owner)
+        assert one.status_code == 200, one.text
+        for name in ("created_at", "acknowledged_at"):
+            assert datetime.fromisoformat(one.json()[name]).utcoffset() is not None, one.json()[name]
+        assert api.get(f"/alerts/{alert_id}", headers=intruder).status_code == 403
+        for missing in ("/alerts/alert-does-not-exist", "/incidents/inc-does-not-exist"):
+            answer = api.get(missing, headers=owner)
+            assert answer.status_code == 404, answer.text
+            assert answer.headers["content-type"].startswith("application/problem+json")
 
     records = world.alerts(
         until=lambda rs: "notifications.alert_acknowledged.v1" in event_types(rs), timeout=30, settle=1.5

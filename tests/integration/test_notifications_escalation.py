@@ -152,6 +152,9 @@ def test_one_alert_per_deviation_and_a_worse_one_is_an_update(world: Store) -> N
     )  # fmt: skip
     later = LATE_EVENING_WITA + timedelta(hours=1)
     with world.engine.begin() as connection:
+        # The supervisor already has the warning (a held one that nobody heard of yet is replaced
+        # instead: tests/integration/test_notifications_routing.py).
+        connection.execute(store.deliveries.update().values(status="delivered", attempts=1))
         assert alerts.update_deviation(connection, worse, policy=world.policy, now=later) == [first.alert_id]
     alert = world.alert(first.alert_id or "")
     assert alert["severity"] == "critical"
@@ -220,7 +223,7 @@ def test_info_items_go_out_as_one_digest_per_supervisor(world: Store) -> None:
     assert body["type"] == "alert.digest"
     assert body["supervisor_id"] == "SUP-7371"
     assert len(body["items"]) == 3
-    assert body["message"]["id"].startswith("Ringkasan Pantau: 3 kabar")
+    assert body["message"]["id"].startswith("Ringkasan harian Pantau: 3 kabar")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -102,7 +102,7 @@ class Run:
 
     def kinds(self) -> list[tuple[str, str]]:
         """(message kind, supervisor) in order."""
-        return [(message.kind, message.recipient.supervisor_id) for message in self.messages]
+        return [(message.kind, message.supervisor_id) for message in self.messages]
 
 
 def play(events: Iterable[tuple[float, Event]], *, timing: Timing = TIMING, until: float | None = None) -> Run:

@@ -12,11 +12,13 @@ from hypothesis import strategies as st
 
 from services.notifications.incidents import (
     Acknowledged,
+    Closed,
     Desk,
     Event,
     Raised,
     Recipient,
     Resolved,
+    Snoozed,
     Timing,
     incident_id_for,
     run_due,
@@ -27,6 +29,55 @@ from tests.unit.incident_support import CHAIN, FACILITATOR, TIMING, Run, at, ope
 pytestmark = pytest.mark.unit
 
 DAY = 24 * 60
+
+
+class TestSnoozeAndClose:
+    def test_a_snoozed_incident_does_not_climb_before_its_expiry_then_its_deadline_runs_again(self) -> None:
+        run = play([(0, opened("dev-1"))], until=10)
+        incident_id = run.desk.incidents[0].incident_id
+        run.send(Snoozed(incident_id, "SUP-1871", at(3 * DAY), "menunggu kunjungan Jumat"), 60)
+        incident = run.desk.incidents[0]
+        assert (incident.snoozed_until, incident.snooze_reason) == (at(3 * DAY), "menunggu kunjungan Jumat")
+        assert incident.escalate_at == at(4 * DAY)
+        run.tick(4 * DAY - 1)
+        assert run.kinds() == [("opened", "SUP-1871")]
+        run.tick(4 * DAY)
+        assert run.kinds()[-1] == ("escalated", "SUP-18")
+        assert [fact.kind for fact in run.facts] == ["opened", "snoozed", "escalated"]
+
+    def test_snoozing_before_the_first_message_means_no_message(self) -> None:
+        run = play([(0, opened("dev-1"))], until=1)
+        run.send(Snoozed(run.desk.incidents[0].incident_id, "SUP-1871", at(DAY), "sudah tahu"), 2).tick(DAY - 1)
+        assert run.messages == []
+
+    def test_a_snooze_into_the_past_changes_nothing(self) -> None:
+        run = play([(0, opened("dev-1"))], until=10)
+        before = run.desk
+        run.send(Snoozed(before.incidents[0].incident_id, "SUP-1871", at(5), "terlambat"), 11)
+        assert run.desk.incidents[0].snoozed_until is None
+
+    def test_closing_ends_the_incident_without_a_message_and_its_deviations_never_reopen_it(self) -> None:
+        run = play([(0, opened("dev-1")), (1, opened("dev-2", rule="meeting.low_attendance"))], until=10)
+        incident_id = run.desk.incidents[0].incident_id
+        run.send(Closed(incident_id, "SUP-1871", "resolved_in_field", "sudah dikunjungi"), 20)
+        assert run.desk.incidents == ()
+        closed = run.facts[-1]
+        assert (closed.kind, closed.incident.status, closed.incident.outcome) == (
+            "closed",
+            "closed",
+            "resolved_in_field",
+        )
+        assert closed.incident.note == "sudah dikunjungi"
+        run.send(opened("dev-1"), 30).send(Resolved("dev-2", at(31)), 31).tick(10 * DAY)
+        assert run.kinds() == [("opened", "SUP-1871")]
+        assert run.desk.incidents == ()
+
+    def test_a_new_deviation_after_closing_is_a_new_incident(self) -> None:
+        run = play([(0, opened("dev-1"))], until=10)
+        run.send(Closed(run.desk.incidents[0].incident_id, "SUP-1871", "not_a_problem"), 20)
+        run.send(opened("dev-3", minutes=30), 30).tick(40)
+        assert [kind for kind, _who in run.kinds()] == ["opened", "opened"]
+        assert len({message.incident.incident_id for message in run.messages}) == 2
 
 
 class TestGrouping:
@@ -158,6 +209,21 @@ class TestEscalationAndAcknowledgement:
         run = play([(0, opened("dev-1"))], timing=timing, until=5 + DAY)
         assert run.kinds() == [("opened", "SUP-1871")]
         assert run.desk.incidents[0].escalate_at == at(5) + timedelta(hours=34)
+
+    def test_every_supervisor_of_a_shared_rung_hears_every_message(self) -> None:
+        shared = (replace(CHAIN[0], others=("SUP-1871B",)), *CHAIN[1:])
+        event = opened("dev-1")
+        run = play([(0, replace(event, chain=shared))], until=5 + DAY)
+        run.send(Resolved("dev-1", at(5 + DAY + 1)), 5 + DAY + 1)
+        assert run.kinds() == [
+            ("opened", "SUP-1871"),
+            ("opened", "SUP-1871B"),
+            ("escalated", "SUP-18"),
+            ("resolved", "SUP-1871"),
+            ("resolved", "SUP-1871B"),
+            ("resolved", "SUP-18"),
+        ]
+        assert len({message.message_key for message in run.messages}) == 6
 
     def test_resolution_reaches_every_level_that_had_it(self) -> None:
         run = play([(0, opened("dev-1"))], until=5 + DAY)

@@ -29,8 +29,8 @@ RULES: dict[str, tuple[dict[str, object], list[str], list[str]]] = {
     ),
     "meeting.overdue": (
         {"period": "2026-11", "due_at": "2026-11-10T02:00:00+00:00", "time_zone": "Asia/Jakarta", "days_overdue": 7},
-        ["Belum ada laporan", "2026-11", "10 November 2026", "7 hari terlambat"],
-        ["No meeting report", "2026-11", "10 November 2026", "7 days late"],
+        ["Belum ada laporan", "periode November 2026", "10 November 2026", "7 hari terlambat"],
+        ["No meeting report", "period November 2026", "10 November 2026", "7 days late"],
     ),
     "meeting.low_attendance": (
         {
@@ -60,8 +60,8 @@ RULES: dict[str, tuple[dict[str, object], list[str], list[str]]] = {
     ),
     "plan.activity_overdue": (
         {"activity_title": "Pelatihan pembukuan", "due_on": "2026-10-31", "status": "in_progress"},
-        ["'Pelatihan pembukuan'", "31 Oktober 2026", "in_progress"],
-        ["'Pelatihan pembukuan'", "31 October 2026", "in_progress"],
+        ["'Pelatihan pembukuan'", "31 Oktober 2026", "(sedang berjalan)"],
+        ["'Pelatihan pembukuan'", "31 October 2026", "(in progress)"],
     ),
     "plan.activity_at_risk": (
         {"activity_title": "Tabungan kelompok", "due_on": "2026-12-15", "indicator_value": 3, "indicator_target": 10},
@@ -70,13 +70,13 @@ RULES: dict[str, tuple[dict[str, object], list[str], list[str]]] = {
     ),
     "evaluation.low_score": (
         {"direction": "group_rates_facilitator", "period": "2026-Q3", "mean_score": 1.8, "threshold_score": 2.5},
-        ["mendapat nilai rendah", "2026-Q3", "1,8", "2,5"],
-        ["was rated low", "2026-Q3", "1.8", "2.5"],
+        ["mendapat nilai rendah", "periode triwulan ke-3 2026", "1,8", "2,5"],
+        ["was rated low", "period Q3 2026", "1.8", "2.5"],
     ),
     "recognition.sustained_success": (
         {"periods_in_a_row": 6, "through_period": "2026-10"},
-        ["Kabar baik", "6 periode berturut-turut", "2026-10"],
-        ["Good news", "6 periods in a row", "2026-10"],
+        ["Kabar baik", "6 periode berturut-turut", "sampai Oktober 2026"],
+        ["Good news", "6 periods in a row", "through October 2026"],
     ),
     "facilitator.many_groups_deviating": (
         {"groups_deviating": 4, "threshold_groups": 3},
@@ -161,7 +161,7 @@ def test_fit_cuts_at_a_word() -> None:
 def test_digest_lists_items() -> None:
     items = [{"message": {"id": f"butir {n}", "en": f"item {n}"}} for n in range(7)]
     digest = render_digest(items, language="id")
-    assert digest["id"].startswith("Ringkasan Pantau: 7 kabar")
+    assert digest["id"].startswith("Ringkasan harian Pantau: 7 kabar")
     assert "…dan 2 lainnya." in digest["id"]
     assert "…and 2 more." in digest["en"]
 

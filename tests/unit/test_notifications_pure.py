@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -69,6 +70,13 @@ class TestRouting:
     @pytest.mark.parametrize("code", ["18.71", "18.71.01", "18.71.01.1001"])
     def test_any_code_inside_the_kabupaten_routes_to_it(self, code: str) -> None:
         assert route(code, ALL_LEVELS) == Route("SUP-1871", "kabupaten", climbed=False)
+
+    def test_several_supervisors_of_one_level_all_hear_the_first_by_id_is_primary(self) -> None:
+        scopes = {**ALL_LEVELS, ("kabupaten", "18.71"): ("SUP-1871B", "SUP-1871")}
+        chosen = route(VILLAGE, scopes)
+        assert chosen == Route("SUP-1871", "kabupaten", climbed=False, others=("SUP-1871B",))
+        assert chosen is not None
+        assert chosen.supervisor_ids == ("SUP-1871", "SUP-1871B")
 
     def test_region_for_level(self) -> None:
         assert region_for_level(VILLAGE, "kabupaten") == "18.71"
@@ -341,6 +349,35 @@ class TestMessages:
                 "facilitator Siti Rahmawati."
             ),
         }
+
+    @pytest.mark.parametrize(
+        ("status", "words_id", "words_en"),
+        [
+            ("not_started", "belum dimulai", "not started"),
+            ("in_progress", "sedang berjalan", "in progress"),
+            ("blocked", "terhambat", "blocked"),
+            ("something_else", "status tidak diketahui", "status unknown"),
+        ],
+    )
+    def test_activity_statuses_are_words(self, status: str, words_id: str, words_en: str) -> None:
+        context = replace(
+            absent_context(rule="plan.activity_overdue"),
+            details={"activity_title": "Posyandu", "due_on": "2026-11-20", "status": status},
+        )
+        message = render(context)
+        assert f"20 November 2026 ({words_id})" in message["id"]
+        assert f"20 November 2026 ({words_en})" in message["en"]
+        assert status not in message["id"]
+        assert "status:" not in message["id"] + message["en"]
+
+    def test_meeting_periods_are_words(self) -> None:
+        context = replace(
+            absent_context(rule="meeting.overdue"),
+            details={"period": "2026-11", "due_at": "2026-11-10T02:00:00+00:00"},
+        )
+        message = render(context)
+        assert "periode November 2026;" in message["id"]
+        assert "period November 2026;" in message["en"]
 
     @pytest.mark.parametrize("rule", ["meeting.facilitator_absent", "meeting.too_short"])
     def test_texts_fit_a_phone_notification(self, rule: str) -> None:

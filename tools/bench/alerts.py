@@ -7,7 +7,7 @@ receipt times, due dates, the offline grace) and drives the notifications servic
 lifecycle (`services/notifications/incidents.py`) with them, one desk per facilitator, routing each
 to the kabupaten → provinsi → nasional chain of the generated registry. Supervisors acknowledge an
 incident `ack_hours` after its first message (a supervisor who never does is `--ack-hours 0`), and
-info-only incidents reach them in a weekly digest (Monday 07.00 WIB).
+info-only incidents reach them in the service's daily digest (07.00 WIB on working days).
 
 Figures: messages (every pushed message: opened, updated, escalated, resolved, digest) per
 supervisor per week and per 100 groups per month, and *incident recall*: the share of the oracle's
@@ -233,19 +233,22 @@ def _chain(
         chosen = route(region_code, scopes, from_level=level)
         if chosen is None:
             break
-        chain.append(Recipient(chosen.level, chosen.supervisor_id, zones.get(chosen.supervisor_id, regions.WIB)))
+        zone = zones.get(chosen.supervisor_id, regions.WIB)
+        chain.append(Recipient(chosen.level, chosen.supervisor_id, zone, chosen.others))
         above = LEVELS.index(chosen.level) + 1
         level = LEVELS[above] if above < len(LEVELS) else None
     return tuple(chain)
 
 
-def _mondays(start: datetime, end: datetime) -> Iterator[datetime]:
-    day = start.date()
-    day += timedelta(days=(7 - day.weekday()) % 7)
-    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)  # Monday 07.00 WIB = 00.00 UTC
+def _working_mornings(start: datetime, end: datetime) -> Iterator[datetime]:
+    """07.00 WIB (00.00 UTC) of every day but Sunday: when the service sends its daily digest
+    (`digest.py`, `DIGEST_LOCAL_TIME` on working days; holidays are left out here)."""
+    day = start.date() + timedelta(days=1)
+    moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
     while moment <= end:
-        yield moment
-        moment += timedelta(days=7)
+        if moment.weekday() != 6:
+            yield moment
+        moment += timedelta(days=1)
 
 
 def measure(
@@ -273,7 +276,7 @@ def measure(
     budget.supervisors_kabupaten = len(programme.regencies_in_use())
     end = shape.horizon_end
     budget.weeks = (end - shape.started_at).total_seconds() / (7 * 86400)
-    digest_moments = list(_mondays(shape.started_at, end))
+    digest_moments = list(_working_mornings(shape.started_at, end))
     digested: set[str] = set()
     told_supervisors: set[str] = set()
     digest_slots: set[tuple[datetime, str]] = set()
@@ -363,8 +366,8 @@ def _drive_facilitator(
         for change in result.changes:
             if isinstance(change, Message):
                 budget.messages[change.kind] += 1
-                budget.per_supervisor[change.recipient.supervisor_id] += 1
-                told_supervisors.add(change.recipient.supervisor_id)
+                budget.per_supervisor[change.supervisor_id] += 1
+                told_supervisors.add(change.supervisor_id)
                 incident = change.incident
                 if change.kind == "opened":
                     budget.incidents_told += 1
@@ -417,7 +420,7 @@ def _drive_facilitator(
             cleared.clear()
             for supervisor_id, items in waiting.items():
                 if items:
-                    # One digest per supervisor and week, whichever facilitators it covers.
+                    # One digest per supervisor and working day with news, whichever facilitators it covers.
                     digest_slots.add((now, supervisor_id))
                     digested.update(items)
                     delivered.update(items)
@@ -511,7 +514,8 @@ def render(budgets: list[tuple[str, AlertBudget]]) -> str:
         "symptom of a facilitator's groups in one incident "
         "(`PANTAU_NOTIFICATIONS_INCIDENT_GROUP_BY`).",
         f"- Supervisors acknowledge {first.ack_hours:g} h after an incident's first message.",
-        "- Info-only incidents are never pushed on their own: a weekly digest per supervisor (Monday 07.00 WIB) "
+        "- Info-only incidents are never pushed on their own: the daily digest per supervisor "
+        "(07.00 WIB on working days, as the service sends it) "
         "carries them, those that cleared meanwhile included; an info item joining a warning incident is "
         "delivered with it.",
         "",
@@ -531,7 +535,7 @@ def render(budgets: list[tuple[str, AlertBudget]]) -> str:
         "messages in time, not their number).",
         "- A message is any push to a supervisor (webhook or e-mail; the console's live feed is not counted): "
         "an incident's first message, a severity rise, an escalation, a resolution to each level that had it "
-        "(when pushed), and a digest (one per supervisor and week).",
+        "(when pushed), and a digest (one per supervisor and working day with news).",
         "- At this scale a kabupaten supervisor has one or two facilitators, so per-supervisor messages (the "
         "digest) weigh more per 100 groups than they would nationally.",
     ]

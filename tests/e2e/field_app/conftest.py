@@ -55,11 +55,7 @@ def field_world(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) 
         bootstrap_servers=kafka_bootstrap,
         workdir=workdir / "stack",
         topic_prefix=prefix,
-        # One message per deviation: this test follows each report to its own alert.
-        extra_env={
-            "PANTAU_MEETINGS_FIELD_APP_DIR": str(app_dir),
-            "PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED": "false",
-        },
+        extra_env={"PANTAU_MEETINGS_FIELD_APP_DIR": str(app_dir)},
     )
     try:
         stack.start(timeout=120)

@@ -19,6 +19,7 @@ from tools.field_app_demo import (
     enrolment_url,
     register_world,
 )
+from tools.webhook_receiver import WebhookReceiver
 
 __all__ = [
     "FACILITATOR_ID",
@@ -30,6 +31,18 @@ __all__ = [
     "enrolment_url",
     "register_world",
 ]
+
+
+def incident_message_with(receiver: WebhookReceiver, group_id: str, rules: set[str]) -> dict[str, Any] | None:
+    """The first incident message delivered whose items include every one of `rules` for the group."""
+    for delivery in receiver.accepted:
+        body = delivery.body
+        if body.get("type") not in ("alert.opened", "alert.updated"):
+            continue
+        items = (body.get("incident") or {}).get("items", ())
+        if rules <= {item["rule"] for item in items if item["group"]["id"] == group_id}:
+            return body
+    return None
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, *, page: Any = None) -> Any:
