@@ -61,7 +61,13 @@ class BatchIn(BaseModel):
     facilitator_id: str | None = Field(
         default=None, pattern=ID_PATTERN, description="Device owner; taken from the token for facilitators."
     )
-    reports: list[dict[str, Any]] = Field(max_length=500, description="Meeting reports, each as for POST /meetings.")
+    # Items stay untyped here so one malformed item (a `null`, a string, a bad field) is that
+    # item's `rejected` result, never a refusal of the whole batch.
+    reports: list[Any] = Field(
+        max_length=500,
+        description="Meeting reports, each as for POST /meetings; each is validated on its own.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/MeetingIn"}},
+    )
 
 
 class BatchItem(BaseModel):
@@ -78,7 +84,13 @@ class BatchResult(BaseModel):
     """One result per item, never all-or-nothing."""
 
     device_id: str
-    synced_through: datetime
+    synced_through: datetime = Field(description="The watermark the device claimed, as sent.")
+    watermark_through: datetime | None = Field(
+        default=None,
+        description="The device's watermark after this sync: the claim, held back to just before the "
+        "earliest rejected item's meeting or recording time (not moved at all when a rejected item has "
+        "no readable time); never moved back. `null` while the device has no watermark.",
+    )
     watermark_advanced: bool
     counts: dict[str, int]
     results: list[BatchItem]
