@@ -3,6 +3,7 @@ limit, bearer-token reading and the health endpoints. No business rules here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -10,10 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import InvalidToken, Principal, read_token
+from shared.privacy import redact_niks
 from shared.settings import AuthSettings
 
 PROBLEM_JSON = "application/problem+json"
@@ -57,7 +60,8 @@ class Problem(Exception):
         if self.detail:
             document["detail"] = self.detail
         if instance:
-            document["instance"] = instance
+            # The path is the caller's input too: a NIK typed into a URL is not sent back.
+            document["instance"] = redact_niks(instance)
         if self.errors:
             document["errors"] = self.errors
         return document
@@ -67,6 +71,13 @@ class Problem(Exception):
         return JSONResponse(self.body(instance), status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers)
 
 
+# Pydantic names the member of a union that failed (`str`, `NikRef`, `function-after[…]`) in an
+# error's location; that is the model's inside, not a field the caller sent.
+_UNION_MEMBER = re.compile(r"^(?:[A-Z][A-Za-z0-9]*|str|int|float|bool|constrained-str|.*[\[(].*)$")
+# Errors that only say "not this member of the union" come after the one that says what is wrong.
+_TYPE_MISMATCH = frozenset({"string_type", "model_type", "dict_type", "model_attributes_type", "is_instance_of"})
+
+
 def field_path(location: Sequence[str | int]) -> str:
     """FastAPI's error location → `reports[3].attendance[0].member_ref` (without `body`)."""
     parts = list(location)
@@ -74,8 +85,21 @@ def field_path(location: Sequence[str | int]) -> str:
         parts = parts[1:]
     text = ""
     for part in parts:
+        if isinstance(part, str) and _UNION_MEMBER.match(part):
+            continue
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(body)"
+
+
+def field_errors(errors: Sequence[Any], prefix: str = "") -> list[dict[str, str]]:
+    """Pydantic errors → `[{"field", "message"}]`, one per field, the most telling message first;
+    never the input (it could be personal data)."""
+    ranked = sorted(errors, key=lambda error: error.get("type") in _TYPE_MISMATCH)
+    named: dict[str, str] = {}
+    for error in ranked:
+        named.setdefault(prefix + field_path(error["loc"]), error["msg"])
+    order = list(dict.fromkeys(prefix + field_path(error["loc"]) for error in errors))
+    return [{"field": field, "message": named[field]} for field in order]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -87,7 +111,18 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"field": field_path(error["loc"]), "message": error["msg"]} for error in exc.errors()]
+        errors = field_errors(exc.errors())
+        detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors[:5])
+        problem = Problem(
+            422, "Invalid request", detail, type_="https://pantau.id/problems/invalid-field", errors=errors
+        )
+        return problem.response(request.url.path)
+
+    @app.exception_handler(ValidationError)
+    async def _contract(request: Request, exc: ValidationError) -> Response:
+        # A value the request's shape let through but an event contract refuses: still the caller's
+        # field, so a 422 naming it, never a 500 (and never the input, which could be personal data).
+        errors = field_errors(exc.errors(include_input=False, include_url=False))
         detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors[:5])
         problem = Problem(
             422, "Invalid request", detail, type_="https://pantau.id/problems/invalid-field", errors=errors

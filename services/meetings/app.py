@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.meetings import db
 from services.meetings.deps import MeetingsContext, MeetingsMetrics
 from services.meetings.deviation_projection import DeviationProjection
+from services.meetings.edge import screen_request
 from services.meetings.evaluations.views import router as evaluations_router
 from services.meetings.field_app.shell import AppShell
 from services.meetings.field_app.views import router as field_app_router
@@ -113,7 +114,8 @@ def create_app(
         }
 
     install_health_routes(app, registry=registry, readiness=readiness)
-    api = APIRouter(prefix="/api/v1")
+    # Every API route passes the one edge first: no NIK-shaped value goes further (`edge.py`).
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(screen_request)])
     api.include_router(registry_router)
     api.include_router(meetings_router)
     api.include_router(plans_router)

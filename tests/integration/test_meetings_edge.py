@@ -4,6 +4,8 @@ synced it; what the API accepts is exactly what the event contract accepts; no n
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from tests.integration.edge_support import NOW, PDP_1, meeting, registry_client
+from tests.integration.edge_support import ADMIN, NOW, PDP_1, PDP_2, meeting, registry_client
 
 pytestmark = pytest.mark.integration
 
@@ -109,3 +111,223 @@ def test_a_clean_batch_moves_the_watermark_to_the_claim(client: TestClient) -> N
     answer = batch(client, [meeting("r-1"), meeting("r-1")]).json()
     assert [item["outcome"] for item in answer["results"]] == ["created", "duplicate"]
     assert datetime.fromisoformat(answer["watermark_through"]) == NOW
+
+
+# ---------- devices belong to facilitators ----------
+
+
+def test_another_facilitators_device_is_refused_and_nothing_moves(client: TestClient) -> None:
+    assert batch(client, [meeting("r-1")], device="hp-siti").status_code == 200
+    foreign = batch(client, [meeting("r-2", group_id="KLP-2")], device="hp-siti", headers=PDP_2)
+    assert foreign.status_code == 409, foreign.text
+    assert foreign.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in foreign.json()["errors"]] == ["device_id"]
+    assert stored_reports(client) == {"r-1"}
+    # An admin syncing on another facilitator's behalf meets the same rule.
+    on_behalf = {"device_id": "hp-siti", "synced_through": NOW.isoformat(), "facilitator_id": "PDP-2", "reports": []}
+    assert client.post("/api/v1/meetings/batch", json=on_behalf, headers=ADMIN).status_code == 409
+    # A single report naming that device for another facilitator's group is refused too.
+    single = client.post("/api/v1/meetings", json=meeting("r-3", group_id="KLP-2", device_id="hp-siti"), headers=PDP_2)
+    assert single.status_code == 409
+    assert single.json()["errors"][0]["field"] == "device_id"
+    # The owner keeps syncing.
+    assert batch(client, [meeting("r-4", days_ago=1, device_id="hp-siti")], device="hp-siti").status_code == 200
+    assert stored_reports(client) == {"r-1", "r-4"}
+
+
+# ---------- one validation at the edge ----------
+
+PLAN = {
+    "group_id": "KLP-1",
+    "title": "Rencana",
+    "starts_on": "2026-01-01",
+    "ends_on": "2026-06-30",
+    "agreed_by": ["PDP-1", "kpm-a"],
+    "activities": [
+        {
+            "id": "A-1",
+            "title": "FGD",
+            "stage": "dialogue",
+            "due_on": "2026-03-31",
+            "responsible": "group",
+            "indicator": {"name": "KPM hadir", "unit": "keluarga", "baseline": 0, "target": 20},
+        }
+    ],
+}
+
+
+def plan_with(path: str, value: Any) -> dict[str, Any]:
+    document = json.loads(json.dumps(PLAN))
+    *parents, last = path.split(".")
+    target = document
+    for part in parents:
+        target = target[int(part)] if part.isdigit() else target[part]
+    target[int(last) if last.isdigit() else last] = value
+    return document
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        (
+            "PUT",
+            "/api/v1/plans/P-1",
+            plan_with("activities.0.indicator.target", math.inf),
+            "activities[0].indicator.target",
+        ),
+        (
+            "PUT",
+            "/api/v1/plans/P-1",
+            plan_with("activities.0.indicator.baseline", math.nan),
+            "activities[0].indicator.baseline",
+        ),
+        ("PUT", "/api/v1/plans/P-1", plan_with("starts_on", "0001-01-01"), "starts_on"),
+        ("PUT", "/api/v1/plans/P-1", plan_with("agreed_by", ["PDP-1", "kpm a"]), "agreed_by[1]"),
+        ("PUT", "/api/v1/plans/P-1", plan_with("agreed_by", ["PDP-1", "kpm-😀"]), "agreed_by[1]"),
+        ("POST", "/api/v1/meetings", meeting("r-x", started_at="0001-01-01T00:00:00+00:00"), "started_at"),
+        (
+            "POST",
+            "/api/v1/meetings",
+            meeting("r-x", attendance=[{"member_ref": "kpm a", "status": "present"}]),
+            "attendance[0].member_ref",
+        ),
+        ("POST", "/api/v1/meetings", meeting("r-x", device_id="hp 1"), "device_id"),
+        ("POST", "/api/v1/meetings", meeting("r/x"), "report_id"),
+        (
+            "PUT",
+            "/api/v1/groups/KLP-9",
+            {
+                "name": "G",
+                "programme": "pkh-p2k2",
+                "facilitator_id": "PDP-1",
+                "region_code": "18.71.01.1001",
+                "members": ["kpm 1"],
+            },
+            "members[0]",
+        ),
+        (
+            "POST",
+            "/api/v1/activities/A-1/progress",
+            {
+                "progress_id": "p-1",
+                "reported_on": "2026-02-01",
+                "status": "done",
+                "indicator_value": -math.inf,
+                "recorded_at": NOW.isoformat(),
+            },
+            "indicator_value",
+        ),
+        (
+            "POST",
+            "/api/v1/evaluations",
+            {
+                "evaluation_id": "ev-1",
+                "group_id": "KLP-1",
+                "facilitator_id": "PDP-1",
+                "direction": "group_rates_facilitator",
+                "period": "0001-11",
+                "scores": {"kehadiran": 4},
+                "recorded_at": NOW.isoformat(),
+            },
+            "period",
+        ),
+    ],
+)
+def test_what_the_contract_refuses_is_a_4xx_naming_the_field(
+    client: TestClient, method: str, path: str, body: Any, field: str
+) -> None:
+    content = json.dumps(body, allow_nan=True)  # NaN and Infinity as a careless client sends them
+    response = client.request(method, path, content=content, headers={**ADMIN, "content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in [error["field"] for error in response.json()["errors"]], response.json()
+
+
+def test_1e999_is_refused_not_stored_as_null(client: TestClient) -> None:
+    content = json.dumps(PLAN).replace('"target": 20', '"target": 1e999')
+    response = client.put("/api/v1/plans/P-1", content=content, headers={**ADMIN, "content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "activities[0].indicator.target"
+
+
+# ---------- no national ID passes the edge ----------
+
+NIK = "1871015501800002"
+
+
+@pytest.mark.parametrize("written", [NIK, "1871 0155 0180 0002", "18.71.01.550180.0002", "1871-0155-0180-0002"])
+def test_a_nik_where_a_member_is_expected_becomes_a_pseudonym(client: TestClient, written: str) -> None:
+    group = {
+        "name": "Kelompok Mawar",
+        "programme": "pkh-p2k2",
+        "facilitator_id": "PDP-1",
+        "region_code": "18.71.01.1001",
+        "members": ["kpm-a", written, {"nik": written, "display_name": "Ibu Yuli"}],
+    }
+    response = client.put("/api/v1/groups/KLP-9", json=group, headers=ADMIN)
+    # The same person twice (once bare, once with a name): one pseudonym, listed twice.
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "members[2]"
+    group["members"] = ["kpm-a", written]
+    assert client.put("/api/v1/groups/KLP-9", json=group, headers=ADMIN).status_code == 201
+    with client.app.state.context.engine.connect() as connection:  # type: ignore[attr-defined]
+        refs = connection.execute(text("SELECT member_refs FROM groups WHERE id = 'KLP-9'")).scalar_one()
+    assert NIK not in str(refs)
+    assert "kpm-" in str(refs)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "/api/v1/meetings", meeting("r-x", topic="KPM 1871 0155 0180 0002 hadir"), "topic"),
+        ("POST", "/api/v1/meetings", meeting("r-x", device_id=NIK), "device_id"),
+        ("POST", "/api/v1/meetings", meeting(NIK), "report_id"),
+        (
+            "POST",
+            "/api/v1/meetings",
+            meeting("r-x", attendance=[{"member_ref": f"kpm-{NIK}", "status": "present"}]),
+            "attendance[0].member_ref",
+        ),
+        ("POST", "/api/v1/meetings", {**meeting("r-x"), NIK: 1}, "(body)"),
+        (
+            "PUT",
+            "/api/v1/plans/P-1",
+            plan_with("activities.0.indicator.target", int(NIK)),
+            "activities[0].indicator.target",
+        ),
+        ("PUT", "/api/v1/plans/P-1", plan_with("title", "18.71.01.550180.0002"), "title"),
+        ("PUT", f"/api/v1/groups/{NIK}", {"name": "G"}, "group_id"),
+        ("GET", f"/api/v1/groups/{NIK}", None, "group_id"),
+        ("GET", "/api/v1/groups/KLP-1?x=1871-0155-0180-0002", None, "x"),
+        (
+            "PUT",
+            "/api/v1/facilitators/PDP-9",
+            {"name": f"Siti {NIK}", "programme": "pkh-p2k2", "region_code": "18.71.01"},
+            "name",
+        ),
+        (
+            "POST",
+            "/api/v1/meetings/batch",
+            {"device_id": "1871.0155.0180.0002", "synced_through": NOW.isoformat(), "reports": []},
+            "device_id",
+        ),
+        (
+            "POST",
+            "/api/v1/meetings/batch",
+            {"device_id": "hp-1", "synced_through": NOW.isoformat(), "reports": [meeting("r-x", module=NIK)]},
+            "reports[0].module",
+        ),
+    ],
+)
+def test_a_nik_anywhere_else_is_refused_naming_the_field_never_echoed(
+    client: TestClient, caplog: pytest.LogCaptureFixture, method: str, path: str, body: Any, field: str
+) -> None:
+    response = client.request(method, path, json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "https://pantau.id/problems/personal-data"
+    assert field in [error["field"] for error in response.json()["errors"]]
+    assert "0155" not in response.text
+    assert NIK not in response.text
+    assert "0155" not in caplog.text
+    assert NIK not in caplog.text
+    assert stored_reports(client) == set()

@@ -13,12 +13,12 @@ from sqlalchemy import Connection, insert, select, update
 
 from services.meetings import db, outbox
 from services.meetings.meeting_reports.models import BatchIn, BatchItem, BatchResult, MeetingIn
-from services.meetings.meeting_reports.service import record_meeting
+from services.meetings.meeting_reports.service import record_meeting, require_own_device
 from services.meetings.settings import MeetingsSettings
 from shared import serde, topics
 from shared.events import DeviceSynced
 from shared.events.base import ID_PATTERN
-from shared.web import Problem, field_path
+from shared.web import Problem, field_errors
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -43,6 +43,7 @@ def record_batch(
         raise Problem.invalid_field("facilitator_id", f"no facilitator {owner}")
     if body.synced_through > now + timedelta(seconds=settings.clock_skew_seconds):
         raise Problem.invalid_field("synced_through", "lies in the future")
+    require_own_device(connection, device_id=body.device_id, facilitator_id=owner, field="device_id")
 
     results: list[BatchItem] = []
     # The earliest time any rejected item speaks of; `_UNKNOWN` when a rejected item has none we can read.
@@ -123,10 +124,7 @@ def _record_item(
         report = MeetingIn.model_validate(raw)
     except ValidationError as exc:
         # Never echo the input: messages only, so a mistyped national ID stays out of answers and logs.
-        errors = [
-            {"field": f"reports[{index}].{field_path(error['loc'])}", "message": error["msg"]}
-            for error in exc.errors(include_input=False, include_url=False)
-        ]
+        errors = field_errors(exc.errors(include_input=False, include_url=False), prefix=f"reports[{index}].")
         problem = Problem(
             422,
             "Invalid report",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.meetings.edge import DeviceId, MemberRefIn, PlausibleInstant
 from services.meetings.registry.models import NikRef
 from shared.events.base import ID_PATTERN
 
@@ -16,7 +17,7 @@ class AttendanceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    member_ref: str | NikRef = Field(description='Pseudonymous member ref (or `{"nik": …}`).')
+    member_ref: MemberRefIn | NikRef = Field(description='Pseudonymous member ref (or `{"nik": …}`).')
     status: Literal["present", "absent", "excused"]
 
 
@@ -27,15 +28,15 @@ class MeetingIn(BaseModel):
 
     report_id: str = Field(pattern=ID_PATTERN, description="Client-generated UUID; unique forever.")
     group_id: str = Field(pattern=ID_PATTERN)
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: PlausibleInstant
+    ended_at: PlausibleInstant
     facilitator_present: bool
     led_by: Literal["facilitator", "chair", "other"]
     module: str | None = Field(default=None, max_length=200)
     topic: str | None = Field(default=None, max_length=500)
     attendance: list[AttendanceIn] = Field(default_factory=list, max_length=500)
-    recorded_at: AwareDatetime = Field(description="Device time the report was completed.")
-    device_id: str | None = Field(default=None, max_length=120)
+    recorded_at: PlausibleInstant = Field(description="Device time the report was completed.")
+    device_id: DeviceId | None = None
 
 
 class MeetingResult(BaseModel):
@@ -54,8 +55,8 @@ class BatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    device_id: str = Field(min_length=1, max_length=120)
-    synced_through: AwareDatetime = Field(
+    device_id: DeviceId
+    synced_through: PlausibleInstant = Field(
         description="Everything the device recorded up to this instant is in this or an earlier sync."
     )
     facilitator_id: str | None = Field(
