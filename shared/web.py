@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,6 +21,15 @@ from shared.privacy import redact_niks
 from shared.settings import AuthSettings
 
 PROBLEM_JSON = "application/problem+json"
+
+
+def _served_in_utc(moment: datetime) -> datetime:
+    # Stores hold UTC instants; SQLite hands them back without their offset.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# An instant in an answer: always with its offset (`2026-11-04T10:00:00Z`), as `date-time` promises.
+ServedInstant = Annotated[datetime, AfterValidator(_served_in_utc)]
 
 
 class Problem(Exception):
@@ -239,3 +249,69 @@ def install_health_routes(
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `errors` name the offending fields, never quoting their values.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "description": "A URI naming the kind of problem."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_PROBLEM_ANSWERS = {
+    "400": "Malformed request",
+    "401": "Missing, expired or foreign bearer token",
+    "403": "Outside the token's role or scope",
+    "404": "No such resource",
+    "422": "A field is invalid: the problem names it",
+}
+
+
+def problem_responses(document: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI document with the truth about refusals: every operation's 4xx answers (those above,
+    413 where it takes a body, and any it declares, such as 409) as `application/problem+json`."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in document.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in ("get", "put", "post", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            answers = dict(_PROBLEM_ANSWERS)
+            if "requestBody" in operation:
+                answers["413"] = "Request body too large"
+            for status, description in answers.items():
+                responses[status] = {"description": description, "content": problem}
+            for status, response in responses.items():
+                if status.startswith("4") and status not in answers:
+                    response["content"] = problem
+    return document
+
+
+def install_problem_openapi(app: FastAPI) -> None:
+    """Serve the app's OpenAPI document with `problem_responses` applied."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_responses(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -27,7 +27,13 @@ from services.meetings.plans.views import router as plans_router
 from services.meetings.registry.views import router as registry_router
 from services.meetings.scheduling import Scheduler
 from services.meetings.settings import MeetingsSettings
-from shared.web import BodySizeLimit, bearer_principal, install_health_routes, install_problem_handlers
+from shared.web import (
+    BodySizeLimit,
+    bearer_principal,
+    install_health_routes,
+    install_problem_handlers,
+    install_problem_openapi,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +110,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     async def readiness() -> dict[str, bool]:

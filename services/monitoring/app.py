@@ -44,6 +44,7 @@ from shared.deadletters import dead_letter_headers
 from shared.events.base import EventData
 from shared.faust_app import (
     build_app,
+    health_openapi,
     in_event_context,
     install_web_pages,
     message_headers,
@@ -386,5 +387,13 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             ]
         )
 
-    install_web_pages(app, registry=registry)
+    install_web_pages(
+        app,
+        registry=registry,
+        openapi=health_openapi(
+            "Pantau monitoring service",
+            "A stream worker: the deviation rules publish to `monitoring.deviations`; over HTTP it answers "
+            "only whether it is alive and ready, and its Prometheus metrics.",
+        ),
+    )
     return app

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.meetings.edge import PlausibleInstant
 from shared.events.base import ID_PATTERN
+from shared.web import ServedInstant
 
 Score = Annotated[int, Field(ge=1, le=5)]
 Criterion = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
@@ -36,4 +36,4 @@ class EvaluationResult(BaseModel):
     group_id: str
     direction: str
     mean_score: float
-    received_at: datetime
+    received_at: ServedInstant

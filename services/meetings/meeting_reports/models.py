@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.meetings.edge import DeviceId, MemberRefIn, PlausibleInstant
 from services.meetings.registry.models import NikRef
 from shared.events.base import ID_PATTERN
+from shared.web import ServedInstant
 
 
 class AttendanceIn(BaseModel):
@@ -45,7 +45,7 @@ class MeetingResult(BaseModel):
     report_id: str
     group_id: str
     status: Literal["recorded"] = "recorded"
-    received_at: datetime
+    received_at: ServedInstant
     present_count: int
     member_count: int
 
@@ -85,8 +85,8 @@ class BatchResult(BaseModel):
     """One result per item, never all-or-nothing."""
 
     device_id: str
-    synced_through: datetime = Field(description="The watermark the device claimed, as sent.")
-    watermark_through: datetime | None = Field(
+    synced_through: ServedInstant = Field(description="The watermark the device claimed, as sent.")
+    watermark_through: ServedInstant | None = Field(
         default=None,
         description="The device's watermark after this sync: the claim, held back to just before the "
         "earliest rejected item's meeting or recording time (not moved at all when a rejected item has "

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.meetings.edge import FiniteFloat, MemberRefIn, PlausibleDate, PlausibleInstant
 from shared.events.base import ID_PATTERN
+from shared.web import ServedInstant
 
 
 class _Body(BaseModel):
@@ -71,4 +71,4 @@ class ProgressResult(BaseModel):
     activity_id: str
     plan_id: str
     status: str
-    received_at: datetime
+    received_at: ServedInstant
