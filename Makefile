@@ -1,5 +1,5 @@
 # Pantau's two commands: `make run` and `make test`. Both set up a fresh machine first.
-.PHONY: setup run test test-time bench faults lint typecheck contracts pytest clean help
+.PHONY: setup run test test-time bench faults fuzz lint typecheck contracts pytest clean help
 
 help:  ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,6 +27,9 @@ bench: setup  ## every benchmark (ingestion, replay, latency, memory, accuracy) 
 
 faults: setup  ## kill and cut off each service and the broker under load, 10 runs each → docs/reliability.md
 	uv run python -m tools.faults
+
+fuzz: setup  ## schemathesis over every service's OpenAPI as admin, facilitator and supervisor, 200 cases per operation
+	uv run python -m tools.fuzz
 
 lint:  ## ruff only
 	uv run ruff check . && uv run ruff format --check .
