@@ -30,6 +30,9 @@ from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field
 from shared.privacy import contains_nik_shaped_value, nik_digits
 from shared.web import Problem
 
+# Lists whose items are answered one by one (an offline batch): a NIK in an item is that item's
+# `rejected` result (the item screens itself with `nik_fields`), never a refusal of the whole batch.
+ITEM_LISTS = {"/api/v1/meetings/batch": "reports"}
 # Keys under which a whole NIK means "this member": pseudonymised, not refused.
 MEMBER_KEYS = frozenset({"nik", "member_ref", "members", "chair_member_ref", "agreed_by"})
 PERSONAL_DATA = "https://pantau.id/problems/personal-data"
@@ -137,6 +140,11 @@ async def screen_request(request: Request) -> None:
             if contains_nik_shaped_value(body.decode("utf-8", errors="replace")):
                 found.append("(body)")
         if document is not None:
-            found += list(nik_fields(document))
+            items = ITEM_LISTS.get(request.url.path)
+            found += [
+                field
+                for field in nik_fields(document)
+                if items is None or not (field.startswith(f"{items}[") and "]" in field)
+            ]
     if found:
         raise refuse_personal_data(found)

@@ -311,12 +311,6 @@ def test_a_nik_where_a_member_is_expected_becomes_a_pseudonym(client: TestClient
             {"device_id": "1871.0155.0180.0002", "synced_through": NOW.isoformat(), "reports": []},
             "device_id",
         ),
-        (
-            "POST",
-            "/api/v1/meetings/batch",
-            {"device_id": "hp-1", "synced_through": NOW.isoformat(), "reports": [meeting("r-x", module=NIK)]},
-            "reports[0].module",
-        ),
     ],
 )
 def test_a_nik_anywhere_else_is_refused_naming_the_field_never_echoed(
@@ -331,3 +325,17 @@ def test_a_nik_anywhere_else_is_refused_naming_the_field_never_echoed(
     assert "0155" not in caplog.text
     assert NIK not in caplog.text
     assert stored_reports(client) == set()
+
+
+def test_a_nik_in_a_batch_item_rejects_that_item_only(client: TestClient) -> None:
+    reports = [meeting("r-1", module=f"Modul {NIK}"), meeting(NIK), meeting("r-3", days_ago=1)]
+    response = batch(client, reports)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [item["outcome"] for item in results] == ["rejected", "rejected", "created"]
+    assert results[0]["problem"]["type"] == "https://pantau.id/problems/personal-data"
+    assert results[0]["problem"]["errors"][0]["field"] == "reports[0].module"
+    assert results[1]["problem"]["errors"][0]["field"] == "reports[1].report_id"
+    assert results[1]["report_id"] is None
+    assert NIK not in response.text
+    assert stored_reports(client) == {"r-3"}

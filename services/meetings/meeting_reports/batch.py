@@ -12,12 +12,14 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select, update
 
 from services.meetings import db, outbox
+from services.meetings.edge import nik_fields, refuse_personal_data
 from services.meetings.meeting_reports.models import BatchIn, BatchItem, BatchResult, MeetingIn
 from services.meetings.meeting_reports.service import record_meeting, require_own_device
 from services.meetings.settings import MeetingsSettings
 from shared import serde, topics
 from shared.events import DeviceSynced
 from shared.events.base import ID_PATTERN
+from shared.privacy import contains_nik_shaped_value
 from shared.web import Problem, field_errors
 
 
@@ -120,6 +122,10 @@ def _record_item(
     if not isinstance(raw, dict):
         problem = Problem.invalid_field(f"reports[{index}]", "must be a meeting report (a JSON object)")
         return BatchItem(index=index, report_id=None, outcome="rejected", problem=problem.body())
+    personal = list(nik_fields(raw, f"reports[{index}]"))
+    if personal:
+        document = refuse_personal_data(personal).body()
+        return BatchItem(index=index, report_id=_safe_id(report_id), outcome="rejected", problem=document)
     try:
         report = MeetingIn.model_validate(raw)
     except ValidationError as exc:
@@ -147,7 +153,9 @@ def _record_item(
 
 def _safe_id(report_id: str | None) -> str | None:
     """A rejected item's report id is echoed only when it is a well-formed id (never free input)."""
-    return report_id if report_id is not None and re.fullmatch(ID_PATTERN, report_id) else None
+    if report_id is None or not re.fullmatch(ID_PATTERN, report_id) or contains_nik_shaped_value(report_id):
+        return None
+    return report_id
 
 
 def _stored_watermark(connection: Connection, device_id: str) -> datetime | None:
