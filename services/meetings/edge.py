@@ -64,6 +64,8 @@ def _plausible_date(value: date) -> date:
 
 
 def _plausible_instant(value: datetime) -> datetime:
+    # Its own calendar date first: year 1 or 9999 with an offset cannot even be moved to UTC.
+    _plausible_date(value.date())
     _plausible_date(value.astimezone(UTC).date())
     return value
 

@@ -60,8 +60,9 @@ def batch(client: TestClient, reports: list[Any], *, device: str = "hp-1", heade
         (meeting("r-bad", facilitator_present="perhaps"), "reports[1].facilitator_present"),
         (meeting("r-bad", attendance=[None]), "reports[1].attendance[0]"),
         (meeting("r-bad", group_id="KLP-NONE"), "reports[1].group_id"),
+        (meeting("r-bad", started_at="0001-01-01T00:00:00+07:00"), "reports[1].started_at"),
     ],
-    ids=["null", "string", "number", "list", "bad enum", "wrong type", "null attendance", "unknown group"],
+    ids=["null", "string", "number", "list", "bad enum", "wrong type", "null attendance", "unknown group", "year 1"],
 )
 def test_a_malformed_item_is_rejected_and_the_rest_are_stored(client: TestClient, broken: Any, field: str) -> None:
     response = batch(client, [meeting("r-1"), broken, meeting("r-3", days_ago=1)])
@@ -185,6 +186,14 @@ def plan_with(path: str, value: Any) -> dict[str, Any]:
         ("PUT", "/api/v1/plans/P-1", plan_with("agreed_by", ["PDP-1", "kpm a"]), "agreed_by[1]"),
         ("PUT", "/api/v1/plans/P-1", plan_with("agreed_by", ["PDP-1", "kpm-😀"]), "agreed_by[1]"),
         ("POST", "/api/v1/meetings", meeting("r-x", started_at="0001-01-01T00:00:00+00:00"), "started_at"),
+        ("POST", "/api/v1/meetings", meeting("r-x", started_at="0001-01-01T00:00:00+07:00"), "started_at"),
+        ("POST", "/api/v1/meetings", meeting("r-x", recorded_at="9999-12-31T23:00:00-05:00"), "recorded_at"),
+        (
+            "POST",
+            "/api/v1/meetings/batch",
+            {"device_id": "hp-1", "synced_through": "9999-12-31T23:59:59-12:00", "reports": []},
+            "synced_through",
+        ),
         (
             "POST",
             "/api/v1/meetings",

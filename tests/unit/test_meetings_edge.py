@@ -22,6 +22,7 @@ UNKNOWN = datetime.min.replace(tzinfo=UTC)
         ({"started_at": "yesterday"}, UNKNOWN),
         ({"started_at": "2026-11-18T09:00:00"}, UNKNOWN),  # no offset: not an instant
         ({"started_at": 5, "recorded_at": None}, UNKNOWN),
+        ({"started_at": "0001-01-01T00:00:00+07:00"}, UNKNOWN),  # cannot be moved to UTC
         ({"started_at": "2026-11-18T09:00:00+07:00"}, datetime(2026, 11, 18, 2, 0, tzinfo=UTC)),
         ({"recorded_at": "2026-11-18T02:00:00Z"}, datetime(2026, 11, 18, 2, 0, tzinfo=UTC)),
         (

@@ -90,10 +90,10 @@ def earliest_time_of(raw: Any) -> datetime:
                 continue
             try:
                 moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
+                if moment.tzinfo is not None:
+                    times.append(moment.astimezone(UTC))
+            except (ValueError, OverflowError):  # unreadable, or year 1 / 9999 beyond UTC's calendar
                 continue
-            if moment.tzinfo is not None:
-                times.append(moment.astimezone(UTC))
     return min(times) if times else _UNKNOWN
 
 
