@@ -1,7 +1,7 @@
 """Fuzz every service's OpenAPI with schemathesis, as an admin, a facilitator and a supervisor.
 
     uv run python -m tools.fuzz                    # `make fuzz`: a broker, the stack, 200 cases per operation
-    uv run python -m tools.fuzz --max-examples 15  # the size `make test` runs (tests/e2e/test_fuzz_openapi.py)
+    uv run python -m tools.fuzz --max-examples 10  # the size `make test` runs (tests/e2e/test_fuzz_openapi.py)
 
 Each run asks for no server error, and for every answer to match its own OpenAPI document: status
 code, content type and body schema. The seed is fixed (`--seed`), so a run is repeatable; the

@@ -16,7 +16,7 @@ from tools.stack import Stack
 pytestmark = pytest.mark.e2e
 
 SEED = 20261202
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 10
 
 
 @pytest.fixture
