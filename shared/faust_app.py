@@ -197,10 +197,50 @@ class DeadLetters:
         )
 
 
+def health_openapi(title: str, description: str, paths: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A worker's OpenAPI document: its own `paths` plus `/healthz`, `/readyz`, `/metrics` and
+    `/openapi.json`, as `install_web_pages` serves them."""
+    text = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+    status = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string"}, "checks": {"type": "object"}},
+    }
+    health: dict[str, Any] = {
+        "/healthz": {"get": {"summary": "The worker is alive", "responses": {"200": _json("Alive", status)}}},
+        "/readyz": {
+            "get": {
+                "summary": "Started, not rebalancing, tables recovered",
+                "responses": {"200": _json("Ready", status), "503": _json("Not ready: the checks say why", status)},
+            }
+        },
+        "/metrics": {
+            "get": {"summary": "Prometheus text format", "responses": {"200": {"description": "Metrics", **text}}}
+        },
+        "/openapi.json": {
+            "get": {"summary": "This document", "responses": {"200": _json("OpenAPI 3.1", {"type": "object"})}}
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "1.0.0", "description": description},
+        "paths": {**(paths or {}), **health},
+    }
+
+
+def _json(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
 def install_web_pages(
-    app: faust.App, *, registry: CollectorRegistry, extra_checks: Callable[[], dict[str, bool]] | None = None
+    app: faust.App,
+    *,
+    registry: CollectorRegistry,
+    extra_checks: Callable[[], dict[str, bool]] | None = None,
+    openapi: dict[str, Any] | None = None,
 ) -> None:
-    """`/healthz`, `/readyz` (started, not rebalancing, tables recovered) and `/metrics`."""
+    """`/healthz`, `/readyz` (started, not rebalancing, tables recovered), `/metrics` and, when given,
+    the worker's OpenAPI document at `/openapi.json`."""
     started = {"value": False}
 
     @app.task
@@ -231,6 +271,12 @@ def install_web_pages(
     async def metrics(web: Any, request: Any) -> Any:
         # aiohttp refuses a charset inside `content_type`; the full header goes in as a header.
         return web.bytes(generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    if openapi is not None:
+
+        @app.page("/openapi.json")
+        async def openapi_document(web: Any, request: Any) -> Any:
+            return web.json(openapi)
 
 
 def partition_report(app: faust.App) -> dict[str, Any]:

@@ -5,6 +5,23 @@ from __future__ import annotations
 import logging
 import os
 
+from shared.privacy import contains_nik_shaped_value, redact_niks
+
+
+class RedactNiks(logging.Filter):
+    """Last line of defence: no log line carries a NIK-shaped value, whatever a library logs (an
+    access log's URL, an exception's repr). The edges refuse or pseudonymise NIKs before this."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if contains_nik_shaped_value(message) or (record.exc_text and contains_nik_shaped_value(record.exc_text)):
+            record.msg, record.args = redact_niks(message), None
+            if record.exc_text:
+                record.exc_text = redact_niks(record.exc_text)
+        return True
+
 
 def configure_logging(service: str, level: str | None = None) -> None:
     """Configure the root logger once per process (idempotent)."""
@@ -14,6 +31,7 @@ def configure_logging(service: str, level: str | None = None) -> None:
         root.setLevel(chosen)
         return
     handler = logging.StreamHandler()
+    handler.addFilter(RedactNiks())
     handler.setFormatter(
         logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
     )

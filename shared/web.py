@@ -3,20 +3,33 @@ limit, bearer-token reading and the health endpoints. No business rules here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import AfterValidator, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import InvalidToken, Principal, read_token
+from shared.privacy import redact_niks
 from shared.settings import AuthSettings
 
 PROBLEM_JSON = "application/problem+json"
+
+
+def _served_in_utc(moment: datetime) -> datetime:
+    # Stores hold UTC instants; SQLite hands them back without their offset.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# An instant in an answer: always with its offset (`2026-11-04T10:00:00Z`), as `date-time` promises.
+ServedInstant = Annotated[datetime, AfterValidator(_served_in_utc)]
 
 
 class Problem(Exception):
@@ -57,7 +70,8 @@ class Problem(Exception):
         if self.detail:
             document["detail"] = self.detail
         if instance:
-            document["instance"] = instance
+            # The path is the caller's input too: a NIK typed into a URL is not sent back.
+            document["instance"] = redact_niks(instance)
         if self.errors:
             document["errors"] = self.errors
         return document
@@ -67,6 +81,13 @@ class Problem(Exception):
         return JSONResponse(self.body(instance), status_code=self.status, media_type=PROBLEM_JSON, headers=self.headers)
 
 
+# Pydantic names the member of a union that failed (`str`, `NikRef`, `function-after[…]`) in an
+# error's location; that is the model's inside, not a field the caller sent.
+_UNION_MEMBER = re.compile(r"^(?:[A-Z][A-Za-z0-9]*|str|int|float|bool|constrained-str|.*[\[(].*)$")
+# Errors that only say "not this member of the union" come after the one that says what is wrong.
+_TYPE_MISMATCH = frozenset({"string_type", "model_type", "dict_type", "model_attributes_type", "is_instance_of"})
+
+
 def field_path(location: Sequence[str | int]) -> str:
     """FastAPI's error location → `reports[3].attendance[0].member_ref` (without `body`)."""
     parts = list(location)
@@ -74,8 +95,21 @@ def field_path(location: Sequence[str | int]) -> str:
         parts = parts[1:]
     text = ""
     for part in parts:
+        if isinstance(part, str) and _UNION_MEMBER.match(part):
+            continue
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(body)"
+
+
+def field_errors(errors: Sequence[Any], prefix: str = "") -> list[dict[str, str]]:
+    """Pydantic errors → `[{"field", "message"}]`, one per field, the most telling message first;
+    never the input (it could be personal data)."""
+    ranked = sorted(errors, key=lambda error: error.get("type") in _TYPE_MISMATCH)
+    named: dict[str, str] = {}
+    for error in ranked:
+        named.setdefault(prefix + field_path(error["loc"]), error["msg"])
+    order = list(dict.fromkeys(prefix + field_path(error["loc"]) for error in errors))
+    return [{"field": field, "message": named[field]} for field in order]
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -87,7 +121,18 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"field": field_path(error["loc"]), "message": error["msg"]} for error in exc.errors()]
+        errors = field_errors(exc.errors())
+        detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors[:5])
+        problem = Problem(
+            422, "Invalid request", detail, type_="https://pantau.id/problems/invalid-field", errors=errors
+        )
+        return problem.response(request.url.path)
+
+    @app.exception_handler(ValidationError)
+    async def _contract(request: Request, exc: ValidationError) -> Response:
+        # A value the request's shape let through but an event contract refuses: still the caller's
+        # field, so a 422 naming it, never a 500 (and never the input, which could be personal data).
+        errors = field_errors(exc.errors(include_input=False, include_url=False))
         detail = "; ".join(f"{error['field']}: {error['message']}" for error in errors[:5])
         problem = Problem(
             422, "Invalid request", detail, type_="https://pantau.id/problems/invalid-field", errors=errors
@@ -204,3 +249,69 @@ def install_health_routes(
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; `errors` name the offending fields, never quoting their values.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "description": "A URI naming the kind of problem."},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_PROBLEM_ANSWERS = {
+    "400": "Malformed request",
+    "401": "Missing, expired or foreign bearer token",
+    "403": "Outside the token's role or scope",
+    "404": "No such resource",
+    "422": "A field is invalid: the problem names it",
+}
+
+
+def problem_responses(document: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI document with the truth about refusals: every operation's 4xx answers (those above,
+    413 where it takes a body, and any it declares, such as 409) as `application/problem+json`."""
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in document.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in ("get", "put", "post", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            answers = dict(_PROBLEM_ANSWERS)
+            if "requestBody" in operation:
+                answers["413"] = "Request body too large"
+            for status, description in answers.items():
+                responses[status] = {"description": description, "content": problem}
+            for status, response in responses.items():
+                if status.startswith("4") and status not in answers:
+                    response["content"] = problem
+    return document
+
+
+def install_problem_openapi(app: FastAPI) -> None:
+    """Serve the app's OpenAPI document with `problem_responses` applied."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problem_responses(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -19,6 +19,7 @@ from services.analytics import aggregates, pipeline
 from services.analytics.aggregates import GroupFacts, SupervisorFacts
 from services.analytics.collector import AggregatesCollector, PipelineHealth
 from services.analytics.directory import Directory, registry_entry
+from services.analytics.openapi import analytics_openapi
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.state import AnalyticsState
 from services.analytics.views import ReportViews, install_report_pages
@@ -274,7 +275,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
         return value if isinstance(value, Mapping) else None
 
     install_offset_guard(app, registry=registry)
-    install_web_pages(app, registry=registry)
+    install_web_pages(app, registry=registry, openapi=analytics_openapi())
     install_report_pages(
         app,
         ReportViews(

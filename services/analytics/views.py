@@ -21,7 +21,8 @@ from services.analytics.state import AnalyticsState
 from shared.auth import InvalidToken, Principal, read_token
 from shared.settings import AuthSettings
 
-PERIOD = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+# The programme's plausible window, as at the meetings edge: 2000-01 to 2099-12.
+PERIOD = re.compile(r"^20[0-9]{2}-(0[1-9]|1[0-2])$")
 REGION = re.compile(r"^[0-9]{2}(\.[0-9]{2})?$")
 CSV = "text/csv; charset=utf-8"
 HTML = "text/html; charset=utf-8"
@@ -78,7 +79,7 @@ def _principal(auth: AuthSettings, headers: Mapping[str, str], query: Mapping[st
 def _period(query: Mapping[str, str]) -> str:
     period = query.get("period", "")
     if not PERIOD.match(period):
-        raise ReportError(Reply.problem(422, "Invalid request", "period must be YYYY-MM", "period"))
+        raise ReportError(Reply.problem(422, "Invalid request", "period must be YYYY-MM, 2000-01 to 2099-12", "period"))
     return period
 
 
@@ -173,7 +174,9 @@ class ReportViews:
             now = self._clock()
             period = query.get("period") or now.strftime("%Y-%m")
             if not PERIOD.match(period):
-                raise ReportError(Reply.problem(422, "Invalid request", "period must be YYYY-MM", "period"))
+                raise ReportError(
+                    Reply.problem(422, "Invalid request", "period must be YYYY-MM, 2000-01 to 2099-12", "period")
+                )
             region = query.get("region") or None
             if region is not None and not REGION.match(region):
                 raise ReportError(
@@ -232,6 +235,9 @@ class ReportViews:
                 facts = self._group(group_id)
                 if facts is not None:
                     groups.append((group_id, facts))
+            if not groups and self._directory.entry("facilitator", facilitator_id) is None:
+                # Neither the registry nor any group knows this facilitator: there is no report to sign.
+                raise ReportError(Reply.problem(404, "Not found", f"no facilitator {facilitator_id}", "facilitator_id"))
             allowed = (
                 principal.role == "admin"
                 or (principal.role == "facilitator" and principal.subject == facilitator_id)

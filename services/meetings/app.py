@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.meetings import db
 from services.meetings.deps import MeetingsContext, MeetingsMetrics
 from services.meetings.deviation_projection import DeviationProjection
+from services.meetings.edge import screen_request
 from services.meetings.evaluations.views import router as evaluations_router
 from services.meetings.field_app.shell import AppShell
 from services.meetings.field_app.views import router as field_app_router
@@ -27,7 +28,13 @@ from services.meetings.plans.views import router as plans_router
 from services.meetings.registry.views import router as registry_router
 from services.meetings.scheduling import Scheduler
 from services.meetings.settings import MeetingsSettings
-from shared.web import BodySizeLimit, bearer_principal, install_health_routes, install_problem_handlers
+from shared.web import (
+    BodySizeLimit,
+    bearer_principal,
+    install_health_routes,
+    install_problem_handlers,
+    install_problem_openapi,
+)
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +113,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     async def readiness() -> dict[str, bool]:
@@ -116,7 +124,8 @@ def create_app(
         }
 
     install_health_routes(app, registry=registry, readiness=readiness)
-    api = APIRouter(prefix="/api/v1")
+    # Every API route passes the one edge first: no NIK-shaped value goes further (`edge.py`).
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(screen_request)])
     api.include_router(registry_router)
     api.include_router(meetings_router)
     api.include_router(plans_router)

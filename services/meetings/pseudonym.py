@@ -11,9 +11,11 @@ import hashlib
 import hmac
 import re
 
+from shared.privacy import contains_nik_shaped_value
+
 NIK_PATTERN = re.compile(r"[0-9]{16}")  # used with fullmatch: no trailing newline sneaks through
-# 16 digits anywhere: used to refuse NIK-shaped text in free-text and id fields.
-NIK_SHAPED = re.compile(r"(?<![0-9])[0-9]{16}(?![0-9])")
+
+__all__ = ["NIK_PATTERN", "contains_nik_shaped_value", "pseudonymise_nik"]
 
 
 def pseudonymise_nik(nik: str, *, key: str) -> str:
@@ -22,8 +24,3 @@ def pseudonymise_nik(nik: str, *, key: str) -> str:
         raise ValueError("a NIK has exactly 16 digits")
     digest = hmac.new(key.encode(), nik.encode(), hashlib.sha256).digest()
     return "kpm-" + base64.b32encode(digest).decode().lower().rstrip("=")[:26]
-
-
-def contains_nik_shaped_value(text: str) -> bool:
-    """True when the text holds a 16-digit run that could be a national ID."""
-    return NIK_SHAPED.search(text) is not None

@@ -28,6 +28,7 @@ from services.monitoring.wake_index import WakeIndex
 from shared import topics
 from shared.faust_app import (
     build_app,
+    health_openapi,
     install_web_pages,
     raw_topic,
 )
@@ -150,5 +151,13 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
         )
 
     install_offset_guard(app, registry=registry)
-    install_web_pages(app, registry=registry)
+    install_web_pages(
+        app,
+        registry=registry,
+        openapi=health_openapi(
+            "Pantau monitoring service",
+            "A stream worker: the deviation rules publish to `monitoring.deviations`; over HTTP it answers "
+            "only whether it is alive and ready, and its Prometheus metrics.",
+        ),
+    )
     return app

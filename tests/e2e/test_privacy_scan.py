@@ -1,11 +1,13 @@
 """No raw national ID (NIK) anywhere after a full run: not on any topic, not in any store, not in
-any log line. NIKs enter only at the edge (the meetings API) and become pseudonyms there."""
+any log line. NIKs enter only at the edge (the meetings API) and become pseudonyms there or are
+refused; a NIK planted in every field of every request, whole or grouped, is found nowhere after."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from shared.auth import mint_token
 from shared.settings import AuthSettings
+from tests.e2e.privacy_support import planted_found, planted_requests, setup_requests
 from tools.stack import Stack
 from tools.webhook_receiver import WebhookReceiver
 
@@ -107,6 +110,17 @@ def test_no_national_id_on_topics_in_stores_or_logs(stack: Stack, kafka_bootstra
         response = api.post("/meetings", json=bad_member)
         assert response.status_code == 422
         assert NIKS[6] not in response.text
+        # A fuzzing-style run: a NIK planted in every field of every request, whole or grouped.
+        for method, path, body in setup_requests():
+            assert api.request(method, path, json=body).is_success, path
+        requests, planted = planted_requests(datetime.now(UTC))
+        answers = Counter()
+        for method, path, body in requests:
+            response = api.request(method, path, json=body)
+            assert response.status_code < 500, (method, path, response.text)
+            assert not planted_found(response.content, planted), (method, path, response.text)
+            answers[response.status_code] += 1
+        assert answers[422] >= len(requests) // 2, answers  # most are refused; member fields are pseudonymised
         assert receiver.wait_for(1, timeout=60), "the chair-led meeting should have reached the supervisor"
         time.sleep(2)  # let analytics and the projections finish
     finally:
@@ -114,7 +128,7 @@ def test_no_national_id_on_topics_in_stores_or_logs(stack: Stack, kafka_bootstra
 
     offenders: list[str] = []
     for record in _all_records(kafka_bootstrap, kafka_topics):
-        if SIXTEEN_DIGITS.search(record):
+        if SIXTEEN_DIGITS.search(record) or planted_found(record, planted):
             offenders.append(f"topic record: {record[:120]!r}")
     for database in stack.workdir.rglob("*.db"):
         with sqlite3.connect(database) as connection:
@@ -124,10 +138,10 @@ def test_no_national_id_on_topics_in_stores_or_logs(stack: Stack, kafka_bootstra
                     text = " ".join(
                         value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value) for value in row
                     )
-                    if SIXTEEN_DIGITS.search(text.encode()):
+                    if SIXTEEN_DIGITS.search(text.encode()) or planted_found(text.encode(), planted):
                         offenders.append(f"{database.name}.{table}: {text[:120]}")
     for log in stack.workdir.rglob("*.log"):
         for line in log.read_bytes().splitlines():
-            if any(nik.encode() in line for nik in NIKS):
+            if any(nik.encode() in line for nik in NIKS) or planted_found(line, planted):
                 offenders.append(f"{log.name}: {line[:160]!r}")
     assert offenders == []

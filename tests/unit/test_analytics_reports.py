@@ -190,6 +190,23 @@ def test_facilitator_monthly_report(views: ReportViews) -> None:
     assert "@media print" in html
 
 
+def test_a_facilitator_nobody_knows_has_no_report(views: ReportViews) -> None:
+    reply = views.facilitator_monthly("F-NONE", {"period": "2026-11"}, bearer("admin"))
+    assert reply.status == 404
+    assert reply.content_type == "application/problem+json"
+    assert orjson.loads(reply.body)["errors"][0]["field"] == "facilitator_id"
+
+
+@pytest.mark.parametrize("period", ["0001-11", "1999-12", "2100-01", "2026-13"])
+def test_an_implausible_period_is_refused(views: ReportViews, period: str) -> None:
+    for reply in (
+        views.facilitator_monthly("F-001", {"period": period}, bearer("admin")),
+        views.compliance({"period": period}, bearer("admin")),
+    ):
+        assert reply.status == 422
+        assert orjson.loads(reply.body)["errors"][0]["field"] == "period"
+
+
 def test_report_for_a_month_without_facts_is_empty() -> None:
     document = monthly.facilitator_report("F-009", "2026-01", [], now=READ_AT)
     assert document["groups"] == []

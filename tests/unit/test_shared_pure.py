@@ -319,6 +319,11 @@ class TestAuth:
         (("body", 0, "report_id"), "[0].report_id"),
         (("body", "members", 2), "members[2]"),
         (("body", "schedule", "day_of_month"), "schedule.day_of_month"),
+        # the member of a union that failed is the model's inside, not a field
+        (("body", "members", 0, "str"), "members[0]"),
+        (("body", "members", 0, "NikRef", "nik"), "members[0].nik"),
+        (("body", "members", 0, "function-after[_one_identity(), NamedMember]"), "members[0]"),
+        (("body", "attendance", 0, "member_ref", "chain[function-before[f(), str]]"), "attendance[0].member_ref"),
     ],
 )
 def test_field_path(location: tuple[str | int, ...], expected: str) -> None:
@@ -385,7 +390,17 @@ class TestPseudonym:
             (f"a{NIK}b", True),
             ("320123456789012", False),  # 15 digits
             ("32012345678901234", False),  # 17 digits: not a NIK
-            ("3201 2345 6789 0123", False),
+            ("3201 2345 6789 0123", True),
+            ("32.01.23.456789.0123", True),
+            ("3201-2345-6789-0123", True),
+            ("18.71.01.1001", False),  # a village code
+            ("+62 812-3456-7890", False),  # a phone number
+            ("2026-11-20T03:00:00+07:00", False),
+            ("187101-550180-0002", True),
+            ("1871 0155.0180-0002", False),  # one separator throughout, as people group it
+            ("12345678-1234-4234-9234-123456789012", False),  # a UUID with all-digit groups
+            ("hp-12345678-1234-4234-9234-1234abcdef12", False),
+            ("1234-1234-1234-1234-abcd", True),
             ("m-1", False),
             ("", False),
             ("kpm-abcdefghijklmnopqrstuvwxyz", False),

@@ -9,6 +9,7 @@ streams in constant memory.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import random
@@ -474,6 +475,9 @@ class Programme:
 
 
 def member_ref(seed: int, group_id: str, number: int) -> str:
-    """A pseudonymous member ref (`kpm-…`): stable per seed, never derived from a real identifier."""
-    digest = hashlib.blake2b(f"{seed}:{group_id}:{number}".encode(), digest_size=8).hexdigest()
-    return f"kpm-{digest}"
+    """A pseudonymous member ref (`kpm-…`): stable per seed, never derived from a real identifier.
+
+    Base32 like the service's own pseudonyms: sixteen hex characters are all decimal one time in
+    two thousand, and a NIK-shaped ref is refused at the API's edge."""
+    digest = hashlib.blake2b(f"{seed}:{group_id}:{number}".encode(), digest_size=10).digest()
+    return "kpm-" + base64.b32encode(digest).decode().lower()

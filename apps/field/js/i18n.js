@@ -119,8 +119,8 @@ const SEVERITY = { id: { info: "info", warning: "peringatan", critical: "kritis"
 
 // Server problems in plain words, naming the part of the form.
 const FIELDS = {
-  id: { started_at: "Jam mulai", ended_at: "Jam selesai", recorded_at: "Waktu pencatatan", topic: "Topik", module: "Modul", group_id: "Kelompok", led_by: "Dipimpin oleh", attendance: "Daftar hadir", member_ref: "anggota", report_id: "Nomor laporan", scores: "Nilai", comment: "Komentar", indicator_value: "Nilai indikator", status: "Status", period: "Periode" },
-  en: { started_at: "Start", ended_at: "End", recorded_at: "Recording time", topic: "Topic", module: "Module", group_id: "Group", led_by: "Led by", attendance: "Attendance", member_ref: "member", report_id: "Report number", scores: "Scores", comment: "Comment", indicator_value: "Indicator value", status: "Status", period: "Period" },
+  id: { started_at: "Jam mulai", ended_at: "Jam selesai", recorded_at: "Waktu pencatatan", topic: "Topik", module: "Modul", group_id: "Kelompok", led_by: "Dipimpin oleh", attendance: "Daftar hadir", member_ref: "anggota", report_id: "Nomor laporan", scores: "Nilai", comment: "Komentar", indicator_value: "Nilai indikator", status: "Status", period: "Periode", device_id: "ID perangkat" },
+  en: { started_at: "Start", ended_at: "End", recorded_at: "Recording time", topic: "Topic", module: "Module", group_id: "Group", led_by: "Led by", attendance: "Attendance", member_ref: "member", report_id: "Report number", scores: "Scores", comment: "Comment", indicator_value: "Indicator value", status: "Status", period: "Period", device_id: "Device id" },
 };
 const MESSAGES = {
   id: [
@@ -134,6 +134,9 @@ const MESSAGES = {
     [/no group/i, "kelompok tidak dikenal server."],
     [/different body|already used/i, "laporan ini sudah diterima server dengan isi lain."],
     [/own groups|Forbidden/i, "kelompok ini bukan dampingan Anda."],
+    [/bound to another facilitator/i, "HP ini terdaftar atas pendamping lain. Keluar lalu masuk lagi dengan tautan Anda."],
+    [/between 2000-01-01 and 2099-12-31/i, "tanggal tidak masuk akal. Periksa tanggal di HP."],
+    [/finite number/i, "harus berupa angka."],
   ],
   en: [],
 };

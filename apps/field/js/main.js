@@ -409,7 +409,9 @@ function renderAccount(state) {
     h("div", { class: "actions" }, h("button", { type: "button", onclick: () => { localStorage.setItem("pantau-lang", lang() === "id" ? "en" : "id"); render(); } }, lang() === "id" ? "English" : "Bahasa Indonesia")),
     session ? h("button", { type: "button", onclick: async () => {
       if (pending(state.items).length) return toast(t("sign_out_blocked"));
-      await setMeta("session", null); await setMeta("worklist", null); changed();
+      // A device id belongs to one facilitator (the server refuses another's use): the next person
+      // to sign in on this phone gets a fresh one.
+      await setMeta("session", null); await setMeta("worklist", null); await setMeta("device_id", null); changed();
     } }, t("sign_out")) : null,
   ];
 }
@@ -488,6 +490,8 @@ async function enrol() {
     });
     if (!response.ok) { toast(t("enrol_failed")); history.replaceState(null, "", "#/akun"); return; }
     const session = await response.json();
+    const previous = await getMeta("session");
+    if (previous && previous.facilitator_id !== session.facilitator_id) await setMeta("device_id", null);
     await setMeta("session", session);
     history.replaceState(null, "", "#/hari-ini");
   } catch {

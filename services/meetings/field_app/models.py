@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from shared.web import ServedInstant
 
 
 class EnrolmentIn(BaseModel):
@@ -22,7 +24,7 @@ class EnrolmentLink(BaseModel):
     facilitator_id: str
     code: str
     url: str = Field(description="Open on the facilitator's phone; the code travels in the fragment only.")
-    expires_at: datetime
+    expires_at: ServedInstant
 
 
 class ExchangeIn(BaseModel):
@@ -37,7 +39,7 @@ class DeviceSession(BaseModel):
     token: str
     facilitator_id: str
     facilitator_name: str
-    expires_at: datetime
+    expires_at: ServedInstant
 
 
 class Member(BaseModel):
@@ -47,13 +49,13 @@ class Member(BaseModel):
 
 class Scheduled(BaseModel):
     period: str
-    due_at: datetime
+    due_at: ServedInstant
     reported: bool = Field(description="A report for a meeting in this period is on the server.")
 
 
 class RecentMeeting(BaseModel):
     report_id: str
-    started_at: datetime
+    started_at: ServedInstant
     led_by: str
     present_count: int
     member_count: int
@@ -63,7 +65,7 @@ class OpenDeviation(BaseModel):
     deviation_id: str
     rule: str
     severity: str
-    detected_at: datetime
+    detected_at: ServedInstant
 
 
 class Activity(BaseModel):
@@ -106,6 +108,6 @@ class Worklist(BaseModel):
     facilitator_name: str
     programme: str
     time_zone: str = Field(description="The facilitator's province's IANA zone (WIB/WITA/WIT).")
-    generated_at: datetime
+    generated_at: ServedInstant
     programmes: dict[str, Programme]
     groups: list[WorkGroup]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -12,15 +11,15 @@ from sqlalchemy import select
 from services.meetings import db
 from services.meetings.deps import Context, CurrentPrincipal
 from shared.events.base import ID_PATTERN
-from shared.web import Problem
+from shared.web import Problem, ServedInstant
 
 router = APIRouter(tags=["groups"])
 
 
 class RecentMeeting(BaseModel):
     report_id: str
-    started_at: datetime
-    ended_at: datetime
+    started_at: ServedInstant
+    ended_at: ServedInstant
     led_by: str
     facilitator_present: bool
     module: str | None
@@ -32,7 +31,7 @@ class OpenDeviation(BaseModel):
     deviation_id: str
     rule: str
     severity: str
-    detected_at: datetime
+    detected_at: ServedInstant
     details: dict[str, Any]
 
 

@@ -4,18 +4,23 @@ facilitator's groups, so monitoring can tell a missed meeting from a phone that 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select, update
 
 from services.meetings import db, outbox
+from services.meetings.edge import nik_fields, refuse_personal_data
 from services.meetings.meeting_reports.models import BatchIn, BatchItem, BatchResult, MeetingIn
-from services.meetings.meeting_reports.service import record_meeting
+from services.meetings.meeting_reports.service import record_meeting, require_own_device
 from services.meetings.settings import MeetingsSettings
 from shared import serde, topics
 from shared.events import DeviceSynced
-from shared.web import Problem, field_path
+from shared.events.base import ID_PATTERN
+from shared.privacy import contains_nik_shaped_value
+from shared.web import Problem, field_errors
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -40,37 +45,22 @@ def record_batch(
         raise Problem.invalid_field("facilitator_id", f"no facilitator {owner}")
     if body.synced_through > now + timedelta(seconds=settings.clock_skew_seconds):
         raise Problem.invalid_field("synced_through", "lies in the future")
+    require_own_device(connection, device_id=body.device_id, facilitator_id=owner, field="device_id")
 
     results: list[BatchItem] = []
+    # The earliest time any rejected item speaks of; `_UNKNOWN` when a rejected item has none we can read.
+    held_back: datetime | None = None
     for index, raw in enumerate(body.reports):
-        report_id = raw.get("report_id") if isinstance(raw.get("report_id"), str) else None
-        try:
-            report = MeetingIn.model_validate(raw)
-        except ValidationError as exc:
-            errors = [
-                {"field": f"reports[{index}].{field_path(error['loc'])}", "message": error["msg"]}
-                for error in exc.errors(include_input=False)
-            ]
-            problem = Problem(422, "Invalid report", errors[0]["field"] + ": " + errors[0]["message"], errors=errors)
-            results.append(BatchItem(index=index, report_id=report_id, outcome="rejected", problem=problem.body()))
-            continue
-        try:
-            with connection.begin_nested():
-                recorded = record_meeting(
-                    connection, body=report, settings=settings, now=now, facilitator_scope=facilitator_scope
-                )
-        except Problem as problem:
-            prefixed = [{**error, "field": f"reports[{index}].{error['field']}"} for error in problem.errors]
-            document = Problem(
-                problem.status, problem.title, problem.detail, type_=problem.type, errors=prefixed
-            ).body()
-            results.append(BatchItem(index=index, report_id=report.report_id, outcome="rejected", problem=document))
-            continue
-        results.append(
-            BatchItem(index=index, report_id=report.report_id, outcome=recorded.outcome, result=recorded.result)
-        )
+        item = _record_item(connection, index, raw, settings=settings, now=now, facilitator_scope=facilitator_scope)
+        results.append(item)
+        if item.outcome == "rejected":
+            moment = earliest_time_of(raw)
+            held_back = moment if held_back is None else min(held_back, moment)
 
-    advanced = _advance_watermark(connection, body=body, owner=owner, settings=settings, now=now)
+    claim = truthful_watermark(body.synced_through, held_back)
+    advanced = claim is not None and _advance_watermark(
+        connection, body=body, claim=claim, owner=owner, settings=settings, now=now
+    )
     counts = {
         outcome: sum(1 for item in results if item.outcome == outcome)
         for outcome in ("created", "duplicate", "rejected")
@@ -78,22 +68,113 @@ def record_batch(
     return BatchResult(
         device_id=body.device_id,
         synced_through=body.synced_through,
+        watermark_through=_stored_watermark(connection, body.device_id),
         watermark_advanced=advanced,
         counts=counts,
         results=results,
     )
 
 
+# A rejected item whose time cannot be read could be from any moment: nothing can be claimed past it.
+_UNKNOWN = datetime.min.replace(tzinfo=UTC)
+
+
+def earliest_time_of(raw: Any) -> datetime:
+    """The earliest of a raw item's `started_at` and `recorded_at` that parse as aware instants;
+    `_UNKNOWN` when neither does (a `null` item, a report without readable times)."""
+    times: list[datetime] = []
+    if isinstance(raw, dict):
+        for field in ("started_at", "recorded_at"):
+            value = raw.get(field)
+            if not isinstance(value, str):
+                continue
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+                if moment.tzinfo is not None:
+                    times.append(moment.astimezone(UTC))
+            except (ValueError, OverflowError):  # unreadable, or year 1 / 9999 beyond UTC's calendar
+                continue
+    return min(times) if times else _UNKNOWN
+
+
+def truthful_watermark(synced_through: datetime, held_back: datetime | None) -> datetime | None:
+    """How far a device's sync may move its watermark: "everything recorded up to here is on the server"
+    is true only before the earliest rejected item (which is still on the phone, waiting to be fixed).
+    `None` when nothing can be claimed."""
+    if held_back is None:
+        return synced_through
+    if held_back == _UNKNOWN:
+        return None
+    return min(synced_through, held_back - timedelta(microseconds=1))
+
+
+def _record_item(
+    connection: Connection,
+    index: int,
+    raw: Any,
+    *,
+    settings: MeetingsSettings,
+    now: datetime,
+    facilitator_scope: str | None,
+) -> BatchItem:
+    """One item's outcome; every failure is that item's `rejected` result with a problem naming the field."""
+    report_id = raw.get("report_id") if isinstance(raw, dict) and isinstance(raw.get("report_id"), str) else None
+    if not isinstance(raw, dict):
+        problem = Problem.invalid_field(f"reports[{index}]", "must be a meeting report (a JSON object)")
+        return BatchItem(index=index, report_id=None, outcome="rejected", problem=problem.body())
+    personal = list(nik_fields(raw, f"reports[{index}]"))
+    if personal:
+        document = refuse_personal_data(personal).body()
+        return BatchItem(index=index, report_id=_safe_id(report_id), outcome="rejected", problem=document)
+    try:
+        report = MeetingIn.model_validate(raw)
+    except ValidationError as exc:
+        # Never echo the input: messages only, so a mistyped national ID stays out of answers and logs.
+        errors = field_errors(exc.errors(include_input=False, include_url=False), prefix=f"reports[{index}].")
+        problem = Problem(
+            422,
+            "Invalid report",
+            errors[0]["field"] + ": " + errors[0]["message"],
+            type_="https://pantau.id/problems/invalid-field",
+            errors=errors,
+        )
+        return BatchItem(index=index, report_id=_safe_id(report_id), outcome="rejected", problem=problem.body())
+    try:
+        with connection.begin_nested():
+            recorded = record_meeting(
+                connection, body=report, settings=settings, now=now, facilitator_scope=facilitator_scope
+            )
+    except Problem as problem:
+        prefixed = [{**error, "field": f"reports[{index}].{error['field']}"} for error in problem.errors]
+        document = Problem(problem.status, problem.title, problem.detail, type_=problem.type, errors=prefixed).body()
+        return BatchItem(index=index, report_id=report.report_id, outcome="rejected", problem=document)
+    return BatchItem(index=index, report_id=report.report_id, outcome=recorded.outcome, result=recorded.result)
+
+
+def _safe_id(report_id: str | None) -> str | None:
+    """A rejected item's report id is echoed only when it is a well-formed id (never free input)."""
+    if report_id is None or not re.fullmatch(ID_PATTERN, report_id) or contains_nik_shaped_value(report_id):
+        return None
+    return report_id
+
+
+def _stored_watermark(connection: Connection, device_id: str) -> datetime | None:
+    row = connection.execute(
+        select(db.device_syncs.c.synced_through).where(db.device_syncs.c.device_id == device_id)
+    ).first()
+    return None if row is None else _as_utc(row.synced_through)
+
+
 def _advance_watermark(
-    connection: Connection, *, body: BatchIn, owner: str, settings: MeetingsSettings, now: datetime
+    connection: Connection, *, body: BatchIn, claim: datetime, owner: str, settings: MeetingsSettings, now: datetime
 ) -> bool:
     """Move the device's watermark forward (never back) and tell every group of its facilitator."""
     current = connection.execute(
         select(db.device_syncs.c.synced_through).where(db.device_syncs.c.device_id == body.device_id)
     ).first()
-    if current is not None and _as_utc(current.synced_through) >= body.synced_through:
+    if current is not None and _as_utc(current.synced_through) >= claim:
         return False
-    values = {"facilitator_id": owner, "synced_through": body.synced_through, "received_at": now}
+    values = {"facilitator_id": owner, "synced_through": claim, "received_at": now}
     if current is None:
         connection.execute(insert(db.device_syncs).values(device_id=body.device_id, **values))
     else:
@@ -107,7 +188,7 @@ def _advance_watermark(
                 group_id=group_id,
                 facilitator_id=owner,
                 device_id=body.device_id,
-                synced_through=body.synced_through,
+                synced_through=claim,
                 received_at=now,
             ),
             source=settings.source,

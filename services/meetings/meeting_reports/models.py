@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.meetings.edge import DeviceId, MemberRefIn, PlausibleInstant
 from services.meetings.registry.models import NikRef
 from shared.events.base import ID_PATTERN
+from shared.web import ServedInstant
 
 
 class AttendanceIn(BaseModel):
@@ -16,7 +17,7 @@ class AttendanceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    member_ref: str | NikRef = Field(description='Pseudonymous member ref (or `{"nik": …}`).')
+    member_ref: MemberRefIn | NikRef = Field(description='Pseudonymous member ref (or `{"nik": …}`).')
     status: Literal["present", "absent", "excused"]
 
 
@@ -27,15 +28,15 @@ class MeetingIn(BaseModel):
 
     report_id: str = Field(pattern=ID_PATTERN, description="Client-generated UUID; unique forever.")
     group_id: str = Field(pattern=ID_PATTERN)
-    started_at: AwareDatetime
-    ended_at: AwareDatetime
+    started_at: PlausibleInstant
+    ended_at: PlausibleInstant
     facilitator_present: bool
     led_by: Literal["facilitator", "chair", "other"]
     module: str | None = Field(default=None, max_length=200)
     topic: str | None = Field(default=None, max_length=500)
     attendance: list[AttendanceIn] = Field(default_factory=list, max_length=500)
-    recorded_at: AwareDatetime = Field(description="Device time the report was completed.")
-    device_id: str | None = Field(default=None, max_length=120)
+    recorded_at: PlausibleInstant = Field(description="Device time the report was completed.")
+    device_id: DeviceId | None = None
 
 
 class MeetingResult(BaseModel):
@@ -44,7 +45,7 @@ class MeetingResult(BaseModel):
     report_id: str
     group_id: str
     status: Literal["recorded"] = "recorded"
-    received_at: datetime
+    received_at: ServedInstant
     present_count: int
     member_count: int
 
@@ -54,14 +55,20 @@ class BatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    device_id: str = Field(min_length=1, max_length=120)
-    synced_through: AwareDatetime = Field(
+    device_id: DeviceId
+    synced_through: PlausibleInstant = Field(
         description="Everything the device recorded up to this instant is in this or an earlier sync."
     )
     facilitator_id: str | None = Field(
         default=None, pattern=ID_PATTERN, description="Device owner; taken from the token for facilitators."
     )
-    reports: list[dict[str, Any]] = Field(max_length=500, description="Meeting reports, each as for POST /meetings.")
+    # Items stay untyped here so one malformed item (a `null`, a string, a bad field) is that
+    # item's `rejected` result, never a refusal of the whole batch.
+    reports: list[Any] = Field(
+        max_length=500,
+        description="Meeting reports, each as for POST /meetings; each is validated on its own.",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/MeetingIn"}},
+    )
 
 
 class BatchItem(BaseModel):
@@ -78,7 +85,13 @@ class BatchResult(BaseModel):
     """One result per item, never all-or-nothing."""
 
     device_id: str
-    synced_through: datetime
+    synced_through: ServedInstant = Field(description="The watermark the device claimed, as sent.")
+    watermark_through: ServedInstant | None = Field(
+        default=None,
+        description="The device's watermark after this sync: the claim, held back to just before the "
+        "earliest rejected item's meeting or recording time (not moved at all when a rejected item has "
+        "no readable time); never moved back. `null` while the device has no watermark.",
+    )
     watermark_advanced: bool
     counts: dict[str, int]
     results: list[BatchItem]

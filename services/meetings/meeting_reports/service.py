@@ -21,6 +21,8 @@ from shared import serde, topics
 from shared.events import Attendance, MeetingRecorded
 from shared.web import Problem
 
+DEVICE_BOUND = "https://pantau.id/problems/device-bound"
+
 
 @dataclass(frozen=True)
 class Recorded:
@@ -53,6 +55,11 @@ def record_meeting(
     if previous is not None:
         return Recorded("duplicate", previous)
     _check_times(body, settings=settings, now=now)
+    if body.device_id is not None:
+        # A report names its device: it must be the group's facilitator's own.
+        require_own_device(
+            connection, device_id=body.device_id, facilitator_id=group["facilitator_id"], field="device_id"
+        )
     for field, text in (("module", body.module), ("topic", body.topic)):
         if text and contains_nik_shaped_value(text):
             raise Problem.invalid_field(field, "must not contain a national ID")
@@ -120,6 +127,23 @@ def record_meeting(
     # A meeting of a period never scheduled (imported history) makes that period count in compliance.
     schedule_meeting_period(connection, group, body.started_at, settings=settings, now=now)
     return Recorded("created", result)
+
+
+def require_own_device(connection: Connection, *, device_id: str, facilitator_id: str, field: str) -> None:
+    """A device belongs to the facilitator whose sync first moved its watermark: anyone else's use is
+    a 409 naming the field (it would move the real owner's watermark, or claim their reports)."""
+    bound = connection.execute(
+        select(db.device_syncs.c.facilitator_id).where(db.device_syncs.c.device_id == device_id)
+    ).scalar_one_or_none()
+    if bound is not None and bound != facilitator_id:
+        raise Problem(
+            409,
+            "Device belongs to another facilitator",
+            f"{field}: this device is bound to another facilitator; a new phone or a reinstalled app "
+            "gets a new device id",
+            type_=DEVICE_BOUND,
+            errors=[{"field": field, "message": "bound to another facilitator"}],
+        )
 
 
 def _previous(connection: Connection, report_id: str, fingerprint: str) -> MeetingResult | None:

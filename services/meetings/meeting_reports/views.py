@@ -16,7 +16,10 @@ router = APIRouter(tags=["meetings"])
     "/meetings",
     status_code=201,
     response_model=MeetingResult,
-    responses={200: {"model": MeetingResult, "description": "Identical repeat of an earlier report"}},
+    responses={
+        200: {"model": MeetingResult, "description": "Identical repeat of an earlier report"},
+        409: {"description": "`device_id` is bound to another facilitator (problem naming `device_id`)"},
+    },
 )
 def post_meeting(body: MeetingIn, context: Context, principal: CurrentPrincipal, response: Response) -> MeetingResult:
     """Record a held meeting with its attendance."""
@@ -33,10 +36,21 @@ def post_meeting(body: MeetingIn, context: Context, principal: CurrentPrincipal,
     return recorded.result
 
 
-@router.post("/meetings/batch", response_model=BatchResult)
+@router.post(
+    "/meetings/batch",
+    response_model=BatchResult,
+    responses={
+        409: {
+            "description": "`device_id` is bound to another facilitator: a device belongs to the facilitator "
+            "whose sync first moved its watermark (problem naming `device_id`); nothing is stored"
+        }
+    },
+)
 def post_meeting_batch(body: BatchIn, context: Context, principal: CurrentPrincipal) -> BatchResult:
     """Offline sync of up to 500 reports: one result per item (`created`, `duplicate`, `rejected` with
-    a problem), never all-or-nothing; `synced_through` advances the device's sync watermark."""
+    a problem naming the field), never all-or-nothing; `synced_through` advances the device's sync
+    watermark, held back before the earliest rejected item. A device belongs to the facilitator whose
+    sync first moved its watermark: another facilitator's use of its id is refused with 409."""
     scope = writer_scope(principal)
     with context.write() as connection:
         result = record_batch(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.meetings.edge import FiniteFloat, MemberRefIn, PlausibleDate, PlausibleInstant
 from shared.events.base import ID_PATTERN
+from shared.web import ServedInstant
 
 
 class _Body(BaseModel):
@@ -19,8 +20,8 @@ class IndicatorIn(_Body):
 
     name: str = Field(min_length=1, max_length=200, examples=["KPM yang mengikuti P2K2"])
     unit: str = Field(min_length=1, max_length=50, examples=["keluarga"])
-    baseline: float
-    target: float
+    baseline: FiniteFloat
+    target: FiniteFloat
 
 
 class ActivityIn(_Body):
@@ -29,7 +30,7 @@ class ActivityIn(_Body):
     id: str = Field(pattern=ID_PATTERN)
     title: str = Field(min_length=1, max_length=300)
     stage: Literal["dialogue", "discovery", "development"]
-    due_on: date
+    due_on: PlausibleDate
     responsible: Literal["facilitator", "group", "partner"]
     indicator: IndicatorIn | None = None
 
@@ -39,9 +40,9 @@ class PlanIn(_Body):
 
     group_id: str = Field(pattern=ID_PATTERN)
     title: str = Field(min_length=1, max_length=300)
-    starts_on: date
-    ends_on: date
-    agreed_by: list[str] = Field(min_length=2, max_length=50, description="Facilitator id and member refs.")
+    starts_on: PlausibleDate
+    ends_on: PlausibleDate
+    agreed_by: list[MemberRefIn] = Field(min_length=2, max_length=50, description="Facilitator id and member refs.")
     activities: list[ActivityIn] = Field(min_length=1, max_length=200)
 
 
@@ -57,10 +58,10 @@ class ProgressIn(_Body):
     """An activity's status and indicator value at a date."""
 
     progress_id: str = Field(pattern=ID_PATTERN, description="Client-generated; unique forever.")
-    reported_on: date
+    reported_on: PlausibleDate
     status: Literal["not_started", "in_progress", "done", "blocked"]
-    indicator_value: float | None = None
-    recorded_at: AwareDatetime
+    indicator_value: FiniteFloat | None = None
+    recorded_at: PlausibleInstant
 
 
 class ProgressResult(BaseModel):
@@ -70,4 +71,4 @@ class ProgressResult(BaseModel):
     activity_id: str
     plan_id: str
     status: str
-    received_at: datetime
+    received_at: ServedInstant

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from services.meetings.edge import MemberRefIn, NikIn
 from shared.events.base import ID_PATTERN, PROGRAMME_PATTERN, REGION_CODE_PATTERN
 
 
@@ -45,7 +46,7 @@ class FacilitatorIn(_Body):
 class NikRef(_Body):
     """A member given by national ID; replaced by a pseudonym at once, never stored."""
 
-    nik: str = Field(pattern=r"^[0-9]{16}$")
+    nik: NikIn = Field(description="16 digits, whole or grouped by spaces, dots or dashes.")
 
 
 class ScheduleIn(_Body):
@@ -60,7 +61,7 @@ class NamedMember(_Body):
     reaches only the group's own facilitator (field app worklist); events carry the ref alone."""
 
     member_ref: str | None = Field(default=None, pattern=ID_PATTERN)
-    nik: str | None = Field(default=None, pattern=r"^[0-9]{16}$")
+    nik: NikIn | None = None
     display_name: str = Field(min_length=1, max_length=80, examples=["Ibu Sari (RT 03)"])
 
     @model_validator(mode="after")
@@ -70,7 +71,7 @@ class NamedMember(_Body):
         return self
 
 
-MemberIn = str | NikRef | NamedMember
+MemberIn = MemberRefIn | NikRef | NamedMember
 
 
 class GroupIn(_Body):

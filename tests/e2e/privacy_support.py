@@ -1,0 +1,235 @@
+"""Planting national IDs (NIKs) in every field a client can send, and finding them again.
+
+A fuzzing-style run: each valid request of the meetings API is sent once per field it has (and
+once per path id), that field replaced by a fresh NIK-shaped value — whole, grouped 4-4-4-4 with
+spaces, by its parts with dots, 6-6-4 with dashes, or inside text — or, for numbers, a 16-digit
+number. Afterwards no planted NIK may be found, in any of its forms, on any topic, in any table or
+in any log line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.privacy import NIK_SHAPED
+
+Request = tuple[str, str, Any]
+
+
+def nik(index: int) -> str:
+    """The index-th planted NIK: a plausible one (province 32, a birth date), unique per index."""
+    return f"3201{(index % 28) + 1:02d}0{(index % 9) + 1}{index:08d}"
+
+
+def written(value: str, index: int) -> str:
+    """One of the ways people write a NIK."""
+    forms = (
+        value,
+        f"{value[:4]} {value[4:8]} {value[8:12]} {value[12:]}",
+        f"{value[:2]}.{value[2:4]}.{value[4:6]}.{value[6:12]}.{value[12:]}",
+        f"{value[:6]}-{value[6:12]}-{value[12:]}",
+        f"NIK {value} ",
+    )
+    return forms[index % len(forms)]
+
+
+def _leaves(document: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from _leaves(value, (*path, index))
+    elif isinstance(document, str | int | float) and not isinstance(document, bool):
+        yield path
+
+
+def _replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    copy = json.loads(json.dumps(document))
+    target = copy
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return copy
+
+
+def setup_requests() -> list[Request]:
+    """The group and plan the planted requests refer to (facilitator `PDP-P` must exist)."""
+    return [
+        (
+            "PUT",
+            "/groups/KLP-PL",
+            {
+                "name": "Kelompok Tanam",
+                "programme": "pkh-p2k2",
+                "facilitator_id": "PDP-P",
+                "region_code": "18.71.01.1001",
+                "members": ["kpm-plant-a", "kpm-plant-b"],
+            },
+        ),
+        (
+            "PUT",
+            "/plans/PL-P",
+            {
+                "group_id": "KLP-PL",
+                "title": "Rencana",
+                "starts_on": "2026-01-01",
+                "ends_on": "2026-12-31",
+                "agreed_by": ["PDP-P", "kpm-plant-a"],
+                "activities": [
+                    {
+                        "id": "AC-P",
+                        "title": "Pelatihan",
+                        "stage": "dialogue",
+                        "due_on": "2026-06-30",
+                        "responsible": "group",
+                    }
+                ],
+            },
+        ),
+    ]
+
+
+def templates(i: int, now: datetime) -> list[Request]:
+    """Valid requests of every writing endpoint, with ids unique to `i` (so none is a repeat)."""
+    started = now - timedelta(hours=5)
+    report = {
+        "report_id": f"pr-{i}",
+        "group_id": "KLP-PL",
+        "started_at": started.isoformat(),
+        "ended_at": (started + timedelta(hours=1)).isoformat(),
+        "facilitator_present": True,
+        "led_by": "facilitator",
+        "module": "Modul 1",
+        "topic": "Pengasuhan",
+        "attendance": [{"member_ref": "kpm-plant-a", "status": "present"}],
+        "recorded_at": (started + timedelta(hours=2)).isoformat(),
+        "device_id": f"hp-plant-{i}",
+    }
+    return [
+        ("PUT", f"/regions/18.71.0{i % 9 + 1}", {"name": "Kecamatan Tanjung Karang", "level": "kecamatan"}),
+        (
+            "PUT",
+            f"/supervisors/SUP-{i}",
+            {"name": "Dewi", "level": "kabupaten", "region_code": "18.71", "email": "dewi@example.org"},
+        ),
+        (
+            "PUT",
+            f"/facilitators/PDP-{i}",
+            {"name": "Rina", "programme": "pkh-p2k2", "region_code": "18.71.01", "phone": "+62 812 3456"},
+        ),
+        (
+            "PUT",
+            f"/groups/KLP-{i}",
+            {
+                "name": "Kelompok Anggrek",
+                "programme": "pkh-p2k2",
+                "facilitator_id": "PDP-P",
+                "region_code": "18.71.01.1001",
+                "members": ["kpm-plant-a", {"member_ref": "kpm-plant-b", "display_name": "Ibu Ani"}],
+                "chair_member_ref": "kpm-plant-a",
+                "schedule": {"cadence": "monthly", "day_of_month": 10},
+            },
+        ),
+        (
+            "PUT",
+            f"/plans/PL-{i}",
+            {
+                "group_id": "KLP-PL",
+                "title": "Rencana usaha",
+                "starts_on": "2026-01-01",
+                "ends_on": "2026-12-31",
+                "agreed_by": ["PDP-P", "kpm-plant-a"],
+                "activities": [
+                    {
+                        "id": f"AC-{i}",
+                        "title": "Pelatihan",
+                        "stage": "dialogue",
+                        "due_on": "2026-06-30",
+                        "responsible": "group",
+                        "indicator": {"name": "KPM hadir", "unit": "keluarga", "baseline": 1, "target": 20},
+                    }
+                ],
+            },
+        ),
+        (
+            "POST",
+            "/activities/AC-P/progress",
+            {
+                "progress_id": f"pg-{i}",
+                "reported_on": "2026-02-01",
+                "status": "in_progress",
+                "indicator_value": 5,
+                "recorded_at": now.isoformat(),
+            },
+        ),
+        ("POST", "/meetings", report),
+        (
+            "POST",
+            "/meetings/batch",
+            {
+                "device_id": f"hp-batch-{i}",
+                "synced_through": now.isoformat(),
+                "facilitator_id": "PDP-P",
+                "reports": [{**report, "report_id": f"prb-{i}", "device_id": f"hp-batch-{i}"}],
+            },
+        ),
+        (
+            "POST",
+            "/evaluations",
+            {
+                "evaluation_id": f"ev-{i}",
+                "group_id": "KLP-PL",
+                "facilitator_id": "PDP-P",
+                "direction": "group_rates_facilitator",
+                "period": "2026-11",
+                "scores": {"kehadiran": 4},
+                "comment": "Baik",
+                "recorded_at": now.isoformat(),
+            },
+        ),
+        ("POST", f"/facilitators/PDP-{i}/enrolments", {}),
+    ]
+
+
+def planted_requests(now: datetime) -> tuple[list[Request], set[str]]:
+    """Every template once per field (and per path id) with a NIK planted there; the NIKs planted."""
+    requests: list[Request] = []
+    planted: set[str] = set()
+    for position, (method, path, body) in enumerate(templates(0, now)):
+        for leaf in list(_leaves(body)):
+            index = len(requests) + 1
+            value = nik(index)
+            planted.add(value)
+            original = body
+            for part in leaf:
+                original = original[part]
+            replacement: Any = int(value) if isinstance(original, int | float) else written(value, index)
+            fresh_method, fresh_path, fresh_body = templates(index, now)[position]
+            requests.append((fresh_method, fresh_path, _replaced(fresh_body, leaf, replacement)))
+        segments = path.split("/")
+        if len(segments) > 2:
+            index = len(requests) + 1
+            value = nik(index)
+            planted.add(value)
+            segments[2] = written(value, index)
+            requests.append((method, "/".join(segments), body))
+    for route in ("/groups/{}", "/facilitators/{}/worklist"):
+        index = len(requests) + 1
+        value = nik(index)
+        planted.add(value)
+        requests.append(("GET", route.format(written(value, index)), None))
+    return requests, planted
+
+
+def planted_found(data: bytes, planted: set[str]) -> set[str]:
+    """The planted NIKs present in `data` in any written form."""
+    text = data.decode("utf-8", "replace")
+    found = {
+        "".join(ch for ch in match.group("nik") if ch.isdigit())
+        for match in NIK_SHAPED.finditer(text)
+        if match.group("nik")
+    }
+    return found & planted
