@@ -21,6 +21,7 @@ from shared import serde, topics
 from shared.deadletters import dead_letter_headers
 from shared.events import DeviationEscalated, DeviationOpened, DeviationResolved
 from shared.events.base import EventData
+from shared.intake import Refused, take_in
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +78,11 @@ class AlertIntake:
 
     async def _handle(self, record: ConsumerRecord) -> tuple[bool, bool]:
         topic = record.topic.removeprefix(self._prefix)
-        self._metrics.processed.labels(SERVICE, topic).inc()
-        try:
-            decoded = serde.decode(record.value, key=record.key)
-        except serde.DecodeError as exc:
-            if exc.reason == "unknown_type":
-                self._metrics.skipped_unknown.labels(SERVICE, topic).inc()
-            else:
-                await self._dead_letter(record, exc.reason, exc.detail)
+        decoded = take_in(record.value, record.key, topic=topic, metrics=self._metrics.intake)
+        if decoded is None:
+            return False, False
+        if isinstance(decoded, Refused):
+            await self._dead_letter(record, decoded.reason, decoded.detail)
             return False, False
         fact = decoded.event
         now = self._clock()
@@ -166,7 +164,7 @@ class AlertIntake:
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
         log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
-        self._metrics.dead_letters.labels(SERVICE, reason).inc()
+        self._metrics.intake.dead_lettered(reason)
         await self._producer.send_and_wait(
             self._settings.kafka.topic(topics.NOTIFICATIONS_DLQ),
             key=record.key,

@@ -4,26 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from shared.intake import IntakeMetrics
+
 SERVICE = "notifications"
 
 
 class NotificationsMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.processed = Counter(
-            "pantau_events_processed_total", "Events read by the service.", ["service", "topic"], registry=registry
-        )
-        self.skipped_unknown = Counter(
-            "pantau_events_unknown_type_total",
-            "Events of a type this build does not know: counted and skipped.",
-            ["service", "topic"],
-            registry=registry,
-        )
-        self.dead_letters = Counter(
-            "pantau_dead_letters_total",
-            "Records sent to a dead-letter topic.",
-            ["service", "reason"],
-            registry=registry,
-        )
+        self.intake = IntakeMetrics(registry, service=SERVICE)
         self.alerts = Counter(
             "pantau_alerts_total", "Deviations accepted, by outcome.", ["outcome", "severity"], registry=registry
         )
