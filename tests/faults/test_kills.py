@@ -13,21 +13,14 @@ from tools.faults.cases import World
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 
-STALL = (
-    "open defect: after the rebalance the survivor of a pair has been seen to stop committing (and "
-    "processing) some partitions, no error logged (docs/reliability.md); passes when it does not happen"
-)
+# `plan.activity_at_risk` judges an activity's progress in the order the worker reads it, not as of
+# its receipt (services/monitoring/README.md, known limits): a survivor that reads a partition again
+# after a takeover can judge an activity at a different point of its progress. Every other rule must
+# match the single worker exactly.
+ORDER_SENSITIVE = "plan.activity_at_risk"
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "monitoring-kill",
-        "analytics-kill",
-        pytest.param("analytics-pair-kill", marks=pytest.mark.xfail(reason=STALL, strict=False)),
-        "notifications-kill",
-    ],
-)
+@pytest.mark.parametrize("case", ["monitoring-kill", "analytics-kill", "analytics-pair-kill", "notifications-kill"])
 def test_kill_9_loses_and_doubles_nothing(fault_world: World, case: str) -> None:
     result = cases.CASES[case](fault_world)
     print(result)
@@ -35,3 +28,11 @@ def test_kill_9_loses_and_doubles_nothing(fault_world: World, case: str) -> None
     assert result.extra == 0, result
     assert result.catch_up_s is not None
     assert result.catch_up_s < cases.CATCH_UP_TIMEOUT
+
+
+def test_two_monitoring_workers_one_killed_publish_what_one_worker_does(fault_world: World) -> None:
+    result = cases.CASES["monitoring-pair-kill"](fault_world)
+    print(result)
+    differing = {rule: counts for rule, counts in result.by_rule.items() if rule != ORDER_SENSITIVE}
+    assert differing == {}, result
+    assert result.catch_up_s is not None, result  # never stalled

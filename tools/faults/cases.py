@@ -69,6 +69,8 @@ class CaseResult:
     republished: int = 0  # duplicates with the same identity: allowed by at-least-once delivery
     catch_up_s: float | None = None  # fault (or restart) → everything committed again
     detail: str = ""
+    # Monitoring: deviation ids missing and extra per rule (against the no-fault run and the oracle).
+    by_rule: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -419,8 +421,9 @@ def _compare_deviations(case: str, world: World, got: Deviations, seconds: float
     extra = published - expected
     # The oracle's view, for the record: a certain deviation never published, or an oracle rule's
     # deviation the oracle does not allow.
-    oracle_missing = certain - got.distinct
-    oracle_extra = {item for item in got.distinct if item.rule in oracle_rules} - certain - ambiguous
+    compared = oracle_rules - set(UNORDERED_RULES)
+    oracle_missing = {item for item in certain - got.distinct if item.rule in compared}
+    oracle_extra = {item for item in got.distinct if item.rule in compared} - certain - ambiguous
     unordered = len({item for item in got.distinct if item.rule in UNORDERED_RULES})
     detail = (
         f"{len(published)} ids (baseline {len(expected)}; {unordered} of {', '.join(UNORDERED_RULES)} not compared)"
@@ -429,13 +432,14 @@ def _compare_deviations(case: str, world: World, got: Deviations, seconds: float
     )
     if missing or extra:
         detail += f"; vs baseline by rule: missing {_by_rule(missing)}, extra {_by_rule(extra)}"
+    lost, added = missing | oracle_missing, extra | oracle_extra
+    rules = {item.rule for item in lost | added}
+    by_rule = {
+        rule: (sum(1 for item in lost if item.rule == rule), sum(1 for item in added if item.rule == rule))
+        for rule in sorted(rules)
+    }
     return CaseResult(
-        case,
-        len(missing | oracle_missing),
-        len(extra | oracle_extra),
-        got.republished,
-        seconds,
-        _stall(world, seconds, detail),
+        case, len(lost), len(added), got.republished, seconds, _stall(world, seconds, detail), by_rule=by_rule
     )
 
 
