@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -128,6 +129,10 @@ def build_app(
         # facts folded before the kill were gone: activities done reported overdue, meetings held
         # reported missing. Rebuilding costs time at takeover, never correctness.
         table_standby_replicas=0,
+        # Every topic the worker needs is created before it starts (`ensure_changelog_topics`), with
+        # retries: Faust's own declaration at start-up gave up on the first reset connection and
+        # took the worker down with it.
+        topic_allow_declare=False,
         broker_heartbeat_interval=2.0,
     )
 
@@ -379,4 +384,22 @@ def ensure_changelog_topics(app: faust.App, kafka: KafkaSettings, *, timeout_s: 
         )
         for name, partitions in getattr(app, "pantau_internal_topics", [])
     ]
-    return create_topics(kafka.bootstrap_servers, specs=specs, timeout_s=timeout_s) if specs else []
+    # Faust's leader-election topic (one partition), which it would otherwise declare itself.
+    specs.append(
+        TopicSpec(
+            name=f"{app.conf.id}-__assignor-__leader",
+            partitions=1,
+            replication_factor=app.conf.topic_replication_factor,
+            config={},
+            key="internal",
+        )
+    )
+    deadline = time.monotonic() + timeout_s
+    while True:  # a reset connection or a broker still starting is worth another try
+        try:
+            return create_topics(kafka.bootstrap_servers, specs=specs, timeout_s=max(5.0, deadline - time.monotonic()))
+        except Exception as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("creating the worker's topics failed (%s); trying again", exc)
+            time.sleep(1.0)

@@ -303,6 +303,9 @@ class World:
             env={
                 "PANTAU_NOTIFICATIONS_CONSUMER_GROUP": group,
                 "PANTAU_NOTIFICATIONS_QUIET_HOURS_ENABLED": "false",
+                # Incidents as configured by default, but told at once: the comparison settles on a
+                # quiet receiver, which a five-minute group_wait would look like.
+                "PANTAU_NOTIFICATIONS_INCIDENT_GROUP_WAIT_SECONDS": "1",
                 "PANTAU_NOTIFICATIONS_RETRY_INITIAL_SECONDS": "0.2",
                 "PANTAU_NOTIFICATIONS_RETRY_MAX_SECONDS": "2",
             },
