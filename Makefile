@@ -19,7 +19,7 @@ test: setup  ## lint, type check, contract snapshots, Kubernetes manifests (make
 	uv run python -m tools.k8s check
 	uv run python -m tools.time_matrix --suite unit --suite contract --instant month-start --instant due-time --instant year-end-wit --instant leap-day
 	uv run python -m tools.time_matrix --suite integration --instant month-start -- -k "not kill_9"
-	uv run pytest --ignore tests/faults
+	uv run pytest -m "not faults_only"
 
 test-time: setup  ## unit and integration suites under libfaketime at a month's start, a due time, year end in WIT, a leap day, and today
 	uv run python -m tools.time_matrix

@@ -303,9 +303,11 @@ class World:
             env={
                 "PANTAU_NOTIFICATIONS_CONSUMER_GROUP": group,
                 "PANTAU_NOTIFICATIONS_QUIET_HOURS_ENABLED": "false",
-                # Incidents as configured by default, but told at once: the comparison settles on a
-                # quiet receiver, which a five-minute group_wait would look like.
-                "PANTAU_NOTIFICATIONS_INCIDENT_GROUP_WAIT_SECONDS": "1",
+                # One message per deviation: the comparison is per (deviation, supervisor), and which
+                # items an incident's messages carry depends on timing (items of the same severity
+                # join silently). Comparing incident runs needs the incidents' items from the API:
+                # not done yet (docs/reliability.md).
+                "PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED": "false",
                 "PANTAU_NOTIFICATIONS_RETRY_INITIAL_SECONDS": "0.2",
                 "PANTAU_NOTIFICATIONS_RETRY_MAX_SECONDS": "2",
             },
