@@ -123,16 +123,6 @@ def build_app(
         # A worker killed without leaving the group holds its partitions until the session times out:
         # keep that short so a restarted or surviving worker takes over within seconds.
         broker_session_timeout=10.0,
-        # No standby copies: a worker taking over a partition rebuilds its state from the changelog
-        # from the start. With standbys, the survivor of a pair took over states older than the
-        # offsets already committed (its copy missed the dead worker's last changelog writes), so
-        # facts folded before the kill were gone: activities done reported overdue, meetings held
-        # reported missing. Rebuilding costs time at takeover, never correctness.
-        table_standby_replicas=0,
-        # Every topic the worker needs is created before it starts (`ensure_changelog_topics`), with
-        # retries: Faust's own declaration at start-up gave up on the first reset connection and
-        # took the worker down with it.
-        topic_allow_declare=False,
         broker_heartbeat_interval=2.0,
     )
 
@@ -384,16 +374,6 @@ def ensure_changelog_topics(app: faust.App, kafka: KafkaSettings, *, timeout_s: 
         )
         for name, partitions in getattr(app, "pantau_internal_topics", [])
     ]
-    # Faust's leader-election topic (one partition), which it would otherwise declare itself.
-    specs.append(
-        TopicSpec(
-            name=f"{app.conf.id}-__assignor-__leader",
-            partitions=1,
-            replication_factor=app.conf.topic_replication_factor,
-            config={},
-            key="internal",
-        )
-    )
     deadline = time.monotonic() + timeout_s
     while True:  # a reset connection or a broker still starting is worth another try
         try:

@@ -1,5 +1,11 @@
 """Keeping Faust's offset bookkeeping true across rebalances.
 
+NOT WIRED IN YET: with `install_offset_guard` in both workers (and stores skipped for overtaken
+batches), the two-worker kill cases passed (analytics 8 of 8, monitoring 4 of 5), but the
+single-worker `kill -9` twice acceptance test (tests/integration/test_monitoring_acceptance.py)
+missed 325 deviations in a clean-clone run and the monitoring restart case stalled. Find which part
+does that before wiring it (call `install_offset_guard(app, registry=registry)` in each `create_app`).
+
 Faust commits a partition up to the first hole in the offsets its streams acknowledged. Two faults
 run fault (`python -m tools.faults --case analytics-pair-kill`) showed that after a rebalance that
 bookkeeping can stop matching what was read, and the partition then stops committing for good, with
@@ -120,10 +126,11 @@ class GuardedConsumer(AIOKafkaConsumer):
 
 
 def overtaken(app: Any, events: Iterable[Any]) -> bool:
-    """Whether a rebalance began since these records were delivered (their partitions are being
-    sought back, and tables rebuilt from their changelogs)."""
+    """Whether a rebalance assigned partitions anew since these records were delivered (their
+    partitions were sought back, and tables rebuilt from their changelogs). Not `app.rebalancing`:
+    after a restart Faust can leave that flag raised, and every batch would be read again forever."""
     generation = app.consumer_generation_id
-    return bool(app.rebalancing) or any(event.message.generation_id != generation for event in events)
+    return any(event.message.generation_id != generation for event in events)
 
 
 def read_again(app: Any, events: Iterable[Any]) -> None:

@@ -47,7 +47,6 @@ from shared.faust_app import (
     raw_topic,
     tables_delivered,
 )
-from shared.faust_offsets import install_offset_guard, overtaken, read_again
 from shared.intake import IntakeMetrics, Refused, take_in
 
 log = logging.getLogger(__name__)
@@ -170,12 +169,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
         # after its table writes reached the broker, so a restart never resumes after a record
         # whose counts it lost.
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
-            for index, event in enumerate(batch):
-                if overtaken(app, [event]):
-                    # Tables are being rebuilt from the changelog: a count written now could be
-                    # overwritten by the rebuild. These records are left to be read again.
-                    read_again(app, batch[index:])
-                    break
+            for event in batch:
                 await fold_one(event, topic, fold)
             await tables_delivered(group_facts, supervisor_facts)
 
@@ -274,7 +268,6 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
         value = registry_names.get(key)
         return value if isinstance(value, Mapping) else None
 
-    install_offset_guard(app, registry=registry)
     install_web_pages(app, registry=registry, openapi=analytics_openapi())
     install_report_pages(
         app,

@@ -39,7 +39,6 @@ from shared import serde
 from shared.deadletters import dead_letter_headers
 from shared.events.base import EventData
 from shared.faust_app import in_event_context, message_headers, tables_delivered
-from shared.faust_offsets import overtaken, read_again
 from shared.intake import Refused, take_in
 
 log = logging.getLogger(__name__)
@@ -172,8 +171,6 @@ class Agents:
             last_event[group_id] = event
         await self.publish(outgoing)
         self.observe_published(published)
-        if self.overtaken(events):
-            return
         for group_id, state in states.items():
             if state.context is not None:
                 self.wake.schedule(group_id, partitions[group_id], state.wake_at)
@@ -218,26 +215,12 @@ class Agents:
             last_event[key] = event
         await self.publish(outgoing)
         self.observe_published(published)
-        if self.overtaken(events):
-            return
         for key, state in states.items():
             with in_event_context(last_event[key]):
                 self.facilitator_state[key] = state.to_json()
         await tables_delivered(self.facilitator_state)
 
     # -- helpers ------------------------------------------------------------------------------------
-
-    def overtaken(self, events: Sequence[EventT]) -> bool:
-        """Whether a rebalance began since these records were delivered. Their states must then not
-        be stored: the tables are being rebuilt from the changelog meanwhile, and a state written now
-        can be overwritten by an older one from the rebuild (a survivor then folded new facts into a
-        group's past and reported done activities as overdue). Nor are the records acknowledged:
-        they are read again and decide the same deviation ids again."""
-        if not overtaken(self.app, events):
-            return False
-        log.info("a rebalance overtook a batch of %d records: they will be read again", len(events))
-        read_again(self.app, events)
-        return True
 
     def load_state(self, group_id: str) -> GroupState:
         raw = self.group_state.get(group_id)

@@ -23,9 +23,9 @@ ORDER_SENSITIVE = "plan.activity_at_risk"
 @pytest.mark.parametrize(
     "case",
     [
-        "monitoring-kill",
+        pytest.param("monitoring-kill", marks=pytest.mark.faults_only),
         "analytics-kill",
-        "analytics-pair-kill",
+        pytest.param("analytics-pair-kill", marks=pytest.mark.faults_only),
         pytest.param("notifications-kill", marks=pytest.mark.faults_only),
     ],
 )
