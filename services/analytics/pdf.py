@@ -10,6 +10,19 @@ from __future__ import annotations
 import os
 
 
+def _real_clock(env: os._Environ[str]) -> dict[str, str | float | bool]:
+    """The environment for Chromium, without a clock-faking preload (libfaketime, which the test
+    command's calendar matrix gives every process it starts): Chromium needs no calendar to print a
+    page, and under the preload it has timed out loading one."""
+    clean: dict[str, str | float | bool] = {
+        name: value for name, value in env.items() if not name.startswith("FAKETIME") and name != "LD_PRELOAD"
+    }
+    kept = [lib for lib in env.get("LD_PRELOAD", "").split() if "faketime" not in lib]
+    if kept:
+        clean["LD_PRELOAD"] = " ".join(kept)
+    return clean
+
+
 class PdfUnavailable(Exception):
     """No browser to render with (the reason is in the message)."""
 
@@ -21,7 +34,9 @@ async def render_pdf(html: str, *, chromium_path: str, timeout_s: float = 30) ->
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        browser = await playwright.chromium.launch(
+            executable_path=chromium_path, args=["--no-sandbox"], env=_real_clock(os.environ)
+        )
         try:
             page = await browser.new_page()
             await page.set_content(html, wait_until="load", timeout=timeout_s * 1000)
