@@ -76,70 +76,121 @@ class GuardedConsumer(AIOKafkaConsumer):
     while such a batch may still be in hand (recovery resumes fetching before it seeks); the rest of
     the batch was then delivered and moved the read position past records that the seek was about to
     fetch again, and those were skipped as already read: a hole of a whole batch (90 records in one
-    run) that nothing would ever process. Here a batch taken before a seek is dropped from the seek
-    on (its records come again from the new position), and a delivery overtaken by a seek does not
-    move the read position. Acknowledgements of records delivered in an earlier generation are
-    refused (their partition was sought back since, so they come again)."""
+    run) that nothing would ever process. Here the records of a partition sought since its batch
+    was fetched are dropped (they come again from the new position), and a delivery overtaken by a
+    seek of its partition does not move the read position. Only partitions that really moved count:
+    a partition never committed is sought to its beginning (aiokafka would leave it where it was,
+    and records delivered before the rebalance would never come again). Acknowledgements of records
+    that come again are refused (`comes_again`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._seeks = 0  # seeks so far; a batch remembers the count it was fetched under
-        self._delivering = 0  # the count of the batch whose record is being delivered
+        self._epochs: defaultdict[TP, int] = defaultdict(int)  # seeks per partition so far
+        self._delivering = 0  # the epoch, at fetch, of the partition whose record is being delivered
         self._read_offset: _ReadOffsets = _ReadOffsets()
+        self._fetched_under: dict[TP, int] = {}  # each partition's epoch when the batch came in hand
         deliver = self.callback
 
         async def guarded(message: Any) -> None:
             fetched_under = self._delivering
-            if fetched_under != self._seeks:
+            if fetched_under != self._epochs[message.tp]:
                 self._read_offset.refused.add((message.tp, message.offset))
                 return
             await deliver(message)
-            if fetched_under != self._seeks:  # a seek came while it was being handed over
+            if fetched_under != self._epochs[message.tp]:  # a seek came while it was being handed over
                 self._read_offset.refused.add((message.tp, message.offset))
 
         self.callback = guarded
 
+    async def _wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109 (Faust's signature)
+        records, active = await super()._wait_next_records(timeout)
+        # Taken when the records are in hand, not before the fetch: a seek during the wait may
+        # precede records fetched after it, and dropping those would lose them.
+        self._fetched_under = {tp: self._epochs[tp] for tp in records or ()}
+        return records, active
+
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109 (Faust's signature)
-        fetched_under = self._seeks
+        self._fetched_under = {}
         async for tp, message in super().getmany(timeout):
-            if self._seeks != fetched_under:
-                return  # positions were reset while this batch was in hand: its records come again
+            fetched_under = self._fetched_under.get(tp, self._epochs[tp])
+            if self._epochs[tp] != fetched_under:
+                continue  # this partition was sought while the batch was in hand: its records come again
             self._delivering = fetched_under
             yield tp, message
 
-    async def perform_seek(self) -> None:
-        self._seeks += 1
-        await super().perform_seek()
+    async def seek_to_committed(self) -> Any:
+        """Every partition back to its committed offset, and (unlike aiokafka, which leaves a
+        partition never committed where it is) one never committed back to its beginning, as a
+        fresh assignment would read it. So after every rebalance each record delivered before it
+        comes again, and a batch overtaken by it can be dropped whole without losing anything."""
+        committed = await super().seek_to_committed()
+        changelogs = self.app.tables.changelog_topics
+        streams = [tp for tp in committed if tp.topic not in changelogs]
+        fresh = [tp for tp in streams if not committed[tp]]
+        if fresh:
+            await self._thread.seek_to_beginning(*fresh)  # Faust resets their read offsets itself
+        for tp in streams:
+            self._epochs[tp] += 1
+        return committed
 
     async def seek(self, partition: TP, offset: int) -> None:
-        self._seeks += 1
+        self._epochs[partition] += 1
         await super().seek(partition, offset)
 
+    async def seek_to_beginning(self, *partitions: TP) -> None:
+        for tp in partitions:
+            self._epochs[tp] += 1
+            self._read_offset.pop(tp, None)
+        await self._thread.seek_to_beginning(*partitions)
+
+    def comes_again(self, message: Message) -> bool:
+        """Whether a rebalance came since this record was delivered: its partition was (or, during
+        recovery, is about to be) sought back, so the record is read again."""
+        return bool(message.generation_id != self.app.consumer_generation_id)
+
     def ack(self, message: Message) -> bool:
-        if message.generation_id != self.app.consumer_generation_id:
-            # Delivered before the last rebalance: its partition was sought back to the committed
-            # offset since, so the record is read again and acknowledged then.
+        if self.comes_again(message):
+            # Delivered before the last rebalance, and its partition was sought back to the
+            # committed offset since: the record is read again and acknowledged then.
             message.acked = True
             self._unacked_messages.discard(message)
             return False
         return bool(super().ack(message))
 
 
-def overtaken(app: Any, events: Iterable[Any]) -> bool:
-    """Whether a rebalance assigned partitions anew since these records were delivered (their
-    partitions were sought back, and tables rebuilt from their changelogs). Not `app.rebalancing`:
-    after a restart Faust can leave that flag raised, and every batch would be read again forever."""
-    generation = app.consumer_generation_id
-    return any(event.message.generation_id != generation for event in events)
+def overtaken(app: Any, events: Iterable[Any]) -> set[int]:
+    """The partition numbers of `events` that a rebalance since their delivery sent back to the
+    committed offset (their tables rebuilt from the changelogs meanwhile): what was folded from them
+    must not be stored, and they are read again. Partition numbers, not topic partitions: a group's
+    events of every topic share one partition number and one state. Not `app.rebalancing`: after a
+    restart Faust can leave that flag raised, and every batch would be read again forever."""
+    consumer = app.consumer
+    if not isinstance(consumer, GuardedConsumer):
+        return set()
+    return {event.message.partition for event in events if consumer.comes_again(event.message)}
 
 
-def read_again(app: Any, events: Iterable[Any]) -> None:
-    """Leave these records unacknowledged for good, so their offsets are never committed: the
-    partition's next seek (the rebalance's, or the guard's at a hole) reads them again."""
-    unacked: set[Any] = getattr(app.consumer, "_unacked_messages", set())
+async def read_again(app: Any, events: Iterable[Any]) -> None:
+    """Leave these records unacknowledged for good, so their offsets are never committed, and make
+    sure they are read again: those delivered before the last rebalance come again from its seek;
+    for any delivered since (a batch that spans the rebalance), their partition is sought back to its
+    committed offset here."""
+    consumer = app.consumer
+    unacked: set[Any] = getattr(consumer, "_unacked_messages", set())
+    behind: set[TP] = set()
     for event in events:
-        event.message.acked = True  # Faust's own acknowledgement then does nothing
-        unacked.discard(event.message)
+        message = event.message
+        message.acked = True  # Faust's own acknowledgement then does nothing
+        unacked.discard(message)
+        if isinstance(consumer, GuardedConsumer) and not consumer.comes_again(message):
+            behind.add(message.tp)
+    for tp in sorted(behind):
+        committed = consumer._committed_offset.get(tp)
+        log.info("%s[%d]: a batch spanned a rebalance; reading again from %s", tp.topic, tp.partition, committed or 0)
+        if committed:
+            await consumer.seek(tp, committed)
+        else:
+            await consumer.seek_to_beginning(tp)
 
 
 @dataclass(frozen=True)

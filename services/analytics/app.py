@@ -47,6 +47,7 @@ from shared.faust_app import (
     raw_topic,
     tables_delivered,
 )
+from shared.faust_offsets import install_offset_guard, overtaken, read_again
 from shared.intake import IntakeMetrics, Refused, take_in
 
 log = logging.getLogger(__name__)
@@ -169,8 +170,15 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
         # after its table writes reached the broker, so a restart never resumes after a record
         # whose counts it lost.
         async for batch in stream.take_events(BATCH_SIZE, within=BATCH_SECONDS):
+            # Partitions a rebalance overtook are having their tables rebuilt from the changelog:
+            # a count written now could be overwritten by the rebuild. Their records are read again.
+            again: set[int] = set()
             for event in batch:
-                await fold_one(event, topic, fold)
+                again |= overtaken(app, [event])  # judged as each comes: a rebalance can come mid-batch
+                if event.message.partition not in again:
+                    await fold_one(event, topic, fold)
+            if again:
+                await read_again(app, [event for event in batch if event.message.partition in again])
             await tables_delivered(group_facts, supervisor_facts)
 
     async def fold_one(event: EventT, topic: str, fold: Callable[[EventData, str, int], None]) -> None:
@@ -268,6 +276,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
         value = registry_names.get(key)
         return value if isinstance(value, Mapping) else None
 
+    install_offset_guard(app, registry=registry)
     install_web_pages(app, registry=registry, openapi=analytics_openapi())
     install_report_pages(
         app,

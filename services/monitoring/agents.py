@@ -39,6 +39,7 @@ from shared import serde
 from shared.deadletters import dead_letter_headers
 from shared.events.base import EventData
 from shared.faust_app import in_event_context, message_headers, tables_delivered
+from shared.faust_offsets import overtaken, read_again
 from shared.intake import Refused, take_in
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,10 @@ class Agents:
             last_event[group_id] = event
         await self.publish(outgoing)
         self.observe_published(published)
+        again = await self.overtaken(events)
         for group_id, state in states.items():
+            if partitions.get(group_id) in again:
+                continue
             if state.context is not None:
                 self.wake.schedule(group_id, partitions[group_id], state.wake_at)
             if state != loaded[group_id]:
@@ -215,12 +219,35 @@ class Agents:
             last_event[key] = event
         await self.publish(outgoing)
         self.observe_published(published)
+        if overtaken(self.app, events):
+            # A facilitator's state folds signals of every partition: read the whole batch again.
+            await read_again(self.app, events)
+            return
         for key, state in states.items():
             with in_event_context(last_event[key]):
                 self.facilitator_state[key] = state.to_json()
         await tables_delivered(self.facilitator_state)
 
     # -- helpers ------------------------------------------------------------------------------------
+
+    async def overtaken(self, events: Sequence[EventT]) -> set[int]:
+        """The partitions of this batch that a rebalance overtook since their records were delivered.
+        Their groups' states must then not be stored: the tables are being rebuilt from the changelog
+        meanwhile, and a state written now can be overwritten by an older one from the rebuild (a
+        survivor then folded new facts into a group's past and reported done activities as overdue).
+        Nor are their records acknowledged: they are read again and decide the same deviation ids
+        again. The other partitions' groups are stored as usual."""
+        again = overtaken(self.app, events)
+        if again:
+            behind = [event for event in events if event.message.partition in again]
+            log.info(
+                "a rebalance overtook %d of a batch of %d records (partitions %s): they will be read again",
+                len(behind),
+                len(events),
+                sorted(again),
+            )
+            await read_again(self.app, behind)
+        return again
 
     def load_state(self, group_id: str) -> GroupState:
         raw = self.group_state.get(group_id)

@@ -32,6 +32,7 @@ from shared.faust_app import (
     install_web_pages,
     raw_topic,
 )
+from shared.faust_offsets import install_offset_guard
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             ]
         )
 
+    install_offset_guard(app, registry=registry)
     install_web_pages(
         app,
         registry=registry,
