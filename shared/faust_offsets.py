@@ -1,10 +1,7 @@
 """Keeping Faust's offset bookkeeping true across rebalances.
 
-NOT WIRED IN YET: with `install_offset_guard` in both workers (and stores skipped for overtaken
-batches), the two-worker kill cases passed (analytics 8 of 8, monitoring 4 of 5), but the
-single-worker `kill -9` twice acceptance test (tests/integration/test_monitoring_acceptance.py)
-missed 325 deviations in a clean-clone run and the monitoring restart case stalled. Find which part
-does that before wiring it (call `install_offset_guard(app, registry=registry)` in each `create_app`).
+Wired into both workers by `install_offset_guard(app, registry=registry)` in each `create_app`;
+the agents call `overtaken` and `read_again` before storing a batch's state.
 
 Faust commits a partition up to the first hole in the offsets its streams acknowledged. Two faults
 run fault (`python -m tools.faults --case analytics-pair-kill`) showed that after a rebalance that

@@ -23,9 +23,9 @@ ORDER_SENSITIVE = "plan.activity_at_risk"
 @pytest.mark.parametrize(
     "case",
     [
-        pytest.param("monitoring-kill", marks=pytest.mark.faults_only),
+        "monitoring-kill",
         "analytics-kill",
-        pytest.param("analytics-pair-kill", marks=pytest.mark.faults_only),
+        "analytics-pair-kill",
         pytest.param("notifications-kill", marks=pytest.mark.faults_only),
     ],
 )
@@ -38,7 +38,6 @@ def test_kill_9_loses_and_doubles_nothing(fault_world: World, case: str) -> None
     assert result.catch_up_s < cases.CATCH_UP_TIMEOUT
 
 
-@pytest.mark.faults_only  # passed 4 of 5 runs here; see docs/reliability.md before adding it to make test
 def test_two_monitoring_workers_one_killed_publish_what_one_worker_does(fault_world: World) -> None:
     result = cases.CASES["monitoring-pair-kill"](fault_world)
     print(result)

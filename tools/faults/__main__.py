@@ -103,22 +103,25 @@ FINDINGS = """## What the fault runs found
   partitions; the survivor of a pair rebuilt its wake index from them and handed out ticks for groups
   it did not own on its own clock, so at-risk and overdue deviations opened before their evidence was
   read (115 extra). The wake index now holds only partitions the worker owns.
-- **Commits that stop after a rebalance (cause found; repair written, not wired in).** After a
-  rebalance in a live process (the survivor
+- **Commits that stop after a rebalance (fixed).** After a rebalance in a live process (the survivor
   of a pair; a restarted worker whose dead predecessor is still a group member until the 10 s
   session timeout, so it rebalances twice) some partitions stopped being committed, and for
   monitoring some records were never processed, with no error logged: issue 14's "never processed
-  partition 10". Each worker now shows its own view of every partition at `/debug/partitions`, and
+  partition 10". Each worker shows its own view of every partition at `/debug/partitions`, and
   that view showed two faults in Faust's offset bookkeeping: a *hole* (committed 234, acknowledged
   from 238 on: records 234-237 were fetched in the previous generation, their read position kept,
   and never delivered in the new one, so nothing would ever acknowledge them) and *repeated
   acknowledgements* (every offset listed twice after a takeover, so Faust committed one offset per
-  2.8 s commit interval: minutes of catch-up). `shared/faust_offsets.py` refuses acknowledgements
-  from an earlier generation, keeps each acknowledged offset once, and reads a partition again from
-  its committed offset when a hole outlasts 10 s with nothing inside it in a stream (logged and
-  counted in `pantau_partition_rewinds_total`). Wired into both workers, it made the two-worker
-  cases pass (analytics 8 of 8, monitoring 4 of 5) but the single-worker `kill -9` twice acceptance
-  test missed 325 deviations, so it is not wired in until that is understood.
+  2.8 s commit interval: minutes of catch-up). `shared/faust_offsets.py`, wired into both workers,
+  drops the rest of a batch in hand for the partitions a seek moved, refuses acknowledgements from an
+  earlier generation, keeps each acknowledged offset once, and reads a partition again from its
+  committed offset when a hole outlasts 10 s (logged and counted in `pantau_partition_rewinds_total`).
+  A first version missed 325 deviations in the single-worker `kill -9` twice acceptance test: a
+  rebalance seeks only partitions with a committed offset (aiokafka leaves a partition never
+  committed where it is), yet it dropped batches and refused acknowledgements on every partition, so
+  records of never-committed partitions were neither processed nor read again. Now a partition never
+  committed is sought to its beginning, as a fresh assignment reads it, and only the overtaken
+  partitions of a batch are left unstored and read again.
 """
 
 KILL_CASES = ("monitoring-kill", "analytics-kill", "notifications-kill")
