@@ -25,6 +25,7 @@ ORDER_SENSITIVE = "plan.activity_at_risk"
     [
         "monitoring-kill",
         "analytics-kill",
+        "meetings-kill",
         "analytics-pair-kill",
         pytest.param("notifications-kill", marks=pytest.mark.faults_only),
     ],

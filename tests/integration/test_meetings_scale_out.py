@@ -13,7 +13,7 @@ import pytest
 
 from services.meetings import db
 from services.meetings.leases import Lease
-from tests.integration.scale_out_support import (
+from tools.faults.meetings import (
     Load,
     MeetingsProcesses,
     first_occurrences,

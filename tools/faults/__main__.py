@@ -28,6 +28,18 @@ from tools.kafka_broker import LocalKafkaBroker
 from tools.stack import REPO_ROOT
 
 DOCS: dict[str, CaseDoc] = {
+    "meetings-kill": CaseDoc(
+        "meetings-kill",
+        "meetings: `kill -9` under a phones' load, restart",
+        "a meetings process (SQLite) killed with no shutdown hook while 12 groups' phones send 144 reports, "
+        "each group's one after the other, and restarted on the same database: every report a phone had "
+        "accepted reaches `meetings.events` under one event id, each group's in the order accepted, none "
+        "invented, no meeting scheduled twice; phones whose request failed send it again and it is "
+        "accepted once (client-generated ids). Time to catch up runs from the kill to the last report "
+        "published, the rest of the load included.",
+        "PostgreSQL and several processes (`tests/integration/test_meetings_scale_out.py` kills the "
+        "relay's holder among four processes on PostgreSQL); a disk that loses SQLite's last commit.",
+    ),
     "monitoring-kill": CaseDoc(
         "monitoring-kill",
         "monitoring: `kill -9` mid-load, restart",
@@ -124,7 +136,7 @@ FINDINGS = """## What the fault runs found
   partitions of a batch are left unstored and read again.
 """
 
-KILL_CASES = ("monitoring-kill", "analytics-kill", "notifications-kill")
+KILL_CASES = ("monitoring-kill", "analytics-kill", "notifications-kill", "meetings-kill")
 # Cases that cost minutes each (a broker of their own, a 60 s outage): run as often as the pairs.
 
 

@@ -585,6 +585,62 @@ def flaky_link(world: World, *, partition_s: float = LINK_PARTITION_S) -> CaseRe
     return result
 
 
+MEETINGS_GROUPS = [f"GRP-{n:02d}" for n in range(12)]
+MEETINGS_REPORTS_PER_GROUP = 12
+
+
+def meetings_kill(world: World) -> CaseResult:
+    """One meetings process on SQLite under a load of phones sending each group's reports in order;
+    `kill -9` at `KILL_AT` of the reports accepted, then a restart on the same database and port.
+    Phones whose request failed send the same report again (always safe). Every accepted report must
+    reach `meetings.events` once (same event id if re-published), each group's in the order accepted,
+    and no meeting be scheduled twice."""
+    from tools.faults import meetings
+
+    directory = world.run_dir("meetings")
+    prefix = new_prefix("meetings")
+    prepare_topics(world.bootstrap, prefix)
+    hosts = meetings.MeetingsProcesses(
+        f"sqlite:///{directory / 'meetings.db'}", world.bootstrap, prefix, directory, workers=(1,)
+    )
+    total = len(MEETINGS_GROUPS) * MEETINGS_REPORTS_PER_GROUP
+    try:
+        hosts.start(timeout=READY_TIMEOUT)
+        url = hosts.processes[0].url
+        meetings.seed_registry(url, MEETINGS_GROUPS)
+        load = meetings.Load([url], MEETINGS_GROUPS, MEETINGS_REPORTS_PER_GROUP)
+        threads = load.run()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while load.accepted_count < total * KILL_AT and time.monotonic() < deadline:
+            time.sleep(0.05)
+        hosts.processes[0].kill_9()
+        killed_at = time.monotonic()
+        hosts.restart(0, timeout=READY_TIMEOUT)
+        for thread in threads:
+            thread.join(CATCH_UP_TIMEOUT)
+        records = meetings.read_topic(
+            world.bootstrap,
+            f"{prefix}{topics.MEETINGS_EVENTS}",
+            until=load.accepted_count,
+            event_type=meetings.RECORDED,
+            timeout=CATCH_UP_TIMEOUT,
+        )
+        seconds: float | None = time.monotonic() - killed_at
+    finally:
+        hosts.stop()
+    judgement = meetings.judge(load.accepted, records)
+    if load.accepted_count < total:
+        seconds = None
+    return CaseResult(
+        "meetings: kill -9 and restart",
+        judgement.lost + (total - load.accepted_count),
+        judgement.extra,
+        judgement.republished,
+        seconds,
+        f"{judgement.detail}; {load.attempts_failed} attempts failed while the process was down",
+    )
+
+
 CASES: dict[str, Callable[[World], CaseResult]] = {
     "monitoring-kill": monitoring_kill,
     "monitoring-pair-kill": monitoring_pair_kill,
@@ -593,4 +649,5 @@ CASES: dict[str, Callable[[World], CaseResult]] = {
     "notifications-kill": notifications_kill,
     "broker-outage": broker_outage,
     "flaky-link": flaky_link,
+    "meetings-kill": meetings_kill,
 }

@@ -1,5 +1,6 @@
-"""Several meetings processes on one PostgreSQL database and one broker, a load that follows each
-group's reports in order, and what reached `meetings.events` — for the scale-out test."""
+"""Meetings processes on one database and one broker, a load that follows each group's reports in
+order, and what reached `meetings.events`: for the scale-out test (several processes on PostgreSQL)
+and the fault matrix's `meetings-kill` (one process on SQLite, killed and restarted)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,34 +71,48 @@ class MeetingsProcesses:
 
     def start(self, timeout: float = 90) -> None:
         for index, workers in enumerate(self.workers):
-            port = free_port()
-            env = {
-                **os.environ,
-                "PYTHONUNBUFFERED": "1",
-                "PANTAU_ENVIRONMENT": "development",
-                "PANTAU_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
-                "PANTAU_KAFKA_TOPIC_PREFIX": self.topic_prefix,
-                "PANTAU_MEETINGS_PORT": str(port),
-                "PANTAU_MEETINGS_DATABASE_URL": self.database_url,
-                "PANTAU_MEETINGS_OUTBOX_POLL_SECONDS": "0.1",
-                "PANTAU_MEETINGS_PROJECT_DEVIATIONS": "false",
-                "PANTAU_LOG_LEVEL": "INFO",
-                "PANTAU_MEETINGS_WORKERS": str(workers),
-            }
-            log_path = self.workdir / f"meetings-{index}.log"
-            with log_path.open("ab") as log_file:
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "services.meetings"],
-                    cwd=REPO_ROOT,
-                    env=env,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            self.processes.append(MeetingsProcess(index, port, log_path, process))
+            self.processes.append(self._launch(index, workers, free_port()))
+        self.wait_ready(timeout)
+
+    def restart(self, index: int, timeout: float = 90) -> MeetingsProcess:
+        """Start host `index` again on its port and database (after `kill_9`), and wait until ready."""
+        old = self.processes[index]
+        self.processes[index] = self._launch(index, self.workers[index], old.port)
+        self.wait_ready(timeout)
+        return self.processes[index]
+
+    def _launch(self, index: int, workers: int, port: int) -> MeetingsProcess:
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "PANTAU_ENVIRONMENT": "development",
+            "PANTAU_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "PANTAU_KAFKA_TOPIC_PREFIX": self.topic_prefix,
+            "PANTAU_MEETINGS_PORT": str(port),
+            "PANTAU_MEETINGS_DATABASE_URL": self.database_url,
+            "PANTAU_MEETINGS_OUTBOX_POLL_SECONDS": "0.1",
+            "PANTAU_MEETINGS_PROJECT_DEVIATIONS": "false",
+            "PANTAU_LOG_LEVEL": "INFO",
+            "PANTAU_MEETINGS_WORKERS": str(workers),
+        }
+        log_path = self.workdir / f"meetings-{index}.log"
+        with log_path.open("ab") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "services.meetings"],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return MeetingsProcess(index, port, log_path, process)
+
+    def wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         with httpx.Client(timeout=2) as client:
             for service in self.processes:
+                if service.process.poll() is not None and service.process.returncode == -signal.SIGKILL:
+                    continue  # killed on purpose
                 while True:
                     if service.process.poll() is not None:
                         raise RuntimeError(f"meetings-{service.index} exited:\n{service.log()[-3000:]}")
@@ -183,6 +198,7 @@ class Load:
     reports_per_group: int
     accepted: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     attempts_failed: int = 0
+    retry_for_s: float = 120.0  # how long a phone keeps sending a report that was not accepted
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -196,7 +212,9 @@ class Load:
                 report_id = f"R-{group_id}-{index:03d}"
                 body = meeting(report_id, group_id, index)
                 target = group_index + index
-                for attempt in range(20):
+                deadline = time.monotonic() + self.retry_for_s
+                attempt = 0
+                while True:
                     url = self.urls[(target + attempt) % len(self.urls)]
                     try:
                         response = client.post(f"{url}/api/v1/meetings", json=body)
@@ -208,9 +226,10 @@ class Load:
                         break
                     with self._lock:
                         self.attempts_failed += 1
-                    time.sleep(0.05)
-                else:
-                    raise AssertionError(f"{report_id} was never accepted")
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{report_id} was never accepted")
+                    attempt += 1
+                    time.sleep(min(0.05 * 2**attempt, 1.0))  # a phone backs off, up to a second
 
     def run(self) -> list[threading.Thread]:
         threads = [
@@ -275,3 +294,59 @@ def first_occurrences(records: list[Published]) -> Iterator[Published]:
         if record.event_id not in seen:
             seen.add(record.event_id)
             yield record
+
+
+RECORDED = "meetings.meeting_recorded.v1"
+SCHEDULED = "meetings.meeting_scheduled.v1"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What reached `meetings.events` against what the phones had accepted."""
+
+    lost: int  # accepted reports with no `meeting_recorded` record
+    # A report under two event ids or never accepted, a group out of order, a meeting scheduled twice.
+    extra: int
+    republished: int  # the same event id again (a relay killed between Kafka's ack and deleting its rows)
+    detail: str
+
+
+def judge(accepted: Mapping[str, list[str]], records: Iterable[Published]) -> Judgement:
+    """Compare each group's accepted reports (in the order accepted) with the published records."""
+    records = list(records)
+    recorded = [r for r in records if r.event_type == RECORDED]
+    ids_per_report: dict[str, set[str]] = defaultdict(set)
+    for record in recorded:
+        ids_per_report[record.data["report_id"]].add(record.event_id)
+    wanted = {report for reports in accepted.values() for report in reports}
+    lost = wanted - set(ids_per_report)
+    invented = set(ids_per_report) - wanted
+    split = {report for report, ids in ids_per_report.items() if len(ids) > 1}
+    out_of_order = []
+    for group_id, reports in accepted.items():
+        # Each report where it first appeared (a second identity is counted as `split` already).
+        seen = list(dict.fromkeys(r.data["report_id"] for r in recorded if r.key == group_id))
+        if [report for report in seen if report in reports] != [report for report in reports if report in seen]:
+            out_of_order.append(group_id)
+    scheduled: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for record in records:
+        if record.event_type == SCHEDULED:
+            scheduled[(record.key, record.data["period"], record.data["due_at"])].add(record.event_id)
+    twice = [key for key, ids in scheduled.items() if len(ids) > 1]
+    republished = len(recorded) - sum(len(ids) for ids in ids_per_report.values())
+    detail = f"{len(wanted)} reports accepted, {len(recorded)} meeting_recorded records"
+    for label, items in (
+        ("lost", sorted(lost)),
+        ("not accepted", sorted(invented)),
+        ("under two ids", sorted(split)),
+        ("out of order", sorted(out_of_order)),
+        ("scheduled twice", [str(key) for key in sorted(twice)]),
+    ):
+        if items:
+            detail += f"; {label}: {len(items)} (e.g. {', '.join(items[:3])})"
+    return Judgement(
+        lost=len(lost),
+        extra=len(invented) + len(split) + len(out_of_order) + len(twice),
+        republished=republished,
+        detail=detail,
+    )
