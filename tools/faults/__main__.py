@@ -57,6 +57,13 @@ DOCS: dict[str, CaseDoc] = {
         "whether the survivor of a two-worker group, after the rebalance, publishes the single-worker set.",
         "three or more workers; a kill of the survivor as well.",
     ),
+    "monitoring-trio-kill": CaseDoc(
+        "monitoring-trio-kill",
+        "monitoring: three workers in one group, one `kill -9` and restarted",
+        "three workers share the partitions; one is killed and comes back, so the group rebalances twice "
+        "under load (takeover, then hand-back) and still publishes the single-worker set.",
+        "more workers than partitions; a kill during the second rebalance.",
+    ),
     "analytics-kill": CaseDoc(
         "analytics-kill",
         "analytics: `kill -9` mid-load, restart",

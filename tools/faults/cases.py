@@ -471,6 +471,13 @@ def monitoring_pair_kill(world: World) -> CaseResult:
     return _compare_deviations("monitoring: two workers, one kill -9", world, got, seconds)
 
 
+def monitoring_trio_kill(world: World) -> CaseResult:
+    """Three workers, the first `kill -9`'d and restarted: two rebalances (the survivors take its
+    partitions, then hand some back) while the load runs."""
+    got, seconds = world.monitoring_run(workers=3, kill=True, restart=True)
+    return _compare_deviations("monitoring: three workers, one kill -9 and restart", world, got, seconds)
+
+
 def _compare_metrics(case: str, world: World, got: dict[str, float], seconds: float | None) -> CaseResult:
     expected = world.analytics_baseline()
     lower, higher, examples = metrics_difference(expected, got)
@@ -644,6 +651,7 @@ def meetings_kill(world: World) -> CaseResult:
 CASES: dict[str, Callable[[World], CaseResult]] = {
     "monitoring-kill": monitoring_kill,
     "monitoring-pair-kill": monitoring_pair_kill,
+    "monitoring-trio-kill": monitoring_trio_kill,
     "analytics-kill": analytics_kill,
     "analytics-pair-kill": analytics_pair_kill,
     "notifications-kill": notifications_kill,
