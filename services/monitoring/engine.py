@@ -122,8 +122,11 @@ def on_fact(
     """Fold any group-keyed fact; `now` is the rule clock when the fact is processed, `received_at`
     the server's receipt of it (its envelope's time) for facts that do not carry one. The returned
     state knows its next wake-up instant, so a later `catch_up` can trust it."""
-    outcome = _fold(state, fact, now, programme, partition=partition, received_at=received_at)
-    if outcome.state is state:
+    outcome, time_passed = _fold(state, fact, now, programme, partition=partition, received_at=received_at)
+    if outcome.state is state or time_passed:
+        # Unchanged, or the fold ended with `on_time_passing(…, now)`, which recorded the wake-up
+        # instant already: computing it again would repeat the costliest part of a step (every
+        # activity's next decision instant) for nothing.
         return outcome
     group_id = getattr(fact, "group_id", "")
     return Outcome(with_wake(outcome.state, now, programme, group_id=group_id), outcome.decisions)
@@ -137,18 +140,21 @@ def _fold(
     *,
     partition: int = 0,
     received_at: datetime | None = None,
-) -> Outcome:
+) -> tuple[Outcome, bool]:
+    """The fact folded into the state, and whether time passed to `now` at the end of it (the
+    returned state then knows its wake-up instant)."""
     if isinstance(fact, MeetingRecorded):
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
-        return on_meeting_recorded(state, fact, programme, now)
+        recorded = on_meeting_recorded(state, fact, programme, now)
+        return recorded, recorded.state is not state  # its early returns hand back the state given
     if isinstance(fact, MeetingScheduled):
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
         cadence = programme.cadence
         state = state.with_period(ScheduledPeriod(fact.period, fact.due_at, fact.time_zone, cadence, learned_at=now))
-        return on_time_passing(state, now, programme, group_id=fact.group_id)
+        return on_time_passing(state, now, programme, group_id=fact.group_id), True
     if isinstance(fact, DeviceSynced):
         if state.context is not None and state.context.facilitator_id != fact.facilitator_id:
-            return Outcome(state, ())
+            return Outcome(state, ()), False
         current = state.devices.get(fact.device_id)
         if current is None or fact.synced_through > current.synced_through:
             history = () if current is None else (*current.history, (current.synced_through, current.received_at))
@@ -157,7 +163,7 @@ def _fold(
             )
             devices = {**state.devices, fact.device_id: mark}
             state = replace(state, devices=devices)
-        return on_time_passing(state, now, programme, group_id=fact.group_id)
+        return on_time_passing(state, now, programme, group_id=fact.group_id), True
     if isinstance(fact, PlanAgreed):  # PlanRevised is a PlanAgreed with changes
         time_zone = time_zone_of(state.context.region_code) if state.context else "Asia/Jakarta"
         known = state.activities
@@ -188,13 +194,13 @@ def _fold(
         }
         others = {key: value for key, value in known.items() if value.plan_id != fact.plan_id}
         state = replace(state, activities={**others, **updated})
-        return on_time_passing(state, now, programme, group_id=fact.group_id)
+        return on_time_passing(state, now, programme, group_id=fact.group_id), True
     if isinstance(fact, ActivityProgressed):
         activity = state.activities.get(fact.activity_id)
         if activity is None:
-            return Outcome(state, ())
+            return Outcome(state, ()), False
         if activity.reported_on is not None and fact.reported_on < activity.reported_on:
-            return Outcome(state, ())  # an older report arriving late does not undo newer progress
+            return Outcome(state, ()), False  # an older report arriving late does not undo newer progress
         progressed = replace(
             activity,
             status=fact.status,
@@ -214,15 +220,15 @@ def _fold(
             group_id=fact.group_id,
             evidence_at=fact.received_at,
         )
-        return apply(state, decisions)
+        return apply(state, decisions), False
     if isinstance(fact, EvaluationSubmitted):
         if any(item.evaluation_id == fact.evaluation_id for item in state.evaluations):
-            return Outcome(state, ())
+            return Outcome(state, ()), False
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
         summary = EvaluationSummary(fact.evaluation_id, fact.direction, fact.mean_score, fact.received_at)
         state = replace(state, evaluations=(*state.evaluations, summary)[-EVALUATIONS_KEPT:])
-        return apply(state, low_score.evaluate(state, fact, programme.rules.evaluation_low_score))
-    return Outcome(state, ())
+        return apply(state, low_score.evaluate(state, fact, programme.rules.evaluation_low_score)), False
+    return Outcome(state, ()), False
 
 
 def step(

@@ -18,6 +18,7 @@ from shared.events import ActivityProgressed, MeetingRecorded, PlanAgreed
 from shared.events.meetings import Attendance
 from tests.samples import SAMPLES
 from tests.unit.test_monitoring_support import (
+    GROUP,
     PKH,
     WIB,
     WIT,
@@ -367,3 +368,29 @@ def test_generated_groups_interleaved_arbitrarily_decide_as_each_group_alone(
         assert decisions[group] == alone
         assert states[group] == alone_state
         assert all(getattr(d, "subject", group) == group for d in alone)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(quarter=quarters())
+def test_after_every_step_the_state_knows_its_true_next_wake_up(quarter: Quarter) -> None:
+    # `catch_up` trusts `wake_at` to skip time passing, and a step computes it only once (a fold that
+    # ends by letting time pass has it already): it must always be what `next_wake` says.
+    state = GroupState()
+    for step in sorted([*quarter.facts, Tick(QUARTER_END)], key=event_time):
+        state, _ = step_once(state, step, PKH, group_id=quarter.group_id)
+        assert state.wake_at == engine.next_wake(state, event_time(step), PKH, group_id=quarter.group_id), step
+
+
+@pytest.mark.parametrize("status", ["done", "in_progress"])
+def test_progress_moves_the_wake_up_its_fold_does_not_compute(status: str) -> None:
+    # Progress is folded without letting time pass, so `on_fact` must compute the wake-up itself:
+    # a measured activity reported well ahead of pace (or done) wakes later (or never) than before.
+    known_at = datetime(2026, 1, 5, tzinfo=UTC)
+    state, _ = step_once(
+        GroupState(), At(plan(activity("A-1", date(2026, 6, 30), baseline=0, target=10)), known_at), PKH
+    )
+    before = state.wake_at
+    reported = datetime(2026, 1, 6, tzinfo=UTC)
+    state, _ = step_once(state, progress("pr-1", "A-1", reported, status=status, value=9.0), PKH)
+    assert state.wake_at == engine.next_wake(state, reported, PKH, group_id=GROUP)
+    assert state.wake_at != before
