@@ -86,6 +86,7 @@ class GuardedConsumer(AIOKafkaConsumer):
         self._delivering = 0  # the epoch, at fetch, of the partition whose record is being delivered
         self._read_offset: _ReadOffsets = _ReadOffsets()
         self._fetched_under: dict[TP, int] = {}  # each partition's epoch when the batch came in hand
+        self._sought_to: dict[TP, int] = {}  # each partition's last seek target
         deliver = self.callback
 
         async def guarded(message: Any) -> None:
@@ -100,10 +101,27 @@ class GuardedConsumer(AIOKafkaConsumer):
         self.callback = guarded
 
     async def _wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109 (Faust's signature)
+        before = dict(self._epochs)
         records, active = await super()._wait_next_records(timeout)
-        # Taken when the records are in hand, not before the fetch: a seek during the wait may
-        # precede records fetched after it, and dropping those would lose them.
+        # Taken when the records are in hand: a later seek of their partition makes them stale.
         self._fetched_under = {tp: self._epochs[tp] for tp in records or ()}
+        unsure = [tp for tp in self._fetched_under if self._fetched_under[tp] != before.get(tp, 0)]
+        if unsure:
+            # A seek came while these records were being fetched: whether they were fetched before
+            # it (stale) or after it cannot be told. Drop them and read the partition again from
+            # whichever is earlier, the seek's target or the first of them: nothing skipped either
+            # way (a record read twice is processed idempotently).
+            kept = dict(records or {})
+            for tp in unsure:
+                dropped = kept.pop(tp)
+                if dropped:
+                    first = dropped[0].offset
+                    target = min(first, self._sought_to.get(tp, first))
+                    log.info(
+                        "%s[%d]: a seek came during a fetch; reading again from %d", tp.topic, tp.partition, target
+                    )
+                    await self.seek(tp, target)
+            records = kept
         return records, active
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109 (Faust's signature)
@@ -128,15 +146,18 @@ class GuardedConsumer(AIOKafkaConsumer):
             await self._thread.seek_to_beginning(*fresh)  # Faust resets their read offsets itself
         for tp in streams:
             self._epochs[tp] += 1
+            self._sought_to[tp] = committed[tp] or 0
         return committed
 
     async def seek(self, partition: TP, offset: int) -> None:
         self._epochs[partition] += 1
+        self._sought_to[partition] = offset
         await super().seek(partition, offset)
 
     async def seek_to_beginning(self, *partitions: TP) -> None:
         for tp in partitions:
             self._epochs[tp] += 1
+            self._sought_to[tp] = 0
             self._read_offset.pop(tp, None)
         await self._thread.seek_to_beginning(*partitions)
 
