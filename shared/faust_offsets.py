@@ -145,19 +145,25 @@ class GuardedConsumer(AIOKafkaConsumer):
         if fresh:
             await self._thread.seek_to_beginning(*fresh)  # Faust resets their read offsets itself
         for tp in streams:
-            self._epochs[tp] += 1
-            self._sought_to[tp] = committed[tp] or 0
+            self._sought(tp, committed[tp] or 0)
         return committed
 
+    def _sought(self, tp: TP, offset: int) -> None:
+        """Bookkeeping of a seek of a stream partition: its epoch, its target, and the app's hook
+        (`install_offset_guard(on_seek=…)`: the monitoring clock forgets what it had read beyond)."""
+        self._epochs[tp] += 1
+        self._sought_to[tp] = offset
+        hook = getattr(self.app, "pantau_on_seek", None)
+        if hook is not None:
+            hook(tp)
+
     async def seek(self, partition: TP, offset: int) -> None:
-        self._epochs[partition] += 1
-        self._sought_to[partition] = offset
+        self._sought(partition, offset)
         await super().seek(partition, offset)
 
     async def seek_to_beginning(self, *partitions: TP) -> None:
         for tp in partitions:
-            self._epochs[tp] += 1
-            self._sought_to[tp] = 0
+            self._sought(tp, 0)
             self._read_offset.pop(tp, None)
         await self._thread.seek_to_beginning(*partitions)
 
@@ -349,9 +355,13 @@ def _tidy(consumer: Any, tp: TP, stale: Iterable[int]) -> None:
     index.update(kept)
 
 
-def install_offset_guard(app: Any, *, registry: Any, interval_s: float = 5.0) -> OffsetGuard:
-    """Give `app` the guarded consumer and a timer that reviews its partitions every `interval_s`.
-    Call while building the app, before it starts (the consumer is created at start)."""
+def install_offset_guard(
+    app: Any, *, registry: Any, interval_s: float = 5.0, on_seek: Callable[[TP], None] | None = None
+) -> OffsetGuard:
+    """Give `app` the guarded consumer and a timer that reviews its partitions every `interval_s`;
+    `on_seek(tp)` is called whenever a stream partition is sought (its records from there on will be
+    read again). Call while building the app, before it starts (the consumer is created at start)."""
+    app.pantau_on_seek = on_seek
     from prometheus_client import Counter
 
     app.transport.Consumer = GuardedConsumer

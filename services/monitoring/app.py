@@ -150,7 +150,8 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             ]
         )
 
-    install_offset_guard(app, registry=registry)
+    # A partition sought back is read again from there: the clock must not count it as read beyond.
+    install_offset_guard(app, registry=registry, on_seek=lambda tp: clock.forget(tp.topic, tp.partition))
     install_web_pages(
         app,
         registry=registry,

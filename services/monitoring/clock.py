@@ -53,6 +53,15 @@ class RuleClock:
         if current is None or event_time > current:
             self._watermarks[partition] = event_time
 
+    def forget(self, topic: str, partition: int) -> None:
+        """`topic`/`partition` was sought back (a rebalance, or a re-read): what was read of it beyond
+        the new position is read again, and until it is, the clock must not count it as read. Left
+        as it was, a plan's progress read, dropped by the rebalance and not yet read again would still
+        hold the clock past it, and a tick would find the activity overdue."""
+        self._last_time.pop((topic, partition), None)
+        self._last_offset.pop((topic, partition), None)
+        self._watermarks.pop(partition, None)
+
     def restore(self, partition: int, at: datetime) -> None:
         """A time this partition's clock had safely reached before a restart or a rebalance (the
         latest rule clock stored in its groups' states): the watermark never starts below it.

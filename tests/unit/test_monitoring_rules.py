@@ -621,6 +621,21 @@ class TestRuleClock:
         clock.restore(1, month(2))
         assert clock.now(1) == month(2)
 
+    def test_a_source_sought_back_no_longer_holds_the_clock_past_what_is_read_again(self) -> None:
+        # A rebalance sends plans back to its committed offset: progress read up to month 3 is read
+        # again, so until it is, the partition's clock may not stand at month 3 on its account.
+        clock = RuleClock("event", wall=lambda: T0, sources=["m", "p"], caught_up=lambda *_: False)
+        clock.observe(month(4), partition=1, topic="m", offset=40)
+        clock.observe(month(3), partition=1, topic="p", offset=30)
+        clock.restore(1, month(1))  # what the stored states had safely reached
+        assert clock.now(1) == month(3)
+        clock.forget("p", 1)
+        assert clock.now(1) == month(1)  # the floor: plans of partition 1 count as unread
+        clock.observe(month(2), partition=1, topic="p", offset=21)
+        assert clock.now(1) == month(2)
+        clock.forget("p", 2)  # another partition's seek changes nothing here
+        assert clock.now(1) == month(2)
+
 
 # ---------------------------------------------------------------- programmes
 
