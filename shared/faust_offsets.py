@@ -161,6 +161,14 @@ class GuardedConsumer(AIOKafkaConsumer):
         self._sought(partition, offset)
         await super().seek(partition, offset)
 
+    async def _seek(self, partition: TP, offset: int) -> None:
+        # Faust's own `_seek` calls aiokafka's `seek` straight from this (the app's) thread, while
+        # the aiokafka consumer lives on the consumer thread's loop, whose futures are not
+        # thread-safe. With it, a restarted worker once stopped fetching for good (every partition
+        # read up to its committed offset, nothing more fetched for 90 s). `seek_wait` runs the seek
+        # on the consumer's own loop.
+        await self._thread.seek_wait({partition: offset})
+
     async def seek_to_beginning(self, *partitions: TP) -> None:
         for tp in partitions:
             self._sought(tp, 0)
