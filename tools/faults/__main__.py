@@ -141,6 +141,16 @@ FINDINGS = """## What the fault runs found
   records of never-committed partitions were neither processed nor read again. Now a partition never
   committed is sought to its beginning, as a fresh assignment reads it, and only the overtaken
   partitions of a batch are left unstored and read again.
+- **A clock ahead of what is read again (fixed).** With the guard wired in, 1 of 10 monitoring
+  restarts published 6 overdue and at-risk ids that neither the no-fault run nor the oracle has. The
+  event clock remembered how far each topic-partition had been read and never went back, so after a
+  rebalance sent plans back to their committed offset the partition's clock still stood past
+  progress reports waiting to be read again, and a tick found those activities overdue. The clock
+  now forgets a topic-partition when it is sought (`RuleClock.forget`, called by the guard).
+- **A seek from the wrong thread (fixed).** Faust's own seek calls aiokafka from the app's thread
+  although the consumer runs on a thread of its own; after the guard's re-reads a restarted worker
+  once stopped fetching for good (every partition read up to its committed offset, nothing fetched
+  for 90 s, 193 deviation ids never published). The guard's consumer seeks on the consumer's thread.
 """
 
 KILL_CASES = ("monitoring-kill", "analytics-kill", "notifications-kill", "meetings-kill")
