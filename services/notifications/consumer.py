@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import IllegalStateError
+from aiokafka.errors import IllegalStateError, KafkaError
 from sqlalchemy import Connection, Engine
 
 from services.notifications import alerts, incident_shell, parking, projection
@@ -96,15 +96,19 @@ class AlertIntake:
         the deviations (their partitions are paused and read again from the first one held)."""
         wanted = self._gate.reassigned(self._consumer.assignment())
         if wanted is not None:
-            ends = await self._consumer.end_offsets(wanted) if wanted else {}
-            positions = await self._positions(ends)
-            self._gate.close(ends, positions)
-            if not self._gate.is_open:
-                log.info(
-                    "routing waits for the registry: %d record(s) to read on %d partition(s) before deviations",
-                    sum(end - positions.get(tp, 0) for tp, end in self._gate.behind.items()),
-                    len(self._gate.behind),
-                )
+            try:
+                ends = await self._consumer.end_offsets(wanted) if wanted else {}
+                positions = await self._positions(ends)
+            except KafkaError as exc:  # the broker is slow or away: hold, and ask on the next pass
+                log.warning("registry end offsets unknown (%r); deviations wait", exc)
+            else:
+                self._gate.close(ends, positions)
+                if not self._gate.is_open:
+                    log.info(
+                        "routing waits for the registry: %d record(s) to read on %d partition(s) before deviations",
+                        sum(end - positions.get(tp, 0) for tp, end in self._gate.behind.items()),
+                        len(self._gate.behind),
+                    )
         if self._gate.is_open:
             return dict(batches)
         passed, rewind = self._gate.split(batches)
@@ -118,7 +122,14 @@ class AlertIntake:
         return passed
 
     async def _open_gate_if_read(self) -> None:
-        if self._gate.advance(await self._positions(self._gate.behind)):
+        if not self._gate.ends_known:
+            return  # asked again on the next pass
+        try:
+            positions = await self._positions(self._gate.behind)
+        except KafkaError as exc:
+            log.warning("registry positions unknown (%r); deviations wait", exc)
+            return
+        if self._gate.advance(positions):
             resumed = [tp for tp in self._gate.assignment if tp in self._consumer.paused()]
             self._consumer.resume(*resumed)
             log.info("registry read to where it stood at assignment; routing deviations")

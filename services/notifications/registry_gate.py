@@ -40,24 +40,29 @@ class RegistryGate(Generic[Record]):
     assignment: frozenset[TopicPartition] = frozenset()
     # Registry partitions still short of the end they had at assignment → that end.
     behind: dict[TopicPartition, int] = field(default_factory=dict)
+    # False from a new assignment until `close` got its ends (reading them can fail: asked again).
+    ends_known: bool = True
 
     @property
     def is_open(self) -> bool:
-        return not self.behind
+        return self.ends_known and not self.behind
 
     def reassigned(self, assignment: Iterable[TopicPartition]) -> list[TopicPartition] | None:
-        """None if the assignment is the one the gate already knows; else the registry partitions
-        whose end offsets the caller must fetch and pass to `close`."""
+        """None if the assignment is the one the gate already knows the ends for; else the registry
+        partitions whose end offsets the caller must fetch and pass to `close` (until then, the gate
+        holds)."""
         assignment = frozenset(assignment)
-        if assignment == self.assignment:
+        if assignment == self.assignment and self.ends_known:
             return None
         self.assignment = assignment
         self.behind = {}
+        self.ends_known = False
         return sorted(tp for tp in assignment if tp.topic == self.registry_topic)
 
     def close(self, ends: Mapping[TopicPartition, int], positions: Mapping[TopicPartition, int]) -> None:
         """Hold deviations until each registry partition's position reaches its end (an empty
         partition, or one already read to its end, holds nothing)."""
+        self.ends_known = True
         self.behind = {tp: int(end) for tp, end in ends.items() if tp in self.assignment and end > 0}
         self.advance(positions)
 

@@ -37,6 +37,7 @@ def gate() -> RegistryGate[Rec]:
 def test_a_new_assignment_asks_for_the_registry_ends_once() -> None:
     g = gate()
     assert g.reassigned(assignment()) == tps(REGISTRY)
+    g.close({tp: 3 for tp in tps(REGISTRY)}, {})
     assert g.reassigned(reversed(assignment())) is None  # the same partitions: nothing to ask
 
 
@@ -94,3 +95,15 @@ def test_ends_of_partitions_no_longer_assigned_are_ignored() -> None:
     g.reassigned(tps(REGISTRY, 1))
     g.close({TopicPartition(REGISTRY, 1): 4}, {})
     assert g.is_open
+
+
+def test_ends_that_could_not_be_read_hold_deviations_and_are_asked_for_again() -> None:
+    g = gate()
+    assert g.reassigned(assignment()) == tps(REGISTRY)
+    # The broker did not answer: `close` is never called.
+    assert not g.is_open
+    assert g.held() == tps(DEVIATIONS)
+    assert g.reassigned(assignment()) == tps(REGISTRY)  # the same assignment, asked again
+    g.close({tp: 0 for tp in tps(REGISTRY)}, {})
+    assert g.is_open
+    assert g.reassigned(assignment()) is None
