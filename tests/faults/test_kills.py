@@ -26,7 +26,7 @@ ORDER_SENSITIVE = "plan.activity_at_risk"
         pytest.param("monitoring-kill", marks=pytest.mark.faults_only),
         "analytics-kill",
         pytest.param("analytics-pair-kill", marks=pytest.mark.faults_only),
-        pytest.param("notifications-kill", marks=pytest.mark.faults_only),
+        "notifications-kill",
     ],
 )
 def test_kill_9_loses_and_doubles_nothing(fault_world: World, case: str) -> None:
