@@ -27,6 +27,7 @@ ORDER_SENSITIVE = "plan.activity_at_risk"
         "analytics-kill",
         pytest.param("analytics-pair-kill", marks=pytest.mark.faults_only),
         "notifications-kill",
+        "notifications-incidents-kill",
     ],
 )
 def test_kill_9_loses_and_doubles_nothing(fault_world: World, case: str) -> None:

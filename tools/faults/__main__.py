@@ -69,8 +69,7 @@ DOCS: dict[str, CaseDoc] = {
         "`webhook-id`, so it can drop the repeat. Routing reads the registry projection only once it has "
         "read the registry to where it stood at start, so which supervisors hear does not depend on fetch order.",
         "escalation timing after a restart (deadlines are hours; not reached in a run), e-mail and live feed; "
-        "incidents (one message per incident, the default): their messages depend on timing (group wait, "
-        "items joining silently) and are not compared yet.",
+        "incidents (one message per incident, the default mode): the next case.",
     ),
     "notifications-incidents-kill": CaseDoc(
         "notifications-incidents-kill",
