@@ -1,11 +1,11 @@
-"""Faust plumbing shared by the stream workers: the app with Pantau's settings, raw-bytes topics
-(decoded through `shared.serde`), dead-lettering, and the `/healthz`, `/readyz`, `/metrics` pages."""
+"""Faust plumbing shared by the stream workers: the app with Pantau's settings (and Kafka clients
+that wait for an unreachable broker at start-up: `shared.faust_start`), raw-bytes topics (decoded
+through `shared.serde`), dead-lettering, and the `/healthz`, `/readyz`, `/metrics` pages."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +17,7 @@ from faust.types import EventT
 from faust.types.tuples import FutureMessage
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
+from shared import faust_start
 from shared.deadletters import dead_letter_headers
 from shared.kafka_admin import TopicSpec, create_topics
 from shared.settings import KafkaSettings
@@ -105,7 +106,7 @@ def build_app(
     partitions: int,
 ) -> faust.App:
     """A Faust app that binds its web server where told and never creates topics by accident."""
-    return faust.App(
+    app = faust.App(
         kafka.group_id(app_id),
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
         datadir=str(data_dir),
@@ -125,6 +126,9 @@ def build_app(
         broker_session_timeout=10.0,
         broker_heartbeat_interval=2.0,
     )
+    # Clients that wait for an unreachable broker at start-up instead of exiting (`faust_start`).
+    faust_start.install(app, timeout_s=kafka.start_timeout_seconds)
+    return app
 
 
 def raw_topic(app: faust.App, name: str, partitions: int) -> Any:
@@ -349,11 +353,12 @@ def _recovered(app: faust.App) -> bool:
     return recovery is None or bool(recovery.completed.is_set())
 
 
-def ensure_changelog_topics(app: faust.App, kafka: KafkaSettings, *, timeout_s: float = 60) -> list[str]:
+def ensure_changelog_topics(app: faust.App, kafka: KafkaSettings, *, timeout_s: float | None = None) -> list[str]:
     """Create every table's changelog topic (compacted, the table's partition count) and the app's
     own internal topics (`app.pantau_internal_topics`: (name, partitions) pairs) before the worker
     starts. Left to Faust, a changelog is created during start-up and an agent can reach the table
-    before the broker's metadata shows it; the agent then crashes on that event."""
+    before the broker's metadata shows it; the agent then crashes on that event. An unreachable
+    broker is waited for (logged) up to `timeout_s` (default: `kafka.start_timeout_seconds`)."""
     specs = [
         TopicSpec(
             name=table.changelog_topic.get_topic_name(),
@@ -374,12 +379,9 @@ def ensure_changelog_topics(app: faust.App, kafka: KafkaSettings, *, timeout_s: 
         )
         for name, partitions in getattr(app, "pantau_internal_topics", [])
     ]
-    deadline = time.monotonic() + timeout_s
-    while True:  # a reset connection or a broker still starting is worth another try
-        try:
-            return create_topics(kafka.bootstrap_servers, specs=specs, timeout_s=max(5.0, deadline - time.monotonic()))
-        except Exception as exc:
-            if time.monotonic() >= deadline:
-                raise
-            log.warning("creating the worker's topics failed (%s); trying again", exc)
-            time.sleep(1.0)
+    created: list[str] = faust_start.wait_for_broker(
+        lambda: create_topics(kafka.bootstrap_servers, specs=specs, timeout_s=30),
+        what="creating the worker's topics",
+        timeout_s=kafka.start_timeout_seconds if timeout_s is None else timeout_s,
+    )
+    return created

@@ -38,6 +38,11 @@ class KafkaSettings(BaseSettings):
         pattern=r"^[A-Za-z0-9._-]*$",
         description="Prefix of every topic and consumer group (isolates tests on a shared broker).",
     )
+    start_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a stream worker waits for an unreachable broker at start-up (retrying) before it exits.",
+    )
 
     def topic(self, name: str) -> str:
         """A contract topic's name on this broker."""

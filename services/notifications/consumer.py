@@ -1,20 +1,25 @@
 """Reads `registry.events`, `meetings.events` (device syncs and attendance, for the console) and
 `monitoring.deviations`, keeps the registry projection and queues
 alerts. Offsets are committed only after the store committed, so a crash re-reads (at-least-once)
-and the derived alert ids turn the re-read into a no-op."""
+and the derived alert ids turn the re-read into a no-op. Deviations wait until the registry has
+been read to where it stood when the partitions were assigned (`registry_gate.py`), so routing
+does not depend on which partition the consumer happened to fetch first."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import IllegalStateError, KafkaError
 from sqlalchemy import Connection, Engine
 
 from services.notifications import alerts, incident_shell, parking, projection
 from services.notifications.metrics import SERVICE, NotificationsMetrics
+from services.notifications.registry_gate import RegistryGate
 from services.notifications.settings import NotificationsSettings
 from services.notifications.timing import Policy
 from shared import serde, topics
@@ -57,24 +62,84 @@ class AlertIntake:
             DeviationResolved.event_type: self._resolved,
             DeviationEscalated.event_type: self._escalated,
         }
+        self._gate: RegistryGate[ConsumerRecord] = RegistryGate(
+            registry_topic=settings.kafka.topic(topics.REGISTRY_EVENTS),
+            held_topic=settings.kafka.topic(topics.MONITORING_DEVIATIONS),
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=500)
-            if not batches:
-                continue
-            registry_changed = False
-            queued = False
-            for records in batches.values():
-                for record in records:
-                    changed, was_queued = await self._handle(record)
-                    registry_changed |= changed
-                    queued |= was_queued
-            if registry_changed:
-                queued |= self._retry_parked()
-            await self._consumer.commit()
-            if queued:
-                self._on_queued()
+            fetched = await self._consumer.getmany(timeout_ms=200, max_records=500)
+            batches = await self._through_gate(fetched)
+            if batches:
+                registry_changed = False
+                queued = False
+                for records in batches.values():
+                    for record in records:
+                        changed, was_queued = await self._handle(record)
+                        registry_changed |= changed
+                        queued |= was_queued
+                if registry_changed:
+                    queued |= self._retry_parked()
+                await self._consumer.commit()
+                if queued:
+                    self._on_queued()
+            if not self._gate.is_open:
+                await self._open_gate_if_read()
+
+    # -- the registry gate (why: registry_gate.py)
+
+    async def _through_gate(
+        self, batches: dict[TopicPartition, list[ConsumerRecord]]
+    ) -> dict[TopicPartition, Sequence[ConsumerRecord]]:
+        """The records to handle now: all of them once the registry was read; before that, none of
+        the deviations (their partitions are paused and read again from the first one held)."""
+        wanted = self._gate.reassigned(self._consumer.assignment())
+        if wanted is not None:
+            try:
+                ends = await self._consumer.end_offsets(wanted) if wanted else {}
+                positions = await self._positions(ends)
+            except KafkaError as exc:  # the broker is slow or away: hold, and ask on the next pass
+                log.warning("registry end offsets unknown (%r); deviations wait", exc)
+            else:
+                self._gate.close(ends, positions)
+                if not self._gate.is_open:
+                    log.info(
+                        "routing waits for the registry: %d record(s) to read on %d partition(s) before deviations",
+                        sum(end - positions.get(tp, 0) for tp, end in self._gate.behind.items()),
+                        len(self._gate.behind),
+                    )
+        if self._gate.is_open:
+            return dict(batches)
+        passed, rewind = self._gate.split(batches)
+        for tp, offset in rewind.items():
+            with contextlib.suppress(IllegalStateError):  # taken away by a rebalance meanwhile
+                self._consumer.seek(tp, offset)
+        held = [tp for tp in self._gate.held() if tp not in self._consumer.paused()]
+        if held:
+            # A rebalance forgets pauses; pause again whatever the gate holds.
+            self._consumer.pause(*held)
+        return passed
+
+    async def _open_gate_if_read(self) -> None:
+        if not self._gate.ends_known:
+            return  # asked again on the next pass
+        try:
+            positions = await self._positions(self._gate.behind)
+        except KafkaError as exc:
+            log.warning("registry positions unknown (%r); deviations wait", exc)
+            return
+        if self._gate.advance(positions):
+            resumed = [tp for tp in self._gate.assignment if tp in self._consumer.paused()]
+            self._consumer.resume(*resumed)
+            log.info("registry read to where it stood at assignment; routing deviations")
+
+    async def _positions(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        positions = {}
+        for tp in partitions:
+            with contextlib.suppress(IllegalStateError):  # no longer assigned: the next pass re-gates
+                positions[tp] = await self._consumer.position(tp)
+        return positions
 
     async def _handle(self, record: ConsumerRecord) -> tuple[bool, bool]:
         topic = record.topic.removeprefix(self._prefix)

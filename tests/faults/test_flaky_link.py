@@ -14,7 +14,6 @@ from tools.faults.cases import World
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
 
-@pytest.mark.faults_only  # failed in a clean-clone run of the whole suite: docs/reliability.md
 def test_slow_flaky_link_with_a_partition(fault_world: World) -> None:
     result = cases.flaky_link(fault_world, partition_s=5.0)
     print(result)

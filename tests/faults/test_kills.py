@@ -27,7 +27,8 @@ ORDER_SENSITIVE = "plan.activity_at_risk"
         "analytics-kill",
         "meetings-kill",
         "analytics-pair-kill",
-        pytest.param("notifications-kill", marks=pytest.mark.faults_only),
+        "notifications-kill",
+        "notifications-incidents-kill",
     ],
 )
 def test_kill_9_loses_and_doubles_nothing(fault_world: World, case: str) -> None:

@@ -484,6 +484,57 @@ def test_without_a_kabupaten_supervisor_the_provinsi_one_gets_it(world: World) -
     assert [record.key for record in records] == [b"SUP-18"]
 
 
+def test_a_registry_on_the_topic_before_the_start_is_read_before_any_deviation_is_routed(world: World) -> None:
+    # The province's supervisor first, the district's two last: a notifier that routed a deviation
+    # as soon as it fetched it, before the registry partitions holding the district's supervisors,
+    # would climb to the province or tell one of the two (the notifications-kill fault case).
+    receiver = world.receiver()
+    provinsi = SupervisorUpserted(
+        supervisor_id="SUP-18",
+        name="Koordinator Provinsi Lampung",
+        level="provinsi",
+        region_code="18",
+        webhook_url=receiver.url,
+        language="en",
+    )
+    world.register(supervisors=[provinsi])
+    # More registry before the district's supervisors than one fetch of a partition brings (1 MB):
+    # the deviations are fetched before the supervisors are. Explicit partitions, so that the
+    # supervisors sit behind the villages whatever their keys hash to.
+    registry = world.topic(topics.REGISTRY_EVENTS)
+    for number in range(4000):
+        village = RegionUpserted(
+            code=f"18.71.02.{2001 + number}",
+            name=f"Desa {number}",
+            level="desa",
+            parent_code="18.71.02",
+            time_zone="Asia/Jakarta",
+        )
+        envelope = serde.envelope_for(village, source="/pantau/tests", time=DETECTED_AT)
+        world.producer.send(
+            registry, key=village.kafka_key().encode(), value=serde.encode(envelope), partition=0,
+            headers=serde.kafka_headers(envelope),
+        )  # fmt: skip
+    for supervisor_id in ("SUP-1871", "SUP-1871B"):
+        supervisor = kabupaten_supervisor(receiver.url, supervisor_id)
+        envelope = serde.envelope_for(supervisor, source="/pantau/tests", time=DETECTED_AT)
+        world.producer.send(
+            registry, key=supervisor.kafka_key().encode(), value=serde.encode(envelope), partition=0,
+            headers=serde.kafka_headers(envelope),
+        )  # fmt: skip
+    world.producer.flush()
+    sent = [deviation() for _ in range(20)]
+    for opened in sent:
+        world.send(opened)
+    world.start_notifier()
+
+    expected = sorted((opened.deviation_id, who) for opened in sent for who in ("SUP-1871", "SUP-1871B"))
+    receiver.wait_for(len(expected), timeout=60)
+    time.sleep(1)  # a delivery to the province, or a second one, would come within it
+    got = sorted((hook.body["deviation_id"], hook.body["supervisor_id"]) for hook in receiver.accepted)
+    assert got == expected, world.diagnostics()
+
+
 # --------------------------------------------------------------------------------------------------
 # (f) dead letters and unknown types
 

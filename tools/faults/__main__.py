@@ -83,9 +83,21 @@ DOCS: dict[str, CaseDoc] = {
     "notifications-kill": CaseDoc(
         "notifications-kill",
         "notifications: `kill -9` mid-delivery, restart",
-        "every alert the run without a kill delivered is delivered (0 lost); a receiver that sees an alert "
-        "twice sees it with the same `webhook-id`, so it can drop the repeat.",
-        "escalation timing after a restart (deadlines are hours; not reached in a run), e-mail and live feed.",
+        "every alert the run without a kill delivered is delivered, to the same supervisors (0 lost, 0 "
+        "extra, one message per deviation); a receiver that sees an alert twice sees it with the same "
+        "`webhook-id`, so it can drop the repeat. Routing reads the registry projection only once it has "
+        "read the registry to where it stood at start, so which supervisors hear does not depend on fetch order.",
+        "escalation timing after a restart (deadlines are hours; not reached in a run), e-mail and live feed; "
+        "incidents (one message per incident, the default mode): the next case.",
+    ),
+    "notifications-incidents-kill": CaseDoc(
+        "notifications-incidents-kill",
+        "notifications (incidents): `kill -9` mid-delivery, restart",
+        "with incidents on (the default mode; no group wait), every (supervisor, incident kind, subject, "
+        "deviation) item the run without a kill holds, read from the incidents API, is held after the kill "
+        "and restart, and no other; a message received twice shares its `webhook-id`.",
+        "which messages an incident sent (items of the same severity join silently, so messages depend on "
+        "timing), which incident instance holds an item, escalation timing.",
     ),
     "broker-outage": CaseDoc(
         "broker-outage",
@@ -99,7 +111,8 @@ DOCS: dict[str, CaseDoc] = {
         "flaky-link",
         "link: 20 ms each way, resets every ~5 s, an 8 s partition",
         "with every connection (worker, load and readers) through a proxy that delays, resets and cuts "
-        "the link (the broker advertises the proxy's address), the worker publishes the no-fault ids.",
+        "the link (the broker advertises the proxy's address), the worker, started through that link, "
+        "publishes the no-fault ids.",
         "asymmetric partitions, packet loss inside a connection, a slow broker disk.",
     ),
 }
@@ -151,9 +164,26 @@ FINDINGS = """## What the fault runs found
   although the consumer runs on a thread of its own; after the guard's re-reads a restarted worker
   once stopped fetching for good (every partition read up to its committed offset, nothing fetched
   for 90 s, 193 deviation ids never published). The guard's consumer seeks on the consumer's thread.
+- **Routing before the registry was read (fixed).** The notifier fetches `registry.events` and
+  `monitoring.deviations` side by side; a deviation read before its district's supervisors were
+  projected climbed to the province, reached one of two district supervisors, or waited in parking
+  for its group and was resolved there unheard. Two starts over the same topics routed differently
+  (16 to 158 deliveries differed from the no-fault run). The notifier now holds the deviation
+  partitions until the registry partitions are read to where they stood at assignment
+  (`services/notifications/registry_gate.py`).
+- **A worker started over a cut link exited (fixed).** aiokafka tries its bootstrap servers once; a
+  reset or a cut link at that moment (or while a table declared its changelog) ended the worker.
+  The stream workers' clients now start with retries and back-off, logged, for up to
+  `PANTAU_KAFKA_START_TIMEOUT_SECONDS` (`shared/faust_start.py`).
 """
 
-KILL_CASES = ("monitoring-kill", "analytics-kill", "notifications-kill", "meetings-kill")
+KILL_CASES = (
+    "monitoring-kill",
+    "analytics-kill",
+    "notifications-kill",
+    "notifications-incidents-kill",
+    "meetings-kill",
+)
 # Cases that cost minutes each (a broker of their own, a 60 s outage): run as often as the pairs.
 
 

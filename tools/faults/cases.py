@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -121,6 +122,8 @@ class World:
     _monitoring: Deviations | None = None
     _analytics: dict[str, float] | None = None
     _alerts: set[tuple[str, str, str]] | None = None
+    _incident_items: set[tuple[str, str, str, str]] | None = None
+    _incident_deliveries: int = 0
     stalls: list[str] = field(default_factory=list)
 
     @property
@@ -289,9 +292,13 @@ class World:
 
     # -- notifications -------------------------------------------------------------------------------
 
-    def notifications_run(self, *, kill_after: int | None = None) -> tuple[WebhookReceiver, float | None]:
+    def notifications_run(
+        self, *, kill_after: int | None = None, incidents: bool = False
+    ) -> tuple[WebhookReceiver, float | None, list[dict[str, Any]]]:
         """The notifier over the baseline prefix (its own consumer group and store) delivering to the
-        supervisors' webhook; `kill -9` once `kill_after` deliveries arrived, then restart."""
+        supervisors' webhook; `kill -9` once `kill_after` deliveries arrived, then restart. With
+        `incidents`, deviations become items of incidents (the default product mode) and the
+        incidents are read from the notifier's API at the end; else one message per deviation."""
         prefix = self.baseline_prefix()
         group = f"pantau-notifications-{uuid4().hex[:6]}"
         receiver = WebhookReceiver(port=self.webhook_port).start()
@@ -303,11 +310,12 @@ class World:
             env={
                 "PANTAU_NOTIFICATIONS_CONSUMER_GROUP": group,
                 "PANTAU_NOTIFICATIONS_QUIET_HOURS_ENABLED": "false",
-                # One message per deviation: the comparison is per (deviation, supervisor), and which
-                # items an incident's messages carry depends on timing (items of the same severity
-                # join silently). Comparing incident runs needs the incidents' items from the API:
-                # not done yet (docs/reliability.md).
-                "PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED": "false",
+                # One message per deviation: the comparison is per (deviation, supervisor). With
+                # incidents, which items a message carries depends on timing (items of the same
+                # severity join silently), so incident runs are compared by the incidents' items.
+                "PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED": "true" if incidents else "false",
+                # No group wait: incidents are told within the run (the default waits 5 minutes).
+                "PANTAU_NOTIFICATIONS_INCIDENT_GROUP_WAIT_SECONDS": "0",
                 "PANTAU_NOTIFICATIONS_RETRY_INITIAL_SECONDS": "0.2",
                 "PANTAU_NOTIFICATIONS_RETRY_MAX_SECONDS": "2",
             },
@@ -331,16 +339,48 @@ class World:
                 timeout=CATCH_UP_TIMEOUT,
                 ready=lambda: _pending(run.url) == 0,
             )
-            return receiver, seconds
+            return receiver, seconds, _incidents(run.url) if incidents else []
         finally:
             run.stop()
             receiver.stop()
 
     def notifications_baseline(self) -> set[tuple[str, str, str]]:
         if self._alerts is None:
-            receiver, _ = self.notifications_run()
+            receiver, _, _ = self.notifications_run()
             self._alerts = delivered(receiver)
         return self._alerts
+
+    def incidents_baseline(self) -> tuple[set[tuple[str, str, str, str]], int]:
+        """(the incidents' items, deliveries) of a no-fault run with incidents on."""
+        if self._incident_items is None:
+            receiver, _, found = self.notifications_run(incidents=True)
+            self._incident_items = incident_items(found)
+            self._incident_deliveries = len(receiver.accepted)
+        return self._incident_items, self._incident_deliveries
+
+
+def _incidents(url: str) -> list[dict[str, Any]]:
+    """Every incident the notifier holds, from its API (as an admin)."""
+    token = mint_token(AuthSettings(), subject="faults-admin", role="admin", scope="*")
+    answer = httpx.get(
+        f"{url}/api/v1/incidents", params={"limit": 1000}, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    answer.raise_for_status()
+    found: list[dict[str, Any]] = answer.json()
+    if len(found) >= 1000:
+        raise RuntimeError("more than 1000 incidents: the comparison would miss some")
+    return found
+
+
+def incident_items(incidents: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
+    """(supervisor, incident kind, subject, deviation id) of every item of every incident: which
+    incident instance holds an item depends on timing (an incident whose items all resolved closes,
+    and the next deviation of its subject opens another), whom it reaches and under what does not."""
+    return {
+        (str(incident["supervisor_id"]), str(incident["kind"]), str(incident["subject_id"]), str(item["deviation_id"]))
+        for incident in incidents
+        for item in incident.get("items", [])
+    }
 
 
 def _stalled_view(run: ServiceRun, stall: Stalled) -> str:
@@ -497,7 +537,7 @@ def analytics_pair_kill(world: World) -> CaseResult:
 
 def notifications_kill(world: World) -> CaseResult:
     expected = world.notifications_baseline()
-    receiver, seconds = world.notifications_run(kill_after=max(1, len(expected) // 3))
+    receiver, seconds, _ = world.notifications_run(kill_after=max(1, len(expected) // 3))
     got = delivered(receiver)
     ids: dict[tuple[str, str, str], set[str]] = {}
     for hook in receiver.received:
@@ -517,6 +557,32 @@ def notifications_kill(world: World) -> CaseResult:
         "notifications: kill -9 and restart",
         len(missing),
         len(extra) + new_identity,
+        republished,
+        seconds,
+        _stall(world, seconds, detail),
+    )
+
+
+def notifications_incidents_kill(world: World) -> CaseResult:
+    """The same kill with incidents on: every (supervisor, incident subject, deviation) item of the
+    no-fault run is an item after the kill, and nothing else; a message received twice shares its
+    `webhook-id`."""
+    expected, deliveries = world.incidents_baseline()
+    receiver, seconds, found = world.notifications_run(kill_after=max(1, deliveries // 3), incidents=True)
+    got = incident_items(found)
+    per_id = Counter(hook.headers.get("webhook-id", "") for hook in receiver.accepted)
+    republished = sum(count - 1 for count in per_id.values())
+    missing, extra = expected - got, got - expected
+    detail = (
+        f"{len(got)} incident items in {len(found)} incidents (baseline {len(expected)}); "
+        f"{len(receiver.accepted)} messages (baseline {deliveries})"
+    )
+    if missing or extra:
+        detail += f"; e.g. missing {sorted(missing)[:3]} extra {sorted(extra)[:3]}"
+    return CaseResult(
+        "notifications (incidents): kill -9 and restart",
+        len(missing),
+        len(extra),
         republished,
         seconds,
         _stall(world, seconds, detail),
@@ -655,6 +721,7 @@ CASES: dict[str, Callable[[World], CaseResult]] = {
     "analytics-kill": analytics_kill,
     "analytics-pair-kill": analytics_pair_kill,
     "notifications-kill": notifications_kill,
+    "notifications-incidents-kill": notifications_incidents_kill,
     "broker-outage": broker_outage,
     "flaky-link": flaky_link,
     "meetings-kill": meetings_kill,

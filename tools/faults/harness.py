@@ -87,7 +87,18 @@ class Load:
 
 
 def prepare_topics(bootstrap: str, prefix: str) -> None:
-    create_topics(bootstrap, prefix=prefix)
+    """The contract's topics under `prefix`. Through the flaky link a reset can end a creation half
+    way (a failed run of the link case that said nothing about the worker): try again, creation is
+    idempotent."""
+    for attempt in range(5):
+        try:
+            create_topics(bootstrap, prefix=prefix)
+            return
+        except Exception as exc:
+            if attempt == 4:
+                raise
+            log.warning("creating the topics of %s failed (%r); trying again", prefix, exc)
+            time.sleep(1.0)
 
 
 # ------------------------------------------------------------------------------------------- processes
