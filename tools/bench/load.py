@@ -45,9 +45,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length) if length else b""
 
 
-async def _run(
-    host: str, port: int, requests: Sequence[bytes], concurrency: int, keep_bodies: bool
-) -> LoadRun:
+async def _run(host: str, port: int, requests: Sequence[bytes], concurrency: int, keep_bodies: bool) -> LoadRun:
     run = LoadRun()
     cursor = iter(range(len(requests)))
 

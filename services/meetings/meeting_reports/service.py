@@ -17,8 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, select
 
 from services.meetings import db, idempotency, outbox
 from services.meetings.meeting_reports.models import MeetingIn, MeetingResult
@@ -90,24 +89,30 @@ def lookup(connection: Connection, reports: Sequence[MeetingIn]) -> Known:
     return known
 
 
+# Built once: SQLAlchemy then reuses the statement's cache key and compiled form on every request
+# (building it anew per request cost more CPU than running it).
+_LOOKUP_ONE = select(
+    db.groups,
+    select(db.meetings.c.body_sha256)
+    .where(db.meetings.c.report_id == bindparam("report_id"))
+    .scalar_subquery()
+    .label("previous_sha256"),
+    select(db.meetings.c.record)
+    .where(db.meetings.c.report_id == bindparam("report_id"))
+    .scalar_subquery()
+    .label("previous_record"),
+    select(db.device_syncs.c.facilitator_id)
+    .where(db.device_syncs.c.device_id == bindparam("device_id"))
+    .scalar_subquery()
+    .label("device_owner"),
+).where(db.groups.c.id == bindparam("group_id"))
+
+
 def lookup_one(connection: Connection, report: MeetingIn) -> Known:
     """`lookup` for one report in a single round trip: the group's row with the earlier report and
     the device's owner as scalar subqueries."""
-    previous_sha = select(db.meetings.c.body_sha256).where(db.meetings.c.report_id == report.report_id)
-    previous_record = select(db.meetings.c.record).where(db.meetings.c.report_id == report.report_id)
-    owner = select(db.device_syncs.c.facilitator_id).where(db.device_syncs.c.device_id == (report.device_id or ""))
-    row = (
-        connection.execute(
-            select(
-                db.groups,
-                previous_sha.scalar_subquery().label("previous_sha256"),
-                previous_record.scalar_subquery().label("previous_record"),
-                owner.scalar_subquery().label("device_owner"),
-            ).where(db.groups.c.id == report.group_id)
-        )
-        .mappings()
-        .first()
-    )
+    parameters = {"report_id": report.report_id, "device_id": report.device_id or "", "group_id": report.group_id}
+    row = connection.execute(_LOOKUP_ONE, parameters).mappings().first()
     known = Known()
     if row is None:
         return known
@@ -211,17 +216,11 @@ def store(
     conflict, if the bodies differ)."""
     if not staged:
         return []
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     # ON CONFLICT DO NOTHING, not a savepoint per report: a concurrent duplicate waits for the other
     # transaction and is then simply not returned (one statement, no rollback to recover from).
-    inserted = set(
-        connection.execute(
-            dialect.insert(db.meetings)
-            .on_conflict_do_nothing(index_elements=["report_id"])
-            .returning(db.meetings.c.report_id),
-            [item.row for item in staged],
-        ).scalars()
-    )
+    # In key order, so two transactions storing overlapping reports lock them in the same order.
+    meeting_rows = sorted((item.row for item in staged), key=lambda row: str(row["report_id"]))
+    inserted = {key for (key,) in db.insert_new(connection, db.meetings, meeting_rows, keys=["report_id"])}
     outcomes: list[Recorded | Problem] = []
     lost = [item.body.report_id for item in staged if item.body.report_id not in inserted]
     winners: dict[str, tuple[str, Any]] = {}
@@ -271,18 +270,13 @@ def _new_periods(connection: Connection, created: Sequence[Staged], *, now: date
             first_of[key] = (item.body.report_id, scheduled_event(item.group, period, due=due, time_zone=time_zone))
     if not first_of:
         return {}
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    # In key order: two batches racing for overlapping periods lock them in the same order (no deadlock).
     rows = [
-        {"group_id": group_id, "period": period, "due_at": event.due_at}
-        for (group_id, period), (_, event) in first_of.items()
+        {"group_id": group_id, "period": period, "due_at": first_of[(group_id, period)][1].due_at}
+        for group_id, period in sorted(first_of)
     ]
-    inserted = connection.execute(
-        dialect.insert(db.scheduled_meetings)
-        .on_conflict_do_nothing(index_elements=["group_id", "period"])
-        .returning(db.scheduled_meetings.c.group_id, db.scheduled_meetings.c.period),
-        rows,
-    ).all()
-    return {first_of[(row.group_id, row.period)][0]: first_of[(row.group_id, row.period)][1] for row in inserted}
+    inserted = db.insert_new(connection, db.scheduled_meetings, rows, keys=["group_id", "period"])
+    return {first_of[(group_id, period)][0]: first_of[(group_id, period)][1] for group_id, period in inserted}
 
 
 def record_meeting(
