@@ -164,6 +164,33 @@ def render(
             f"Ambiguous oracle items left out: {dict(sorted(ambiguous.items())) or 'none'}. "
             f"Deviation events seen: {dict(sorted(replayed.deviation_events.items()))}.",
         ]
+    if ingest:
+        lines += [
+            "",
+            "## (i) Ingestion: where the CPU goes",
+            "",
+            "Profiled on 2026-12-02 (py-spy sampling the thread holding the GIL, SQLite, no broker, 8 clients; "
+            "`uv run --with py-spy py-spy record -p <meetings pid> --gil`), before the write path was reworked:",
+            "",
+            "- **Single report**: about 3 to 4 ms of server CPU. Half of it is uvicorn, Starlette and FastAPI "
+            "(middleware, the hand-off of a sync route to a worker thread, sending the answer); the bare baseline "
+            "below pays that part too. Then SQLAlchemy: eight statements per report (group, earlier report, "
+            "device, savepoint, insert, outbox, scheduled period read, scheduled period insert), the lookup "
+            "statements built and their cache keys computed anew per request, and the `ON CONFLICT` insert "
+            "compiled on every request (SQLAlchemy cannot cache it). The event was dumped by pydantic three "
+            "times; the edge parsed the JSON body a second time. JWT decoding was under 2 %.",
+            "- **Batch**: 1.8 ms of CPU per report: a savepoint and eight statements per item, every item "
+            "screened for national IDs twice (by the edge and by the item, 20 %), the body parsed twice (12 %).",
+            "",
+            "What changed (`services/meetings/README.md`, *The write path*): a batch is one lookup query per "
+            "table, items decided without the store, one multi-row insert per table; a single report is one "
+            "lookup query built once, cached one-row `ON CONFLICT` inserts and no savepoint; the edge parses "
+            "once and leaves a batch's items to themselves; tokens are verified once per process. Measured in "
+            "process on SQLite, storing one report (lookup, decision, inserts, commit) went from 1.5 ms to "
+            "0.76 ms of CPU; without a broker the server's CPU per single report went from about 3 to about "
+            "2.2 ms, per batched report from 1.8 to 0.5 ms. With the broker, the outbox relay's publishing "
+            "(kafka-python, gzip, in the same process) adds about 1 ms per single report to the figure below.",
+        ]
     lines += [
         "",
         "## Method",
