@@ -214,7 +214,9 @@ async def _empty_receive() -> Message:
 VERIFIED_TOKENS = 10_000
 
 
-def bearer_principal(auth: AuthSettings) -> Callable[[Request], Awaitable[Principal]]:
+def bearer_principal(
+    auth: AuthSettings, *, clock: Callable[[], float] = time.time
+) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency that turns `Authorization: Bearer …` into a principal or a 401 problem."""
 
     # A phone sends the same token with every request: verified once, it is remembered (bounded)
@@ -227,7 +229,7 @@ def bearer_principal(auth: AuthSettings) -> Callable[[Request], Awaitable[Princi
         if scheme.lower() != "bearer" or not token:
             raise Problem(401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         remembered = verified.get(token)
-        if remembered is not None and time.time() < remembered[1]:
+        if remembered is not None and clock() < remembered[1]:
             return remembered[0]
         try:
             principal, expires = verify_token(auth, token)

@@ -174,7 +174,7 @@ def render(
             "",
             "- **Single report**: about 3 to 4 ms of server CPU. Half of it is uvicorn, Starlette and FastAPI "
             "(middleware, the hand-off of a sync route to a worker thread, sending the answer); the bare baseline "
-            "below pays that part too. Then SQLAlchemy: eight statements per report (group, earlier report, "
+            "pays that part too. Then SQLAlchemy: eight statements per report (group, earlier report, "
             "device, savepoint, insert, outbox, scheduled period read, scheduled period insert), the lookup "
             "statements built and their cache keys computed anew per request, and the `ON CONFLICT` insert "
             "compiled on every request (SQLAlchemy cannot cache it). The event was dumped by pydantic three "
