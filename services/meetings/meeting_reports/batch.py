@@ -143,11 +143,13 @@ def _record_items(
                 connection, index, report, settings=settings, now=now, facilitator_scope=facilitator_scope
             )
         return [item for item in results if item is not None]
-    known = lookup(connection, [report for _, report in reports])
+    known = lookup(connection, reports=[report for _, report in reports])
     staged: list[tuple[int, Staged]] = []
     for index, report in reports:
         try:
-            planned = plan_report(report, known, settings=settings, now=now, facilitator_scope=facilitator_scope)
+            planned = plan_report(
+                body=report, known=known, settings=settings, now=now, facilitator_scope=facilitator_scope
+            )
         except Problem as problem:
             results[index] = _rejected(index, report.report_id, problem)
             continue
@@ -155,7 +157,7 @@ def _record_items(
             results[index] = _answered(index, planned)
         else:
             staged.append((index, planned))
-    outcomes = store(connection, [item for _, item in staged], settings=settings, now=now)
+    outcomes = store(connection, staged=[item for _, item in staged], settings=settings, now=now)
     for (index, item), outcome in zip(staged, outcomes, strict=True):
         if isinstance(outcome, Problem):
             results[index] = _rejected(index, item.body.report_id, outcome)

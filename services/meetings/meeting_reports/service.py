@@ -63,7 +63,7 @@ class Staged:
     result: MeetingResult
 
 
-def lookup(connection: Connection, reports: Sequence[MeetingIn]) -> Known:
+def lookup(connection: Connection, *, reports: Sequence[MeetingIn]) -> Known:
     """Everything `plan_report` needs for these reports, in at most three queries."""
     known = Known()
     group_ids = sorted({report.group_id for report in reports})
@@ -108,7 +108,7 @@ _LOOKUP_ONE = select(
 ).where(db.groups.c.id == bindparam("group_id"))
 
 
-def lookup_one(connection: Connection, report: MeetingIn) -> Known:
+def lookup_one(connection: Connection, *, report: MeetingIn) -> Known:
     """`lookup` for one report in a single round trip: the group's row with the earlier report and
     the device's owner as scalar subqueries."""
     parameters = {"report_id": report.report_id, "device_id": report.device_id or "", "group_id": report.group_id}
@@ -125,9 +125,9 @@ def lookup_one(connection: Connection, report: MeetingIn) -> Known:
 
 
 def plan_report(
+    *,
     body: MeetingIn,
     known: Known,
-    *,
     settings: MeetingsSettings,
     now: datetime,
     facilitator_scope: str | None,
@@ -206,7 +206,7 @@ def plan_report(
 
 
 def store(
-    connection: Connection, staged: Sequence[Staged], *, settings: MeetingsSettings, now: datetime
+    connection: Connection, *, staged: Sequence[Staged], settings: MeetingsSettings, now: datetime
 ) -> list[Recorded | Problem]:
     """Store new reports in the caller's transaction, one multi-row statement per table, and stage
     their events: each `meeting_recorded`, and right after it the `meeting_scheduled` of a period it
@@ -291,12 +291,11 @@ def record_meeting(
 
     `facilitator_scope` restricts writes to that facilitator's own groups.
     """
-    planned = plan_report(
-        body, lookup_one(connection, body), settings=settings, now=now, facilitator_scope=facilitator_scope
-    )
+    known = lookup_one(connection, report=body)
+    planned = plan_report(body=body, known=known, settings=settings, now=now, facilitator_scope=facilitator_scope)
     if isinstance(planned, Recorded):
         return planned
-    (outcome,) = store(connection, [planned], settings=settings, now=now)
+    (outcome,) = store(connection, staged=[planned], settings=settings, now=now)
     if isinstance(outcome, Problem):
         raise outcome
     return outcome
