@@ -219,12 +219,14 @@ def insert_new(
         )
         return [tuple(row) for row in connection.execute(statement, list(rows))]
     columns = tuple(rows[0])
-    cache_key = (table.name, columns, tuple(keys))
+    cache_key = (connection.dialect.name, table.name, columns, tuple(keys))
     text_statement = _INSERT_NEW.get(cache_key)
     if text_statement is None:
+        quote = connection.dialect.identifier_preparer.quote
+        names, key_names = ", ".join(quote(c) for c in columns), ", ".join(quote(k) for k in keys)
         sql = (
-            f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
-            f"ON CONFLICT ({', '.join(keys)}) DO NOTHING RETURNING {', '.join(keys)}"
+            f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join(':' + c for c in columns)}) "
+            f"ON CONFLICT ({key_names}) DO NOTHING RETURNING {key_names}"
         )
         text_statement = _INSERT_NEW[cache_key] = text(sql).bindparams(
             *(bindparam(column, type_=table.c[column].type) for column in columns)
@@ -232,6 +234,6 @@ def insert_new(
     return [tuple(row) for row in connection.execute(text_statement, rows[0])]
 
 
-_INSERT_NEW: dict[tuple[str, tuple[str, ...], tuple[str, ...]], TextClause] = {}
+_INSERT_NEW: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], TextClause] = {}
 
 __all__ = ["build_engine", "insert_new", "metadata", "migrate"]

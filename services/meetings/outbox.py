@@ -56,9 +56,12 @@ def append(connection: Connection, envelopes: Iterable[Envelope], *, kafka: Kafk
     if len(rows) == 1:
         connection.execute(insert(outbox), rows[0])
     elif rows:
-        # RETURNING makes SQLAlchemy send one multi-row VALUES per 1,000 rows on every driver
-        # ("insertmanyvalues"), ids in row order, instead of one INSERT per row.
-        connection.execute(insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True), rows)
+        # RETURNING makes SQLAlchemy send one multi-row VALUES per 1,000 rows ("insertmanyvalues")
+        # instead of one INSERT per row. The relay publishes in id order, so ids must follow the rows:
+        # SQLite numbers a VALUES list in order; on PostgreSQL SQLAlchemy's ordered form guarantees it
+        # (asked of SQLite, that form would fall back to one statement per row).
+        ordered = connection.dialect.name == "postgresql"
+        connection.execute(insert(outbox).returning(outbox.c.id, sort_by_parameter_order=ordered), rows)
     return len(rows)
 
 
