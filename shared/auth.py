@@ -63,6 +63,11 @@ def mint_token(
 
 def read_token(settings: AuthSettings, token: str) -> Principal:
     """Verify a token and return its principal; raises `InvalidToken` with a short reason."""
+    return verify_token(settings, token)[0]
+
+
+def verify_token(settings: AuthSettings, token: str) -> tuple[Principal, float]:
+    """`read_token`, with the token's expiry (POSIX seconds) for callers that remember it."""
     try:
         claims = jwt.decode(
             token,
@@ -72,7 +77,8 @@ def read_token(settings: AuthSettings, token: str) -> Principal:
             issuer=settings.jwt_issuer,
             options={"require": ["sub", "exp", "iss", "aud"]},
         )
-        return Principal(subject=claims["sub"], role=claims["role"], scope=claims["scope"])
+        principal = Principal(subject=claims["sub"], role=claims["role"], scope=claims["scope"])
+        return principal, float(claims["exp"])
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("token expired") from exc
     except (jwt.InvalidTokenError, KeyError, ValueError) as exc:

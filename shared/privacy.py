@@ -26,6 +26,8 @@ NIK_REDACTED = "[NIK disamarkan]"
 
 def contains_nik_shaped_value(text: str) -> bool:
     """True when the text holds anything shaped like a national ID, whole or grouped."""
+    if len(text) < 16:  # every form has 16 digits; most keys, refs and statuses are shorter
+        return False
     return any(match.group("nik") for match in NIK_SHAPED.finditer(text))
 
 

@@ -4,6 +4,7 @@ limit, bearer-token reading and the health endpoints. No business rules here."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -16,7 +17,7 @@ from pydantic import AfterValidator, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import InvalidToken, Principal, read_token
+from shared.auth import InvalidToken, Principal, verify_token
 from shared.privacy import redact_niks
 from shared.settings import AuthSettings
 
@@ -209,18 +210,36 @@ async def _empty_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-def bearer_principal(auth: AuthSettings) -> Callable[[Request], Awaitable[Principal]]:
+# Verified tokens remembered per process (one per signed-in phone or user at a time is plenty).
+VERIFIED_TOKENS = 10_000
+
+
+def bearer_principal(
+    auth: AuthSettings, *, clock: Callable[[], float] = time.time
+) -> Callable[[Request], Awaitable[Principal]]:
     """A FastAPI dependency that turns `Authorization: Bearer …` into a principal or a 401 problem."""
+
+    # A phone sends the same token with every request: verified once, it is remembered (bounded)
+    # until its own expiry, checked again on every use exactly as the JWT library checks it.
+    verified: dict[str, tuple[Principal, float]] = {}
 
     async def dependency(request: Request) -> Principal:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Problem(401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        remembered = verified.get(token)
+        if remembered is not None and clock() < remembered[1]:
+            return remembered[0]
         try:
-            return read_token(auth, token)
+            principal, expires = verify_token(auth, token)
         except InvalidToken as exc:
+            verified.pop(token, None)
             raise Problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+        if len(verified) >= VERIFIED_TOKENS:
+            verified.pop(next(iter(verified)), None)  # the oldest remembered token goes first
+        verified[token] = (principal, expires)
+        return principal
 
     return dependency
 

@@ -48,8 +48,9 @@ AT = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 @contextlib.contextmanager
-def local_postgres(workdir: Path) -> Iterator[str]:
-    """A PostgreSQL server for the run (Debian's binaries, as the tests use), its URL."""
+def local_postgres(workdir: Path, *, settings: tuple[str, ...] = ()) -> Iterator[str]:
+    """A PostgreSQL server for the run (Debian's binaries, as the tests use), its URL; `settings`
+    are extra server settings (`max_connections=300`)."""
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not candidates:
         raise SystemExit("PostgreSQL server binaries are not installed; run scripts/bootstrap.sh")
@@ -68,7 +69,7 @@ def local_postgres(workdir: Path) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
+    options = " ".join([f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1", *(f"-c {item}" for item in settings)])
     subprocess.run(
         [*as_server, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"],
         check=True,

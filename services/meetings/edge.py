@@ -18,7 +18,6 @@ accepts is what the contract accepts (`shared/events/base.py`).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -135,18 +134,18 @@ async def screen_request(request: Request) -> None:
     body = await request.body()
     if body:
         try:
-            document = json.loads(body)
+            # The route has parsed a JSON body already and the request keeps it: not parsed twice.
+            document = await request.json()
         except ValueError:
             # Not JSON: the route's own validation refuses it; a NIK in it is found as raw text.
             document = None
             if contains_nik_shaped_value(body.decode("utf-8", errors="replace")):
                 found.append("(body)")
+        items = ITEM_LISTS.get(request.url.path)
+        if items is not None and isinstance(document, dict) and isinstance(document.get(items), list):
+            # Each item screens itself (its NIK is that item's `rejected` result): not walked twice.
+            document = {key: value for key, value in document.items() if key != items}
         if document is not None:
-            items = ITEM_LISTS.get(request.url.path)
-            found += [
-                field
-                for field in nik_fields(document)
-                if items is None or not (field.startswith(f"{items}[") and "]" in field)
-            ]
+            found += nik_fields(document)
     if found:
         raise refuse_personal_data(found)

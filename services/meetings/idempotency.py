@@ -33,7 +33,13 @@ def previous_result(
     row = connection.execute(select(table.c.body_sha256, result_column).where(key_column == key)).first()
     if row is None:
         return None
-    if row[0] != body_sha256:
+    require_same_body(key=key, field=field, stored=row[0], given=body_sha256)
+    return row[1]
+
+
+def require_same_body(*, key: str, field: str, stored: str, given: str) -> None:
+    """An id already stored may come back only with the same body: 422 naming the id field otherwise."""
+    if stored != given:
         raise Problem(
             422,
             "Id already used",
@@ -41,4 +47,3 @@ def previous_result(
             type_="https://pantau.id/problems/idempotency-conflict",
             errors=[{"field": field, "message": "already used with a different body"}],
         )
-    return row[1]

@@ -130,20 +130,6 @@ def schedule_plan_periods(
     return staged
 
 
-def schedule_meeting_period(
-    connection: Connection, group: Any, started_at: datetime, *, settings: MeetingsSettings, now: datetime
-) -> int:
-    """Make sure the period a recorded meeting belongs to is scheduled (history that arrives late is
-    counted in its own period). Staged after the meeting itself, so a consumer reading the group's
-    partition in order sees the meeting first. Returns 1 if a `meeting_scheduled` was staged."""
-    schedule = group["schedule"]
-    if not schedule:
-        return 0
-    time_zone = regions.time_zone_of(group["region_code"])
-    period = period_of(started_at.astimezone(ZoneInfo(time_zone)).date(), schedule["cadence"])
-    return _ensure_period(connection, group, period, settings=settings, now=now, only_if_missing=True)
-
-
 def _ensure_period(
     connection: Connection,
     group: Any,
@@ -186,7 +172,16 @@ def _ensure_period(
             return 0  # due before Pantau knew the group's schedule, and no evidence yet that it was due
         if not _insert_if_absent(connection, group_id=group["id"], period=period, due=due):
             return 0  # another process scheduled this period first: its event is the one
-    event = MeetingScheduled(
+    envelope = serde.envelope_for(
+        scheduled_event(group, period, due=due, time_zone=time_zone), source=settings.source, time=now
+    )
+    outbox.append(connection, [envelope], kafka=settings.kafka, topic=topics.MEETINGS_EVENTS)
+    return 1
+
+
+def scheduled_event(group: Any, period: str, *, due: datetime, time_zone: str) -> MeetingScheduled:
+    """`meeting_scheduled` of one group's period."""
+    return MeetingScheduled(
         group_id=group["id"],
         programme=group["programme"],
         facilitator_id=group["facilitator_id"],
@@ -195,9 +190,6 @@ def _ensure_period(
         due_at=due,
         time_zone=time_zone,
     )
-    envelope = serde.envelope_for(event, source=settings.source, time=now)
-    outbox.append(connection, [envelope], kafka=settings.kafka, topic=topics.MEETINGS_EVENTS)
-    return 1
 
 
 def _insert_if_absent(connection: Connection, *, group_id: str, period: str, due: datetime) -> bool:

@@ -203,3 +203,98 @@ def test_no_national_id_is_stored(client: TestClient) -> None:
                 )
                 assert NIK not in text_of_row, table.name
                 assert not sixteen_digits.search(text_of_row), table.name
+
+
+def _outbox_rows(client: TestClient) -> list[tuple[str, str]]:
+    """(event type, key) of every staged event, in outbox id order (the order the relay publishes)."""
+    engine = client.app.state.context.engine  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        rows = connection.execute(select(db.outbox.c.headers, db.outbox.c.message_key).order_by(db.outbox.c.id)).all()
+    return [(dict(headers)["ce_type"], key) for headers, key in rows]
+
+
+def test_a_batch_is_stored_in_one_pass_with_each_meeting_before_the_period_it_schedules(client: TestClient) -> None:
+    _seed(client)
+    # An earlier report, a new one in October (a period never scheduled), a bad item between them,
+    # and one in November: one multi-row insert per table, and the outbox keeps the item order.
+    assert client.post("/api/v1/meetings", json=_report("r-old"), headers=FACILITATOR).status_code == 201
+    before = len(_outbox_rows(client))
+    october = {"started_at": "2026-10-10T02:00:00Z", "ended_at": "2026-10-10T04:00:00Z"}
+    batch = client.post(
+        "/api/v1/meetings/batch",
+        json={
+            "device_id": "hp-1",
+            "synced_through": "2026-11-12T00:00:00Z",
+            "reports": [
+                _report("r-oct", **october, recorded_at="2026-10-10T04:05:00Z"),
+                _report("r-old"),
+                _report("r-bad", attendance=[{"member_ref": "kpm-zz", "status": "present"}]),
+                _report("r-nov"),
+            ],
+        },
+        headers=FACILITATOR,
+    )
+    assert batch.status_code == 200, batch.text
+    assert [item["outcome"] for item in batch.json()["results"]] == ["created", "duplicate", "rejected", "created"]
+    assert [item["index"] for item in batch.json()["results"]] == [0, 1, 2, 3]
+    assert batch.json()["results"][2]["problem"]["errors"][0]["field"] == "reports[2].attendance[0].member_ref"
+    staged = [event for event, _ in _outbox_rows(client)[before:]]
+    assert staged == [
+        "meetings.meeting_recorded.v1",  # r-oct
+        "meetings.meeting_scheduled.v1",  # October, staged right after its first meeting
+        "meetings.meeting_recorded.v1",  # r-nov (November was scheduled by r-old)
+        "meetings.device_synced.v1",
+    ]
+
+
+def test_a_batch_naming_one_report_twice_answers_the_repeat_as_a_second_request_would(client: TestClient) -> None:
+    _seed(client)
+    batch = client.post(
+        "/api/v1/meetings/batch",
+        json={
+            "device_id": "hp-1",
+            "synced_through": "2026-11-12T00:00:00Z",
+            "reports": [_report("r-1"), _report("r-1"), _report("r-1", led_by="chair"), _report("r-2")],
+        },
+        headers=FACILITATOR,
+    )
+    assert batch.status_code == 200, batch.text
+    results = batch.json()["results"]
+    assert [item["outcome"] for item in results] == ["created", "duplicate", "rejected", "created"]
+    assert results[1]["result"] == results[0]["result"]
+    assert results[2]["problem"]["errors"][0]["field"] == "reports[2].report_id"
+    assert _outbox_types(client)["meetings.meeting_recorded.v1"] == 2
+
+
+def test_concurrent_batches_with_overlapping_reports_have_one_effect_each(client: TestClient) -> None:
+    _seed(client)
+    # Reports over several months, so the batches also race for the same periods to schedule.
+    reports = [
+        _report(
+            f"r-{month}-{day}",
+            started_at=f"2026-{month:02d}-{day:02d}T02:00:00Z",
+            ended_at=f"2026-{month:02d}-{day:02d}T04:00:00Z",
+            recorded_at=f"2026-{month:02d}-{day:02d}T04:05:00Z",
+        )
+        for month in (7, 8, 9, 10, 11)
+        for day in (3, 4, 5, 6)
+    ]
+
+    def sync(number: int) -> list[str]:
+        # Each batch holds the same reports in its own order.
+        mine = reports[number:] + reports[:number]
+        body = {"device_id": "hp-1", "synced_through": "2026-11-07T00:00:00Z", "reports": mine}
+        response = client.post("/api/v1/meetings/batch", json=body, headers=FACILITATOR)
+        assert response.status_code == 200, response.text
+        return [item["outcome"] for item in response.json()["results"]]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = Counter(outcome for result in pool.map(sync, range(6)) for outcome in result)
+    assert outcomes == Counter({"created": len(reports), "duplicate": 5 * len(reports)})
+    types = _outbox_types(client)
+    assert types["meetings.meeting_recorded.v1"] == len(reports)
+    # Every period (July to November from the meetings, December ahead) staged once, by one batch.
+    engine = client.app.state.context.engine  # type: ignore[attr-defined]
+    with engine.connect() as connection:
+        periods = connection.execute(text("SELECT count(*) FROM scheduled_meetings")).scalar_one()
+    assert types["meetings.meeting_scheduled.v1"] == periods

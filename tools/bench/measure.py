@@ -1,7 +1,6 @@
 """The benchmarks themselves: each starts what it measures (against one broker), measures, stops it.
 
-- `ingestion`: `POST /meetings` one by one (throughput, p50/p99 latency) and `POST /meetings/batch`
-  (reports/s) on one uvicorn worker of the meetings service, with the outbox publishing to Kafka;
+- ingestion is in `tools/bench/ingestion.py` (the service beside a bare FastAPI baseline, per store);
 - `replay`: a generated programme produced onto Kafka, then read three ways from the same topic:
   the broker's raw consumer throughput (aiokafka), a bare aiokafka loop applying the monitoring
   engine's pure rules, and the real monitoring worker (until its committed offsets reach the end);
@@ -18,12 +17,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -152,114 +149,6 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         return {tp.partition: offset for tp, offset in ends.items()}
     finally:
         consumer.close()
-
-
-# --------------------------------------------------------------------------------------------------
-# (i) ingestion
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class IngestionResult:
-    """Single-report and batch ingestion on one uvicorn worker."""
-
-    single_rps: list[float] = field(default_factory=list)
-    single_p50_ms: list[float] = field(default_factory=list)
-    single_p99_ms: list[float] = field(default_factory=list)
-    batch_reports_per_s: list[float] = field(default_factory=list)
-    outbox_drain_seconds: float = 0.0
-    published: int = 0
-    concurrency: int = 0
-    single_reports: int = 0
-    batch_size: int = 0
-
-
-def ingestion(
-    bootstrap: str, workdir: Path, *, repeats: int, single_reports: int = 1500, batches: int = 8, concurrency: int = 8
-) -> IngestionResult:
-    """Measure `POST /meetings` and `POST /meetings/batch` against a real broker behind the outbox."""
-    prefix = "bench-ingest."
-    create_topics(bootstrap, prefix=prefix)
-    stack = Stack(bootstrap_servers=bootstrap, workdir=workdir / "ingestion", topic_prefix=prefix)
-    result = IngestionResult(concurrency=concurrency, single_reports=single_reports, batch_size=500)
-    try:
-        start_services(stack, ("meetings",))
-        api = f"{stack.url('meetings')}/api/v1"
-        with httpx.Client(base_url=api, headers=_admin_headers(), timeout=60) as client:
-            registry = _Registry(client, groups=200, webhook_url=None, tag="I")
-        base = datetime.now(UTC) - timedelta(days=20)
-        local = threading.local()
-        created = 0
-        last_request_at = time.monotonic()
-        for repeat in range(repeats):
-            reports = [
-                registry.report(
-                    registry.groups[n % len(registry.groups)], base - timedelta(minutes=repeat * 10_000 + n)
-                )
-                for n in range(single_reports)
-            ]
-            latencies: list[float] = []
-
-            def post(body: dict[str, Any], latencies: list[float] = latencies) -> None:
-                client: httpx.Client | None = getattr(local, "client", None)
-                if client is None:
-                    client = local.client = httpx.Client(base_url=api, headers=_admin_headers(), timeout=60)
-                began = time.perf_counter()
-                response = client.post("/meetings", json=body)
-                latencies.append(time.perf_counter() - began)
-                response.raise_for_status()
-
-            began = time.perf_counter()
-            with ThreadPoolExecutor(concurrency) as pool:
-                list(pool.map(post, reports))
-            elapsed = time.perf_counter() - began
-            created += single_reports
-            result.single_rps.append(single_reports / elapsed)
-            result.single_p50_ms.append(percentile(latencies, 0.5) * 1000)
-            result.single_p99_ms.append(percentile(latencies, 0.99) * 1000)
-            log.info(
-                "single POST run %d: %.0f reports/s, p50 %.1f ms, p99 %.1f ms",
-                repeat + 1,
-                result.single_rps[-1],
-                result.single_p50_ms[-1],
-                result.single_p99_ms[-1],
-            )
-            with httpx.Client(base_url=api, headers=_admin_headers(), timeout=120) as client:
-                began = time.perf_counter()
-                for number in range(batches):
-                    offset = 500_000 + repeat * 100_000 + number * 500
-                    body = {
-                        "device_id": f"hp-bench-{repeat}-{number}",
-                        "facilitator_id": registry.facilitator_of[registry.groups[0]],
-                        "synced_through": datetime.now(UTC).isoformat(),
-                        "reports": [
-                            registry.report(registry.groups[(offset + n) % 50], base - timedelta(minutes=offset + n))
-                            for n in range(500)
-                        ],
-                    }
-                    response = client.post("/meetings/batch", json=body)
-                    response.raise_for_status()
-                    if response.json()["counts"]["created"] != 500:
-                        problems = [item["problem"] for item in response.json()["results"] if item["problem"]][:1]
-                        raise RuntimeError(f"batch not fully created: {response.json()['counts']} {problems}")
-                elapsed = time.perf_counter() - began
-            created += batches * 500
-            result.batch_reports_per_s.append(batches * 500 / elapsed)
-            log.info("batch run %d: %.0f reports/s", repeat + 1, result.batch_reports_per_s[-1])
-            last_request_at = time.monotonic()
-        # The outbox publishes after commit; wait until every meeting event is on the topic.
-        topic = f"{prefix}{topics.MEETINGS_EVENTS}"
-        deadline = time.monotonic() + 300
-        while True:
-            published = sum(end_offsets(bootstrap, topic).values())
-            if published >= created or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
-        result.outbox_drain_seconds = time.monotonic() - last_request_at
-        result.published = published
-    finally:
-        stack.stop()
-    return result
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,7 +14,15 @@ from sqlalchemy import Connection, insert, select, update
 from services.meetings import db, outbox
 from services.meetings.edge import nik_fields, refuse_personal_data
 from services.meetings.meeting_reports.models import BatchIn, BatchItem, BatchResult, MeetingIn
-from services.meetings.meeting_reports.service import record_meeting, require_own_device
+from services.meetings.meeting_reports.service import (
+    Recorded,
+    Staged,
+    lookup,
+    plan_report,
+    record_meeting,
+    require_own_device,
+    store,
+)
 from services.meetings.settings import MeetingsSettings
 from shared import serde, topics
 from shared.events import DeviceSynced
@@ -35,7 +43,7 @@ def record_batch(
     now: datetime,
     facilitator_scope: str | None,
 ) -> BatchResult:
-    """Record every valid report (each in its own savepoint) and advance the device's watermark."""
+    """Record every valid report and advance the device's watermark."""
     owner = facilitator_scope or body.facilitator_id
     if owner is None:
         raise Problem.invalid_field("facilitator_id", "required when an admin syncs on a facilitator's behalf")
@@ -47,12 +55,10 @@ def record_batch(
         raise Problem.invalid_field("synced_through", "lies in the future")
     require_own_device(connection, device_id=body.device_id, facilitator_id=owner, field="device_id")
 
-    results: list[BatchItem] = []
+    results = _record_items(connection, body.reports, settings=settings, now=now, facilitator_scope=facilitator_scope)
     # The earliest time any rejected item speaks of; `_UNKNOWN` when a rejected item has none we can read.
     held_back: datetime | None = None
-    for index, raw in enumerate(body.reports):
-        item = _record_item(connection, index, raw, settings=settings, now=now, facilitator_scope=facilitator_scope)
-        results.append(item)
+    for item, raw in zip(results, body.reports, strict=True):
         if item.outcome == "rejected":
             moment = earliest_time_of(raw)
             held_back = moment if held_back is None else min(held_back, moment)
@@ -108,16 +114,60 @@ def truthful_watermark(synced_through: datetime, held_back: datetime | None) -> 
     return min(synced_through, held_back - timedelta(microseconds=1))
 
 
-def _record_item(
+def _record_items(
     connection: Connection,
-    index: int,
-    raw: Any,
+    raws: list[Any],
     *,
     settings: MeetingsSettings,
     now: datetime,
     facilitator_scope: str | None,
-) -> BatchItem:
-    """One item's outcome; every failure is that item's `rejected` result with a problem naming the field."""
+) -> list[BatchItem]:
+    """Every item's outcome, in order. Items are read and checked on their own (a malformed one is its
+    `rejected` result), then the valid ones go to the store together: one query per table for what it
+    knows of them (groups, earlier reports with the same ids, devices), one multi-row insert per table.
+    A batch that names one `report_id` twice is recorded item by item, each in its own savepoint,
+    so the second sees what the first stored, exactly as two requests would."""
+    results: list[BatchItem | None] = []
+    reports: list[tuple[int, MeetingIn]] = []
+    for index, raw in enumerate(raws):
+        parsed = _parse_item(index, raw)
+        if isinstance(parsed, BatchItem):
+            results.append(parsed)
+        else:
+            results.append(None)
+            reports.append((index, parsed))
+    ids = [report.report_id for _, report in reports]
+    if len(set(ids)) != len(ids):
+        for index, report in reports:
+            results[index] = _record_one(
+                connection, index, report, settings=settings, now=now, facilitator_scope=facilitator_scope
+            )
+        return [item for item in results if item is not None]
+    known = lookup(connection, reports=[report for _, report in reports])
+    staged: list[tuple[int, Staged]] = []
+    for index, report in reports:
+        try:
+            planned = plan_report(
+                body=report, known=known, settings=settings, now=now, facilitator_scope=facilitator_scope
+            )
+        except Problem as problem:
+            results[index] = _rejected(index, report.report_id, problem)
+            continue
+        if isinstance(planned, Recorded):
+            results[index] = _answered(index, planned)
+        else:
+            staged.append((index, planned))
+    outcomes = store(connection, staged=[item for _, item in staged], settings=settings, now=now)
+    for (index, item), outcome in zip(staged, outcomes, strict=True):
+        if isinstance(outcome, Problem):
+            results[index] = _rejected(index, item.body.report_id, outcome)
+        else:
+            results[index] = _answered(index, outcome)
+    return [item for item in results if item is not None]
+
+
+def _parse_item(index: int, raw: Any) -> MeetingIn | BatchItem:
+    """The item as a report, or its `rejected` result with a problem naming the field."""
     report_id = raw.get("report_id") if isinstance(raw, dict) and isinstance(raw.get("report_id"), str) else None
     if not isinstance(raw, dict):
         problem = Problem.invalid_field(f"reports[{index}]", "must be a meeting report (a JSON object)")
@@ -127,7 +177,7 @@ def _record_item(
         document = refuse_personal_data(personal).body()
         return BatchItem(index=index, report_id=_safe_id(report_id), outcome="rejected", problem=document)
     try:
-        report = MeetingIn.model_validate(raw)
+        return MeetingIn.model_validate(raw)
     except ValidationError as exc:
         # Never echo the input: messages only, so a mistyped national ID stays out of answers and logs.
         errors = field_errors(exc.errors(include_input=False, include_url=False), prefix=f"reports[{index}].")
@@ -139,16 +189,36 @@ def _record_item(
             errors=errors,
         )
         return BatchItem(index=index, report_id=_safe_id(report_id), outcome="rejected", problem=problem.body())
+
+
+def _record_one(
+    connection: Connection,
+    index: int,
+    report: MeetingIn,
+    *,
+    settings: MeetingsSettings,
+    now: datetime,
+    facilitator_scope: str | None,
+) -> BatchItem:
     try:
         with connection.begin_nested():
             recorded = record_meeting(
                 connection, body=report, settings=settings, now=now, facilitator_scope=facilitator_scope
             )
     except Problem as problem:
-        prefixed = [{**error, "field": f"reports[{index}].{error['field']}"} for error in problem.errors]
-        document = Problem(problem.status, problem.title, problem.detail, type_=problem.type, errors=prefixed).body()
-        return BatchItem(index=index, report_id=report.report_id, outcome="rejected", problem=document)
-    return BatchItem(index=index, report_id=report.report_id, outcome=recorded.outcome, result=recorded.result)
+        return _rejected(index, report.report_id, problem)
+    return _answered(index, recorded)
+
+
+def _answered(index: int, recorded: Recorded) -> BatchItem:
+    return BatchItem(index=index, report_id=recorded.result.report_id, outcome=recorded.outcome, result=recorded.result)
+
+
+def _rejected(index: int, report_id: str, problem: Problem) -> BatchItem:
+    """The item's problem with every field named under `reports[index].`."""
+    prefixed = [{**error, "field": f"reports[{index}].{error['field']}"} for error in problem.errors]
+    document = Problem(problem.status, problem.title, problem.detail, type_=problem.type, errors=prefixed).body()
+    return BatchItem(index=index, report_id=report_id, outcome="rejected", problem=document)
 
 
 def _safe_id(report_id: str | None) -> str | None:
