@@ -221,7 +221,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scale", type=float, default=0.001, help="generator scale (default 0.001)")
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "reliability.md", help="file to write")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="run nothing: write the page again from the runs recorded beside it (the .json file)",
+    )
     return parser
+
+
+def write_page(args: argparse.Namespace, *, shape_text: str) -> None:
+    """The page from every case's last recorded runs (this run's cases and, for the others, the
+    runs recorded before)."""
+    machine = f"{platform.machine()} with {os.cpu_count()} cores shared with other work, on {date.today():%Y-%m-%d}"
+    command = "uv run python -m tools.faults" + (f" --repeats {args.repeats}" if args.repeats != 10 else "")
+    page = load_rows(args.out.with_suffix(".json"))
+    text = render(page, command=command, shape=shape_text, machine=machine, findings=FINDINGS)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(f"wrote {args.out}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("kafka", "aiokafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     shape = Shape(scale=args.scale, seed=7, start=date(2026, 1, 1), months=1)
+    if args.render_only:
+        write_page(args, shape_text=f"scale {args.scale}, one month")
+        return 0
     chosen = args.case or list(DOCS)
     plan = [(key, args.repeats if key in KILL_CASES else args.pair_repeats) for key in chosen]
     total = sum(count for _, count in plan)
@@ -276,14 +296,9 @@ def main(argv: list[str] | None = None) -> int:
             world.close()
             if broker is not None:
                 broker.stop()
-    machine = f"{platform.machine()} with {os.cpu_count()} cores shared with other work, on {date.today():%Y-%m-%d}"
-    shape_text = f"scale {args.scale}, one month: {world.load.spooled.groups if world._load else '?'} groups"
-    command = "uv run python -m tools.faults" + (f" --repeats {args.repeats}" if args.repeats != 10 else "")
-    page = load_rows(args.out.with_suffix(".json"))  # this run's cases and, for the others, the last runs
-    text = render(page, command=command, shape=shape_text, machine=machine, findings=FINDINGS)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    print(f"wrote {args.out}")
+    write_page(
+        args, shape_text=f"scale {args.scale}, one month: {world.load.spooled.groups if world._load else '?'} groups"
+    )
     failed = sum(row.failed_runs for row in rows)
     return 1 if failed else 0
 
