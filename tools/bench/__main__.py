@@ -221,9 +221,10 @@ def render(
         "and is timed until its consumer group's committed offsets equal the end offsets (Faust commits "
         "every few seconds, so its figure is conservative).",
         "- End-to-end: all four services and a webhook receiver; every report is chair-led, so each opens "
-        "one `meeting.facilitator_absent` deviation and one alert. Notifications now group a supervisor's "
-        "alerts into incidents and send one webhook per incident, so most reports have no webhook of their "
-        "own (`delivered` counts the few that do): this figure needs redefining per incident.",
+        "one `meeting.facilitator_absent` deviation and one alert. Notifications run with one message "
+        "per deviation (`PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED=false`) so that each report has a webhook "
+        "of its own: the figure is the pipeline's speed. With incidents (the default) a group's first "
+        "message also waits out the group_wait (minutes), on purpose.",
         "- Accuracy: the oracle is computed from the generated history alone (receipt times, the "
         "programme YAMLs' thresholds). Where precision drops only for time-driven rules (`meeting.overdue`, "
         "`plan.*`), compare with the pure engine folded over the same history in receipt-time order: the "
