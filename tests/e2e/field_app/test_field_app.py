@@ -186,7 +186,7 @@ def test_six_hundred_waiting_items_sync_in_chunks_of_at_most_500(phone: Any, fie
         if request.url.endswith("/api/v1/meetings/batch"):
             sizes.append(len(json.loads(request.post_data)["reports"]))
 
-    page.context.on("request", watch)
+    page.context.on("requestfinished", watch)  # answered requests: a failed try is sent again, rightly
     page.evaluate(BULK_JS, {"group": MELATI, "members": [ref for ref, _ in MELATI_MEMBERS], "count": 600})
     page.evaluate("pantauSync()")
     _all_sent(page, timeout=90)
