@@ -24,7 +24,7 @@ test: setup  ## lint, type check, contract snapshots, Kubernetes manifests (make
 test-time: setup  ## unit and integration suites under libfaketime at a month's start, a due time, year end in WIT, a leap day, and today
 	uv run python -m tools.time_matrix
 
-bench: setup  ## every benchmark (ingestion, replay, latency, memory, accuracy) → docs/benchmarks.md
+bench: setup  ## every benchmark (ingestion, replay, latency, memory, accuracy, restart) → docs/benchmarks*.md
 	uv run python -m tools.bench
 
 faults: setup  ## kill and cut off each service and the broker under load, 10 runs each → docs/reliability.md

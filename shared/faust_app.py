@@ -104,13 +104,18 @@ def build_app(
     web_port: int,
     data_dir: Path,
     partitions: int,
+    store: str = "memory://",
 ) -> faust.App:
-    """A Faust app that binds its web server where told and never creates topics by accident."""
+    """A Faust app that binds its web server where told and never creates topics by accident.
+
+    `store` is where tables live between restarts: `memory://` reads every table's changelog again
+    at start; `rocksdb://` keeps them on disk under `data_dir` (with rocksdict), so a restarted
+    worker reads only the changelog written since its last commit."""
     app = faust.App(
         kafka.group_id(app_id),
         broker=[f"kafka://{server}" for server in kafka.bootstrap_servers.split(",")],
         datadir=str(data_dir),
-        store="memory://",
+        store=store,
         topic_partitions=partitions,
         topic_disable_leader=True,
         consumer_auto_offset_reset="earliest",

@@ -58,6 +58,7 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
         web_port=settings.web_port,
         data_dir=settings.data_dir,
         partitions=settings.partitions,
+        store=settings.store,
     )
     app_id = app.conf.id
     ticks_name = f"{app_id}-ticks"

@@ -23,6 +23,11 @@ class MonitoringSettings(ServiceSettings):
     web_port: int = Field(default=8002, description="Port of /healthz, /readyz and /metrics.")
     data_dir: Path = Field(default=Path("var/monitoring"), description="Faust's local data directory.")
     programmes_dir: Path = Field(default=PROGRAMMES_DIR, description="Folder of programme YAML files.")
+    store: Literal["memory://", "rocksdb://"] = Field(
+        default="memory://",
+        description="Where the rules' state lives between restarts: `memory://` (rebuilt from the changelog "
+        "at every start) or `rocksdb://` (on disk under `data_dir`; a restart reads only the changelog's tail).",
+    )
     partitions: int = Field(default=GROUP_KEYED_PARTITIONS, description="Partitions of group-keyed topics.")
     clock: Literal["wall", "event"] = Field(
         default="wall", description="`wall` when live; `event` (event-time watermark) when replaying history."

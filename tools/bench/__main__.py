@@ -6,7 +6,9 @@ measures: (i) ingestion on the meetings service, (ii) monitoring replay of a gen
 beside the broker's raw consumer and a bare aiokafka loop over the same pure rules, (iii) end-to-end
 latency from report accepted to webhook delivered, (iv) memory per 100,000 groups, (v) accuracy of
 the published deviations against the generator's oracle. The default scale finishes in well under
-ten minutes on two cores.
+ten minutes on two cores; then (vi) the field app's budget, (vii) the alert budget and (viii) a
+monitoring worker's restart with 100,000 groups of state (`tools.bench.restart`, its own broker,
+about ten more minutes) write pages of their own.
 """
 
 from __future__ import annotations
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-seconds", type=float, default=30, help="length of the end-to-end run (default 30)")
     parser.add_argument(
         "--only",
-        choices=("ingestion", "replay", "latency", "field-app", "alerts"),
+        choices=("ingestion", "replay", "latency", "field-app", "alerts", "restart"),
         action="append",
         help="run only these (repeatable)",
     )
@@ -305,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging("bench", "INFO")
     for noisy in ("aiokafka", "kafka", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    selected = set(args.only or ("ingestion", "replay", "latency", "field-app", "alerts"))
+    selected = set(args.only or ("ingestion", "replay", "latency", "field-app", "alerts", "restart"))
     if "field-app" in selected:
         # The field app's budget needs no broker and writes its own report (docs/benchmarks-field-app.md).
         from tools.bench import field_app
@@ -324,6 +326,13 @@ def main(argv: list[str] | None = None) -> int:
         print(alerts_report)
         print(f"wrote {args.alerts_out}")
         selected.discard("alerts")
+    if "restart" in selected:
+        # Its own broker and 100,000 groups of state per store: one start of each kind is minutes.
+        from tools.bench import restart
+
+        log.info("(viii) monitoring restart with 100,000 groups of state, memory and RocksDB stores")
+        restart.main(["--repeats", "1"])
+        selected.discard("restart")
     if not selected:
         return 0
     # SIGTERM unwinds like Ctrl-C, so the broker and every service started here are stopped.

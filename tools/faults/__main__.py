@@ -64,6 +64,22 @@ DOCS: dict[str, CaseDoc] = {
         "under load (takeover, then hand-back) and still publishes the single-worker set.",
         "more workers than partitions; a kill during the second rebalance.",
     ),
+    "monitoring-rocksdb-kill": CaseDoc(
+        "monitoring-rocksdb-kill",
+        "monitoring on RocksDB: `kill -9` mid-load, restart on the same disk",
+        "with `PANTAU_MONITORING_STORE=rocksdb://` the restarted worker reads its tables from its own "
+        "disk (written up to the kill, possibly ahead of the committed offsets) and the changelog written "
+        "since, and still publishes exactly the deviation ids of the run without the kill and of the oracle.",
+        "a disk lost with the process (that is the memory store's case: the whole changelog is read); "
+        "`facilitator.many_groups_deviating` is counted but not compared (as above).",
+    ),
+    "monitoring-rocksdb-pair-kill": CaseDoc(
+        "monitoring-rocksdb-pair-kill",
+        "monitoring on RocksDB: two workers in one group, one `kill -9`",
+        "the survivor takes the dead worker's partitions into its own RocksDB (from the changelog, or from "
+        "its standby copy) and publishes the single-worker set.",
+        "three or more workers on RocksDB.",
+    ),
     "analytics-kill": CaseDoc(
         "analytics-kill",
         "analytics: `kill -9` mid-load, restart",
@@ -179,6 +195,7 @@ FINDINGS = """## What the fault runs found
 
 KILL_CASES = (
     "monitoring-kill",
+    "monitoring-rocksdb-kill",
     "analytics-kill",
     "notifications-kill",
     "notifications-incidents-kill",

@@ -154,16 +154,18 @@ class World:
         kill: bool = False,
         restart: bool = True,
         fault: Callable[[], None] | None = None,
+        store: str = "memory://",
     ) -> tuple[Deviations, float | None]:
-        """The load onto a fresh prefix, `workers` monitoring processes in one group; optionally
-        `kill -9` the first one at `KILL_AT` of the load (and restart it), or call `fault` then.
-        Returns what was published and the seconds from the fault (or the start) until every
-        source record was committed."""
+        """The load onto a fresh prefix, `workers` monitoring processes in one group (tables in
+        `store`); optionally `kill -9` the first one at `KILL_AT` of the load (and restart it on its
+        own data directory), or call `fault` then. Returns what was published and the seconds from
+        the fault (or the start) until every source record was committed."""
         prefix = new_prefix("m")
         prepare_topics(self.bootstrap, prefix)
         directory = self.run_dir("monitoring")
+        env = {**MONITORING_ENV, "PANTAU_MONITORING_STORE": store}
         runs = [
-            ServiceRun("monitoring", self.bootstrap, prefix, directory / f"w{index}", env=MONITORING_ENV)
+            ServiceRun("monitoring", self.bootstrap, prefix, directory / f"w{index}", env=env)
             for index in range(workers)
         ]
         group = f"{prefix}pantau-monitoring"
@@ -518,6 +520,17 @@ def monitoring_trio_kill(world: World) -> CaseResult:
     return _compare_deviations("monitoring: three workers, one kill -9 and restart", world, got, seconds)
 
 
+def monitoring_rocksdb_kill(world: World) -> CaseResult:
+    """Tables on disk: the restarted worker reads its own RocksDB state, then the changelog's tail."""
+    got, seconds = world.monitoring_run(kill=True, store="rocksdb://")
+    return _compare_deviations("monitoring (RocksDB): kill -9 and restart", world, got, seconds)
+
+
+def monitoring_rocksdb_pair_kill(world: World) -> CaseResult:
+    got, seconds = world.monitoring_run(workers=2, kill=True, restart=False, store="rocksdb://")
+    return _compare_deviations("monitoring (RocksDB): two workers, one kill -9", world, got, seconds)
+
+
 def _compare_metrics(case: str, world: World, got: dict[str, float], seconds: float | None) -> CaseResult:
     expected = world.analytics_baseline()
     lower, higher, examples = metrics_difference(expected, got)
@@ -718,6 +731,8 @@ CASES: dict[str, Callable[[World], CaseResult]] = {
     "monitoring-kill": monitoring_kill,
     "monitoring-pair-kill": monitoring_pair_kill,
     "monitoring-trio-kill": monitoring_trio_kill,
+    "monitoring-rocksdb-kill": monitoring_rocksdb_kill,
+    "monitoring-rocksdb-pair-kill": monitoring_rocksdb_pair_kill,
     "analytics-kill": analytics_kill,
     "analytics-pair-kill": analytics_pair_kill,
     "notifications-kill": notifications_kill,
