@@ -30,7 +30,7 @@ def stack(kafka_bootstrap: str, kafka_topics: str, tmp_path: Path) -> Iterator[S
 
 
 def test_every_api_survives_fuzzing_and_tells_the_truth(stack: Stack, tmp_path: Path) -> None:
-    urls = {name: stack.url(name) for name in ("meetings", "analytics", "monitoring")}
+    urls = {name: stack.url(name) for name in ("meetings", "analytics", "monitoring", "notifications")}
     runs = fuzz_stack(urls, seed=SEED, max_examples=MAX_EXAMPLES, report_dir=tmp_path / "reports", quick=True)
     failed = [f"{run.service} as {run.role}:\n{run.output[-3000:]}" for run in runs if not run.passed]
     assert not failed, "\n\n".join(failed)
