@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(report(runs, seed=args.seed, max_examples=args.max_examples))
     for run in runs:
         mark = "ok  " if run.passed else "FAIL"
-        print(f"{mark} {run.service:<10} as {run.role:<11} {run.cases:>6} cases in {run.seconds:5.1f} s")
+        print(f"{mark} {run.service:<13} as {run.role:<11} {run.cases:>6} cases in {run.seconds:5.1f} s")
         if not run.passed:
             print(run.output[-4000:])
     return 0 if all(run.passed for run in runs) else 1
