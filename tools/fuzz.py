@@ -25,7 +25,8 @@ from tools.stack import REPO_ROOT, Stack
 from tools.topics import create_topics
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
-# Who fuzzes which service: analytics answers supervisors and admins; monitoring has no API to authorise.
+# Who fuzzes which service: analytics and notifications answer supervisors and admins; monitoring has
+# no API to authorise.
 ROLES: dict[str, tuple[Role, str, str]] = {
     "admin": ("admin", "admin-fuzz", "*"),
     "facilitator": ("facilitator", "PDP-FUZZ", "PDP-FUZZ"),
@@ -35,6 +36,12 @@ PLAN = {
     "meetings": ("admin", "facilitator", "supervisor"),
     "analytics": ("admin", "supervisor", "facilitator"),
     "monitoring": ("admin",),
+    "notifications": ("admin", "supervisor", "facilitator"),
+}
+# Operations left out, with why: the live feed is an endless server-sent stream, which a fuzzer can
+# only time out on (tests/e2e/test_console.py sees an alert arrive through it in a browser).
+EXCLUDED: dict[str, tuple[str, ...]] = {
+    "notifications": ("--exclude-path", "/api/v1/alerts/stream"),
 }
 
 
@@ -87,6 +94,7 @@ def fuzz_service(
         "junit",
         "--report-junit-path",
         str(report_dir / f"{service}-{role}.xml"),
+        *EXCLUDED.get(service, ()),
     ]
     started = time.monotonic()
     done = subprocess.run(command, capture_output=True, text=True, cwd=report_dir, check=False)
@@ -190,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(report(runs, seed=args.seed, max_examples=args.max_examples))
     for run in runs:
         mark = "ok  " if run.passed else "FAIL"
-        print(f"{mark} {run.service:<10} as {run.role:<11} {run.cases:>6} cases in {run.seconds:5.1f} s")
+        print(f"{mark} {run.service:<13} as {run.role:<11} {run.cases:>6} cases in {run.seconds:5.1f} s")
         if not run.passed:
             print(run.output[-4000:])
     return 0 if all(run.passed for run in runs) else 1

@@ -121,8 +121,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{summary.expected_alerts} alerts from {', '.join(summary.rules) or 'no implemented rule'}"
             )
             _step("Waiting for alerts at the supervisors' webhook")
-            alerts_ok = _wait_for_alerts(receiver, summary, timeout=args.alert_timeout)
-            _print_incidents(receiver)
+            alerts_ok = _wait_for_alerts(
+                receiver,
+                summary,
+                timeout=args.alert_timeout,
+                notifications_url=stack.url("notifications"),
+                token=admin_token,
+            )
+            _print_incidents(receiver, groups=summary.groups, months=args.demo_months)
             if not alerts_ok:
                 print(f"    not every expected alert arrived; see {workdir}/*.log")
             _wait_for_metrics(stack.url("analytics"))
@@ -158,27 +164,61 @@ def _delivered_deviations(receiver: WebhookReceiver) -> set[str]:
     return seen
 
 
-def _print_incidents(receiver: WebhookReceiver) -> None:
+def _print_incidents(receiver: WebhookReceiver, *, groups: int, months: int) -> None:
     incidents = {str(d.body.get("alert_id")) for d in receiver.accepted if d.body.get("type") == "alert.opened"}
     print(f"    {len(receiver.accepted)} messages for {len(incidents)} incidents so far")
+    if groups:
+        rate = len(receiver.accepted) / (groups / 100) / max(months, 1)
+        print(f"    {rate:.1f} messages per 100 groups per month (the alert budget is 10; make bench measures it)")
 
 
-def _wait_for_alerts(receiver: WebhookReceiver, summary: DemoSummary, *, timeout: float) -> bool:
+def _told_items(receiver: WebhookReceiver, notifications_url: str, token: str) -> set[str]:
+    """Items of the incidents whose first message reached the webhook, as they stand now: a deviation
+    that joins an incident already told is in the supervisor's console (the incident's items), not in
+    a message of its own until the incident gets worse — that is the point of incidents."""
+    told = {str(d.body.get("alert_id")) for d in receiver.accepted if d.body.get("type") == "alert.opened"}
+    if not told:
+        return set()
+    try:
+        response = httpx.get(
+            f"{notifications_url}/api/v1/incidents",
+            params={"limit": 1000},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+    except httpx.HTTPError:
+        return set()
+    if response.status_code != 200:
+        return set()
+    return {
+        str(item["deviation_id"])
+        for incident in response.json()
+        if incident["incident_id"] in told
+        for item in incident["items"]
+    }
+
+
+def _wait_for_alerts(
+    receiver: WebhookReceiver, summary: DemoSummary, *, timeout: float, notifications_url: str, token: str
+) -> bool:
     """Wait (with a progress bar) until every expected deviation is an item of a delivered incident."""
     wanted = {deviation_id(item.rule, item.group_id, item.occurrence) for item in summary.expected}
     deadline = time.monotonic() + timeout
     with tqdm(total=len(wanted), desc="alerts", unit="alert", leave=False) as bar:
         while True:
-            seen = _delivered_deviations(receiver)
+            seen = _delivered_deviations(receiver) | _told_items(receiver, notifications_url, token)
             arrived = len(wanted & seen)
             bar.update(arrived - bar.n)
             if arrived == len(wanted):
-                print(f"    all {arrived} expected alerts arrived")
+                print(f"    all {arrived} expected deviations are items of incidents the supervisors were told about")
                 return True
             if time.monotonic() > deadline:
-                print(f"    only {arrived} of {len(wanted)} expected alerts arrived within {timeout:.0f} s")
+                print(
+                    f"    only {arrived} of {len(wanted)} expected deviations are items of incidents the supervisors "
+                    f"were told about within {timeout:.0f} s"
+                )
                 return False
-            time.sleep(0.25)
+            time.sleep(1.0)
 
 
 def _wait_for_metrics(analytics_url: str, timeout: float = 20) -> None:

@@ -28,7 +28,7 @@ from services.notifications.settings import NotificationsSettings
 from services.notifications.timing import Policy
 from services.notifications.views import console_router, router
 from shared.kafka import build_consumer, build_producer, start_with_retry
-from shared.web import bearer_principal, install_health_routes, install_problem_handlers
+from shared.web import bearer_principal, install_health_routes, install_problem_handlers, install_problem_openapi
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,8 @@ def create_app(
         lifespan=lifespan,
     )
     install_problem_handlers(app)
+    # The document names every refusal as meetings' does (a 400 for a body that is not JSON included).
+    install_problem_openapi(app)
 
     async def readiness() -> dict[str, bool]:
         return {"kafka": state["kafka"], "database": await asyncio.to_thread(_database_answers, app)}

@@ -9,11 +9,22 @@ in any log line."""
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from kafka import KafkaConsumer, TopicPartition
+
 from shared.privacy import NIK_SHAPED
+
+SIXTEEN_DIGITS = re.compile(rb"(?<![0-9])[0-9]{16}(?![0-9])")
+# A 16-digit number standing on its own: a run of digits inside a hexadecimal id (a derived deviation
+# or alert id) is not a number anyone sent.
+SIXTEEN_DIGIT_WORD = re.compile(rb"(?<![0-9A-Za-z])[0-9]{16}(?![0-9A-Za-z])")
 
 Request = tuple[str, str, Any]
 
@@ -233,3 +244,53 @@ def planted_found(data: bytes, planted: set[str]) -> set[str]:
         if match.group("nik")
     }
     return found & planted
+
+
+def all_records(bootstrap: str, prefix: str) -> list[bytes]:
+    """Every record (key, value and headers) on the topics of `prefix`, from the beginning."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=2000)
+    try:
+        topics = [name for name in consumer.topics() if name.startswith(prefix) or name.startswith(f"{prefix}pantau")]
+        assignment = [
+            TopicPartition(topic, partition)
+            for topic in topics
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(assignment)
+        consumer.seek_to_beginning(*assignment)
+        end = consumer.end_offsets(assignment)
+        found: list[bytes] = []
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < end[tp] for tp in assignment) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                for message in batch:
+                    found.append((message.key or b"") + b" " + (message.value or b""))
+                    found.extend(bytes(value) for _name, value in (message.headers or []))
+        return found
+    finally:
+        consumer.close()
+
+
+def sixteen_digit_numbers(workdir: Path, *, bootstrap: str, prefix: str) -> list[str]:
+    """Where a 16-digit number stands on its own: any topic record, any row of any database file
+    under `workdir`, any line of its logs."""
+    found = [
+        f"topic record: {record[:120]!r}"
+        for record in all_records(bootstrap, prefix)
+        if SIXTEEN_DIGIT_WORD.search(record)
+    ]
+    for database in workdir.rglob("*.db"):
+        with sqlite3.connect(database) as connection:
+            tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            for table in tables:
+                for row in connection.execute(f'SELECT * FROM "{table}"'):
+                    text = " ".join(
+                        value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value) for value in row
+                    )
+                    if SIXTEEN_DIGIT_WORD.search(text.encode()):
+                        found.append(f"{database.name}.{table}: {text[:120]}")
+    for log in workdir.rglob("*.log"):
+        found.extend(
+            f"{log.name}: {line[:160]!r}" for line in log.read_bytes().splitlines() if SIXTEEN_DIGIT_WORD.search(line)
+        )
+    return found

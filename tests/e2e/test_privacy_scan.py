@@ -4,7 +4,6 @@ refused; a NIK planted in every field of every request, whole or grouped, is fou
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from collections import Counter
@@ -15,17 +14,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from shared.auth import mint_token
 from shared.settings import AuthSettings
-from tests.e2e.privacy_support import planted_found, planted_requests, setup_requests
+from tests.e2e.privacy_support import SIXTEEN_DIGITS, all_records, planted_found, planted_requests, setup_requests
 from tools.stack import Stack
 from tools.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
-SIXTEEN_DIGITS = re.compile(rb"(?<![0-9])[0-9]{16}(?![0-9])")
 NIKS = [f"18710{index:02d}50587000{index % 10}" for index in range(1, 9)]
 
 
@@ -37,30 +34,6 @@ def stack(kafka_bootstrap: str, kafka_topics: str, tmp_path: Path) -> Iterator[S
         yield stack
     finally:
         stack.stop()
-
-
-def _all_records(bootstrap: str, prefix: str) -> list[bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=2000)
-    try:
-        topics = [name for name in consumer.topics() if name.startswith(prefix) or name.startswith(f"{prefix}pantau")]
-        assignment = [
-            TopicPartition(topic, partition)
-            for topic in topics
-            for partition in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        consumer.assign(assignment)
-        consumer.seek_to_beginning(*assignment)
-        end = consumer.end_offsets(assignment)
-        found: list[bytes] = []
-        deadline = time.monotonic() + 60
-        while any(consumer.position(tp) < end[tp] for tp in assignment) and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                for message in batch:
-                    found.append((message.key or b"") + b" " + (message.value or b""))
-                    found.extend(bytes(value) for _name, value in (message.headers or []))
-        return found
-    finally:
-        consumer.close()
 
 
 def test_no_national_id_on_topics_in_stores_or_logs(stack: Stack, kafka_bootstrap: str, kafka_topics: str) -> None:
@@ -130,7 +103,7 @@ def test_no_national_id_on_topics_in_stores_or_logs(stack: Stack, kafka_bootstra
         receiver.stop()
 
     offenders: list[str] = []
-    for record in _all_records(kafka_bootstrap, kafka_topics):
+    for record in all_records(kafka_bootstrap, kafka_topics):
         if SIXTEEN_DIGITS.search(record) or planted_found(record, planted):
             offenders.append(f"topic record: {record[:120]!r}")
     for database in stack.workdir.rglob("*.db"):

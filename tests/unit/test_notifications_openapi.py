@@ -27,12 +27,15 @@ def test_every_operation_documents_its_refusals_as_problem_details(document: dic
         for method, operation in methods.items()
     ]
     assert len(operations) >= 10
+    assert document["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status"]
     for path, method, operation in operations:
-        for status in ("401", "403", "404", "422"):
+        # 400: a body that is not JSON at all is refused before any field can be named.
+        for status in ("400", "401", "403", "404", "422"):
             answer = operation["responses"].get(status)
             assert answer is not None, f"{method} {path} lacks {status}"
             assert list(answer["content"]) == ["application/problem+json"], f"{method} {path} {status}"
-            assert answer["content"]["application/problem+json"]["schema"]["required"] == ["type", "title", "status"]
+            schema = answer["content"]["application/problem+json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/Problem"}, f"{method} {path} {status}"
 
 
 def test_single_alerts_and_incidents_can_be_read(document: dict[str, Any]) -> None:

@@ -12,8 +12,10 @@ info-only incidents reach them in the service's daily digest (07.00 WIB on worki
 Figures: messages (every pushed message: opened, updated, escalated, resolved, digest) per
 supervisor per week and per 100 groups per month, and *incident recall*: the share of the oracle's
 deviations that are an item of an incident the supervisor was told about (a message or a digest).
-Optionally (`facilitator_signal`) the facilitator-level signal is emulated from the open items — ≥ 3
-of the facilitator's groups *and* ≥ 30 % of them with a warning or worse — to show inhibition.
+Optionally (`facilitator_signal`) the facilitator-level signal is emulated from the open items with
+the programme's own thresholds (`facilitator.many_groups_deviating` in `programmes/*.yaml`: at least
+`groups` of the facilitator's groups *and* `share_of_groups` of them, counting `from_severity` and
+above), as `services/monitoring/rules/many_groups.py` decides it, to show inhibition.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from services.monitoring.programmes import ProgrammeConfig, load_programmes, programme_config
+from services.monitoring.programmes import ManyGroupsConfig, ProgrammeConfig, load_programmes, programme_config
+from services.monitoring.rules.many_groups import NOT_COUNTED, counts
 from services.notifications.incident_shell import timing_for
 from services.notifications.incidents import (
     Acknowledged,
@@ -288,6 +291,9 @@ def measure(
         lines = timelines(history, oracle.certain, programmes)
         budget.deviations += len(lines)
         chains = {group.group_id: _chain(group.region_code, scopes, zones) for group in facilitator.groups}
+        # The signal's thresholds are those of the programme of the facilitator's groups (one programme each).
+        programme_rules = programme_config(programmes, facilitator.groups[0].programme).rules
+        many_groups = programme_rules.facilitator_many_groups_deviating
         delivered, signals = _drive_facilitator(
             facilitator.facilitator_id,
             len(facilitator.groups),
@@ -297,6 +303,7 @@ def measure(
             timing=timing,
             ack=timedelta(hours=ack_hours) if ack_hours > 0 else None,
             signal=facilitator_signal,
+            many_groups=many_groups,
             digests=digest_moments,
             digested=digested,
             end=end,
@@ -326,6 +333,7 @@ def _drive_facilitator(
     timing: Timing,
     ack: timedelta | None,
     signal: bool,
+    many_groups: ManyGroupsConfig,
     digests: list[datetime],
     digested: set[str],
     end: datetime,
@@ -352,7 +360,8 @@ def _drive_facilitator(
         heapq.heappush(queue, (moment, next(sequence), "digest", None))
     desk = Desk(facilitator_id)
     delivered: set[str] = set()
-    open_warnings: dict[str, str] = {}  # deviation id → group id (warning or worse, open)
+    severities: dict[str, Severity] = {}  # open deviations that may count towards the signal
+    group_of: dict[str, str] = {}
     signal_open: str | None = None
     signals = 0
     acknowledged: set[str] = set()
@@ -429,13 +438,17 @@ def _drive_facilitator(
         apply(payload, now)
         if not signal:
             continue
-        # Emulated facilitator-level signal: ≥ 3 groups and ≥ 30 % of them with a warning or worse.
-        if isinstance(payload, Opened) and payload.item.severity != "info":
-            open_warnings[payload.item.deviation_id] = payload.item.group_id
+        # Emulated facilitator-level signal, with the programme's thresholds (rules/many_groups.py).
+        if isinstance(payload, Opened) and payload.item.rule not in NOT_COUNTED:
+            severities[payload.item.deviation_id] = payload.item.severity
+            group_of[payload.item.deviation_id] = payload.item.group_id
+        elif isinstance(payload, Raised) and payload.deviation_id in severities:
+            severities[payload.deviation_id] = payload.severity
         elif isinstance(payload, Resolved):
-            open_warnings.pop(payload.deviation_id, None)
-        deviating = len(set(open_warnings.values()))
-        stands_out = deviating >= 3 and deviating >= 0.3 * group_count
+            severities.pop(payload.deviation_id, None)
+        counting = {key: group_of[key] for key, severity in severities.items() if counts(severity, many_groups)}
+        deviating = len(set(counting.values()))
+        stands_out = deviating >= many_groups.groups and deviating >= many_groups.share_of_groups * group_count
         if stands_out and signal_open is None:
             signals += 1
             signal_open = f"{SIGNAL_RULE}|{facilitator_id}|{signals}"
@@ -449,6 +462,16 @@ def _drive_facilitator(
         if incident.notified_severity is not None:
             delivered.update(item.deviation_id for item in incident.items)
     return {ids[deviation_id] for deviation_id in delivered if deviation_id in ids}, signals
+
+
+def _signal_thresholds() -> str:
+    """The `facilitator.many_groups_deviating` thresholds of the programmes, in words."""
+    configs = [programme.rules.facilitator_many_groups_deviating for programme in load_programmes().values()]
+    found = sorted({(config.groups, config.share_of_groups, config.from_severity) for config in configs})
+    return "; ".join(
+        f"at least {groups} of a facilitator's groups and at least {share:.0%} of them with a {severity} or worse"
+        for groups, share, severity in found
+    )
 
 
 def _minutes(span: timedelta) -> str:
@@ -527,9 +550,9 @@ def render(budgets: list[tuple[str, AlertBudget]]) -> str:
         "day, `plan.activity_at_risk` at the first progress report past half time — and clears at the next "
         "meeting, the next evaluation in the same direction, the meeting's report, the activity's `done`. "
         "`meeting.overdue` turns critical after `critical_after_days`.",
-        "- Facilitator-level signal (`facilitator.many_groups_deviating`) emulated from the open items: at least "
-        "3 of the facilitator's groups and at least 30 % of them with a warning or worse; its group symptoms "
-        "become items of the facilitator's incident (inhibition).",
+        "- Facilitator-level signal (`facilitator.many_groups_deviating`) emulated from the open items with the "
+        f"programmes' own thresholds ({_signal_thresholds()}), as `services/monitoring/rules/many_groups.py` "
+        "decides it; its group symptoms become items of the facilitator's incident (inhibition).",
         "- Routing: the generated registry's kabupaten supervisor of the group's region, then provinsi, then "
         "nasional, as `services/notifications/routing.py` routes. Quiet hours are not applied (they move "
         "messages in time, not their number).",
