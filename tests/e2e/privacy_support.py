@@ -23,8 +23,9 @@ from shared.privacy import NIK_SHAPED
 
 SIXTEEN_DIGITS = re.compile(rb"(?<![0-9])[0-9]{16}(?![0-9])")
 # A 16-digit number standing on its own: a run of digits inside a hexadecimal id (a derived deviation
-# or alert id) is not a number anyone sent.
-SIXTEEN_DIGIT_WORD = re.compile(rb"(?<![0-9A-Za-z])[0-9]{16}(?![0-9A-Za-z])")
+# or alert id) is not a number anyone sent, nor are the decimals of a fraction (8/15 is
+# 0.5333333333333333: sixteen digits after the point).
+SIXTEEN_DIGIT_WORD = re.compile(rb"(?<![0-9A-Za-z])(?<![0-9]\.)[0-9]{16}(?![0-9A-Za-z])")
 
 Request = tuple[str, str, Any]
 
