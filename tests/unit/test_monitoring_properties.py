@@ -207,10 +207,13 @@ def quarters(draw: st.DrawFn, group_id: str = "G-1") -> Quarter:
             activity(f"A-{index}", due_on, baseline=0 if measured else None, target=10 if measured else None)
         )
     if planned:
-        facts.append(At(plan_for(group_id, planned), QUARTER_START + timedelta(hours=1)))
+        agreed = QUARTER_START + timedelta(hours=1)
+        facts.append(At(plan_for(group_id, planned), agreed))
         for n in range(draw(st.integers(0, 4), label="progress reports")):
             chosen = draw(st.sampled_from(planned))
-            received = moment(draw(hours))
+            # Progress is reported on an agreed plan's activity (the meetings API refuses it before),
+            # and both travel on the group's partition of `plans.events`, in order.
+            received = max(moment(draw(hours)), agreed + timedelta(minutes=1))
             facts.append(
                 progress_for(
                     group_id,
