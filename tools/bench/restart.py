@@ -44,6 +44,7 @@ from services.monitoring.app import create_app
 from services.monitoring.programmes import load_programmes, programme_config
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
+from services.monitoring.stored_state import encode_state
 from shared import serde, topics
 from shared.faust_app import ensure_changelog_topics
 from shared.logs import configure_logging
@@ -197,7 +198,8 @@ def measure_store(
     def encoded() -> Iterator[tuple[bytes, bytes, int]]:
         for group_id, partition, state in copies(states, groups, settings.partitions):
             key = app.serializers.dumps_key(table.key_type, group_id, serializer=table.key_serializer)
-            value = app.serializers.dumps_value(table.value_type, state.to_json(), serializer=table.value_serializer)
+            stored = encode_state(state)  # what the worker's agent writes into its table
+            value = app.serializers.dumps_value(table.value_type, stored, serializer=table.value_serializer)
             assert key is not None
             assert value is not None
             yield key, value, partition
@@ -310,7 +312,7 @@ def render(results: list[RestartResult], shape: Shape, repeats: int, headline: s
         "- The restart after `kill -9` includes the session timeout (10 s) in which the dead member still "
         "holds its partitions, and the rebalance after it.",
         "- `memory://` keeps nothing on disk: a restart reads the whole changelog again and costs what a new "
-        "machine costs, and every state is held in memory as Python objects. `rocksdb://` keeps the tables "
+        "machine costs, and every state is held in memory (as its stored bytes). `rocksdb://` keeps the tables "
         "on disk under the worker's data directory: a restart on the same disk reads only the changelog "
         "written since its last commit, and memory holds RocksDB's caches, not the states.",
         "- The changelog is compacted: one record per group once the broker has cleaned it.",
