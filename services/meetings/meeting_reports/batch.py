@@ -1,6 +1,7 @@
 """Offline batch sync: each report succeeds or fails on its own, and the device's sync watermark
 (`synced_through`) is stored and published as `meetings.device_synced.v1` for each of the
-facilitator's groups, so monitoring can tell a missed meeting from a phone that has not synced."""
+facilitator's groups, so monitoring can tell a missed meeting from a phone that has not synced. The
+event also carries how many items stay on the phone (`pending_count`), for the supervisors' console."""
 
 from __future__ import annotations
 
