@@ -123,7 +123,9 @@ SAMPLES: dict[type[EventData], EventData] = {
         due_at=datetime(2026, 11, 10, 16, 59, 59, tzinfo=UTC),
         time_zone="Asia/Jakarta",
     ),
-    DeviceSynced: DeviceSynced(**GROUP, facilitator_id="F-001", device_id="dev-1", synced_through=AT, received_at=AT),
+    DeviceSynced: DeviceSynced(
+        **GROUP, facilitator_id="F-001", device_id="dev-1", synced_through=AT, received_at=AT, pending_count=3
+    ),
     PlanAgreed: PlanAgreed(**_PLAN),
     PlanRevised: PlanRevised(**_PLAN, changes=({"activity_id": "A-1", "change": "modified", "fields": ("due_on",)},)),
     ActivityProgressed: ActivityProgressed(

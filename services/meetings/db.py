@@ -175,6 +175,8 @@ device_syncs = Table(
     Column("facilitator_id", String(80), nullable=False),
     Column("synced_through", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    # Items still on the device after its latest sync (null: the field app did not say).
+    Column("pending_count", Integer, nullable=True),
 )
 
 open_deviations = Table(

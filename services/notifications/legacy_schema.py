@@ -95,6 +95,10 @@ def _v5(connection: Connection) -> None:
     item_feedback.create(connection, checkfirst=True)
 
 
+# Columns added by Alembic revisions after 0001 (which is schema v6).
+_AFTER_V6_COLUMNS = frozenset({"pending_count"})
+
+
 def _v6(connection: Connection) -> None:
     """Snooze and close on incidents; the facilitators' device syncs and meeting attendance (the
     console's data freshness and attendance trend)."""
@@ -103,7 +107,9 @@ def _v6(connection: Connection) -> None:
         if name not in present:
             column_type = incidents.c[name].type.compile(dialect=connection.dialect)
             connection.execute(text(f"ALTER TABLE incidents ADD COLUMN {name} {column_type}"))
-    device_syncs.create(connection, checkfirst=True)
+    # The v6 columns only: later ones come with their Alembic revisions, as on any v6 store.
+    v6_syncs = [column._copy() for column in device_syncs.columns if column.name not in _AFTER_V6_COLUMNS]
+    Table("device_syncs", MetaData(), *v6_syncs).create(connection, checkfirst=True)
     meeting_attendance.create(connection, checkfirst=True)
 
 

@@ -51,8 +51,9 @@ def project_registry(connection: Connection, fact: EventData) -> bool:
 
 
 def project_field_activity(connection: Connection, fact: EventData) -> bool:
-    """What the console shows beside an incident: each device's last sync (the facilitator's data
-    freshness) and each meeting's attendance (the group's trend). True if it changed anything."""
+    """What the console shows beside an incident: each device's last sync and the items still on it
+    (the facilitator's data freshness) and each meeting's attendance (the group's trend). True if it
+    changed anything."""
     if isinstance(fact, DeviceSynced):
         table = store.device_syncs
         row = connection.execute(
@@ -64,6 +65,8 @@ def project_field_activity(connection: Connection, fact: EventData) -> bool:
             "facilitator_id": fact.facilitator_id,
             "synced_through": fact.synced_through,
             "received_at": fact.received_at,
+            # The latest sync's count replaces any earlier one; `None` (the app did not say) too.
+            "pending_count": fact.pending_count,
         }
         _merge(connection, table, "device_id", fact.device_id, values)
         return True

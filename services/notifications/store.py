@@ -218,6 +218,8 @@ device_syncs = Table(
     Column("facilitator_id", String(80), nullable=False, index=True),
     Column("synced_through", UtcDateTime(), nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
+    # Revision 0002: items still on the device after its latest sync (null: the field app did not say).
+    Column("pending_count", Integer, nullable=True),
 )
 meeting_attendance = Table(
     "meeting_attendance",

@@ -288,6 +288,11 @@ class FreshnessOut(BaseModel):
     last_sync_at: datetime | None
     synced_through: datetime | None
     devices: int
+    pending_count: int | None = Field(
+        default=None,
+        description="Items still waiting on the facilitator's phones after their latest syncs (`null`: "
+        "the field app did not say).",
+    )
 
 
 class IncidentOut(BaseModel):
@@ -469,7 +474,7 @@ def _with_texts(connection: Any, row: Any, reader: str) -> dict[str, Any]:
         "items": items,
         "facilitator": lead.get("facilitator"),
         "reason": lead.get("message"),
-        "freshness": fresh or {"last_sync_at": None, "synced_through": None, "devices": 0},
+        "freshness": fresh or {"last_sync_at": None, "synced_through": None, "devices": 0, "pending_count": None},
         "attendance": trend,
     }
 
@@ -606,6 +611,7 @@ class OverviewRow(BaseModel):
     compliance: float | None
     attention: int
     last_sync_at: datetime | None = None
+    pending_count: int | None = None  # items still waiting on a facilitator's phones (null: not said)
     attendance: list[float] = []
 
 
@@ -690,7 +696,8 @@ def _overview_row(row: work_queue.Row, fresh: dict[str, Any], trends: dict[str, 
     return OverviewRow(
         kind=row.kind, id=row.id, name=row.name, groups=row.groups, reporting=row.reporting,
         compliance=row.compliance, attention=row.attention,
-        last_sync_at=(fresh.get(row.id) or {}).get("last_sync_at"), attendance=trends.get(row.id, []),
+        last_sync_at=(fresh.get(row.id) or {}).get("last_sync_at"),
+        pending_count=(fresh.get(row.id) or {}).get("pending_count"), attendance=trends.get(row.id, []),
     )  # fmt: skip
 
 

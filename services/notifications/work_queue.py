@@ -156,23 +156,47 @@ def names_for(connection: Connection, keys: Iterable[tuple[RowKind, str]]) -> di
 
 
 def freshness(connection: Connection, facilitator_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Per facilitator: when their devices last synced, and how many devices they use."""
+    """Per facilitator: when their devices last synced, how many devices they use, and how many items
+    are still waiting on them (`pending_count`)."""
     table = store.device_syncs
     found: dict[str, dict[str, Any]] = {}
     ids = sorted(set(facilitator_ids))
     if not ids:
         return found
-    for row in connection.execute(
-        select(table.c.facilitator_id, table.c.received_at, table.c.synced_through).where(
+    rows = connection.execute(
+        select(table.c.facilitator_id, table.c.received_at, table.c.synced_through, table.c.pending_count).where(
             table.c.facilitator_id.in_(ids)
         )
-    ):
-        known = found.setdefault(row.facilitator_id, {"last_sync_at": None, "synced_through": None, "devices": 0})
-        known["devices"] += 1
-        if known["last_sync_at"] is None or row.received_at > known["last_sync_at"]:
-            known["last_sync_at"] = row.received_at
-            known["synced_through"] = row.synced_through
+    )
+    by_facilitator: dict[str, list[DeviceSync]] = {}
+    for row in rows:
+        sync = DeviceSync(row.received_at, row.synced_through, row.pending_count)
+        by_facilitator.setdefault(row.facilitator_id, []).append(sync)
+    for facilitator_id, syncs in by_facilitator.items():
+        latest = max(syncs, key=lambda sync: sync.received_at)
+        found[facilitator_id] = {
+            "last_sync_at": latest.received_at,
+            "synced_through": latest.synced_through,
+            "devices": len(syncs),
+            "pending_count": pending_on_devices(syncs),
+        }
     return found
+
+
+@dataclass(frozen=True)
+class DeviceSync:
+    """One device's latest sync as the console reads it."""
+
+    received_at: datetime
+    synced_through: datetime
+    pending_count: int | None
+
+
+def pending_on_devices(syncs: Iterable[DeviceSync]) -> int | None:
+    """Items still waiting on a facilitator's phones: the sum over the devices that said, each by its
+    latest sync; `None` when none of them said (an older field app), which the console leaves unsaid."""
+    counts = [sync.pending_count for sync in syncs if sync.pending_count is not None]
+    return sum(counts) if counts else None
 
 
 def attendance_trend(connection: Connection, group_ids: Iterable[str]) -> dict[str, list[float]]:

@@ -90,3 +90,10 @@ class DeviceSynced(GroupKeyed):
     device_id: str = Field(min_length=1, max_length=120, description="The device that synced.")
     synced_through: UtcDatetime = Field(description="Everything recorded on the device up to here is on the server.")
     received_at: UtcDatetime = Field(description="Server receipt time of the sync.")
+    pending_count: int | None = Field(
+        default=None,
+        ge=0,
+        description="Items (meetings, progress, ratings) still on the device after this sync: waiting to "
+        "be sent or rejected and waiting to be corrected. `null` when the field app did not say (older "
+        "versions); the latest sync's count replaces any earlier one.",
+    )

@@ -9,7 +9,7 @@ import pytest
 
 from shared import serde
 from shared.envelope import Envelope
-from shared.events import MeetingRecorded
+from shared.events import DeviceSynced, MeetingRecorded
 from tests.samples import AT, SAMPLES
 
 pytestmark = pytest.mark.contract
@@ -70,3 +70,18 @@ def test_envelope_refuses_naive_times_and_writes_utc() -> None:
     document = orjson.loads(_valid_raw())
     assert document["time"].endswith("Z")
     assert document["subject"] == SAMPLES[MeetingRecorded].kafka_key()
+
+
+def test_a_device_sync_from_before_pending_counts_still_reads() -> None:
+    # Records written before `pending_count` existed have no such field: they read as "not said".
+    document = orjson.loads(serde.encode(serde.envelope_for(SAMPLES[DeviceSynced], source="/pantau/test", time=AT)))
+    assert document["data"]["pending_count"] == 3
+    del document["data"]["pending_count"]
+    old = serde.decode(orjson.dumps(document)).event
+    assert isinstance(old, DeviceSynced)
+    assert old.pending_count is None
+    document["data"]["pending_count"] = -1
+    with pytest.raises(serde.DecodeError) as caught:
+        serde.decode(orjson.dumps(document))
+    assert caught.value.reason == "invalid_data"
+    assert "pending_count" in caught.value.detail

@@ -78,6 +78,7 @@ def field_history() -> list[EventData]:
             device_id="hp-siti",
             synced_through=synced,
             received_at=synced,
+            pending_count=3,  # three records still waiting on Siti's phone after that sync
         )
     )
     return events

@@ -141,7 +141,7 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         assert "Peringatan" in text
         assert "tanpa pendamping Siti Rahmawati" in text
         # Beside the reason: the facilitator's data freshness and the group's attendance trend, in words.
-        assert "HP pendamping terakhir sinkron 18 November 2026, 16.00 WIB (kemarin)" in text
+        assert "HP pendamping terakhir sinkron 18 November 2026, 16.00 WIB (kemarin) · 3 catatan masih di HP" in text
         assert "Kehadiran Kelompok Mawar, pertemuan terakhir: 100% → 67% → 67% → 33% (menurun)" in text
         for raw in ("warning", "meeting.", "open", "pending", "kabupaten\n", "T0", "Z"):
             assert raw not in text, f"raw value {raw!r} on the page: {text}"
@@ -150,6 +150,7 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         assert "Indonesia › Lampung › Kota Bandar Lampung" in drill
         assert "1 kelompok · 1 melaporkan pertemuan dalam 35 hari terakhir (100%) · 1 perlu perhatian" in drill
         assert "Siti Rahmawati" in drill
+        assert "3 catatan masih di HP" in page.locator("#drill tr[data-id='PDP-0001']").inner_text()
         page.screenshot(path=str(shots / "work-queue-id.png"), full_page=True)
 
         row.locator(f"li[data-deviation-id='{low.deviation_id}'] button.useful").click()
@@ -210,7 +211,10 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         page.select_option("#language", "en")
         page.wait_for_selector("#queue-title:text('Needs attention')")
         assert "put aside until 23 November 2026, 10:00 WIB" in page.locator("#snoozed").inner_text()
-        assert "Facilitator's phone last synced 18 November 2026, 16:00 WIB (yesterday)" in page.inner_text("#snoozed")
+        assert (
+            "Facilitator's phone last synced 18 November 2026, 16:00 WIB (yesterday) · 3 records still on the phone"
+            in page.inner_text("#snoozed")
+        )
         assert "Needs attention" in page.inner_text("main")
         assert "Severity" in page.inner_text("header")
         page.screenshot(path=str(shots / "work-queue-en-put-aside.png"), full_page=True)

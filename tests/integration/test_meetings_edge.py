@@ -15,6 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from shared import serde
+from shared.events import DeviceSynced
 from tests.integration.edge_support import ADMIN, NOW, PDP_1, PDP_2, meeting, registry_client
 
 pytestmark = pytest.mark.integration
@@ -348,3 +350,68 @@ def test_a_nik_in_a_batch_item_rejects_that_item_only(client: TestClient) -> Non
     assert results[1]["report_id"] is None
     assert NIK not in response.text
     assert stored_reports(client) == {"r-3"}
+
+
+# ---------- what stays on the phone ----------
+
+
+def device_row(client: TestClient, device_id: str) -> Any:
+    with client.app.state.context.engine.connect() as connection:  # type: ignore[attr-defined]
+        return connection.execute(
+            text("SELECT pending_count, received_at FROM device_syncs WHERE device_id = :d"), {"d": device_id}
+        ).first()
+
+
+def synced_events(client: TestClient) -> list[DeviceSynced]:
+    with client.app.state.context.engine.connect() as connection:  # type: ignore[attr-defined]
+        values = connection.execute(text("SELECT message_value FROM outbox ORDER BY id")).scalars().all()
+    events = [serde.decode(bytes(value)).event for value in values]
+    return [event for event in events if isinstance(event, DeviceSynced)]
+
+
+def test_the_pending_count_is_kept_with_the_sync_and_carried_on_the_event(client: TestClient) -> None:
+    body = {"device_id": "hp-1", "synced_through": NOW.isoformat(), "pending_count": 2, "reports": [meeting("r-1")]}
+    answer = client.post("/api/v1/meetings/batch", json=body, headers=PDP_1).json()
+    assert answer["pending_count"] == 2
+    assert device_row(client, "hp-1").pending_count == 2
+    assert [(event.group_id, event.pending_count) for event in synced_events(client)] == [("KLP-1", 2)]
+
+    # This batch's rejected report stays on the phone too: the count the supervisors see includes it.
+    # The watermark cannot move (the same claim), yet the new count is still told.
+    body = {**body, "pending_count": 0, "reports": [meeting("r-2", led_by="nobody")]}
+    answer = client.post("/api/v1/meetings/batch", json=body, headers=PDP_1).json()
+    assert answer["watermark_advanced"] is False
+    assert answer["pending_count"] == 1
+    assert device_row(client, "hp-1").pending_count == 1
+    assert [event.pending_count for event in synced_events(client)] == [2, 1]
+    assert synced_events(client)[-1].synced_through == synced_events(client)[0].synced_through
+
+    # The same count again with nothing new to claim tells nobody twice.
+    client.post("/api/v1/meetings/batch", json=body, headers=PDP_1)
+    assert len(synced_events(client)) == 2
+
+
+def test_a_sync_that_does_not_say_keeps_no_count(client: TestClient) -> None:
+    # An older field app sends no count: "unknown", never a count of its rejections alone.
+    answer = batch(client, [meeting("r-1"), meeting("r-2", led_by="nobody", days_ago=1)]).json()
+    assert answer["pending_count"] is None
+    assert device_row(client, "hp-1").pending_count is None
+    assert [event.pending_count for event in synced_events(client)] == [None]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [-1, 1.5, "3", True, None, 1_000_001],
+    ids=["negative", "fraction", "text", "boolean", "null", "implausible"],
+)
+def test_an_invalid_pending_count_is_a_problem_naming_the_field(client: TestClient, value: Any) -> None:
+    body = {"device_id": "hp-1", "synced_through": NOW.isoformat(), "pending_count": value, "reports": [meeting("r-1")]}
+    response = client.post("/api/v1/meetings/batch", json=body, headers=PDP_1)
+    if value is None:  # `null` is the same as leaving it out
+        assert response.status_code == 200, response.text
+        return
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [error["field"] for error in response.json()["errors"]] == ["pending_count"]
+    assert stored_reports(client) == set()
+    assert device_row(client, "hp-1") is None

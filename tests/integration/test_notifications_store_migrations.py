@@ -33,7 +33,7 @@ def _expected() -> dict[str, set[str]]:
 def test_a_new_store_is_made_by_the_alembic_revisions(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new.db'}"
     engine = store.build_engine(url)
-    assert store.migrate(engine) == "0001"  # again: nothing to do
+    assert store.migrate(engine) == "0002"  # again: nothing to do
     engine.dispose()
     found = _columns(url)
     assert "schema_version" not in found
@@ -65,7 +65,7 @@ def test_a_store_from_the_first_version_is_upgraded_in_place_and_stamped(tmp_pat
         assert row["detected_at"] == datetime(2026, 11, 10, 2, 0, tzinfo=UTC)  # read back with its offset
         versions = set(connection.execute(select(legacy_schema.schema_version.c.version)).scalars())
         assert versions == {1, 2, 3, 4, 5, 6}
-    assert store.migrate(engine) == "0001"
+    assert store.migrate(engine) == "0002"
     engine.dispose()
     found = _columns(url)
     for name, columns in _expected().items():

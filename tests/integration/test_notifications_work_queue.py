@@ -85,6 +85,31 @@ def _meeting(report_id: str, started_at: datetime, present: int, members: int = 
     )  # fmt: skip
 
 
+def test_the_latest_sync_of_each_device_says_what_is_still_on_the_phones(world: Store) -> None:
+    first = DeviceSynced(
+        group_id="KLP-WITA", facilitator_id="PDP-0007", device_id="hp-andi",
+        synced_through=MORNING_WITA - DAY, received_at=MORNING_WITA - DAY + MINUTE, pending_count=5,
+    )  # fmt: skip
+    later = first.model_copy(update={"received_at": MORNING_WITA - HOUR, "pending_count": 3})
+    tablet = first.model_copy(update={"device_id": "tab-andi", "pending_count": 1})
+    old_app = first.model_copy(update={"device_id": "hp-lama", "pending_count": None})
+    with world.engine.begin() as connection:
+        for fact in (first, later, tablet, old_app):
+            assert projection.project_field_activity(connection, fact)
+        assert not projection.project_field_activity(connection, first)  # read late: the count stays 3
+    with world.engine.connect() as connection:
+        fresh = work_queue.freshness(connection, ["PDP-0007"])["PDP-0007"]
+    assert fresh["devices"] == 3
+    assert fresh["pending_count"] == 4  # 3 on the phone, 1 on the tablet; the old app said nothing
+    assert fresh["last_sync_at"] == MORNING_WITA - HOUR
+
+    emptied = later.model_copy(update={"received_at": MORNING_WITA, "pending_count": 0})
+    with world.engine.begin() as connection:
+        assert projection.project_field_activity(connection, emptied)
+    with world.engine.connect() as connection:
+        assert work_queue.freshness(connection, ["PDP-0007"])["PDP-0007"]["pending_count"] == 1
+
+
 def test_syncs_and_meetings_give_freshness_trend_and_compliance(world: Store) -> None:
     late = DeviceSynced(
         group_id="KLP-WITA", facilitator_id="PDP-0007", device_id="hp-andi",
@@ -105,6 +130,7 @@ def test_syncs_and_meetings_give_freshness_trend_and_compliance(world: Store) ->
                 "last_sync_at": MORNING_WITA - DAY + MINUTE,
                 "synced_through": MORNING_WITA - DAY,
                 "devices": 1,
+                "pending_count": None,  # this sync did not say
             }
         }
         assert work_queue.attendance_trend(connection, ["KLP-WITA"]) == {"KLP-WITA": [0.8, 0.6, 0.5, 0.4]}

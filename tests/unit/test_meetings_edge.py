@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from services.meetings.edge import FiniteFloat, MemberRefIn, PlausibleInstant, nik_fields
-from services.meetings.meeting_reports.batch import earliest_time_of, truthful_watermark
+from services.meetings.meeting_reports.batch import earliest_time_of, pending_after, truthful_watermark
 from shared.events.base import MemberRef, UtcDatetime
 
 NIK = "1871015501800002"
@@ -110,3 +110,12 @@ def test_every_instant_the_api_accepts_the_event_accepts(moment: datetime) -> No
 )
 def test_nik_fields_names_where_a_nik_may_not_be(document: Any, fields: list[str]) -> None:
     assert list(nik_fields(document)) == fields
+
+
+@pytest.mark.parametrize(
+    ("reported", "rejected", "expected"),
+    [(None, 0, None), (None, 2, None), (0, 0, 0), (4, 0, 4), (0, 2, 2), (4, 2, 6)],
+)
+def test_what_stays_on_the_phone_after_a_batch(reported: int | None, rejected: int, expected: int | None) -> None:
+    # The device counts what it holds besides the batch; the batch's own rejected reports stay too.
+    assert pending_after(reported, rejected=rejected) == expected

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from services.notifications.work_queue import Group, Row, child_key, summarise
+from services.notifications.work_queue import DeviceSync, Group, Row, child_key, pending_on_devices, summarise
 
 pytestmark = pytest.mark.unit
 
@@ -55,3 +57,24 @@ def test_a_facilitators_rows_are_their_groups_and_unknown_names_fall_back_to_ids
 def test_no_groups_no_rows_and_no_compliance() -> None:
     assert summarise("nasional", [], reporting=set(), attention=set(), names={}) == []
     assert Row("region", "18", "Lampung", 0, 0, 0).compliance is None
+
+
+AT = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ([], None),
+        ([None], None),
+        ([None, None], None),
+        ([0], 0),
+        ([3, None], 3),
+        ([3, 1, None, 0], 4),
+    ],
+    ids=["no device", "not said", "none said", "nothing waiting", "one said", "summed over devices"],
+)
+def test_items_on_the_phones_are_summed_over_the_devices_that_said(
+    counts: list[int | None], expected: int | None
+) -> None:
+    assert pending_on_devices([DeviceSync(AT, AT, count) for count in counts]) == expected

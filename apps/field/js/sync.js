@@ -27,6 +27,14 @@ export function syncedThrough(later, now) {
   return new Date(until).toISOString();
 }
 
+// How many items stay on the device besides this chunk (later chunks, items rejected and waiting
+// to be corrected, progress and ratings not sent yet): the batch's `pending_count`. The server adds
+// this chunk's rejected reports, so the supervisors see what is still on the phone after the batch.
+export function pendingBesides(items, chunk) {
+  const sending = new Set(chunk.map((item) => item.id));
+  return pending(items).filter((item) => !sending.has(item.id)).length;
+}
+
 class Offline extends Error {}
 
 async function call(session, method, path, body) {
@@ -56,8 +64,14 @@ async function call(session, method, path, body) {
 async function sendMeetings(session, device, items, clock) {
   for (let start = 0; start < items.length || start === 0; start += CHUNK) {
     const chunk = items.slice(start, start + CHUNK);
-    const later = items.slice(start + CHUNK).concat((await allItems()).filter((i) => i.kind === "meeting" && i.state === "rejected"));
-    let body = { device_id: device, synced_through: syncedThrough(later, clock()), reports: chunk.map((item) => item.body) };
+    const stored = await allItems();
+    const later = items.slice(start + CHUNK).concat(stored.filter((i) => i.kind === "meeting" && i.state === "rejected"));
+    let body = {
+      device_id: device,
+      synced_through: syncedThrough(later, clock()),
+      pending_count: pendingBesides(stored, chunk),
+      reports: chunk.map((item) => item.body),
+    };
     let answer = await call(session, "POST", "/api/v1/meetings/batch", body);
     const future = answer.status === 422 && (answer.body.errors || []).some((e) => e.field === "synced_through");
     if (future && answer.date) {

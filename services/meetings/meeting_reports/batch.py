@@ -1,6 +1,7 @@
 """Offline batch sync: each report succeeds or fails on its own, and the device's sync watermark
 (`synced_through`) is stored and published as `meetings.device_synced.v1` for each of the
-facilitator's groups, so monitoring can tell a missed meeting from a phone that has not synced."""
+facilitator's groups, so monitoring can tell a missed meeting from a phone that has not synced. The
+event also carries how many items stay on the phone (`pending_count`), for the supervisors' console."""
 
 from __future__ import annotations
 
@@ -63,22 +64,29 @@ def record_batch(
             moment = earliest_time_of(raw)
             held_back = moment if held_back is None else min(held_back, moment)
 
-    claim = truthful_watermark(body.synced_through, held_back)
-    advanced = claim is not None and _advance_watermark(
-        connection, body=body, claim=claim, owner=owner, settings=settings, now=now
-    )
     counts = {
         outcome: sum(1 for item in results if item.outcome == outcome)
         for outcome in ("created", "duplicate", "rejected")
     }
+    pending = pending_after(body.pending_count, rejected=counts["rejected"])
+    claim = truthful_watermark(body.synced_through, held_back)
+    advanced = _store_sync(connection, body=body, claim=claim, pending=pending, owner=owner, settings=settings, now=now)
     return BatchResult(
         device_id=body.device_id,
         synced_through=body.synced_through,
         watermark_through=_stored_watermark(connection, body.device_id),
         watermark_advanced=advanced,
+        pending_count=pending,
         counts=counts,
         results=results,
     )
+
+
+def pending_after(reported: int | None, *, rejected: int) -> int | None:
+    """Items still on the device after this sync: those it holds besides this batch (as it reports
+    them) and this batch's rejected reports, which stay on the phone to be corrected. `None` when the
+    device does not say (an older field app): a count of rejections alone would look like the truth."""
+    return None if reported is None else reported + rejected
 
 
 # A rejected item whose time cannot be read could be from any moment: nothing can be claimed past it.
@@ -235,22 +243,57 @@ def _stored_watermark(connection: Connection, device_id: str) -> datetime | None
     return None if row is None else _as_utc(row.synced_through)
 
 
-def _advance_watermark(
-    connection: Connection, *, body: BatchIn, claim: datetime, owner: str, settings: MeetingsSettings, now: datetime
+def _store_sync(
+    connection: Connection,
+    *,
+    body: BatchIn,
+    claim: datetime | None,
+    pending: int | None,
+    owner: str,
+    settings: MeetingsSettings,
+    now: datetime,
 ) -> bool:
-    """Move the device's watermark forward (never back) and tell every group of its facilitator."""
+    """Move the device's watermark forward (never back), keep its pending count, and tell every group
+    of its facilitator. A sync that cannot move the watermark but changes a count the device reported
+    is still told (with the watermark as it stands), so the supervisors' count never lags behind the
+    phone's. True if the watermark moved."""
+    table = db.device_syncs
     current = connection.execute(
-        select(db.device_syncs.c.synced_through).where(db.device_syncs.c.device_id == body.device_id)
+        select(table.c.synced_through, table.c.pending_count).where(table.c.device_id == body.device_id)
     ).first()
-    if current is not None and _as_utc(current.synced_through) >= claim:
-        return False
-    values = {"facilitator_id": owner, "synced_through": claim, "received_at": now}
-    if current is None:
-        connection.execute(insert(db.device_syncs).values(device_id=body.device_id, **values))
-    else:
-        connection.execute(
-            update(db.device_syncs).where(db.device_syncs.c.device_id == body.device_id).values(**values)
+    if claim is not None and (current is None or _as_utc(current.synced_through) < claim):
+        values = {"facilitator_id": owner, "synced_through": claim, "received_at": now, "pending_count": pending}
+        if current is None:
+            connection.execute(insert(table).values(device_id=body.device_id, **values))
+        else:
+            connection.execute(update(table).where(table.c.device_id == body.device_id).values(**values))
+        _tell_groups(
+            connection, body=body, synced_through=claim, pending=pending, owner=owner, settings=settings, now=now
         )
+        return True
+    if current is None or pending is None or current.pending_count == pending:
+        return False
+    connection.execute(
+        update(table).where(table.c.device_id == body.device_id).values(pending_count=pending, received_at=now)
+    )
+    synced_through = _as_utc(current.synced_through)
+    _tell_groups(
+        connection, body=body, synced_through=synced_through, pending=pending, owner=owner, settings=settings, now=now
+    )
+    return False
+
+
+def _tell_groups(
+    connection: Connection,
+    *,
+    body: BatchIn,
+    synced_through: datetime,
+    pending: int | None,
+    owner: str,
+    settings: MeetingsSettings,
+    now: datetime,
+) -> None:
+    """`meetings.device_synced.v1` for every group of the device's facilitator, through the outbox."""
     group_ids = connection.execute(select(db.groups.c.id).where(db.groups.c.facilitator_id == owner)).scalars().all()
     envelopes = [
         serde.envelope_for(
@@ -258,8 +301,9 @@ def _advance_watermark(
                 group_id=group_id,
                 facilitator_id=owner,
                 device_id=body.device_id,
-                synced_through=claim,
+                synced_through=synced_through,
                 received_at=now,
+                pending_count=pending,
             ),
             source=settings.source,
             time=now,
@@ -268,4 +312,3 @@ def _advance_watermark(
         for group_id in sorted(group_ids)
     ]
     outbox.append(connection, envelopes, kafka=settings.kafka, topic=topics.MEETINGS_EVENTS)
-    return True

@@ -62,6 +62,15 @@ class BatchIn(BaseModel):
     facilitator_id: str | None = Field(
         default=None, pattern=ID_PATTERN, description="Device owner; taken from the token for facilitators."
     )
+    pending_count: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        strict=True,
+        description="Items the device still holds besides this batch's reports (waiting for a later batch, "
+        "or rejected earlier and waiting to be corrected). The server adds this batch's rejected reports "
+        "and keeps the sum as the device's pending count. Absent: the device does not say.",
+    )
     # Items stay untyped here so one malformed item (a `null`, a string, a bad field) is that
     # item's `rejected` result, never a refusal of the whole batch.
     reports: list[Any] = Field(
@@ -93,5 +102,10 @@ class BatchResult(BaseModel):
         "no readable time); never moved back. `null` while the device has no watermark.",
     )
     watermark_advanced: bool
+    pending_count: int | None = Field(
+        default=None,
+        description="Items still on the device after this sync as the server keeps them: the device's "
+        "`pending_count` plus this batch's rejected reports; `null` when the device did not say.",
+    )
     counts: dict[str, int]
     results: list[BatchItem]

@@ -130,6 +130,13 @@ def stored_meetings(database: Path, device_id: str) -> list[dict[str, Any]]:
     return found
 
 
+def stored_pending_count(database: Path, device_id: str) -> int | None:
+    """What the server keeps as still waiting on one device after its latest sync."""
+    with sqlite3.connect(database) as connection:
+        row = connection.execute("SELECT pending_count FROM device_syncs WHERE device_id = ?", (device_id,)).fetchone()
+    return None if row is None else row[0]
+
+
 # 600 meetings written straight into the device's queue (the form would take minutes).
 BULK_JS = """async ({ group, members, count }) => {
   const device = await new Promise((resolve) => {

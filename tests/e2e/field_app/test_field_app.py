@@ -22,6 +22,7 @@ from tests.e2e.field_app.support import (
     incident_message_with,
     record_meeting,
     stored_meetings,
+    stored_pending_count,
     wait_for,
     waiting_count,
 )
@@ -166,6 +167,9 @@ def test_a_rejected_item_names_its_field_is_corrected_and_syncs(phone: Any, fiel
     problem.wait_for()
     assert problem.get_attribute("data-field") == "topic"
     assert problem.inner_text() == "Topik: tidak boleh berisi NIK (16 angka). Hapus nomornya."
+    # The refused report stays on the phone: the server counts it as still waiting there.
+    device = device_items(page)["device"]
+    wait_for(lambda: stored_pending_count(field_world.database, device) == 1, 30, "the pending count")
     page.locator(".item[data-state=rejected] a.button.primary").click()
     form = page.locator("form.meeting-form")
     form.wait_for()
@@ -176,23 +180,31 @@ def test_a_rejected_item_names_its_field_is_corrected_and_syncs(phone: Any, fiel
     state = device_items(page)
     rows = stored_meetings(field_world.database, state["device"])
     assert [(row["report_id"], row["topic"]) for row in rows] == [(state["items"][0]["id"], "Kunjungan rumah KPM")]
+    wait_for(lambda: stored_pending_count(field_world.database, device) == 0, 30, "the emptied count")
 
 
 def test_six_hundred_waiting_items_sync_in_chunks_of_at_most_500(phone: Any, field_world: FieldWorld) -> None:
     page = phone
     sizes: list[int] = []
+    pending: list[int] = []
 
     def watch(request: Any) -> None:
         if request.url.endswith("/api/v1/meetings/batch"):
-            sizes.append(len(json.loads(request.post_data)["reports"]))
+            body = json.loads(request.post_data)
+            sizes.append(len(body["reports"]))
+            if body["reports"]:
+                pending.append(body["pending_count"])
 
     page.context.on("requestfinished", watch)  # answered requests: a failed try is sent again, rightly
     page.evaluate(BULK_JS, {"group": MELATI, "members": [ref for ref, _ in MELATI_MEMBERS], "count": 600})
     page.evaluate("pantauSync()")
     _all_sent(page, timeout=90)
     assert [size for size in sizes if size] == [500, 100]
+    # Each batch says what stays on the phone besides it: the second chunk while the first is sent.
+    assert pending == [100, 0]
     device = device_items(page)["device"]
     assert len(stored_meetings(field_world.database, device)) == 600
+    assert stored_pending_count(field_world.database, device) == 0
 
 
 def test_the_groups_sealed_rating_cannot_be_read_back_on_the_phone(phone: Any, field_world: FieldWorld) -> None:
