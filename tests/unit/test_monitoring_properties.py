@@ -397,27 +397,3 @@ def test_progress_moves_the_wake_up_its_fold_does_not_compute(status: str) -> No
     state, _ = step_once(state, progress("pr-1", "A-1", reported, status=status, value=9.0), PKH)
     assert state.wake_at == engine.next_wake(state, reported, PKH, group_id=GROUP)
     assert state.wake_at != before
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(quarter=quarters(), data=st.data())
-def test_remembered_plan_times_decide_exactly_as_a_state_read_back_fresh(quarter: Quarter, data: st.DataObject) -> None:
-    # The plan rules keep derived instants beside the state (skipping activities a record cannot
-    # change); a state read back from the table has none. Both must decide the same, at the same
-    # instants, with the same wake-ups, whatever the arrival order and ticks.
-    extra = [Tick(at) for at in quarter.ticks]
-    steps = sorted([*quarter.facts, *extra, Tick(QUARTER_END)], key=event_time)
-    if steps:
-        moved = data.draw(st.integers(0, len(steps) - 1), label="a record read late")
-        steps.append(steps.pop(moved))  # processed at the clock of the last record: time never goes back
-    remembered = fresh = GroupState()
-    now = datetime(2025, 11, 1, tzinfo=UTC)
-    for step in steps:
-        now = max(now, event_time(step))
-        remembered, made = step_once(remembered, step, PKH, now=now, group_id=quarter.group_id)
-        fresh, expected = step_once(
-            GroupState.from_json(fresh.to_json()), step, PKH, now=now, group_id=quarter.group_id
-        )
-        assert made == expected, step
-        assert remembered == fresh
-        assert remembered.wake_at == fresh.wake_at
