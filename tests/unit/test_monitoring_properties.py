@@ -3,6 +3,7 @@ depends only on its own events, in its own order."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -397,3 +398,60 @@ def test_progress_moves_the_wake_up_its_fold_does_not_compute(status: str) -> No
     state, _ = step_once(state, progress("pr-1", "A-1", reported, status=status, value=9.0), PKH)
     assert state.wake_at == engine.next_wake(state, reported, PKH, group_id=GROUP)
     assert state.wake_at != before
+
+
+def read_back(state: GroupState) -> GroupState:
+    """The state as a restarted worker reads it from its table: stored, then decoded."""
+    return GroupState.from_json(json.loads(json.dumps(state.to_json())))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(quarter=quarters(), data=st.data())
+def test_a_state_stored_and_read_back_at_any_point_decides_as_the_one_kept_in_memory(
+    quarter: Quarter, data: st.DataObject
+) -> None:
+    """A restart: the worker reads the group's stored bytes back (no derived, unstored knowledge)
+    and goes on; every later decision is the one the worker that kept running makes."""
+    steps = [*quarter.facts, Tick(QUARTER_END)]
+    cut = data.draw(st.integers(0, len(steps)), label="restart before step")
+    kept, kept_decisions = drive(steps, group_id=quarter.group_id)
+    state, decisions = drive(steps[:cut], group_id=quarter.group_id)
+    state = read_back(state)
+    state, later = drive(steps[cut:], state=state, group_id=quarter.group_id)
+    decisions += later
+    assert triples(decisions) == triples(kept_decisions)
+    assert read_back(state) == read_back(kept)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(quarter=quarters(), data=st.data())
+def test_a_crash_reads_the_stored_state_back_and_redelivers_what_was_not_committed(
+    quarter: Quarter, data: st.DataObject
+) -> None:
+    """`kill -9` as the worker lives it: the state stored after fact `last` (its changelog write
+    reached the broker) is read back, and the facts from the last committed offset `first` on are
+    delivered again, at the worker's current time; the decisions are those of the run without it."""
+    facts = list(quarter.facts)
+    if not facts:
+        return
+    first = data.draw(st.integers(0, len(facts) - 1), label="committed up to")
+    last = data.draw(st.integers(first, len(facts) - 1), label="stored through")
+
+    def run(crash: bool) -> tuple[GroupState, list[Decision]]:
+        state, decisions = GroupState(), []
+        now = datetime(2025, 11, 1, tzinfo=UTC)
+        steps: list[Step] = [*facts, Tick(QUARTER_END)]
+        if crash:
+            steps[last + 1 : last + 1] = [*facts[first : last + 1]]
+        for index, step in enumerate(steps):
+            if crash and index == last + 1:
+                state = read_back(state)
+            now = max(now, event_time(step))
+            state, made = step_once(state, step, PKH, now=now, group_id=quarter.group_id)
+            decisions += made
+        return state, decisions
+
+    kept_state, kept = run(crash=False)
+    crashed_state, crashed = run(crash=True)
+    assert triples(crashed) == triples(kept)
+    assert crashed_state.open == kept_state.open

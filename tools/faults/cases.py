@@ -94,19 +94,20 @@ def _internal_monitoring_topics(prefix: str) -> list[str]:
 def _settle_topic(bootstrap: str, name: str, *, quiet: float = 3.0, timeout: float = 60.0) -> None:
     """Wait until a topic's end offsets stayed put for `quiet` seconds (late ticks, publications)."""
     deadline = time.monotonic() + timeout
-    last = end_offsets(bootstrap, [name])
+    last: dict[Any, int] | None = None
     since = time.monotonic()
     while time.monotonic() < deadline:
-        time.sleep(0.5)
         try:
             now = end_offsets(bootstrap, [name])
-        except Exception as exc:  # a reset link: ask again
+        except Exception as exc:  # a reset link (the first question too): ask again
             log.debug("end offsets of %s unknown: %r", name, exc)
+            time.sleep(0.5)
             continue
         if now != last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet:
             return
+        time.sleep(0.5)
 
 
 @dataclass
