@@ -272,14 +272,9 @@ def all_records(bootstrap: str, prefix: str) -> list[bytes]:
         consumer.close()
 
 
-def sixteen_digit_numbers(workdir: Path, *, bootstrap: str, prefix: str) -> list[str]:
-    """Where a 16-digit number stands on its own: any topic record, any row of any database file
-    under `workdir`, any line of its logs."""
-    found = [
-        f"topic record: {record[:120]!r}"
-        for record in all_records(bootstrap, prefix)
-        if SIXTEEN_DIGIT_WORD.search(record)
-    ]
+def database_rows(workdir: Path) -> Iterator[tuple[str, bytes]]:
+    """Every row of every table of every SQLite database under `workdir`, as one line of text
+    (`database.table` and the row's values joined by spaces)."""
     for database in workdir.rglob("*.db"):
         with sqlite3.connect(database) as connection:
             tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -288,8 +283,20 @@ def sixteen_digit_numbers(workdir: Path, *, bootstrap: str, prefix: str) -> list
                     text = " ".join(
                         value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value) for value in row
                     )
-                    if SIXTEEN_DIGIT_WORD.search(text.encode()):
-                        found.append(f"{database.name}.{table}: {text[:120]}")
+                    yield f"{database.name}.{table}", text.encode()
+
+
+def sixteen_digit_numbers(workdir: Path, *, bootstrap: str, prefix: str) -> list[str]:
+    """Where a 16-digit number stands on its own: any topic record, any row of any database file
+    under `workdir`, any line of its logs."""
+    found = [
+        f"topic record: {record[:120]!r}"
+        for record in all_records(bootstrap, prefix)
+        if SIXTEEN_DIGIT_WORD.search(record)
+    ]
+    found.extend(
+        f"{where}: {text[:120]!r}" for where, text in database_rows(workdir) if SIXTEEN_DIGIT_WORD.search(text)
+    )
     for log in workdir.rglob("*.log"):
         found.extend(
             f"{log.name}: {line[:160]!r}" for line in log.read_bytes().splitlines() if SIXTEEN_DIGIT_WORD.search(line)

@@ -4,7 +4,6 @@ refused; a NIK planted in every field of every request, whole or grouped, is fou
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +16,14 @@ import pytest
 
 from shared.auth import mint_token
 from shared.settings import AuthSettings
-from tests.e2e.privacy_support import SIXTEEN_DIGITS, all_records, planted_found, planted_requests, setup_requests
+from tests.e2e.privacy_support import (
+    SIXTEEN_DIGITS,
+    all_records,
+    database_rows,
+    planted_found,
+    planted_requests,
+    setup_requests,
+)
 from tools.stack import Stack
 from tools.webhook_receiver import WebhookReceiver
 
@@ -106,16 +112,9 @@ def test_no_national_id_on_topics_in_stores_or_logs(stack: Stack, kafka_bootstra
     for record in all_records(kafka_bootstrap, kafka_topics):
         if SIXTEEN_DIGITS.search(record) or planted_found(record, planted):
             offenders.append(f"topic record: {record[:120]!r}")
-    for database in stack.workdir.rglob("*.db"):
-        with sqlite3.connect(database) as connection:
-            tables = [row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-            for table in tables:
-                for row in connection.execute(f'SELECT * FROM "{table}"'):
-                    text = " ".join(
-                        value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value) for value in row
-                    )
-                    if SIXTEEN_DIGITS.search(text.encode()) or planted_found(text.encode(), planted):
-                        offenders.append(f"{database.name}.{table}: {text[:120]}")
+    for where, text in database_rows(stack.workdir):
+        if SIXTEEN_DIGITS.search(text) or planted_found(text, planted):
+            offenders.append(f"{where}: {text[:120]!r}")
     for log in stack.workdir.rglob("*.log"):
         for line in log.read_bytes().splitlines():
             if any(nik.encode() in line for nik in NIKS) or planted_found(line, planted):
