@@ -108,7 +108,13 @@ class Agents:
                 metrics.intake.processed.labels(SERVICE, "ticks").inc()
                 group_id = (event.key or b"").decode()
                 tick_at = datetime.fromisoformat(orjson.loads(event.value or b"{}")["at"])
-                now = tick_at if replay else self.clock.now()
+                # In replay a tick is an instant the timer saw this partition's clock reach, handed out
+                # while the batch that moved the clock there may still have been unstored. After a
+                # kill or a seek those records are read again, possibly after the tick: the tick must
+                # not judge the group past what is read now (a progress report not yet read again
+                # would look missing). Clamped, it decides nothing early; the group's wake-up instant
+                # stays, and the index hands it out again when the clock gets there.
+                now = min(tick_at, self.clock.now(partition)) if replay else self.clock.now()
             else:
                 topic = self.source_names.get(message.topic, message.topic)
                 decoded = take_in(event.value, event.key, topic=topic, metrics=metrics.intake)

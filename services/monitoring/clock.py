@@ -63,10 +63,11 @@ class RuleClock:
         self._watermarks.pop(partition, None)
 
     def restore(self, partition: int, at: datetime) -> None:
-        """A time this partition's clock had safely reached before a restart or a rebalance (the
-        latest rule clock stored in its groups' states): the watermark never starts below it.
-        Without it, a partition whose topics bring nothing new after a restart stays at the epoch
-        and its absence rules (overdue meetings and activities) never fire."""
+        """A time this partition's clock had reached before a restart or a rebalance (the latest
+        rule clock stored in its groups' states): once every source of the partition has caught up,
+        the watermark is never below it. Without it, a partition whose topics bring nothing new
+        after a restart stays at the epoch and its absence rules (overdue meetings and activities)
+        never fire. While a source still lags it does not count: see `now`."""
         if partition not in self._floors or at > self._floors[partition]:
             self._floors[partition] = at
 
@@ -75,11 +76,18 @@ class RuleClock:
             return self._wall()
         if partition is None:
             return max([*self._watermarks.values(), *self._floors.values()], default=_EPOCH)
-        return max(self._computed(partition), self._floors.get(partition, _EPOCH))
+        computed, lagging = self._computed(partition)
+        if lagging:
+            # Records still to read may be older than the floor: the states stored before a crash
+            # need not hold all of them (a batch is stored group by group, and a kill can land
+            # between two writes), so only what is read decides until every source has caught up.
+            return computed
+        return max(computed, self._floors.get(partition, _EPOCH))
 
-    def _computed(self, partition: int) -> datetime:
+    def _computed(self, partition: int) -> tuple[datetime, bool]:
+        """The partition's watermark from what was read, and whether a source still lags."""
         if not self._sources or self._caught_up is None:
-            return self._watermarks.get(partition, _EPOCH)
+            return self._watermarks.get(partition, _EPOCH), False
         lagging: list[datetime] = []
         seen: list[datetime] = []
         for topic in self._sources:
@@ -90,5 +98,5 @@ class RuleClock:
             if not self._caught_up(topic, partition, self._last_offset.get(key)):
                 lagging.append(last or _EPOCH)
         if lagging:
-            return min(lagging)
-        return max(seen, default=_EPOCH)
+            return min(lagging), True
+        return max(seen, default=_EPOCH), False

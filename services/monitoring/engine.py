@@ -199,8 +199,12 @@ def _fold(
         activity = state.activities.get(fact.activity_id)
         if activity is None:
             return Outcome(state, ()), False
-        if activity.reported_on is not None and fact.reported_on < activity.reported_on:
-            return Outcome(state, ()), False  # an older report arriving late does not undo newer progress
+        latest = activity.progress_key()
+        if latest is not None and (fact.reported_on, fact.recorded_at, fact.received_at, fact.progress_id) <= latest:
+            # An older report arriving late does not undo newer progress, and the same report read
+            # again (a redelivery after a crash) changes nothing. Reports of the same day are ordered
+            # by when the phone recorded them, then by arrival, then by id: never by reading order.
+            return Outcome(state, ()), False
         progressed = replace(
             activity,
             status=fact.status,
@@ -209,6 +213,7 @@ def _fold(
             done_received_at=activity.done_received_at or (fact.received_at if fact.status == "done" else None),
             progress_recorded_at=fact.recorded_at,
             progress_received_at=fact.received_at,
+            progress_id=fact.progress_id,
             status_before_done=activity.status if activity.status != "done" else activity.status_before_done,
         )
         state = replace(state, activities={**state.activities, fact.activity_id: progressed})

@@ -323,6 +323,27 @@ class TestActivityAtRisk:
         assert state.activities["A-1"].value == 18
         assert of_rule_kinds([MEASURED, newer, older, synced(at_share(0.9))], AT_RISK) == []
 
+    def test_a_report_of_the_same_day_read_again_does_not_undo_a_later_one(self) -> None:
+        # Found by the redelivery property: four reports of one day, all recorded in the same minute;
+        # after a crash the first ("not started") was read again and put the activity back at risk.
+        same_minute = utc(2026, 1, 20, 1)
+        first = progress("pr-0", "A-1", same_minute, status="not_started")
+        last = progress("pr-3", "A-1", same_minute, status="in_progress")
+        state, _ = drive([PLAIN, first, last, first, synced(at_share(0.9))])
+        assert state.activities["A-1"].status == "in_progress"
+        assert of_rule_kinds([PLAIN, first, last, first, synced(at_share(0.9))], AT_RISK) == []
+
+    def test_reports_of_one_day_count_in_the_order_the_phone_recorded_them(self) -> None:
+        earlier = progress_recorded(
+            "pr-b", "A-1", recorded_at=utc(2026, 1, 20, 1), received_at=utc(2026, 1, 20, 9), status="not_started"
+        )
+        later = progress_recorded(
+            "pr-a", "A-1", recorded_at=utc(2026, 1, 20, 2), received_at=utc(2026, 1, 20, 3), status="in_progress"
+        )
+        for order in ([later, earlier], [earlier, later]):
+            state, _ = drive([PLAIN, *order])
+            assert state.activities["A-1"].status == "in_progress"
+
     def test_wake_times_are_the_instants_a_decision_is_due_without_news(self) -> None:
         state, _ = drive([MEASURED, progress("pr-1", "A-1", utc(2026, 1, 20), value=14)])
         instant = START + SPAN * 0.65

@@ -7,10 +7,12 @@ activities, the devices of the group's facilitator, open deviations and recently
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from services.monitoring.rules.decisions import Severity
+
+_OLDEST = datetime.min.replace(tzinfo=UTC)
 
 RECENT_MEETINGS_KEPT = 12
 PERIODS_KEPT = 14
@@ -148,6 +150,18 @@ class ActivityState:
     progress_recorded_at: datetime | None = None  # the latest progress report's device time
     progress_received_at: datetime | None = None  # and when it reached Pantau
     status_before_done: str = "not_started"  # the last status reported before "done"
+    progress_id: str | None = None  # the latest progress report's id
+
+    def progress_key(self) -> tuple[date, datetime, datetime, str] | None:
+        """Where the latest progress report stands among the activity's reports (None: none yet)."""
+        if self.reported_on is None:
+            return None
+        return (
+            self.reported_on,
+            self.progress_recorded_at or _OLDEST,
+            self.progress_received_at or _OLDEST,
+            self.progress_id or "",
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -167,6 +181,7 @@ class ActivityState:
             "progress_recorded_at": _iso(self.progress_recorded_at),
             "progress_received_at": _iso(self.progress_received_at),
             "status_before_done": self.status_before_done,
+            "progress_id": self.progress_id,
         }
 
     @classmethod
@@ -188,6 +203,7 @@ class ActivityState:
             progress_recorded_at=_dt(data.get("progress_recorded_at")),
             progress_received_at=_dt(data.get("progress_received_at")),
             status_before_done=data.get("status_before_done", "not_started"),
+            progress_id=data.get("progress_id"),
         )
 
 
