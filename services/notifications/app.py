@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from services.notifications import store
+from services.notifications.api import console_router, router
 from services.notifications.channels.base import Channel
 from services.notifications.channels.feed import FeedHub
 from services.notifications.channels.registry import build_channels
@@ -26,7 +27,6 @@ from services.notifications.outbox import OutboxPublisher
 from services.notifications.scheduler import Scheduler
 from services.notifications.settings import NotificationsSettings
 from services.notifications.timing import Policy
-from services.notifications.views import console_router, router
 from shared.kafka import build_consumer, build_producer, start_with_retry
 from shared.web import bearer_principal, install_health_routes, install_problem_handlers, install_problem_openapi
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from services.notifications import store
+from services.notifications.api.deliveries import replay
 from services.notifications.settings import NotificationsSettings
-from services.notifications.views import replay
 
 
 def main(argv: list[str] | None = None) -> int:
