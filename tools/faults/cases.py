@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from typing import Any
 from uuid import uuid4
 
 import httpx
+import orjson
 
 from shared import topics
 from shared.auth import mint_token
@@ -36,6 +38,7 @@ from tools.faults.harness import (
     metrics_of,
     new_prefix,
     prepare_topics,
+    read_all,
     read_deviations,
     wait_caught_up,
     wait_progress,
@@ -126,6 +129,7 @@ class World:
     _incident_items: set[tuple[str, str, str, str]] | None = None
     _incident_deliveries: int = 0
     stalls: list[str] = field(default_factory=list)
+    last_monitoring: tuple[str, Path] | None = None  # (topic prefix, run directory) of the last run
 
     @property
     def webhook_url(self) -> str:
@@ -164,6 +168,7 @@ class World:
         prefix = new_prefix("m")
         prepare_topics(self.bootstrap, prefix)
         directory = self.run_dir("monitoring")
+        self.last_monitoring = (prefix, directory)
         env = {**MONITORING_ENV, "PANTAU_MONITORING_STORE": store}
         runs = [
             ServiceRun("monitoring", self.bootstrap, prefix, directory / f"w{index}", env=env)
@@ -480,6 +485,7 @@ def _compare_deviations(case: str, world: World, got: Deviations, seconds: float
     )
     if missing or extra:
         detail += f"; vs baseline by rule: missing {_by_rule(missing)}, extra {_by_rule(extra)}"
+        detail += f"; e.g. {_placed(extra or missing, got)}; evidence in {keep_evidence(world, case, missing, extra, got)}"
     lost, added = missing | oracle_missing, extra | oracle_extra
     rules = {item.rule for item in lost | added}
     by_rule = {
@@ -489,6 +495,57 @@ def _compare_deviations(case: str, world: World, got: Deviations, seconds: float
     return CaseResult(
         case, len(lost), len(added), got.republished, seconds, _stall(world, seconds, detail), by_rule=by_rule
     )
+
+
+def _placed(items: set[Expected], got: Deviations, count: int = 3) -> str:
+    """A few ids with the partition they were published on and the instant they say they were detected."""
+    shown = []
+    for item in sorted(items)[:count]:
+        first = got.first.get(item, {})
+        shown.append(
+            f"{item.rule}/{item.group_id}/{item.occurrence}"
+            f" (partition {first.get('partition', '?')}, detected {first.get('detected_at', '-')})"
+        )
+    return ", ".join(shown)
+
+
+def keep_evidence(world: World, case: str, missing: set[Expected], extra: set[Expected], got: Deviations) -> Path:
+    """A run that differs keeps what it takes to find out why, outside the temporary directories:
+    the differing ids (where and when published), every source record of their groups in reading
+    order, and the workers' logs. Under `PANTAU_FAULTS_EVIDENCE` (default `var/faults`)."""
+    target = Path(os.environ.get("PANTAU_FAULTS_EVIDENCE", "var/faults")) / f"{case.split(':')[0]}-{uuid4().hex[:8]}"
+    target.mkdir(parents=True, exist_ok=True)
+    groups = {item.group_id for item in missing | extra}
+    sources: list[dict[str, Any]] = []
+    if world.last_monitoring is not None:
+        prefix, directory = world.last_monitoring
+        for name in MONITORING_SOURCES:
+            for record in read_all(world.bootstrap, f"{prefix}{name}"):
+                if record.key is None or record.key.decode() not in groups:
+                    continue
+                envelope = orjson.loads(record.value or b"{}")
+                sources.append(
+                    {
+                        "topic": name,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                        "group": record.key.decode(),
+                        "type": envelope.get("type"),
+                        "received_at": envelope.get("pantaureceivedat") or envelope.get("time"),
+                        "data": envelope.get("data"),
+                    }
+                )
+        for log_file in directory.rglob("*.log"):
+            shutil.copy(log_file, target / f"{log_file.parent.name}-{log_file.name}")
+    items = [
+        {"kind": kind, "rule": item.rule, "group": item.group_id, "occurrence": item.occurrence, **got.first.get(item, {})}
+        for kind, found in (("missing", missing), ("extra", extra))
+        for item in sorted(found)
+    ]
+    (target / "evidence.json").write_text(
+        orjson.dumps({"case": case, "ids": items, "sources": sources}, option=orjson.OPT_INDENT_2).decode()
+    )
+    return target
 
 
 def _stall(world: World, seconds: float | None, detail: str) -> str:

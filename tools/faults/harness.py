@@ -368,6 +368,9 @@ class Deviations:
 
     opened: Counter[Expected] = field(default_factory=Counter)
     changes: Counter[str] = field(default_factory=Counter)  # event type → records
+    # where each id was first published and when it says it was detected: the evidence a failed
+    # run keeps (`cases.keep_evidence`)
+    first: dict[Expected, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def distinct(self) -> set[Expected]:
@@ -386,7 +389,17 @@ def read_deviations(bootstrap: str, prefix: str) -> Deviations:
         found.changes[decoded.envelope.type] += 1
         if isinstance(decoded.event, DeviationOpened):
             event = decoded.event
-            found.opened[Expected(event.rule, event.group_id, event.occurrence)] += 1
+            item = Expected(event.rule, event.group_id, event.occurrence)
+            found.opened[item] += 1
+            found.first.setdefault(
+                item,
+                {
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "detected_at": event.detected_at.isoformat(),
+                    "evidence_at": event.evidence_at.isoformat(),
+                },
+            )
     return found
 
 
