@@ -24,13 +24,13 @@ done, removed, or the due day has passed.
 
 from __future__ import annotations
 
-import functools
-from datetime import date, datetime, timedelta
+import bisect
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
-from services.monitoring.rules.calendar import end_of_day, start_of_day
 from services.monitoring.rules.decisions import Decision, Open, Resolve, deviation_id
-from services.monitoring.rules.state import ActivityState, GroupState
+from services.monitoring.rules.state import PLAN_TIMES, ActivityState, GroupState
 from services.monitoring.rules.syncs import SYNC_SETTLE, synced_past_at
 
 OVERDUE = "plan.activity_overdue"
@@ -39,17 +39,13 @@ RULES = (OVERDUE, AT_RISK)
 
 
 def due_end(activity: ActivityState) -> datetime:
-    return _end_of_day(activity.due_on, activity.time_zone)
-
-
-@functools.lru_cache(maxsize=65536)
-def _end_of_day(day: date, time_zone: str) -> datetime:
-    return end_of_day(day, time_zone)  # asked for every activity at every event: worth remembering
+    """The end of the activity's due day (local time), as the activity was built with it."""
+    return activity.due_end_at
 
 
 def overdue_from(activity: ActivityState) -> datetime:
     """The first instant the activity is late: the second after its due day ends (local time)."""
-    return due_end(activity) + timedelta(seconds=1)
+    return activity.late_at
 
 
 def _done_by(activity: ActivityState, instant: datetime) -> bool:
@@ -87,8 +83,8 @@ def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datet
     """When the activity is (or will be, without new progress) behind pace; None if never before due."""
     if activity.status == "done":
         return None
-    start = start_of_day(activity.starts_on, activity.time_zone)
-    end = due_end(activity)
+    start = activity.start_at
+    end = activity.due_end_at
     span = end - start
     if span.total_seconds() <= 0:
         return None
@@ -274,3 +270,70 @@ def wake_times(
             if instant is not None:
                 times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
     return times
+
+
+@dataclass(frozen=True)
+class PlanTimes:
+    """What the plan rules know of a group until its activities, devices or deviations change: every
+    instant at which time alone may make them decide (`wake_times`, sorted), and the latest instant
+    at which `evaluate` found nothing to decide (`quiet_at`). Kept beside the state (never stored:
+    rebuilt after a restart), so that a record that does not touch the plan costs the same whatever
+    the plan's size."""
+
+    group_id: str
+    overdue: ActivityOverdueConfig
+    at_risk: ActivityAtRiskConfig
+    wakes: tuple[datetime, ...]
+    quiet_at: datetime | None = None
+
+    def fits(self, group_id: str, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig) -> bool:
+        """Whether these times were derived for this group under these rules' configuration."""
+        return self.group_id == group_id and _same(self.overdue, overdue) and _same(self.at_risk, at_risk)
+
+    def next_wake(self, now: datetime) -> datetime | None:
+        """The first of `wakes` after `now`."""
+        index = bisect.bisect_right(self.wakes, now)
+        return self.wakes[index] if index < len(self.wakes) else None
+
+    def quiet_through(self, now: datetime) -> bool:
+        """Whether `evaluate` (without new evidence) has nothing to decide at `now`: it had nothing
+        at `quiet_at`, and no instant at which time alone could change that lies in between."""
+        if self.quiet_at is None or self.quiet_at > now:
+            return False
+        after_quiet = self.next_wake(self.quiet_at)
+        return after_quiet is None or after_quiet > now
+
+
+def plan_times(
+    state: GroupState, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig, *, group_id: str
+) -> PlanTimes:
+    """The group's `PlanTimes`, computed once for a given plan, devices and deviations."""
+    known: PlanTimes | None = state.__dict__.get(PLAN_TIMES)
+    if known is not None and known.fits(group_id, overdue, at_risk):
+        return known
+    times = PlanTimes(group_id, overdue, at_risk, tuple(sorted(wake_times(state, overdue, at_risk, group_id=group_id))))
+    _remember(state, times)
+    return times
+
+
+def evaluate_passing(
+    state: GroupState, now: datetime, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig, *, group_id: str
+) -> list[Decision]:
+    """`evaluate` as time passes (no new evidence), skipped when the plan is known to be quiet
+    through `now` (the same reasoning that lets `engine.catch_up` skip a group until its wake-up)."""
+    times = plan_times(state, overdue, at_risk, group_id=group_id)
+    if times.quiet_through(now):
+        return []
+    decisions = evaluate(state, now, overdue, at_risk, group_id=group_id)
+    if not decisions:
+        _remember(state, replace(times, quiet_at=now))
+    return decisions
+
+
+def _same(known: object, given: object) -> bool:
+    return known is given or known == given  # the programme's own config object, nearly always
+
+
+def _remember(state: GroupState, times: PlanTimes) -> None:
+    # Memoised beside the frozen state's fields: `GroupState.evolve` drops it when an input changes.
+    state.__dict__[PLAN_TIMES] = times
