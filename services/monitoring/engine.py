@@ -163,7 +163,11 @@ def _fold(
                 fact.synced_through, fact.received_at, fact.facilitator_id, history[-SYNC_MARKS_KEPT:]
             )
             devices = {**state.devices, fact.device_id: mark}
-            state = state.evolve(devices=devices)
+            before, state = state, state.evolve(devices=devices)
+            rules = programme.rules
+            activities.carry_quiet_over_sync(
+                before, state, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=fact.group_id
+            )
         return on_time_passing(state, now, programme, group_id=fact.group_id), True
     if isinstance(fact, PlanAgreed):  # PlanRevised is a PlanAgreed with changes
         time_zone = time_zone_of(state.context.region_code) if state.context else "Asia/Jakarta"
@@ -217,16 +221,28 @@ def _fold(
             progress_id=fact.progress_id,
             status_before_done=activity.status if activity.status != "done" else activity.status_before_done,
         )
-        state = state.evolve(activities={**state.activities, fact.activity_id: progressed})
-        decisions = activities.evaluate(
+        before, state = state, state.evolve(activities={**state.activities, fact.activity_id: progressed})
+        decisions = activities.evaluate_progress(
+            before,
             state,
+            fact.activity_id,
             max(now, fact.received_at),
             programme.rules.plan_activity_overdue,
             programme.rules.plan_activity_at_risk,
             group_id=fact.group_id,
             evidence_at=fact.received_at,
         )
-        return apply(state, decisions), False
+        applied = apply(state, decisions)
+        activities.carry_plan_times(
+            before,
+            applied.state,
+            fact.activity_id,
+            max(now, fact.received_at),
+            programme.rules.plan_activity_overdue,
+            programme.rules.plan_activity_at_risk,
+            group_id=fact.group_id,
+        )
+        return applied, False
     if isinstance(fact, EvaluationSubmitted):
         if any(item.evaluation_id == fact.evaluation_id for item in state.evaluations):
             return Outcome(state, ()), False

@@ -195,3 +195,120 @@ class TestApplyKeepsThePlanTimes:
         closed = engine.apply(state, [Resolve(opened.deviation_id, opened.rule, "warning", "recovered")]).state
         assert PLAN_TIMES not in closed.__dict__
         assert closed.closed[-1] == opened.deviation_id
+
+
+def test_activity_wake_times_add_up_to_the_plans() -> None:
+    state = planned()
+    shares = [
+        moment
+        for item in state.activities.values()
+        for moment in activities.activity_wake_times(state, item, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+    ]
+    assert shares == activities.wake_times(state, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+
+
+def read_back() -> GroupState:
+    """The planned group as read back from the table: nothing derived known."""
+    return dataclasses.replace(planned())
+
+
+def quiet_at(moment: datetime) -> GroupState:
+    """The planned group judged by time passing at `moment`, twice: the second finds nothing left to
+    decide, so its plan is then known quiet."""
+    state = engine.step(planned(), None, moment, PKH, group_id=GROUP).state
+    state = engine.step(state, None, moment, PKH, group_id=GROUP).state
+    assert state.__dict__[PLAN_TIMES].quiet_through(moment)
+    return state
+
+
+def progressed(before: GroupState, fact_at: datetime, **fields: object) -> GroupState:
+    fact = progress("pr-9", "A-1", fact_at, **fields)  # type: ignore[arg-type]
+    current = before.activities["A-1"]
+    changed = dataclasses.replace(
+        current,
+        status=fact.status,
+        value=fact.indicator_value,
+        reported_on=fact.reported_on,
+        progress_recorded_at=fact.recorded_at,
+        progress_received_at=fact.received_at,
+        done_received_at=fact.received_at if fact.status == "done" else None,
+    )
+    return before.evolve(activities={**before.activities, "A-1": changed})
+
+
+PROGRESS_CASES = [
+    (utc(2026, 1, 10), {"status": "in_progress", "value": 19.0}),
+    (utc(2026, 2, 20), {"status": "in_progress", "value": 11.0}),
+    (utc(2026, 2, 20), {"status": "done"}),
+    (utc(2026, 3, 20), {"status": "blocked"}),
+]
+
+
+class TestEvaluateProgress:
+    @pytest.mark.parametrize(("moment", "fields"), PROGRESS_CASES)
+    def test_decides_what_evaluate_decides(self, moment: datetime, fields: dict[str, object]) -> None:
+        for before in (read_back(), quiet_at(moment)):
+            after = progressed(before, moment, **fields)
+            expected = activities.evaluate(
+                after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP, evidence_at=moment
+            )
+            assert (
+                activities.evaluate_progress(
+                    before, after, "A-1", moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP, evidence_at=moment
+                )
+                == expected
+            )
+
+
+class TestCarryPlanTimes:
+    @pytest.mark.parametrize(("moment", "fields"), PROGRESS_CASES)
+    def test_are_the_times_a_fresh_state_computes(self, moment: datetime, fields: dict[str, object]) -> None:
+        before = quiet_at(moment)
+        after = progressed(before, moment, **fields)
+        decisions = activities.evaluate_progress(
+            before, after, "A-1", moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP, evidence_at=moment
+        )
+        applied = engine.apply(after, decisions).state
+        activities.carry_plan_times(before, applied, "A-1", moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+        carried = applied.__dict__[PLAN_TIMES]
+        fresh = activities.plan_times(dataclasses.replace(applied), OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+        assert carried.wakes == fresh.wakes
+        assert carried.by_activity == fresh.by_activity
+        if carried.quiet_at is not None:
+            assert not activities.evaluate(applied, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+
+    def test_not_when_the_plan_was_not_known_quiet(self) -> None:
+        before = read_back()
+        after = progressed(before, utc(2026, 1, 10), status="in_progress", value=19.0)
+        activities.carry_plan_times(
+            before, after, "A-1", utc(2026, 1, 10), OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP
+        )
+        assert PLAN_TIMES not in after.__dict__
+
+
+class TestCarryQuietOverSync:
+    def synced_state(self, before: GroupState, moment: datetime) -> GroupState:
+        return engine._fold(before, synced(moment), moment, PKH)[0].state
+
+    def test_quiet_when_every_instant_is_later(self) -> None:
+        moment = utc(2026, 1, 10)
+        before = quiet_at(moment)
+        after = before.evolve(devices=self.synced_state(before, moment).devices)
+        activities.carry_quiet_over_sync(before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+        times = after.__dict__[PLAN_TIMES]
+        assert times.quiet_through(moment)
+        assert not activities.evaluate(after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+
+    def test_nothing_known_when_the_plan_was_not_known_quiet(self) -> None:
+        moment = utc(2026, 1, 10)
+        before = read_back()
+        after = before.evolve(devices=self.synced_state(before, moment).devices)
+        activities.carry_quiet_over_sync(before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+        assert PLAN_TIMES not in after.__dict__
+
+    def test_nothing_known_when_more_than_the_devices_changed(self) -> None:
+        moment = utc(2026, 1, 10)
+        before = quiet_at(moment)
+        after = before.evolve(devices=self.synced_state(before, moment).devices, closed=("dev-x",))
+        activities.carry_quiet_over_sync(before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+        assert PLAN_TIMES not in after.__dict__

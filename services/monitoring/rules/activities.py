@@ -25,7 +25,7 @@ done, removed, or the due day has passed.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
@@ -252,23 +252,38 @@ def wake_times(
     are events of their own)."""
     times: list[datetime] = []
     for activity in state.activities.values():
-        late = overdue_from(activity)
-        overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
-        done_in_time = activity.done_received_at is not None and activity.done_received_at <= late
-        if overdue_id not in state.closed and overdue_id not in state.open and not done_in_time:
-            # The one instant it can be decided without news: the sync already seen, or the grace.
-            at, evidence = overdue_instant(state, activity, overdue)
-            if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
-                times.append(decided_at(at, evidence))
-        if activity.status == "done":
-            continue
-        risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
-        if risk_id in state.open:
-            times.append(late)  # the due day passing ends the early warning
-        elif risk_id not in state.closed:
-            instant = risk_instant(activity, at_risk)
-            if instant is not None:
-                times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
+        times += activity_wake_times(state, activity, overdue, at_risk, group_id=group_id)
+    return times
+
+
+def activity_wake_times(
+    state: GroupState,
+    activity: ActivityState,
+    overdue: ActivityOverdueConfig,
+    at_risk: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+) -> list[datetime]:
+    """One activity's share of `wake_times`: it depends on the activity, the devices and its own
+    deviations only."""
+    times: list[datetime] = []
+    late = overdue_from(activity)
+    overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
+    done_in_time = activity.done_received_at is not None and activity.done_received_at <= late
+    if overdue_id not in state.closed and overdue_id not in state.open and not done_in_time:
+        # The one instant it can be decided without news: the sync already seen, or the grace.
+        at, evidence = overdue_instant(state, activity, overdue)
+        if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
+            times.append(decided_at(at, evidence))
+    if activity.status == "done":
+        return times
+    risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
+    if risk_id in state.open:
+        times.append(late)  # the due day passing ends the early warning
+    elif risk_id not in state.closed:
+        instant = risk_instant(activity, at_risk)
+        if instant is not None:
+            times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
     return times
 
 
@@ -285,6 +300,7 @@ class PlanTimes:
     at_risk: ActivityAtRiskConfig
     wakes: tuple[datetime, ...]
     quiet_at: datetime | None = None
+    by_activity: dict[str, tuple[datetime, ...]] = field(default_factory=dict, compare=False)
 
     def fits(self, group_id: str, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig) -> bool:
         """Whether these times were derived for this group under these rules' configuration."""
@@ -311,9 +327,17 @@ def plan_times(
     known: PlanTimes | None = state.__dict__.get(PLAN_TIMES)
     if known is not None and known.fits(group_id, overdue, at_risk):
         return known
-    times = PlanTimes(group_id, overdue, at_risk, tuple(sorted(wake_times(state, overdue, at_risk, group_id=group_id))))
+    by_activity = {
+        key: tuple(activity_wake_times(state, activity, overdue, at_risk, group_id=group_id))
+        for key, activity in state.activities.items()
+    }
+    times = PlanTimes(group_id, overdue, at_risk, _merged(by_activity), by_activity=by_activity)
     _remember(state, times)
     return times
+
+
+def _merged(by_activity: dict[str, tuple[datetime, ...]]) -> tuple[datetime, ...]:
+    return tuple(sorted(moment for times in by_activity.values() for moment in times))
 
 
 def evaluate_passing(
@@ -328,6 +352,88 @@ def evaluate_passing(
     if not decisions:
         _remember(state, replace(times, quiet_at=now))
     return decisions
+
+
+def evaluate_progress(
+    before: GroupState,
+    after: GroupState,
+    activity_id: str,
+    now: datetime,
+    overdue: ActivityOverdueConfig,
+    at_risk: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+    evidence_at: datetime,
+) -> list[Decision]:
+    """`evaluate(after, now, …, evidence_at=evidence_at)` for a state that differs from `before` in
+    one activity's progress only. When `before`'s plan was known quiet through `now`, every other
+    activity would decide nothing (progress of one activity says nothing about the others), so only
+    the progressed one is judged: a progress report costs the same whatever the plan's size."""
+    times: PlanTimes | None = before.__dict__.get(PLAN_TIMES)
+    if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
+        return evaluate(after, now, overdue, at_risk, group_id=group_id, evidence_at=evidence_at)
+    activity = after.activities[activity_id]
+    decisions = _overdue(after, activity, now, overdue, group_id=group_id, evidence_at=evidence_at)
+    return decisions + _at_risk(after, activity, now, at_risk, group_id=group_id, evidence_at=evidence_at)
+
+
+def carry_plan_times(
+    before: GroupState,
+    after: GroupState,
+    activity_id: str,
+    now: datetime,
+    overdue: ActivityOverdueConfig,
+    at_risk: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+) -> None:
+    """Give `after` (`before` with one activity's progress folded in as of `now` by
+    `evaluate_progress` and its decisions applied) the plan times of `before` with only that
+    activity's instants recomputed, when that is sound: `before`'s plan was quiet through `now` (so
+    only that activity was judged and only its deviations changed), the devices are the same and no
+    closed id was pushed out. Otherwise `after` computes them afresh when asked."""
+    times: PlanTimes | None = before.__dict__.get(PLAN_TIMES)
+    if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
+        return
+    if after.devices is not before.devices or after.closed[: len(before.closed)] != before.closed:
+        return
+    activity = after.activities[activity_id]
+    by_activity = {
+        **times.by_activity,
+        activity_id: tuple(activity_wake_times(after, activity, overdue, at_risk, group_id=group_id)),
+    }
+    # Quiet still at `now` if the progressed activity, judged again as it now stands, has nothing to say.
+    judged = _overdue(after, activity, now, overdue, group_id=group_id, evidence_at=None)
+    judged += _at_risk(after, activity, now, at_risk, group_id=group_id, evidence_at=None)
+    quiet_at = None if judged else now
+    _remember(after, PlanTimes(group_id, overdue, at_risk, _merged(by_activity), quiet_at, by_activity))
+
+
+def carry_quiet_over_sync(
+    before: GroupState,
+    after: GroupState,
+    now: datetime,
+    overdue: ActivityOverdueConfig,
+    at_risk: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+) -> None:
+    """Let `after` (`before` with other device marks, nothing else changed) know that its plan is
+    quiet at `now` without judging every activity, when that is sound: `before`'s plan was quiet
+    through `now`, and every instant `after`'s plan may decide at is later than `now`.
+
+    Why: the devices only move the instants at which a deviation *opens* (the evidence that nothing
+    waits on a phone); every resolution depends on progress, the plan and time alone. Resolutions
+    at `now` are therefore as they were for `before`: none. And an activity opens at `now` only when
+    its decision instant, among `after`'s wake-up instants, is at or before `now`."""
+    times: PlanTimes | None = before.__dict__.get(PLAN_TIMES)
+    if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
+        return
+    if after.activities is not before.activities or after.open is not before.open or after.closed is not before.closed:
+        return
+    fresh = plan_times(after, overdue, at_risk, group_id=group_id)
+    if not fresh.wakes or fresh.wakes[0] > now:
+        _remember(after, replace(fresh, quiet_at=now))
 
 
 def _same(known: object, given: object) -> bool:
