@@ -72,6 +72,17 @@ class TestActivityInstants:
         assert "late_at" not in built.to_json()
         assert type(built).from_json(built.to_json()) == built
 
+    def test_are_rebuilt_beside_the_latest_reports_id_when_read_back(self) -> None:
+        state, _ = drive([PLAN, progress("pr-1", "A-1", utc(2026, 1, 10), value=12.0)])
+        built = state.activities["A-1"]
+        stored = built.to_json()
+        assert stored["progress_id"] == "pr-1"
+        back = type(built).from_json(stored)
+        assert back == built
+        assert back.progress_id == "pr-1"
+        assert back.progress_key() == built.progress_key()
+        assert (back.start_at, back.due_end_at, back.late_at) == (built.start_at, built.due_end_at, built.late_at)
+
 
 class TestEvolve:
     def test_is_what_replace_gives(self) -> None:
@@ -231,6 +242,7 @@ def progressed(before: GroupState, fact_at: datetime, **fields: object) -> Group
         reported_on=fact.reported_on,
         progress_recorded_at=fact.recorded_at,
         progress_received_at=fact.received_at,
+        progress_id=fact.progress_id,
         done_received_at=fact.received_at if fact.status == "done" else None,
     )
     return before.evolve(activities={**before.activities, "A-1": changed})
@@ -312,3 +324,62 @@ class TestCarryQuietOverSync:
         after = before.evolve(devices=self.synced_state(before, moment).devices, closed=("dev-x",))
         activities.carry_quiet_over_sync(before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
         assert PLAN_TIMES not in after.__dict__
+
+
+class TestProgressOrderingOnTheFastPath:
+    """A report whose (reported_on, recorded_at, received_at, progress_id) is not after the latest
+    applied one changes nothing, whether the plan was known quiet (one activity judged) or not."""
+
+    def reported(self, before: GroupState, moment: datetime) -> GroupState:
+        fact = progress("pr-5", "A-1", moment, value=19.0)
+        state = engine.step(before, fact, moment, PKH, group_id=GROUP).state
+        assert state.activities["A-1"].progress_id == "pr-5"
+        return state
+
+    def test_a_redelivered_report_changes_nothing(self) -> None:
+        moment = utc(2026, 1, 10)
+        assert self.reported(quiet_at(moment), moment).__dict__[PLAN_TIMES].quiet_at == moment  # the fast path
+        for before in (read_back(), quiet_at(moment)):
+            state = self.reported(before, moment)
+            again = engine.step(state, progress("pr-5", "A-1", moment, value=19.0), moment, PKH, group_id=GROUP)
+            assert again.decisions == ()
+            assert again.state == state
+            assert again.state.activities["A-1"] is state.activities["A-1"]
+
+    def test_an_earlier_report_of_the_same_day_changes_nothing(self) -> None:
+        moment = utc(2026, 1, 10, 12)
+        for before in (read_back(), quiet_at(moment)):
+            state = self.reported(before, moment)
+            earlier = progress("pr-4", "A-1", moment - timedelta(hours=1), status="not_started")
+            again = engine.step(state, earlier, moment, PKH, group_id=GROUP)
+            assert again.decisions == ()
+            assert again.state.activities["A-1"] is state.activities["A-1"]
+
+    def test_the_same_instants_under_a_later_id_are_applied(self) -> None:
+        moment = utc(2026, 1, 10)
+        for before in (read_back(), quiet_at(moment)):
+            state = self.reported(before, moment)
+            later = progress("pr-6", "A-1", moment, status="blocked")
+            after = engine.step(state, later, moment, PKH, group_id=GROUP).state
+            assert after.activities["A-1"].status == "blocked"
+            assert after.activities["A-1"].progress_id == "pr-6"
+
+    def test_decisions_and_wake_ups_are_those_of_a_state_read_back(self) -> None:
+        moment = utc(2026, 2, 20)
+        facts = [
+            progress("pr-2", "A-1", moment, value=11.0),
+            progress("pr-1", "A-1", moment - timedelta(minutes=5), status="not_started"),
+            progress("pr-2", "A-1", moment, value=11.0),
+            progress("pr-3", "A-1", moment, status="done"),
+            progress("pr-2", "A-1", moment, value=11.0),
+        ]
+        remembered = quiet_at(moment)
+        fresh = GroupState.from_json(remembered.to_json())
+        for fact in facts:
+            kept = engine.step(remembered, fact, moment, PKH, group_id=GROUP)
+            anew = engine.step(GroupState.from_json(fresh.to_json()), fact, moment, PKH, group_id=GROUP)
+            assert kept.decisions == anew.decisions, fact.progress_id
+            assert kept.state == anew.state
+            assert kept.state.wake_at == anew.state.wake_at
+            remembered, fresh = kept.state, anew.state
+        assert remembered.activities["A-1"].status == "done"
