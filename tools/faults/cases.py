@@ -485,7 +485,8 @@ def _compare_deviations(case: str, world: World, got: Deviations, seconds: float
     )
     if missing or extra:
         detail += f"; vs baseline by rule: missing {_by_rule(missing)}, extra {_by_rule(extra)}"
-        detail += f"; e.g. {_placed(extra or missing, got)}; evidence in {keep_evidence(world, case, missing, extra, got)}"
+        kept = keep_evidence(world, case, missing, extra, got)
+        detail += f"; e.g. {_placed(extra or missing, got)}; evidence in {kept}"
     lost, added = missing | oracle_missing, extra | oracle_extra
     rules = {item.rule for item in lost | added}
     by_rule = {
@@ -538,7 +539,13 @@ def keep_evidence(world: World, case: str, missing: set[Expected], extra: set[Ex
         for log_file in directory.rglob("*.log"):
             shutil.copy(log_file, target / f"{log_file.parent.name}-{log_file.name}")
     items = [
-        {"kind": kind, "rule": item.rule, "group": item.group_id, "occurrence": item.occurrence, **got.first.get(item, {})}
+        {
+            "kind": kind,
+            "rule": item.rule,
+            "group": item.group_id,
+            "occurrence": item.occurrence,
+            **got.first.get(item, {}),
+        }
         for kind, found in (("missing", missing), ("extra", extra))
         for item in sorted(found)
     ]
