@@ -176,13 +176,18 @@ class World:
         ]
         group = f"{prefix}pantau-monitoring"
         names = [f"{prefix}{name}" for name in MONITORING_SOURCES] + _internal_monitoring_topics(prefix)
+        # The whole history is on the topics before a worker starts, as for the baseline: the event
+        # clock is for replaying history. Produced while the workers read, a topic-partition the
+        # producer had not reached yet looked read to its end, the clock ran ahead on the others,
+        # and at-risk and overdue deviations opened before their progress was written (a run
+        # differed from the baseline whether or not anything was killed).
+        self.load.produce(self.bootstrap, prefix)
         try:
             for run in runs:
                 run.start()
             for run in runs:
                 run.wait_ready(READY_TIMEOUT)
             began = time.monotonic()
-            self.load.produce(self.bootstrap, prefix)
             if kill or fault is not None:
                 wait_progress(self.bootstrap, group, names[:3], KILL_AT, timeout=CATCH_UP_TIMEOUT)
             if kill:
