@@ -180,6 +180,27 @@ FINDINGS = """## What the fault runs found
   although the consumer runs on a thread of its own; after the guard's re-reads a restarted worker
   once stopped fetching for good (every partition read up to its committed offset, nothing fetched
   for 90 s, 193 deviation ids never published). The guard's consumer seeks on the consumer's thread.
+- **A tick read before the records it came after (fixed).** The timer hands out a group's due
+  instant when its partition's clock reaches it, and it runs while a batch waits for the broker, so
+  a tick could be published for a clock moved by records whose states were not stored yet. After a
+  `kill -9` the survivor of a pair read that tick before those records and judged the group at the
+  tick's instant: a done activity's progress, not read again yet, looked missing (one extra
+  `plan.activity_overdue` failed a CI run; 21 extra in 1 of 8 runs here). A tick now never judges a
+  group past its partition's clock, and the clock stored in the states counts only once every source
+  has caught up (a batch is stored group by group, so the stored clocks can run ahead of a group
+  whose state was never written). `tests/unit/test_monitoring_agents.py` forces the order.
+- **The same progress report read again undid a later one (fixed).** Reports of one day were
+  applied in reading order, so a report read again after a crash could set an activity back from
+  "in progress" to "not started" (found by the redelivery property test). They now count in the
+  order of (day, recorded, received, id).
+- **History produced while the workers read (fixed, in the harness).** The fault runs started the
+  workers, then produced the history; a topic-partition the producer had not reached yet looked read
+  to its end, the replay clock ran ahead on the others, and at-risk and overdue deviations opened
+  before their progress was written, with or without a kill (seen as 4 extra at-risk ids that were
+  the first deviations of their partitions, decided on a sync whose group's progress reports had not
+  been produced yet). The event clock is for replaying history that is already on the topics; the baseline
+  always ran that way, and now every monitoring case does (live, the wall clock and the 30 s a sync
+  is left to settle do this job).
 - **Routing before the registry was read (fixed).** The notifier fetches `registry.events` and
   `monitoring.deviations` side by side; a deviation read before its district's supervisors were
   projected climbed to the province, reached one of two district supervisors, or waited in parking
