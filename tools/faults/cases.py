@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import time
@@ -519,7 +520,8 @@ def keep_evidence(world: World, case: str, missing: set[Expected], extra: set[Ex
     """A run that differs keeps what it takes to find out why, outside the temporary directories:
     the differing ids (where and when published), every source record of their groups in reading
     order, and the workers' logs. Under `PANTAU_FAULTS_EVIDENCE` (default `var/faults`)."""
-    target = Path(os.environ.get("PANTAU_FAULTS_EVIDENCE", "var/faults")) / f"{case.split(':')[0]}-{uuid4().hex[:8]}"
+    slug = re.sub(r"[^a-z0-9]+", "-", case.lower()).strip("-")
+    target = Path(os.environ.get("PANTAU_FAULTS_EVIDENCE", "var/faults")) / f"{slug}-{uuid4().hex[:8]}"
     target.mkdir(parents=True, exist_ok=True)
     groups = {item.group_id for item in missing | extra}
     sources: list[dict[str, Any]] = []
