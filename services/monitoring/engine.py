@@ -27,6 +27,7 @@ from services.monitoring.rules import (
 from services.monitoring.rules.decisions import Decision, Escalate, Open, Resolve
 from services.monitoring.rules.many_groups import NOT_COUNTED, GroupSignal, counts
 from services.monitoring.rules.state import (
+    CLOSED_IDS_KEPT,
     EVALUATIONS_KEPT,
     SYNC_MARKS_KEPT,
     ActivityState,
@@ -69,7 +70,7 @@ def _with_context(
     devices = {key: mark for key, mark in state.devices.items() if mark.facilitator_id in ("", facilitator_id)}
     if state.context is not None and state.context.facilitator_id != facilitator_id:
         devices = {}
-    return replace(state, context=context, devices=devices)
+    return state.evolve(context=context, devices=devices)
 
 
 def on_meeting_recorded(
@@ -162,7 +163,11 @@ def _fold(
                 fact.synced_through, fact.received_at, fact.facilitator_id, history[-SYNC_MARKS_KEPT:]
             )
             devices = {**state.devices, fact.device_id: mark}
-            state = replace(state, devices=devices)
+            before, state = state, state.evolve(devices=devices)
+            rules = programme.rules
+            activities.carry_quiet_over_sync(
+                before, state, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=fact.group_id
+            )
         return on_time_passing(state, now, programme, group_id=fact.group_id), True
     if isinstance(fact, PlanAgreed):  # PlanRevised is a PlanAgreed with changes
         time_zone = time_zone_of(state.context.region_code) if state.context else "Asia/Jakarta"
@@ -193,7 +198,7 @@ def _fold(
             for activity in fact.activities
         }
         others = {key: value for key, value in known.items() if value.plan_id != fact.plan_id}
-        state = replace(state, activities={**others, **updated})
+        state = state.evolve(activities={**others, **updated})
         return on_time_passing(state, now, programme, group_id=fact.group_id), True
     if isinstance(fact, ActivityProgressed):
         activity = state.activities.get(fact.activity_id)
@@ -216,22 +221,34 @@ def _fold(
             progress_id=fact.progress_id,
             status_before_done=activity.status if activity.status != "done" else activity.status_before_done,
         )
-        state = replace(state, activities={**state.activities, fact.activity_id: progressed})
-        decisions = activities.evaluate(
+        before, state = state, state.evolve(activities={**state.activities, fact.activity_id: progressed})
+        decisions = activities.evaluate_progress(
+            before,
             state,
+            fact.activity_id,
             max(now, fact.received_at),
             programme.rules.plan_activity_overdue,
             programme.rules.plan_activity_at_risk,
             group_id=fact.group_id,
             evidence_at=fact.received_at,
         )
-        return apply(state, decisions), False
+        applied = apply(state, decisions)
+        activities.carry_plan_times(
+            before,
+            applied.state,
+            fact.activity_id,
+            max(now, fact.received_at),
+            programme.rules.plan_activity_overdue,
+            programme.rules.plan_activity_at_risk,
+            group_id=fact.group_id,
+        )
+        return applied, False
     if isinstance(fact, EvaluationSubmitted):
         if any(item.evaluation_id == fact.evaluation_id for item in state.evaluations):
             return Outcome(state, ()), False
         state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
         summary = EvaluationSummary(fact.evaluation_id, fact.direction, fact.mean_score, fact.received_at)
-        state = replace(state, evaluations=(*state.evaluations, summary)[-EVALUATIONS_KEPT:])
+        state = state.evolve(evaluations=(*state.evaluations, summary)[-EVALUATIONS_KEPT:])
         return apply(state, low_score.evaluate(state, fact, programme.rules.evaluation_low_score)), False
     return Outcome(state, ()), False
 
@@ -266,7 +283,7 @@ def step(
             on_fact(caught_up.state, fact, now, programme, partition=partition, received_at=received_at),
         )
     if replay and (outcome.state.clock_at is None or now > outcome.state.clock_at):
-        return Outcome(replace(outcome.state, clock_at=now), outcome.decisions)
+        return Outcome(outcome.state.evolve(clock_at=now), outcome.decisions)
     return outcome
 
 
@@ -280,7 +297,7 @@ def catch_up(state: GroupState, now: datetime, programme: ProgrammeConfig, *, gr
 
 def with_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> GroupState:
     """The state with its next wake-up instant after `now` recorded."""
-    return replace(state, wake_at=next_wake(state, now, programme, group_id=group_id))
+    return state.evolve(wake_at=next_wake(state, now, programme, group_id=group_id))
 
 
 def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> Outcome:
@@ -289,7 +306,7 @@ def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig
     rules = programme.rules
     decisions: list[Decision] = []
     decisions += overdue.evaluate(state, now, rules.meeting_overdue, group_id=group_id)
-    decisions += activities.evaluate(
+    decisions += activities.evaluate_passing(
         state, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id
     )
     decisions += sustained_success.evaluate(state, now, rules.recognition_sustained_success, group_id=group_id)
@@ -303,9 +320,13 @@ def next_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, g
     """The next instant after `now` at which time alone may change a decision (for the tick index)."""
     rules = programme.rules
     times = overdue.wake_times(state, rules.meeting_overdue, group_id=group_id)
-    times += activities.wake_times(state, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id)
     times += [scheduled.due_at for scheduled in state.periods]  # streaks are judged at due times
     future = [moment for moment in times if moment > now]
+    # The plan's instants are kept sorted beside the state: one look, whatever the plan's size.
+    plan = activities.plan_times(state, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id)
+    plan_wake = plan.next_wake(now)
+    if plan_wake is not None:
+        future.append(plan_wake)
     return min(future) if future else None
 
 
@@ -368,7 +389,14 @@ def apply(state: GroupState, decisions: list[Decision]) -> Outcome:
                 continue
             closed.append(decision.deviation_id)
         effective.append(decision)
-    new_state = replace(state, open=open_deviations)
+    # Deviations of other rules leave the plan rules' view as it was (their derived instants stay
+    # valid), unless closing them pushes older ids out of the bounded closed list.
+    plan_unchanged = all(decision.rule not in activities.RULES for decision in effective) and (
+        len(state.closed) + len(closed) <= CLOSED_IDS_KEPT
+    )
+    new_state = state.evolve(plan_unchanged=plan_unchanged, open=open_deviations)
     if closed:
-        new_state = new_state.with_closed(closed)
+        new_state = new_state.evolve(
+            plan_unchanged=plan_unchanged, closed=(*new_state.closed, *closed)[-CLOSED_IDS_KEPT:]
+        )
     return Outcome(new_state, tuple(effective))

@@ -455,3 +455,27 @@ def test_a_crash_reads_the_stored_state_back_and_redelivers_what_was_not_committ
     crashed_state, crashed = run(crash=True)
     assert triples(crashed) == triples(kept)
     assert crashed_state.open == kept_state.open
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(quarter=quarters(), data=st.data())
+def test_remembered_plan_times_decide_exactly_as_a_state_read_back_fresh(quarter: Quarter, data: st.DataObject) -> None:
+    # The plan rules keep derived instants beside the state (skipping activities a record cannot
+    # change); a state read back from the table has none. Both must decide the same, at the same
+    # instants, with the same wake-ups, whatever the arrival order and ticks.
+    extra = [Tick(at) for at in quarter.ticks]
+    steps = sorted([*quarter.facts, *extra, Tick(QUARTER_END)], key=event_time)
+    if steps:
+        moved = data.draw(st.integers(0, len(steps) - 1), label="a record read late")
+        steps.append(steps.pop(moved))  # processed at the clock of the last record: time never goes back
+    remembered = fresh = GroupState()
+    now = datetime(2025, 11, 1, tzinfo=UTC)
+    for step in steps:
+        now = max(now, event_time(step))
+        remembered, made = step_once(remembered, step, PKH, now=now, group_id=quarter.group_id)
+        fresh, expected = step_once(
+            GroupState.from_json(fresh.to_json()), step, PKH, now=now, group_id=quarter.group_id
+        )
+        assert made == expected, step
+        assert remembered == fresh
+        assert remembered.wake_at == fresh.wake_at

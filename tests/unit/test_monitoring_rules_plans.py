@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -362,7 +363,7 @@ class TestActivityAtRisk:
         config = PKH.rules.plan_activity_at_risk
         state, _ = drive([MEASURED])
         assert activities.risk_instant(state.activities["A-1"], config) == HALF
-        done = state.activities["A-1"].__class__(**{**state.activities["A-1"].__dict__, "status": "done"})
+        done = dataclasses.replace(state.activities["A-1"], status="done")
         assert activities.risk_instant(done, config) is None
 
 

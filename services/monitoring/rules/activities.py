@@ -24,13 +24,13 @@ done, removed, or the due day has passed.
 
 from __future__ import annotations
 
-import functools
-from datetime import date, datetime, timedelta
+import bisect
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
-from services.monitoring.rules.calendar import end_of_day, start_of_day
 from services.monitoring.rules.decisions import Decision, Open, Resolve, deviation_id
-from services.monitoring.rules.state import ActivityState, GroupState
+from services.monitoring.rules.state import PLAN_TIMES, ActivityState, GroupState
 from services.monitoring.rules.syncs import SYNC_SETTLE, synced_past_at
 
 OVERDUE = "plan.activity_overdue"
@@ -39,17 +39,13 @@ RULES = (OVERDUE, AT_RISK)
 
 
 def due_end(activity: ActivityState) -> datetime:
-    return _end_of_day(activity.due_on, activity.time_zone)
-
-
-@functools.lru_cache(maxsize=65536)
-def _end_of_day(day: date, time_zone: str) -> datetime:
-    return end_of_day(day, time_zone)  # asked for every activity at every event: worth remembering
+    """The end of the activity's due day (local time), as the activity was built with it."""
+    return activity.due_end_at
 
 
 def overdue_from(activity: ActivityState) -> datetime:
     """The first instant the activity is late: the second after its due day ends (local time)."""
-    return due_end(activity) + timedelta(seconds=1)
+    return activity.late_at
 
 
 def _done_by(activity: ActivityState, instant: datetime) -> bool:
@@ -87,8 +83,8 @@ def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datet
     """When the activity is (or will be, without new progress) behind pace; None if never before due."""
     if activity.status == "done":
         return None
-    start = start_of_day(activity.starts_on, activity.time_zone)
-    end = due_end(activity)
+    start = activity.start_at
+    end = activity.due_end_at
     span = end - start
     if span.total_seconds() <= 0:
         return None
@@ -256,21 +252,194 @@ def wake_times(
     are events of their own)."""
     times: list[datetime] = []
     for activity in state.activities.values():
-        late = overdue_from(activity)
-        overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
-        done_in_time = activity.done_received_at is not None and activity.done_received_at <= late
-        if overdue_id not in state.closed and overdue_id not in state.open and not done_in_time:
-            # The one instant it can be decided without news: the sync already seen, or the grace.
-            at, evidence = overdue_instant(state, activity, overdue)
-            if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
-                times.append(decided_at(at, evidence))
-        if activity.status == "done":
-            continue
-        risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
-        if risk_id in state.open:
-            times.append(late)  # the due day passing ends the early warning
-        elif risk_id not in state.closed:
-            instant = risk_instant(activity, at_risk)
-            if instant is not None:
-                times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
+        times += activity_wake_times(state, activity, overdue, at_risk, group_id=group_id)
     return times
+
+
+def activity_wake_times(
+    state: GroupState,
+    activity: ActivityState,
+    overdue: ActivityOverdueConfig,
+    at_risk: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+) -> list[datetime]:
+    """One activity's share of `wake_times`: it depends on the activity, the devices and its own
+    deviations only."""
+    times: list[datetime] = []
+    late = overdue_from(activity)
+    overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
+    done_in_time = activity.done_received_at is not None and activity.done_received_at <= late
+    if overdue_id not in state.closed and overdue_id not in state.open and not done_in_time:
+        # The one instant it can be decided without news: the sync already seen, or the grace.
+        at, evidence = overdue_instant(state, activity, overdue)
+        if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
+            times.append(decided_at(at, evidence))
+    if activity.status == "done":
+        return times
+    risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
+    if risk_id in state.open:
+        times.append(late)  # the due day passing ends the early warning
+    elif risk_id not in state.closed:
+        instant = risk_instant(activity, at_risk)
+        if instant is not None:
+            times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
+    return times
+
+
+@dataclass(frozen=True)
+class PlanTimes:
+    """What the plan rules know of a group until its activities, devices or deviations change: every
+    instant at which time alone may make them decide (`wake_times`, sorted), and the latest instant
+    at which `evaluate` found nothing to decide (`quiet_at`). Kept beside the state (never stored:
+    rebuilt after a restart), so that a record that does not touch the plan costs the same whatever
+    the plan's size."""
+
+    group_id: str
+    overdue: ActivityOverdueConfig
+    at_risk: ActivityAtRiskConfig
+    wakes: tuple[datetime, ...]
+    quiet_at: datetime | None = None
+    by_activity: dict[str, tuple[datetime, ...]] = field(default_factory=dict, compare=False)
+
+    def fits(self, group_id: str, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig) -> bool:
+        """Whether these times were derived for this group under these rules' configuration."""
+        return self.group_id == group_id and _same(self.overdue, overdue) and _same(self.at_risk, at_risk)
+
+    def next_wake(self, now: datetime) -> datetime | None:
+        """The first of `wakes` after `now`."""
+        index = bisect.bisect_right(self.wakes, now)
+        return self.wakes[index] if index < len(self.wakes) else None
+
+    def quiet_through(self, now: datetime) -> bool:
+        """Whether `evaluate` (without new evidence) has nothing to decide at `now`: it had nothing
+        at `quiet_at`, and no instant at which time alone could change that lies in between."""
+        if self.quiet_at is None or self.quiet_at > now:
+            return False
+        after_quiet = self.next_wake(self.quiet_at)
+        return after_quiet is None or after_quiet > now
+
+
+def plan_times(
+    state: GroupState, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig, *, group_id: str
+) -> PlanTimes:
+    """The group's `PlanTimes`, computed once for a given plan, devices and deviations."""
+    known: PlanTimes | None = state.__dict__.get(PLAN_TIMES)
+    if known is not None and known.fits(group_id, overdue, at_risk):
+        return known
+    by_activity = {
+        key: tuple(activity_wake_times(state, activity, overdue, at_risk, group_id=group_id))
+        for key, activity in state.activities.items()
+    }
+    times = PlanTimes(group_id, overdue, at_risk, _merged(by_activity), by_activity=by_activity)
+    _remember(state, times)
+    return times
+
+
+def _merged(by_activity: dict[str, tuple[datetime, ...]]) -> tuple[datetime, ...]:
+    return tuple(sorted(moment for times in by_activity.values() for moment in times))
+
+
+def evaluate_passing(
+    state: GroupState, now: datetime, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig, *, group_id: str
+) -> list[Decision]:
+    """`evaluate` as time passes (no new evidence), skipped when the plan is known to be quiet
+    through `now` (the same reasoning that lets `engine.catch_up` skip a group until its wake-up)."""
+    times = plan_times(state, overdue, at_risk, group_id=group_id)
+    if times.quiet_through(now):
+        return []
+    decisions = evaluate(state, now, overdue, at_risk, group_id=group_id)
+    if not decisions:
+        _remember(state, replace(times, quiet_at=now))
+    return decisions
+
+
+def evaluate_progress(
+    before: GroupState,
+    after: GroupState,
+    activity_id: str,
+    now: datetime,
+    overdue: ActivityOverdueConfig,
+    at_risk: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+    evidence_at: datetime,
+) -> list[Decision]:
+    """`evaluate(after, now, …, evidence_at=evidence_at)` for a state that differs from `before` in
+    one activity's progress only. When `before`'s plan was known quiet through `now`, every other
+    activity would decide nothing (progress of one activity says nothing about the others), so only
+    the progressed one is judged: a progress report costs the same whatever the plan's size."""
+    times: PlanTimes | None = before.__dict__.get(PLAN_TIMES)
+    if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
+        return evaluate(after, now, overdue, at_risk, group_id=group_id, evidence_at=evidence_at)
+    activity = after.activities[activity_id]
+    decisions = _overdue(after, activity, now, overdue, group_id=group_id, evidence_at=evidence_at)
+    return decisions + _at_risk(after, activity, now, at_risk, group_id=group_id, evidence_at=evidence_at)
+
+
+def carry_plan_times(
+    before: GroupState,
+    after: GroupState,
+    activity_id: str,
+    now: datetime,
+    overdue: ActivityOverdueConfig,
+    at_risk: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+) -> None:
+    """Give `after` (`before` with one activity's progress folded in as of `now` by
+    `evaluate_progress` and its decisions applied) the plan times of `before` with only that
+    activity's instants recomputed, when that is sound: `before`'s plan was quiet through `now` (so
+    only that activity was judged and only its deviations changed), the devices are the same and no
+    closed id was pushed out. Otherwise `after` computes them afresh when asked."""
+    times: PlanTimes | None = before.__dict__.get(PLAN_TIMES)
+    if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
+        return
+    if after.devices is not before.devices or after.closed[: len(before.closed)] != before.closed:
+        return
+    activity = after.activities[activity_id]
+    by_activity = {
+        **times.by_activity,
+        activity_id: tuple(activity_wake_times(after, activity, overdue, at_risk, group_id=group_id)),
+    }
+    # Quiet still at `now` if the progressed activity, judged again as it now stands, has nothing to say.
+    judged = _overdue(after, activity, now, overdue, group_id=group_id, evidence_at=None)
+    judged += _at_risk(after, activity, now, at_risk, group_id=group_id, evidence_at=None)
+    quiet_at = None if judged else now
+    _remember(after, PlanTimes(group_id, overdue, at_risk, _merged(by_activity), quiet_at, by_activity))
+
+
+def carry_quiet_over_sync(
+    before: GroupState,
+    after: GroupState,
+    now: datetime,
+    overdue: ActivityOverdueConfig,
+    at_risk: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+) -> None:
+    """Let `after` (`before` with other device marks, nothing else changed) know that its plan is
+    quiet at `now` without judging every activity, when that is sound: `before`'s plan was quiet
+    through `now`, and every instant `after`'s plan may decide at is later than `now`.
+
+    Why: the devices only move the instants at which a deviation *opens* (the evidence that nothing
+    waits on a phone); every resolution depends on progress, the plan and time alone. Resolutions
+    at `now` are therefore as they were for `before`: none. And an activity opens at `now` only when
+    its decision instant, among `after`'s wake-up instants, is at or before `now`."""
+    times: PlanTimes | None = before.__dict__.get(PLAN_TIMES)
+    if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
+        return
+    if after.activities is not before.activities or after.open is not before.open or after.closed is not before.closed:
+        return
+    fresh = plan_times(after, overdue, at_risk, group_id=group_id)
+    if not fresh.wakes or fresh.wakes[0] > now:
+        _remember(after, replace(fresh, quiet_at=now))
+
+
+def _same(known: object, given: object) -> bool:
+    return known is given or known == given  # the programme's own config object, nearly always
+
+
+def _remember(state: GroupState, times: PlanTimes) -> None:
+    # Memoised beside the frozen state's fields: `GroupState.evolve` drops it when an input changes.
+    state.__dict__[PLAN_TIMES] = times

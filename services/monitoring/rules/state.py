@@ -7,9 +7,10 @@ activities, the devices of the group's facilitator, open deviations and recently
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from services.monitoring.rules.calendar import end_of_day, start_of_day
 from services.monitoring.rules.decisions import Severity
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
@@ -151,6 +152,17 @@ class ActivityState:
     progress_received_at: datetime | None = None  # and when it reached Pantau
     status_before_done: str = "not_started"  # the last status reported before "done"
     progress_id: str | None = None  # the latest progress report's id
+    # Derived from the dates above when the activity is built (a plan or progress changes it), so
+    # that the rules, asked at every record, read instants instead of converting calendars.
+    start_at: datetime = field(init=False, repr=False, compare=False)  # its first day's start, local
+    due_end_at: datetime = field(init=False, repr=False, compare=False)  # its due day's end, local
+    late_at: datetime = field(init=False, repr=False, compare=False)  # the first instant it is late
+
+    def __post_init__(self) -> None:
+        due_end_at = end_of_day(self.due_on, self.time_zone)
+        object.__setattr__(self, "start_at", start_of_day(self.starts_on, self.time_zone))
+        object.__setattr__(self, "due_end_at", due_end_at)
+        object.__setattr__(self, "late_at", due_end_at + timedelta(seconds=1))
 
     def progress_key(self) -> tuple[date, datetime, datetime, str] | None:
         """Where the latest progress report stands among the activity's reports (None: none yet)."""
@@ -250,6 +262,12 @@ class OpenDeviation:
         )
 
 
+# The plan rules' derived knowledge of a group (`activities.PlanTimes`) is kept beside its state, not
+# in it: it is recomputed from these fields, and only when one of them changes.
+PLAN_TIMES = "_plan_times"
+_PLAN_TIMES_INPUTS = frozenset({"activities", "devices", "open", "closed"})
+
+
 @dataclass(frozen=True)
 class GroupState:
     """Everything the rules know about one group."""
@@ -266,6 +284,20 @@ class GroupState:
     wake_at: datetime | None = None  # the next instant time alone may change a decision
     clock_at: datetime | None = None  # in replay: the latest rule-clock instant this group was judged at
 
+    def evolve(self, *, plan_unchanged: bool = False, **changes: Any) -> GroupState:
+        """The state with `changes` (field name → value): `dataclasses.replace` without its
+        per-call field walk, which the hot path paid several times a record. Derived, unstored
+        knowledge of the plan rules (`activities.PlanTimes`) is carried over only while the fields
+        it was derived from stay, or when the caller knows the change leaves the plan rules' view as
+        it was (`plan_unchanged`: deviations of other rules opened or closed)."""
+        evolved = object.__new__(GroupState)
+        values = evolved.__dict__
+        values.update(self.__dict__)
+        values.update(changes)
+        if not plan_unchanged and not _PLAN_TIMES_INPUTS.isdisjoint(changes):
+            values.pop(PLAN_TIMES, None)
+        return evolved
+
     def knows_report(self, report_id: str) -> bool:
         return any(meeting.report_id == report_id for meeting in self.meetings)
 
@@ -277,7 +309,7 @@ class GroupState:
         if dropped:
             newest_dropped = dropped[-1].started_at
             forgotten = newest_dropped if forgotten is None else max(forgotten, newest_dropped)
-        return replace(self, meetings=tuple(ordered[-RECENT_MEETINGS_KEPT:]), forgotten_before=forgotten)
+        return self.evolve(meetings=tuple(ordered[-RECENT_MEETINGS_KEPT:]), forgotten_before=forgotten)
 
     def with_period(self, scheduled: ScheduledPeriod) -> GroupState:
         periods = {period.period: period for period in self.periods}
@@ -286,10 +318,10 @@ class GroupState:
             # A re-published period (its due time changed) was still known from the first time.
             scheduled = replace(scheduled, learned_at=known.learned_at)
         periods[scheduled.period] = scheduled
-        return replace(self, periods=tuple(sorted(periods.values(), key=lambda p: p.period)[-PERIODS_KEPT:]))
+        return self.evolve(periods=tuple(sorted(periods.values(), key=lambda p: p.period)[-PERIODS_KEPT:]))
 
     def with_closed(self, deviation_ids: list[str]) -> GroupState:
-        return replace(self, closed=(*self.closed, *deviation_ids)[-CLOSED_IDS_KEPT:])
+        return self.evolve(closed=(*self.closed, *deviation_ids)[-CLOSED_IDS_KEPT:])
 
     def open_of(self, rule: str) -> dict[str, OpenDeviation]:
         return {key: value for key, value in self.open.items() if value.rule == rule}
