@@ -34,6 +34,7 @@ from services.monitoring.rules.decisions import Decision, Open
 from services.monitoring.rules.many_groups import FacilitatorState, GroupSignal
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
+from services.monitoring.stored_state import decode_state, encode_state
 from services.monitoring.wake_index import WakeIndex
 from shared import serde
 from shared.deadletters import dead_letter_headers
@@ -66,7 +67,7 @@ class Agents:
     metrics: MonitoringMetrics
     clock: RuleClock
     wake: WakeIndex
-    group_state: Any  # faust Table: group id -> GroupState JSON
+    group_state: Any  # faust Table: group id -> the GroupState's stored bytes (stored_state.py)
     facilitator_state: Any  # faust Table: facilitator id -> FacilitatorState JSON
     source_names: dict[str, str]  # prefixed topic name -> contract name
     ticks_name: str
@@ -186,7 +187,7 @@ class Agents:
                 self.wake.schedule(group_id, partitions[group_id], state.wake_at)
             if state != loaded[group_id]:
                 with in_event_context(last_event[group_id]):
-                    self.group_state[group_id] = state.to_json()
+                    self.group_state[group_id] = encode_state(state)
                 self._decoded[group_id] = (self.group_state.get(group_id), state)
         # Only now may the batch's records be acknowledged (and their offsets committed).
         await tables_delivered(self.group_state)
@@ -260,7 +261,7 @@ class Agents:
         cached = self._decoded.get(group_id)
         if cached is not None and raw is not None and cached[0] is raw:
             return cached[1]
-        return GroupState.from_json(raw)
+        return decode_state(raw)
 
     def programme_of(self, state: GroupState, fact: EventData | None) -> ProgrammeConfig:
         name = getattr(fact, "programme", None) or (state.context.programme if state.context else "")

@@ -12,7 +12,6 @@ agents' work on each batch is in `agents.py`, the rules' in `engine.py`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 import faust
 import orjson
@@ -24,6 +23,7 @@ from services.monitoring.clock import RuleClock
 from services.monitoring.metrics import MonitoringMetrics
 from services.monitoring.programmes import load_programmes
 from services.monitoring.settings import MonitoringSettings
+from services.monitoring.stored_state import stored_schedule
 from services.monitoring.wake_index import WakeIndex
 from shared import topics
 from shared.faust_app import (
@@ -95,7 +95,8 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
     )
     signals_topic = raw_topic(app, signals_name, settings.partitions)
     app.pantau_internal_topics = [(ticks_name, settings.partitions), (signals_name, settings.partitions)]  # type: ignore[attr-defined]
-    group_state = app.Table("group-state", default=None, partitions=settings.partitions)
+    # States as compact bytes (stored_state.py); a changelog written as JSON before still reads.
+    group_state = app.Table("group-state", default=None, partitions=settings.partitions, value_type=bytes)
     facilitator_state = app.Table("facilitator-state", default=None, partitions=settings.partitions)
 
     agents = Agents(
@@ -125,20 +126,21 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
             return
         if rebuilt["generation"] != app.rebalancing_count:
             rebuilt["generation"] = app.rebalancing_count
-            # Read the stored wake-up instants straight from the JSON: no full decode of 400,000 states.
+            # Read the stored wake-up instants alone: no full decode of 400,000 states.
             # Only partitions this worker owns: the table also holds standby copies of other workers'
             # partitions, and a tick handed out on this worker's clock for a group it does not own
             # would tell the owner that time has passed which its own records have not reached.
             active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic in source_names}
             entries = []
             for group_id, value in group_state.items():
-                context = value.get("context") if value else None
-                if not context or context["partition"] not in active:
+                schedule = stored_schedule(value)
+                if schedule is None or schedule[0] not in active:
                     continue
-                if value.get("wake_at"):
-                    entries.append((group_id, context["partition"], datetime.fromisoformat(value["wake_at"])))
-                if settings.clock == "event" and value.get("clock_at"):
-                    clock.restore(context["partition"], datetime.fromisoformat(value["clock_at"]))
+                partition, wake_at, clock_at = schedule
+                if wake_at is not None:
+                    entries.append((group_id, partition, wake_at))
+                if settings.clock == "event" and clock_at is not None:
+                    clock.restore(partition, clock_at)
             wake.rebuild(entries)
             log.info("wake index rebuilt: %d groups waiting", len(wake))
         due = wake.pop_due(clock.now)

@@ -129,8 +129,9 @@ def render(
             f"| | monitoring worker (Faust, event clock) until committed offsets reach the end | "
             f"{_fmt(worker)} events/s (start-up {replayed.worker_startup_seconds:.1f} s excluded) | "
             f"{_fmt(raw)} raw / {_fmt(bare)} bare | {_fmt(worker / raw, 2)} / {_fmt(worker / bare, 2)} |",
-            f"| (iv) memory | rules' per-group state as JSON (what the worker's table holds), per 100,000 groups | "
-            f"{_fmt(replayed.state_json_bytes / max(1, replayed.state_groups) * 100_000 / 2**20)} MiB | | |",
+            f"| (iv) memory | rules' per-group state as the worker's table stores it (compact bytes), "
+            "per 100,000 groups | "
+            f"{_fmt(replayed.state_bytes / max(1, replayed.state_groups) * 100_000 / 2**20)} MiB | | |",
             f"| | worker RSS at ready → caught up ({groups} groups; too few to extrapolate the difference) | "
             f"{replayed.worker_rss_start_mib:.0f} → {replayed.worker_rss_end_mib:.0f} MiB | | |",
         ]
@@ -234,7 +235,8 @@ def render(
         "run ahead of a group's slower topic. `facilitator.many_groups_deviating` is not in the oracle "
         "(its answer depends on when every other deviation resolves).",
         "- The machine may be shared (other test runs); repeat runs and medians damp that, not remove it.",
-        "- Memory: the rules' per-group state serialised as the worker stores it in its table (JSON), "
+        "- Memory: the rules' per-group state serialised as the worker stores it in its table (MessagePack "
+        "arrays, `services/monitoring/stored_state.py`; JSON before issue 14), "
         "summed over the replay's groups and scaled to 100,000; the worker's RSS is shown as measured "
         "(Faust's in-memory table keeps the same values as Python objects, so expect a multiple of it).",
     ]
@@ -408,7 +410,7 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
         if replayed.raw_consumer_per_s:
             figures["broker_raw_events_per_s"] = round(median(replayed.raw_consumer_per_s), 1)
         if replayed.state_groups:
-            per_group = replayed.state_json_bytes / replayed.state_groups
+            per_group = replayed.state_bytes / replayed.state_groups
             figures["state_mib_per_100k_groups"] = round(per_group * 100_000 / 2**20, 1)
     return figures
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from kafka import KafkaAdminClient, KafkaConsumer
@@ -36,6 +35,7 @@ from kafka import TopicPartition as SyncTopicPartition
 from services.monitoring import engine
 from services.monitoring.programmes import load_programmes, programme_config
 from services.monitoring.rules.state import GroupState
+from services.monitoring.stored_state import encode_state
 from shared import serde, topics
 from shared.auth import mint_token
 from shared.events import DeviationOpened
@@ -174,7 +174,7 @@ class ReplayResult:
     worker_startup_seconds: float = 0.0
     worker_rss_start_mib: float = 0.0
     worker_rss_end_mib: float = 0.0
-    state_json_bytes: int = 0
+    state_bytes: int = 0  # the states as the worker stores them (stored_state.encode_state)
     state_groups: int = 0
     oracle: OracleResult = field(default_factory=OracleResult)
     published: set[Expected] = field(default_factory=set)
@@ -286,7 +286,7 @@ def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_
         seconds = asyncio.run(_consume_all(bootstrap, ends, bare))
         result.bare_loop_per_s.append(total / seconds)
         result.state_groups = len(states)
-        result.state_json_bytes = sum(len(orjson.dumps(state.to_json())) for state in states.values())
+        result.state_bytes = sum(len(encode_state(state)) for state in states.values())
         log.info(
             "replay run %d: raw consumer %.0f/s, bare rules loop %.0f/s",
             repeat + 1,

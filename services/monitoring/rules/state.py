@@ -1,4 +1,5 @@
-"""Per-group state the rules need, kept in a Faust table keyed by group id as plain JSON.
+"""Per-group state the rules need, kept in a Faust table keyed by group id (stored as compact
+bytes by `services/monitoring/stored_state.py`; `to_json`/`from_json` read and write the former form).
 
 Everything is bounded per group: the last few meetings, periods and evaluations, the plan's
 activities, the devices of the group's facilitator, open deviations and recently closed ids.

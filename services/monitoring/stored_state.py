@@ -1,0 +1,313 @@
+"""A group's state as the worker stores it in its table: compact MessagePack arrays (msgspec).
+
+Why not the JSON of `GroupState.to_json`: its field names, ISO instants and hex ids made a group's
+state several kilobytes (hundreds of MiB per 100,000 groups, written to the changelog at every
+change). Here every record is a positional array, instants are integer seconds since the epoch
+(with microseconds and a UTC offset only when they have one), days are ordinals and deviation ids
+their 16 bytes. Decoding gives back exactly the state that was encoded.
+
+States written in the former JSON form (a worker upgraded over an existing changelog) are still
+read: they start with `{`, which a version-tagged MessagePack array never does.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import msgspec
+import orjson
+
+from services.monitoring.rules.state import (
+    ActivityState,
+    DeviceWatermark,
+    EvaluationSummary,
+    GroupContext,
+    GroupState,
+    MeetingSummary,
+    OpenDeviation,
+    ScheduledPeriod,
+)
+
+FORMAT = 1  # first element of every stored array: a later layout gets a new number
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO = timedelta(0)
+_SECOND = timedelta(seconds=1)
+_ID_PREFIX = "dev-"
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder()
+
+
+# ------------------------------------------------------------------------------------------ values
+
+
+def pack_instant(moment: datetime | None) -> Any:
+    """An instant as integer seconds since the epoch; `[seconds, microseconds, offset seconds]` when
+    it has a fraction or a UTC offset; ISO text if it is naive (never expected, never lost)."""
+    if moment is None:
+        return None
+    offset = moment.utcoffset()
+    if offset is None:
+        return moment.isoformat()
+    elapsed = moment - _EPOCH
+    seconds = elapsed.days * 86_400 + elapsed.seconds
+    if elapsed.microseconds == 0 and offset == _ZERO:
+        return seconds
+    return [seconds, elapsed.microseconds, offset // _SECOND]
+
+
+def unpack_instant(packed: Any) -> datetime | None:
+    """The instant `pack_instant` was given (UTC as `datetime.UTC`, like `datetime.fromisoformat`)."""
+    if packed is None:
+        return None
+    if isinstance(packed, int):
+        return _EPOCH + timedelta(seconds=packed)
+    if isinstance(packed, str):
+        return datetime.fromisoformat(packed)
+    seconds, microseconds, offset = packed
+    moment = _EPOCH + timedelta(seconds=seconds, microseconds=microseconds)
+    return moment if offset == 0 else moment.astimezone(timezone(timedelta(seconds=offset)))
+
+
+def pack_day(day: date | None) -> int | None:
+    return None if day is None else day.toordinal()
+
+
+def unpack_day(packed: int | None) -> date | None:
+    return None if packed is None else date.fromordinal(packed)
+
+
+def pack_id(identifier: str) -> str | bytes:
+    """A derived deviation id (`dev-` and 32 hex digits) as its 16 bytes; any other text as it is."""
+    if len(identifier) == 36 and identifier.startswith(_ID_PREFIX):
+        try:
+            packed = bytes.fromhex(identifier[4:])
+        except ValueError:
+            return identifier
+        if packed.hex() == identifier[4:]:  # lower-case hex only: the id must come back identical
+            return packed
+    return identifier
+
+
+def unpack_id(packed: str | bytes) -> str:
+    return _ID_PREFIX + packed.hex() if isinstance(packed, bytes) else packed
+
+
+# ------------------------------------------------------------------------------------------ states
+
+
+def encode_state(state: GroupState) -> bytes:
+    """The state's stored bytes."""
+    context = state.context
+    return _encoder.encode(
+        [
+            FORMAT,
+            None
+            if context is None
+            else [context.programme, context.facilitator_id, context.region_code, context.partition],
+            pack_instant(state.wake_at),
+            pack_instant(state.clock_at),
+            pack_instant(state.forgotten_before),
+            [
+                [
+                    m.report_id,
+                    pack_instant(m.started_at),
+                    m.facilitator_present,
+                    pack_instant(m.ended_at),
+                    m.present,
+                    m.members,
+                    pack_instant(m.received_at),
+                ]
+                for m in state.meetings
+            ],
+            [
+                [
+                    pack_id(key),
+                    o.rule,
+                    o.occurrence,
+                    o.severity,
+                    pack_instant(o.opened_at),
+                    o.concerns,
+                    o.memory or None,
+                ]
+                for key, o in state.open.items()
+            ],
+            [
+                [p.period, pack_instant(p.due_at), p.time_zone, p.cadence, pack_instant(p.learned_at)]
+                for p in state.periods
+            ],
+            [
+                [
+                    key,
+                    pack_instant(d.synced_through),
+                    pack_instant(d.received_at),
+                    d.facilitator_id,
+                    [pack_instant(moment) for mark in d.history for moment in mark],
+                ]
+                for key, d in state.devices.items()
+            ],
+            [
+                [
+                    key,
+                    a.activity_id,
+                    a.plan_id,
+                    a.title,
+                    pack_day(a.starts_on),
+                    pack_day(a.due_on),
+                    a.time_zone,
+                    a.status,
+                    a.baseline,
+                    a.target,
+                    a.value,
+                    pack_day(a.reported_on),
+                    pack_instant(a.done_received_at),
+                    pack_instant(a.known_at),
+                    pack_instant(a.progress_recorded_at),
+                    pack_instant(a.progress_received_at),
+                    a.status_before_done,
+                ]
+                for key, a in state.activities.items()
+            ],
+            [[e.evaluation_id, e.direction, e.mean_score, pack_instant(e.received_at)] for e in state.evaluations],
+            [pack_id(key) for key in state.closed],
+        ]
+    )
+
+
+def decode_state(stored: bytes | dict[str, Any] | None) -> GroupState:
+    """The state from its stored form: these bytes, the former JSON bytes, or the former JSON
+    already parsed (as the table handed it out before states were stored as bytes)."""
+    if not stored:
+        return GroupState()
+    if isinstance(stored, dict):
+        return GroupState.from_json(stored)
+    if stored[:1] == b"{":
+        return GroupState.from_json(orjson.loads(stored))
+    (
+        version,
+        context,
+        wake_at,
+        clock_at,
+        forgotten_before,
+        meetings,
+        open_,
+        periods,
+        devices,
+        activities,
+        evaluations,
+        closed,
+    ) = _decoder.decode(stored)
+    if version != FORMAT:
+        raise ValueError(f"stored group state of unknown format {version!r}")
+    return GroupState(
+        meetings=tuple(
+            MeetingSummary(
+                report_id,
+                _instant(started_at),
+                present_facilitator,
+                unpack_instant(ended_at),
+                present,
+                members,
+                unpack_instant(received_at),
+            )
+            for report_id, started_at, present_facilitator, ended_at, present, members, received_at in meetings
+        ),
+        open={
+            unpack_id(key): OpenDeviation(
+                rule, occurrence, severity, unpack_instant(opened_at), concerns, dict(memory or {})
+            )
+            for key, rule, occurrence, severity, opened_at, concerns, memory in open_
+        },
+        context=None if context is None else GroupContext(*context),
+        periods=tuple(
+            ScheduledPeriod(period, _instant(due_at), time_zone, cadence, unpack_instant(learned_at))
+            for period, due_at, time_zone, cadence, learned_at in periods
+        ),
+        devices={
+            key: DeviceWatermark(
+                _instant(synced_through),
+                _instant(received_at),
+                facilitator_id,
+                tuple((_instant(history[index]), _instant(history[index + 1])) for index in range(0, len(history), 2)),
+            )
+            for key, synced_through, received_at, facilitator_id, history in devices
+        },
+        activities={key: _activity(fields) for key, *fields in activities},
+        evaluations=tuple(
+            EvaluationSummary(evaluation_id, direction, mean_score, _instant(received_at))
+            for evaluation_id, direction, mean_score, received_at in evaluations
+        ),
+        closed=tuple(unpack_id(key) for key in closed),
+        forgotten_before=unpack_instant(forgotten_before),
+        wake_at=unpack_instant(wake_at),
+        clock_at=unpack_instant(clock_at),
+    )
+
+
+def stored_schedule(stored: bytes | dict[str, Any] | None) -> tuple[int, datetime | None, datetime | None] | None:
+    """(partition, wake_at, clock_at) of a stored state without building it (the timer reads these
+    for every group after a rebalance); None for a group with no context yet."""
+    if not stored:
+        return None
+    if isinstance(stored, bytes) and stored[:1] != b"{":
+        _version, context, wake_at, clock_at, *_rest = _decoder.decode(stored)
+        if not context:
+            return None
+        return context[3], unpack_instant(wake_at), unpack_instant(clock_at)
+    data = stored if isinstance(stored, dict) else orjson.loads(stored)
+    context = data.get("context")
+    if not context:
+        return None
+    wake = data.get("wake_at")
+    clock = data.get("clock_at")
+    return (
+        context["partition"],
+        None if not wake else datetime.fromisoformat(wake),
+        None if not clock else datetime.fromisoformat(clock),
+    )
+
+
+def _instant(packed: Any) -> datetime:
+    moment = unpack_instant(packed)
+    if moment is None:
+        raise ValueError("a required instant is missing from a stored group state")
+    return moment
+
+
+def _activity(fields: list[Any]) -> ActivityState:
+    (
+        activity_id,
+        plan_id,
+        title,
+        starts_on,
+        due_on,
+        time_zone,
+        status,
+        baseline,
+        target,
+        value,
+        reported_on,
+        done_received_at,
+        known_at,
+        progress_recorded_at,
+        progress_received_at,
+        status_before_done,
+    ) = fields
+    return ActivityState(
+        activity_id=activity_id,
+        plan_id=plan_id,
+        title=title,
+        starts_on=date.fromordinal(starts_on),
+        due_on=date.fromordinal(due_on),
+        time_zone=time_zone,
+        status=status,
+        baseline=baseline,
+        target=target,
+        value=value,
+        reported_on=unpack_day(reported_on),
+        done_received_at=unpack_instant(done_received_at),
+        known_at=unpack_instant(known_at),
+        progress_recorded_at=unpack_instant(progress_recorded_at),
+        progress_received_at=unpack_instant(progress_received_at),
+        status_before_done=status_before_done,
+    )
