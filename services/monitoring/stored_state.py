@@ -12,6 +12,7 @@ read: they start with `{`, which a version-tagged MessagePack array never does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -108,70 +109,82 @@ def encode_state(state: GroupState) -> bytes:
             pack_instant(state.wake_at),
             pack_instant(state.clock_at),
             pack_instant(state.forgotten_before),
-            [
-                [
-                    m.report_id,
-                    pack_instant(m.started_at),
-                    m.facilitator_present,
-                    pack_instant(m.ended_at),
-                    m.present,
-                    m.members,
-                    pack_instant(m.received_at),
-                ]
-                for m in state.meetings
-            ],
-            [
-                [
-                    pack_id(key),
-                    o.rule,
-                    o.occurrence,
-                    o.severity,
-                    pack_instant(o.opened_at),
-                    o.concerns,
-                    o.memory or None,
-                ]
-                for key, o in state.open.items()
-            ],
-            [
-                [p.period, pack_instant(p.due_at), p.time_zone, p.cadence, pack_instant(p.learned_at)]
-                for p in state.periods
-            ],
-            [
-                [
-                    key,
-                    pack_instant(d.synced_through),
-                    pack_instant(d.received_at),
-                    d.facilitator_id,
-                    [pack_instant(moment) for mark in d.history for moment in mark],
-                ]
-                for key, d in state.devices.items()
-            ],
-            [
-                [
-                    key,
-                    a.activity_id,
-                    a.plan_id,
-                    a.title,
-                    pack_day(a.starts_on),
-                    pack_day(a.due_on),
-                    a.time_zone,
-                    a.status,
-                    a.baseline,
-                    a.target,
-                    a.value,
-                    pack_day(a.reported_on),
-                    pack_instant(a.done_received_at),
-                    pack_instant(a.known_at),
-                    pack_instant(a.progress_recorded_at),
-                    pack_instant(a.progress_received_at),
-                    a.status_before_done,
-                ]
-                for key, a in state.activities.items()
-            ],
-            [[e.evaluation_id, e.direction, e.mean_score, pack_instant(e.received_at)] for e in state.evaluations],
+            [_packed(meeting, _pack_meeting) for meeting in state.meetings],
+            [[pack_id(key), *_packed(item, _pack_open)] for key, item in state.open.items()],
+            [_packed(period, _pack_period) for period in state.periods],
+            [[key, *_packed(device, _pack_device)] for key, device in state.devices.items()],
+            [[key, *_packed(activity, _pack_activity)] for key, activity in state.activities.items()],
+            [_packed(item, _pack_evaluation) for item in state.evaluations],
             [pack_id(key) for key in state.closed],
         ]
     )
+
+
+_PACKED = "_packed"
+
+
+def _packed(item: Any, pack: Callable[[Any], list[Any]]) -> list[Any]:
+    # A state's parts are frozen and outlive many records (a meeting, a period, an activity until
+    # its next progress): each is packed once, and its packed form kept beside its fields.
+    values = item.__dict__
+    packed: list[Any] | None = values.get(_PACKED)
+    if packed is None:
+        packed = values[_PACKED] = pack(item)
+    return packed
+
+
+def _pack_meeting(m: MeetingSummary) -> list[Any]:
+    return [
+        m.report_id,
+        pack_instant(m.started_at),
+        m.facilitator_present,
+        pack_instant(m.ended_at),
+        m.present,
+        m.members,
+        pack_instant(m.received_at),
+    ]
+
+
+def _pack_open(o: OpenDeviation) -> list[Any]:
+    return [o.rule, o.occurrence, o.severity, pack_instant(o.opened_at), o.concerns, o.memory or None]
+
+
+def _pack_period(p: ScheduledPeriod) -> list[Any]:
+    return [p.period, pack_instant(p.due_at), p.time_zone, p.cadence, pack_instant(p.learned_at)]
+
+
+def _pack_device(d: DeviceWatermark) -> list[Any]:
+    return [
+        pack_instant(d.synced_through),
+        pack_instant(d.received_at),
+        d.facilitator_id,
+        [pack_instant(moment) for mark in d.history for moment in mark],
+    ]
+
+
+def _pack_activity(a: ActivityState) -> list[Any]:
+    return [
+        a.activity_id,
+        a.plan_id,
+        a.title,
+        pack_day(a.starts_on),
+        pack_day(a.due_on),
+        a.time_zone,
+        a.status,
+        a.baseline,
+        a.target,
+        a.value,
+        pack_day(a.reported_on),
+        pack_instant(a.done_received_at),
+        pack_instant(a.known_at),
+        pack_instant(a.progress_recorded_at),
+        pack_instant(a.progress_received_at),
+        a.status_before_done,
+    ]
+
+
+def _pack_evaluation(e: EvaluationSummary) -> list[Any]:
+    return [e.evaluation_id, e.direction, e.mean_score, pack_instant(e.received_at)]
 
 
 def decode_state(stored: bytes | dict[str, Any] | None) -> GroupState:

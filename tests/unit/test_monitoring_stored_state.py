@@ -3,6 +3,7 @@ form (a worker upgraded over an existing changelog)."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import orjson
@@ -201,3 +202,21 @@ class TestStoredSchedule:
         state = GroupState(context=GroupContext("pkh-p2k2", "F-001", "18.71.01.1001", 3))
         assert stored_schedule(encode_state(state)) == (3, None, None)
         assert stored_schedule(orjson.dumps(state.to_json())) == (3, None, None)
+
+
+class TestPackedParts:
+    def test_each_part_is_packed_once_and_a_changed_part_anew(self) -> None:
+        state = full_state()
+        first = encode_state(state)
+        activity = state.activities["A-2"]
+        assert stored_state._PACKED in activity.__dict__  # kept beside the frozen part
+        assert encode_state(state) == first
+        progressed = dataclasses.replace(activity, status="in_progress", value=3.0)
+        changed = state.evolve(activities={**state.activities, "A-2": progressed})
+        assert decode_state(encode_state(changed)) == changed
+        assert decode_state(encode_state(changed)).activities["A-2"].status == "in_progress"
+
+    def test_the_packed_form_is_not_part_of_equality(self) -> None:
+        state = full_state()
+        encode_state(state)
+        assert state == full_state()
