@@ -180,6 +180,7 @@ def _pack_activity(a: ActivityState) -> list[Any]:
         pack_instant(a.progress_recorded_at),
         pack_instant(a.progress_received_at),
         a.status_before_done,
+        a.progress_id,
     ]
 
 
@@ -305,6 +306,7 @@ def _activity(fields: list[Any]) -> ActivityState:
         progress_recorded_at,
         progress_received_at,
         status_before_done,
+        progress_id,
     ) = fields
     return ActivityState(
         activity_id=activity_id,
@@ -323,4 +325,5 @@ def _activity(fields: list[Any]) -> ActivityState:
         progress_recorded_at=unpack_instant(progress_recorded_at),
         progress_received_at=unpack_instant(progress_received_at),
         status_before_done=status_before_done,
+        progress_id=progress_id,
     )

@@ -21,6 +21,7 @@ from services.monitoring.clock import RuleClock
 from services.monitoring.metrics import MonitoringMetrics
 from services.monitoring.rules import activities
 from services.monitoring.settings import MonitoringSettings
+from services.monitoring.stored_state import stored_schedule
 from services.monitoring.wake_index import WakeIndex
 from shared import serde, topics
 from shared.events.base import EventData
@@ -178,8 +179,10 @@ async def test_a_tick_read_again_before_the_records_it_came_after_waits_for_them
     # the timer restores the partition's clock from the stored states.
     log.read = committed
     survivor, app, clock = worker(table, log)
-    stored_clock = datetime.fromisoformat(table[GROUP]["clock_at"])
-    clock.restore(PARTITION, stored_clock)
+    schedule = stored_schedule(table[GROUP])
+    assert schedule is not None
+    assert schedule[2] is not None
+    clock.restore(PARTITION, schedule[2])
     await read(survivor, log, tick(GRACE_ENDS, 0))
     assert opened(app, activities.OVERDUE) == [], "judged A-1 before its progress was read again"
 
@@ -198,12 +201,15 @@ async def test_every_source_caught_up_lets_the_stored_clock_count() -> None:
         log.append(PLANS, plan(activity("A-2", date(2026, 3, 31))), AGREED),
         log.append(MEETINGS, synced(utc(2026, 4, 1), received_at=SYNCED_AT), SYNCED_AT),
         # another group's news a minute later: the partition's clock reached it before the restart
+        log.append(MEETINGS, scheduled("2026-01", group_id="G-2"), AGREED),
         log.append(MEETINGS, synced(LATER, received_at=LATER, group_id="G-2"), LATER),
     ]
     first, _, _ = worker(table, log)
     await read(first, log, *events)
     survivor, app, clock = worker(table, log)
-    for state in table.values():
-        clock.restore(PARTITION, datetime.fromisoformat(state["clock_at"]))
+    for stored in table.values():  # as the timer does after a rebalance
+        schedule = stored_schedule(stored)
+        if schedule is not None and schedule[2] is not None:
+            clock.restore(PARTITION, schedule[2])
     await read(survivor, log, tick(LATER, 0))
     assert opened(app, activities.OVERDUE) == ["A-2"]

@@ -81,6 +81,7 @@ def full_state() -> GroupState:
                 AT - timedelta(minutes=1),
                 AT,
                 "in_progress",
+                "PR-77",
             ),
             "A-2": ActivityState("A-2", "P-1", "", date(2026, 2, 1), date(2026, 5, 1), "Asia/Jakarta"),
         },
@@ -220,3 +221,24 @@ class TestPackedParts:
         state = full_state()
         encode_state(state)
         assert state == full_state()
+
+    @pytest.mark.parametrize(
+        ("part", "pack", "sample"),
+        [
+            (MeetingSummary, stored_state._pack_meeting, lambda s: s.meetings[0]),
+            (OpenDeviation, stored_state._pack_open, lambda s: next(iter(s.open.values()))),
+            (ScheduledPeriod, stored_state._pack_period, lambda s: s.periods[0]),
+            (DeviceWatermark, stored_state._pack_device, lambda s: next(iter(s.devices.values()))),
+            (ActivityState, stored_state._pack_activity, lambda s: s.activities["A-1"]),
+            (EvaluationSummary, stored_state._pack_evaluation, lambda s: s.evaluations[0]),
+        ],
+    )
+    def test_every_field_of_every_part_is_stored(self, part: type, pack: object, sample: object) -> None:
+        # A field added to a part of the state without a place in its stored array would be lost at
+        # the first restart: the arrays must have one element per field the part is built from.
+        built_from = [item for item in dataclasses.fields(part) if item.init]
+        assert len(pack(sample(full_state()))) == len(built_from)  # type: ignore[operator]
+
+    def test_every_field_of_the_state_is_stored(self) -> None:
+        built_from = [item for item in dataclasses.fields(GroupState) if item.init]
+        assert len(stored_state._decoder.decode(encode_state(full_state()))) == 1 + len(built_from)

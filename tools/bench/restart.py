@@ -44,6 +44,7 @@ from services.monitoring.app import create_app
 from services.monitoring.programmes import load_programmes, programme_config
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
+from services.monitoring.stored_state import encode_state
 from shared import serde, topics
 from shared.faust_app import ensure_changelog_topics
 from shared.logs import configure_logging
@@ -197,7 +198,7 @@ def measure_store(
     def encoded() -> Iterator[tuple[bytes, bytes, int]]:
         for group_id, partition, state in copies(states, groups, settings.partitions):
             key = app.serializers.dumps_key(table.key_type, group_id, serializer=table.key_serializer)
-            stored = state.to_json()  # what the worker's agent writes into its table
+            stored = encode_state(state)  # what the worker's agent writes into its table
             value = app.serializers.dumps_value(table.value_type, stored, serializer=table.value_serializer)
             assert key is not None
             assert value is not None
