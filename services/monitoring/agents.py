@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -83,7 +84,10 @@ class Agents:
 
     async def watch_groups(self, stream: Any) -> None:  # a faust Stream (StreamT lacks take_events)
         async for batch in stream.take_events(self.settings.batch_size, within=self.settings.batch_seconds):
+            began = time.perf_counter()
             await self.process_groups(batch)
+            self.metrics.batch_records.observe(len(batch))
+            self.metrics.batch_seconds.observe(time.perf_counter() - began)
 
     async def watch_facilitators(self, stream: Any) -> None:
         async for batch in stream.take_events(self.settings.batch_size, within=self.settings.batch_seconds):

@@ -30,3 +30,17 @@ class MonitoringMetrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
             registry=registry,
         )
+        # How full the batches run: a worker catching up should fill them (few broker round trips per
+        # record); a live worker sees small ones. Read beside the processed-records counter.
+        self.batch_records = Histogram(
+            "pantau_monitoring_batch_records",
+            "Records in each batch the group agent processed.",
+            buckets=(1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000),
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "pantau_monitoring_batch_seconds",
+            "Time to process one batch: rules, publications and state writes acknowledged by the broker.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )

@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from kafka import KafkaAdminClient, KafkaConsumer
 from kafka import TopicPartition as SyncTopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.monitoring import engine
 from services.monitoring.programmes import load_programmes, programme_config
@@ -176,9 +177,26 @@ class ReplayResult:
     worker_rss_end_mib: float = 0.0
     state_bytes: int = 0  # the states as the worker stores them (stored_state.encode_state)
     state_groups: int = 0
+    worker_batches: int = 0  # batches the worker's group agent processed (its Prometheus metrics)
+    worker_batch_seconds: float = 0.0  # their total processing time
     oracle: OracleResult = field(default_factory=OracleResult)
     published: set[Expected] = field(default_factory=set)
     deviation_events: Counter[str] = field(default_factory=Counter)
+
+
+def batch_figures(base_url: str) -> tuple[int, float]:
+    """(batches, seconds spent processing them) from the worker's own metrics: how full its batches
+    ran, and how much of the replay's time was processing rather than waiting for records."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name in {"pantau_monitoring_batch_seconds_count", "pantau_monitoring_batch_seconds_sum"}
+    }
+    return int(values.get("pantau_monitoring_batch_seconds_count", 0)), values.get(
+        "pantau_monitoring_batch_seconds_sum", 0.0
+    )
 
 
 def source_ends(bootstrap: str, names: list[str]) -> dict[TopicPartition, int]:
@@ -328,14 +346,19 @@ def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_
         result.worker_seconds = time.monotonic() - began
         result.worker_per_s = committed / max(1e-9, result.worker_seconds - result.worker_startup_seconds)
         result.worker_rss_end_mib = rss_mib(process.process.pid)
+        result.worker_batches, result.worker_batch_seconds = batch_figures(process.base_url)
         log.info(
-            "monitoring worker: %d/%d committed in %.1f s (%.1f s start-up), RSS %.0f → %.0f MiB",
+            "monitoring worker: %d/%d committed in %.1f s (%.1f s start-up), RSS %.0f → %.0f MiB; "
+            "%d batches (%.0f records each), %.1f s processing them",
             committed,
             total,
             result.worker_seconds,
             result.worker_startup_seconds,
             result.worker_rss_start_mib,
             result.worker_rss_end_mib,
+            result.worker_batches,
+            total / max(1, result.worker_batches),
+            result.worker_batch_seconds,
         )
         time.sleep(3)  # let the last published deviations settle
     finally:

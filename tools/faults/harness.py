@@ -140,7 +140,9 @@ class ServiceRun:
             f"PANTAU_{upper}_PORT": str(self.port),
             f"PANTAU_{upper}_WEB_PORT": str(self.port),
             f"PANTAU_{upper}_DATA_DIR": str(data),
-            f"PANTAU_{upper}_LOG_LEVEL": "warn",
+            # Quiet by default; PANTAU_FAULTS_LOG_LEVEL=info keeps the workers' rebalance and
+            # recovery story in the evidence of a failed run.
+            f"PANTAU_{upper}_LOG_LEVEL": os.environ.get("PANTAU_FAULTS_LOG_LEVEL", "warn"),
             f"PANTAU_{upper}_DATABASE_URL": f"sqlite:///{data / (self.name + '.db')}",
             "PANTAU_NOTIFICATIONS_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             **self.env,
