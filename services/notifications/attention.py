@@ -156,7 +156,7 @@ def why(verdict: Verdict, group_names: Mapping[str, str]) -> dict[str, str] | No
                 name = group_names.get(group_id, group_id)
                 parts_id.append(f"{name} punya {count} masalah sekaligus")
                 parts_en.append(f"{name} has {count} problems at once")
-    return {"id": "Perlu perhatian Anda: " + "; ".join(parts_id) + ".", "en": "Needs you: " + "; ".join(parts_en) + "."}
+    return {"id": "Mengapa: " + "; ".join(parts_id) + ".", "en": "Why: " + "; ".join(parts_en) + "."}
 
 
 def groups_needing_attention(verdicts: Mapping[str, Verdict]) -> set[str]:

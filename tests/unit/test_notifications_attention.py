@@ -55,8 +55,8 @@ def test_a_facilitator_with_problems_in_three_groups_stands_out_across_incidents
     assert verdicts["other"].tier == "for_information"
     assert groups_needing_attention(verdicts) == {"KLP-1", "KLP-2", "KLP-3"}
     assert why(verdicts["i1"], {}) == {
-        "id": "Perlu perhatian Anda: masalah di 3 kelompok sekaligus.",
-        "en": "Needs you: problems in 3 groups at once.",
+        "id": "Mengapa: masalah di 3 kelompok sekaligus.",
+        "en": "Why: problems in 3 groups at once.",
     }
 
 
@@ -68,8 +68,8 @@ def test_one_group_with_several_problems_needs_you_and_names_the_group() -> None
     assert verdicts["two"].reasons == ("several_problems",)
     assert groups_needing_attention(verdicts) == {"KLP-1"}  # KLP-2's one warning stays the facilitator's
     assert why(verdicts["two"], {"KLP-1": "Kelompok Mawar"}) == {
-        "id": "Perlu perhatian Anda: Kelompok Mawar punya 2 masalah sekaligus.",
-        "en": "Needs you: Kelompok Mawar has 2 problems at once.",
+        "id": "Mengapa: Kelompok Mawar punya 2 masalah sekaligus.",
+        "en": "Why: Kelompok Mawar has 2 problems at once.",
     }
 
 
