@@ -144,6 +144,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             _step("What the supervisors heard")
             _print_report(report, _facilitators_needing_attention(stack.url("notifications"), admin_token))
+            month = Shape.ending_before(
+                datetime.now(UTC), scale=args.demo_scale, seed=args.demo_seed, months=args.demo_months
+            ).periods()[-1]
+            print(
+                f"    the console's compliance counts meetings of the last 35 days; the demo's are of {month} "
+                "and earlier, so it reads low there (the manager's page below has that month's compliance)"
+            )
             alerts_ok = report.truthful
             if not alerts_ok:
                 print(f"    the demo does not hold to its promise (see above); see {workdir}/*.log")
