@@ -3,8 +3,7 @@ turn to first, and why, out of every incident in their scope.
 
 A supervisor who sees 35 of 40 facilitators marked "needing attention" has no work queue: one
 low-attendance meeting in one group is the facilitator's to follow up, and the supervisor reads it
-when there is time. What needs the *supervisor* is a pattern or something serious, the same line
-`facilitator.many_groups_deviating` draws for a facilitator who stands out. An incident needs
+when there is time. What needs the *supervisor* is a pattern or something serious. An incident needs
 attention when nobody has it in hand yet (not acknowledged, not put aside, not closed) and its open
 items of warning or above show at least one of:
 
@@ -12,7 +11,8 @@ items of warning or above show at least one of:
 - `facilitator_signal`: a signal about the facilitator themselves (many groups deviating, devices
   silent) is open;
 - `many_groups`: the facilitator has open warnings in `MANY_GROUPS` groups or more (across all
-  their incidents in hand of nobody);
+  their incidents in hand of nobody): the group count of `facilitator.many_groups_deviating`
+  without its share of the facilitator's groups — that rule raises a message, this only ranks;
 - `several_problems`: one group has `SEVERAL_PROBLEMS` different rules open at once.
 
 Everything else that is open stays visible ("untuk diketahui": for your information), below the few.
@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from services.notifications.incidents import INHIBITING_RULES, SEVERITY_RANK
 
-# The threshold a facilitator stands out at (as `facilitator.many_groups_deviating` counts them).
+# The group count a facilitator stands out at (`facilitator.many_groups_deviating`'s `groups`).
 MANY_GROUPS = 3
 SEVERAL_PROBLEMS = 2
 LIVE_STATUSES = frozenset({"pending", "open", "acknowledged"})
