@@ -339,13 +339,17 @@ def _body(
     lead = _lead(incident)
     alert = _alert_row(connection, lead.deviation_id)
     payload: dict[str, Any] = dict(alert["payload"]) if alert is not None else {}
+    # "N kelompok perlu perhatian" counts what the message is about: the open items at the incident's
+    # pushed severities, not the info items beside them (a month of late reports is not N groups' news).
+    pushable = [item for item in incident.open_items if item.severity != "info"]
+    counted = set(pushable or incident.open_items)
     items = []
     groups: dict[str, str] = {}
     for item in incident.items:
         row = alert if item.deviation_id == lead.deviation_id else _alert_row(connection, item.deviation_id)
         item_payload = row["payload"] if row is not None else {}
         group = item_payload.get("group") or {"id": item.group_id, "name": item.group_id}
-        if item.is_open:
+        if item in counted:
             groups.setdefault(group["id"], group["name"])
         items.append(
             {
@@ -365,7 +369,7 @@ def _body(
         severity=incident.severity,
         facilitator_name=facilitator["name"],
         lead=payload.get("message") or {},
-        open_items=len(incident.open_items),
+        open_items=len(counted),
         group_names=list(groups.values()),
         about_facilitator=incident.kind == "facilitator",
     )

@@ -5,8 +5,11 @@ national → province → kabupaten → facilitator → group with compliance at
 
 **Compliance** here is the reporting rate a supervisor can act on (DHIS2's "reporting rate"): the
 share of groups with at least one meeting recorded in the last `REPORTING_WINDOW` (a monthly cadence
-plus a few days' grace), counted on what reached the server. **Needing attention** is a group with
-an open warning or critical item in a live incident.
+plus a few days' grace), counted on what reached the server. **Needing attention** is a group an
+incident nobody has in hand yet needs the supervisor for (`attention.py`: something critical, a
+signal about the facilitator, a facilitator with problems in several groups, or one group with
+several problems at once); a single warning is for information, an acknowledged or snoozed incident
+is in hand.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, select
 
-from services.notifications import store
+from services.notifications import attention, store
 from shared import regions
 
 REPORTING_WINDOW = timedelta(days=35)
@@ -117,16 +120,15 @@ def reporting_groups(connection: Connection, group_ids: list[str], now: datetime
     return {row.group_id for row in rows}
 
 
-def groups_needing_attention(connection: Connection) -> set[str]:
-    """Groups with an open warning or critical item in a live incident."""
+def live_incidents(connection: Connection) -> list[Any]:
+    """Every live incident row (pending, open, acknowledged), as `attention.judge` weighs them."""
     table = store.incidents
-    rows = connection.execute(select(table.c["items"]).where(table.c.status.in_(LIVE_STATUSES))).scalars()
-    return {
-        item["group_id"]
-        for items in rows
-        for item in items
-        if item.get("resolved_at") is None and item.get("severity") in ("warning", "critical")
-    }
+    return list(connection.execute(select(table).where(table.c.status.in_(LIVE_STATUSES))).mappings())
+
+
+def groups_needing_attention(connection: Connection, now: datetime) -> set[str]:
+    """Groups the incidents nobody has in hand yet need the supervisor for (`attention.py`)."""
+    return attention.groups_needing_attention(attention.judge(live_incidents(connection), now))
 
 
 def names_for(connection: Connection, keys: Iterable[tuple[RowKind, str]]) -> dict[str, str]:

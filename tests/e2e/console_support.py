@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.notifications.settings import NotificationsSettings
-from shared.events import Attendance, DeviceSynced, MeetingRecorded
+from shared.events import Attendance, DeviationOpened, DeviceSynced, FacilitatorUpserted, GroupUpserted, MeetingRecorded
 from shared.events.base import EventData
 from shared.settings import AuthSettings, KafkaSettings
-from tests.integration.test_notifications_delivery import GROUP_ID, VILLAGE, World
+from tests.integration.test_notifications_delivery import GROUP_ID, VILLAGE, World, deviation
 
 # Friday 20 November 2026, 10.00 WIB.
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -82,6 +82,46 @@ def field_history() -> list[EventData]:
         )
     )
     return events
+
+
+OTHER_GROUP_ID = "KLP-18710110010002"
+
+
+def another_facilitator() -> list[EventData]:
+    """Budi Santoso and his Kelompok Melati, in the same village as Siti's group."""
+    return [
+        FacilitatorUpserted(
+            facilitator_id="PDP-0002", name="Budi Santoso", programme="pkh-p2k2", region_code="18.71.01"
+        ),
+        GroupUpserted(
+            group_id=OTHER_GROUP_ID,
+            name="Kelompok Melati",
+            programme="pkh-p2k2",
+            facilitator_id="PDP-0002",
+            region_code=VILLAGE,
+            member_refs=("kpm-x", "kpm-y", "kpm-z"),
+            chair_member_ref="kpm-x",
+            schedule={"cadence": "monthly", "day_of_month": 12},
+            time_zone="Asia/Jakarta",
+        ),
+    ]
+
+
+def single_warning() -> DeviationOpened:
+    """One low-attendance meeting of Budi's group: his to follow up, for the supervisor's information."""
+    return deviation(group_id=OTHER_GROUP_ID).model_copy(
+        update={
+            "facilitator_id": "PDP-0002",
+            "rule": "meeting.low_attendance",
+            "details": {
+                "present": 2,
+                "members": 3,
+                "attendance_ratio": 0.67,
+                "threshold_ratio": 0.75,
+                "meeting_started_at": "2026-11-12T02:00:00+00:00",
+            },
+        }
+    )
 
 
 def wait_for_drill(page: Any, level: str) -> None:

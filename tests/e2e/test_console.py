@@ -16,7 +16,15 @@ from kafka import KafkaProducer
 
 from shared.auth import mint_token
 from shared.settings import AuthSettings
-from tests.e2e.console_support import NOW, SimulatedClock, field_history, wait_for_drill, work_queue_settings
+from tests.e2e.console_support import (
+    NOW,
+    SimulatedClock,
+    another_facilitator,
+    field_history,
+    single_warning,
+    wait_for_drill,
+    work_queue_settings,
+)
 from tests.fixtures.kafka import skip_or_fail
 from tests.integration.test_notifications_channels import NotifierProcess
 from tests.integration.test_notifications_delivery import (
@@ -108,7 +116,7 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
     # The service and the page share one simulated clock: Friday 20 November 2026, 10.00 WIB.
     clock = SimulatedClock(NOW)
     notifier = Notifier(work_queue_settings(world), clock=clock).start()
-    for event in field_history():
+    for event in [*another_facilitator(), *field_history()]:
         world.send(event)
     shots = Path(os.environ.get("PANTAU_SCREENSHOTS", str(world.tmp_path)))
     shots.mkdir(parents=True, exist_ok=True)
@@ -133,12 +141,22 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         )
         world.send(absent)
         world.send(low)
+        world.send(single_warning())
         row = page.locator("#queue article.incident").first
         row.wait_for(timeout=30_000)
         page.wait_for_function("document.querySelectorAll('#queue article.incident li').length === 2", timeout=30_000)
+        page.wait_for_function("document.querySelectorAll('#info article.incident').length === 1", timeout=30_000)
+        # Told after the group_wait: the queue follows (it looks again while an incident is "just in").
+        page.wait_for_selector("#queue article.incident[data-status='open']", timeout=30_000)
         text = row.inner_text()
         assert "Pendamping Siti Rahmawati — 1 kelompok, 2 hal" in text
+        assert "Mengapa: Kelompok Mawar punya 2 masalah sekaligus." in text
         assert "Peringatan" in text
+        # Budi's one low-attendance meeting is his to follow up: below, folded, for information.
+        summary = page.locator("#queue-summary").inner_text()
+        assert "1 pendamping perlu perhatian Anda sekarang · 0 sudah ditangani · 1 hanya untuk diketahui" in summary
+        assert "Budi Santoso" not in page.locator("#queue").inner_text()
+        assert page.locator("#info-title").inner_text().startswith("Untuk diketahui (1)")
         assert "tanpa pendamping Siti Rahmawati" in text
         # Beside the reason: the facilitator's data freshness and the group's attendance trend, in words.
         assert "HP pendamping terakhir sinkron 18 November 2026, 16.00 WIB (kemarin) · 3 catatan masih di HP" in text
@@ -148,7 +166,10 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         wait_for_drill(page, "kabupaten")
         drill = page.locator("#drill").inner_text()
         assert "Indonesia › Lampung › Kota Bandar Lampung" in drill
-        assert "1 kelompok · 1 melaporkan pertemuan dalam 35 hari terakhir (100%) · 1 perlu perhatian" in drill
+        assert (
+            "2 kelompok · 1 melaporkan pertemuan dalam 35 hari terakhir (50%) · 1 perlu perhatian · "
+            "1 dari 2 pendamping perlu perhatian Anda"
+        ) in drill
         assert "Siti Rahmawati" in drill
         assert "3 catatan masih di HP" in page.locator("#drill tr[data-id='PDP-0001']").inner_text()
         page.screenshot(path=str(shots / "work-queue-id.png"), full_page=True)
@@ -176,7 +197,7 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         country.clock.set_system_time(NOW)
         country.goto(f"{notifier.url}/console?token={national}")
         wait_for_drill(country, "nasional")
-        assert "Lampung\t1\t100%\t1" in country.locator("#drill table").inner_text()
+        assert "Lampung\t2\t50%\t1" in country.locator("#drill table").inner_text()
         country.locator("#drill td button", has_text="Lampung").click()
         wait_for_drill(country, "provinsi")
         country.locator("#drill td button", has_text="Kota Bandar Lampung").click()
@@ -192,7 +213,12 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         page.wait_for_selector("#queue article.incident[data-status='acknowledged']", timeout=10_000)
         assert "sudah ditangani" in page.locator("#queue article.incident").first.inner_text()
         headers = {"Authorization": f"Bearer {token}"}
-        [incident] = httpx.get(f"{notifier.url}/api/v1/incidents", headers=headers, timeout=10).json()
+        [incident] = [
+            listed
+            for listed in httpx.get(f"{notifier.url}/api/v1/incidents", headers=headers, timeout=10).json()
+            if listed["facilitator_id"] == "PDP-0001"
+        ]
+        assert incident["tier"] == "in_hand"
         assert (incident["status"], incident["note"]) == (
             "acknowledged",
             "Sudah menelepon pendamping; pertemuan ulang Jumat",
@@ -209,20 +235,28 @@ def test_the_work_queue_shows_who_needs_attention_and_takes_a_note_and_marks(wor
         assert page.locator("#queue article.incident").count() == 0
 
         page.select_option("#language", "en")
-        page.wait_for_selector("#queue-title:text('Needs attention')")
+        page.wait_for_selector("#queue-title:text('Needs you')")
         assert "put aside until 23 November 2026, 10:00 WIB" in page.locator("#snoozed").inner_text()
         assert (
             "Facilitator's phone last synced 18 November 2026, 16:00 WIB (yesterday) · 3 records still on the phone"
             in page.inner_text("#snoozed")
         )
-        assert "Needs attention" in page.inner_text("main")
+        assert "Needs you" in page.inner_text("main")
+        assert "0 facilitators need you now · 0 in hand · 1 for information only · 1 put aside" in page.inner_text(
+            "#queue-summary"
+        )
+        page.locator("#info-title").click()  # open what is for information only
+        assert "Facilitator Budi Santoso — 1 group, 1 item" in page.locator("#info").inner_text()
         assert "Severity" in page.inner_text("header")
         page.screenshot(path=str(shots / "work-queue-en-put-aside.png"), full_page=True)
 
         # Close with an outcome: gone from the console, never climbs.
         page.locator("#snoozed select.outcome").select_option("resolved_in_field")
         page.locator("#snoozed button.close").click()
-        page.wait_for_function("document.querySelectorAll('article.incident').length === 0", timeout=10_000)
+        page.wait_for_function(
+            "document.querySelectorAll('#queue article.incident, #snoozed article.incident').length === 0",
+            timeout=10_000,
+        )
         [closed] = httpx.get(
             f"{notifier.url}/api/v1/incidents", headers=headers, params={"status": "closed"}, timeout=10
         ).json()

@@ -71,6 +71,19 @@ def test_a_facilitators_deviations_in_one_district_are_one_message_after_group_w
     assert len(pushed(world.engine)) == 2
 
 
+def test_info_items_beside_a_warning_are_not_counted_in_the_message(world: Store) -> None:
+    # Reports arriving late (info, three of them) and one low attendance (warning): the message is
+    # about the one warning, not "4 hal perlu perhatian".
+    for n in range(3):
+        world.intake(opened(f"dev-late-{n}", severity="info", rule="reporting.lagging"), MORNING_WITA)
+    world.intake(opened("dev-low"), MORNING_WITA + MINUTE)
+    world.incident_ticks(MORNING_WITA + 7 * MINUTE)
+    [row] = pushed(world.engine)
+    message = body_of(row)["message"]
+    assert message["id"].startswith("Pertemuan "), message["id"]
+    assert len(body_of(row)["incident"]["items"]) == 4  # the console still has every item
+
+
 def test_opened_and_resolved_inside_group_wait_sends_nothing(world: Store) -> None:
     deviation = opened("dev-blip")
     world.intake(deviation, MORNING_WITA)

@@ -69,7 +69,7 @@ def test_a_closed_incident_leaves_the_queue_with_its_outcome_and_never_climbs(wo
     world.incident_ticks(MORNING_WITA + 10 * DAY)
     assert len(pushed(world.engine)) == 1
     with world.engine.connect() as connection:
-        assert work_queue.groups_needing_attention(connection) == set()
+        assert work_queue.groups_needing_attention(connection, MORNING_WITA + HOUR) == set()
 
 
 def _meeting(report_id: str, started_at: datetime, present: int, members: int = 10) -> MeetingRecorded:

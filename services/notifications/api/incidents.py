@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy import select, update
 
-from services.notifications import incident_shell, store, work_queue
+from services.notifications import attention, incident_shell, store, work_queue
 from services.notifications.api.access import may_see
 from services.notifications.api.problems import CONFLICT
 from services.notifications.deps import Context, CurrentPrincipal, NotificationsContext
@@ -61,6 +61,15 @@ class IncidentOut(BaseModel):
     reason: dict[str, str] | None = None
     freshness: FreshnessOut | None = None
     attendance: dict[str, list[float]] = {}
+    tier: attention.Tier | None = Field(
+        default=None,
+        description="Where the console puts a live incident: `needs_you` (the few the supervisor should turn "
+        "to first), `for_information` (open, but the facilitator's to follow up, or info only), `in_hand` "
+        "(acknowledged), `put_aside` (snoozed); `null` once it is over.",
+    )
+    why: dict[str, str] | None = Field(
+        default=None, description="Why it needs the supervisor, in Bahasa Indonesia (`id`) and English (`en`)."
+    )
 
 
 class SnoozeIn(BaseModel):
@@ -158,15 +167,22 @@ def list_incidents(
         query = query.where(store.incidents.c.status.in_(status))
     with context.engine.connect() as connection:
         rows = connection.execute(query).mappings().all()
+        now = context.clock()
+        verdicts = attention.judge(work_queue.live_incidents(connection), now)
         return [
-            IncidentOut(**_with_texts(connection, row, principal.subject))
+            IncidentOut(**_with_texts(connection, row, principal.subject, now=now, verdicts=verdicts))
             for row in rows
             if may_see(principal, supervisor_id=row["supervisor_id"], region_code=row["region_code"])
         ]
 
 
-def _with_texts(connection: Any, row: Any, reader: str) -> dict[str, Any]:
-    """The incident row with each item's texts, group name and the reader's mark (for the console)."""
+def _with_texts(
+    connection: Any, row: Any, reader: str, *, now: datetime, verdicts: dict[str, attention.Verdict] | None = None
+) -> dict[str, Any]:
+    """The incident row with each item's texts, group name and the reader's mark, and where the work
+    queue puts it and why (weighed with the facilitator's other live incidents; for the console)."""
+    if verdicts is None:
+        verdicts = attention.judge(work_queue.live_incidents(connection), now)
     ids = [item["deviation_id"] for item in row["items"]]
     payloads = {
         alert.deviation_id: alert.payload
@@ -196,8 +212,11 @@ def _with_texts(connection: Any, row: Any, reader: str) -> dict[str, Any]:
     lead = payloads.get(row["deviation_id"]) or {}
     fresh = work_queue.freshness(connection, [row["facilitator_id"]]).get(row["facilitator_id"])
     trend = work_queue.attendance_trend(connection, {item["group_id"] for item in row["items"]})
+    verdict = verdicts.get(row["incident_id"])
     return {
         **row,
+        "tier": verdict.tier if verdict is not None else None,
+        "why": attention.why(verdict, {item["group_id"]: item["group"]["name"] for item in items}) if verdict else None,
         "items": items,
         "facilitator": lead.get("facilitator"),
         "reason": lead.get("message"),
@@ -213,7 +232,7 @@ def get_incident(incident_id: str, context: Context, principal: CurrentPrincipal
         raise Problem(403, "Forbidden", "only supervisors and admins see incidents")
     with context.engine.connect() as connection:
         incident = _incident_in_scope(connection, incident_id, principal)
-        return IncidentOut(**_with_texts(connection, incident, principal.subject))
+        return IncidentOut(**_with_texts(connection, incident, principal.subject, now=context.clock()))
 
 
 @router.post("/incidents/{incident_id}/feedback", response_model=IncidentOut)
@@ -238,7 +257,9 @@ def mark_item(incident_id: str, body: FeedbackIn, context: Context, principal: C
                 )
             )  # fmt: skip
             context.metrics.feedback.labels(item["rule"], "useful" if body.useful else "not_useful").inc()
-        return IncidentOut(**_with_texts(connection, incident_row(connection, incident_id), principal.subject))
+        return IncidentOut(
+            **_with_texts(connection, incident_row(connection, incident_id), principal.subject, now=context.clock())
+        )
 
 
 @router.post("/incidents/{incident_id}/ack", response_model=IncidentOut)
@@ -254,7 +275,9 @@ def acknowledge_incident(
         first_time = acknowledge_in_scope(
             connection, incident, principal, note=body.note if body else None, context=context, now=now
         )
-        out = IncidentOut(**_with_texts(connection, incident_row(connection, incident_id), principal.subject))
+        out = IncidentOut(
+            **_with_texts(connection, incident_row(connection, incident_id), principal.subject, now=context.clock())
+        )
     if first_time:
         context.wake_outbox()
     return out
@@ -286,7 +309,9 @@ def snooze_incident(incident_id: str, body: SnoozeIn, context: Context, principa
         )  # fmt: skip
         if not done:
             raise Problem(409, "Conflict", f"incident {incident_id} is {incident['status']}")
-        return IncidentOut(**_with_texts(connection, incident_row(connection, incident_id), principal.subject))
+        return IncidentOut(
+            **_with_texts(connection, incident_row(connection, incident_id), principal.subject, now=context.clock())
+        )
 
 
 @router.post("/incidents/{incident_id}/close", response_model=IncidentOut, responses=CONFLICT)
@@ -304,4 +329,6 @@ def close_incident(incident_id: str, body: CloseIn, context: Context, principal:
             if not closed:
                 raise Problem(409, "Conflict", f"incident {incident_id} is {incident['status']}")
             _items_in_hand(connection, incident, by=principal.subject, now=now)
-        return IncidentOut(**_with_texts(connection, incident_row(connection, incident_id), principal.subject))
+        return IncidentOut(
+            **_with_texts(connection, incident_row(connection, incident_id), principal.subject, now=context.clock())
+        )

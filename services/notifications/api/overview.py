@@ -1,5 +1,5 @@
 """The overview: the console's drill-down national → province → kabupaten → facilitator → group,
-with compliance and groups needing attention per row (computed by `work_queue.py`)."""
+with compliance and groups needing attention per row (computed by `work_queue.py` and `attention.py`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from services.notifications import store, work_queue
+from services.notifications import attention, store, work_queue
 from services.notifications.api.access import covers
 from services.notifications.deps import Context, CurrentPrincipal
 from shared import regions
@@ -43,6 +43,8 @@ class OverviewOut(BaseModel):
     path: list[dict[str, str | None]]
     top: str | None = None  # the widest region the caller may open (None: the whole country)
     totals: OverviewRow
+    facilitators: int = 0  # facilitators with groups at this level
+    facilitators_needing_attention: int = 0  # of those, the few an incident nobody has in hand needs you for
     rows: list[OverviewRow]
 
 
@@ -89,16 +91,22 @@ def overview(
             name = ""
         ids = [group.group_id for group in groups]
         reporting = work_queue.reporting_groups(connection, ids, now)
-        attention = work_queue.groups_needing_attention(connection)
+        live = work_queue.live_incidents(connection)
+        verdicts = attention.judge(live, now)
+        needing = attention.groups_needing_attention(verdicts)
+        facilitators = {group.facilitator_id for group in groups}
+        facilitators_needing = {
+            str(incident["facilitator_id"]) for incident in live if verdicts[str(incident["incident_id"])].needs_you
+        } & facilitators
         keys = {work_queue.child_key(level, group) for group in groups}
         names = work_queue.names_for(connection, keys | {("region", c) for c in path_codes})
-        rows = work_queue.summarise(level, groups, reporting=reporting, attention=attention, names=names)
+        rows = work_queue.summarise(level, groups, reporting=reporting, attention=needing, names=names)
         fresh = work_queue.freshness(connection, [r.id for r in rows if r.kind == "facilitator"])
         trends = work_queue.attendance_trend(connection, [r.id for r in rows if r.kind == "group"])
     if level != "facilitator":
         name = names.get(code or "", code or "") if code else "Indonesia"
     totals = work_queue.Row(
-        "region", code or "*", name, len(groups), len(reporting & set(ids)), len(attention & set(ids))
+        "region", code or "*", name, len(groups), len(reporting & set(ids)), len(needing & set(ids))
     )
     return OverviewOut(
         level=level,
@@ -107,6 +115,8 @@ def overview(
         path=[{"code": c, "name": names.get(c, c)} for c in path_codes],
         top=None if principal.role == "admin" or principal.scope == "*" else principal.scope,
         totals=_overview_row(totals, {}, {}),
+        facilitators=len(facilitators),
+        facilitators_needing_attention=len(facilitators_needing),
         rows=[_overview_row(r, fresh, trends) for r in rows],
     )
 
