@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import AppT, EventT
 from faust.types.tuples import FutureMessage
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
@@ -56,6 +56,8 @@ class DurableTable(faust.Table):
         """Return once every changelog write made so far is acknowledged by the broker; a write that
         failed is sent again (the producer already retried it; the broker may have been away)."""
         pending: dict[FutureMessage, tuple[Any, ...]] = self.__dict__.setdefault("_pantau_pending", {})
+        if pending:
+            await send_buffered(self.app)
         delay = 0.5
         while pending:
             waiting = dict(pending)
@@ -80,6 +82,19 @@ class DurableTable(faust.Table):
             if pending and any(isinstance(result, BaseException) for result in results):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+
+async def send_buffered(app: AppT) -> None:
+    """Hand every buffered write to the producer now, in order, instead of waiting for Faust's
+    background task. That task sends one buffered write per turn of the event loop, and while more
+    than 100 wait the consumer stops delivering records to the agents ("producer buffer full"):
+    a batch of a few hundred state writes then stalled the worker for tens of milliseconds."""
+    buffer: Any = app.producer.buffer  # faust.transport.producer.ProducerBuffer (its type stub lacks these)
+    queue: asyncio.Queue[FutureMessage] = buffer.pending
+    while not queue.empty():
+        fut = queue.get_nowait()
+        await fut.message.channel.publish_message(fut, wait=False)
+        buffer.message_sent.set()  # a flush waiting on the background task counts this one too
 
 
 def _forget_when_delivered(pending: dict[FutureMessage, Any]) -> Callable[[Any], None]:
