@@ -243,6 +243,37 @@ class TestOverdue:
         ]
         assert overdue_of([SCHEDULE, late]) == live
 
+    def test_a_report_read_before_the_clock_reached_its_receipt_cannot_hide_a_real_lateness(self) -> None:
+        """In replay a partition's clock waits for its slowest topic, so a report received days after
+        due + grace can be folded while the clock is still before due + grace. The lateness was real:
+        the deviation opens and resolves as living through it would (found by the two-worker fault
+        case: a survivor whose clock a rebalance held back never opened it)."""
+        late = meeting("r-1", utc(2026, 3, 9, 2), received_at=DUE + 5 * DAY)
+        sync = synced(DUE + DAY)
+        live = overdue_of([SCHEDULE, sync, Tick(DUE + GRACE), late])
+        assert live == [("open", OVERDUE, DUE + GRACE), ("resolve", OVERDUE, DUE + 5 * DAY)]
+        state, decisions = drive([SCHEDULE, sync, At(late, DUE + DAY + SECOND)])
+        assert of_rule(decisions, OVERDUE) == []
+        assert state.wake_at == DUE + GRACE  # the wake index hands the group out again at that instant
+        _, later = drive([Tick(DUE + GRACE)], state=state)
+        assert summary(of_rule(later, OVERDUE)) == live
+
+    def test_a_report_read_early_still_lets_the_escalation_come_first(self) -> None:
+        late = meeting("r-1", utc(2026, 3, 9, 2), received_at=DUE + 20 * DAY)
+        sync = synced(DUE + DAY)
+        live = overdue_of([SCHEDULE, sync, Tick(DUE + GRACE), Tick(DUE + CRITICAL), late])
+        expected = [
+            ("open", OVERDUE, DUE + GRACE),
+            ("escalate", OVERDUE, DUE + CRITICAL),
+            ("resolve", OVERDUE, DUE + 20 * DAY),
+        ]
+        assert live == expected
+        # read before due + grace, and (already open) read before the critical instant
+        early = [SCHEDULE, sync, At(late, DUE + DAY + SECOND), Tick(DUE + GRACE), Tick(DUE + CRITICAL)]
+        assert overdue_of(early) == expected
+        opened_first = [SCHEDULE, sync, Tick(DUE + GRACE), At(late, DUE + 3 * DAY), Tick(DUE + CRITICAL)]
+        assert overdue_of(opened_first) == expected
+
     def test_a_late_report_resolves_with_late_report_at_its_arrival(self) -> None:
         arrival = DUE + 9 * DAY
         late = meeting("r-1", utc(2026, 3, 8, 2), received_at=arrival)

@@ -81,10 +81,14 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
             details: dict[str, DetailValue] = {"days_overdue": config.critical_after_days}
             return Escalate(key, RULE, "warning", "critical", "still_missing", details=details, at=critical_at)
 
+        # A report read while the partition's clock is still behind its receipt (a replay waits for
+        # its slowest topic) must not cut short what living through it would have decided first: the
+        # escalation comes at its instant, and the resolution after it (`wake_times` keeps the instant).
+        escalation_ahead = now < critical_at and still_missing_at(critical_at)
         if open_ is not None:
             if open_.severity != "critical" and now >= critical_at and still_missing_at(critical_at):
                 decisions.append(escalate())
-            if report is not None:
+            if report is not None and not (open_.severity != "critical" and escalation_ahead):
                 decisions.append(Resolve(key, RULE, open_.severity, "late_report", at=_received(report)))
             continue
         if now < due + grace:
@@ -121,7 +125,7 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
         if not opened_critical and now >= critical_at and still_missing_at(critical_at):
             # First looked at only after the critical instant: decide both, as living through it would.
             decisions.append(escalate())
-        if report is not None:
+        if report is not None and not (not opened_critical and escalation_ahead):
             decisions.append(
                 Resolve(key, RULE, "critical" if opened_critical else "warning", "late_report", at=_received(report))
             )
@@ -133,14 +137,20 @@ def wake_times(state: GroupState, config: OverdueConfig, *, group_id: str) -> li
     times: list[datetime] = []
     for scheduled in state.periods:
         key = deviation_id(RULE, group_id, scheduled.period)
-        if key in state.closed or first_report_for_period(state, scheduled) is not None:
+        if key in state.closed:
             continue
         if key not in state.open and learned_as_history(scheduled, config):
             continue
+        # An instant counts while the report was still missing then, judged by its receipt: a report
+        # read before the clock got there (a replay waiting for a slower topic) does not cancel it.
+        report = first_report_for_period(state, scheduled)
+        received = None if report is None else _received(report)
         due = scheduled.due_at
         if key in state.open:
-            if state.open[key].severity != "critical":
-                times.append(due + timedelta(days=config.critical_after_days))
+            critical_at = due + timedelta(days=config.critical_after_days)
+            if state.open[key].severity != "critical" and (received is None or received > critical_at):
+                times.append(critical_at)
         else:
-            times += [due + timedelta(days=config.grace_days), due + timedelta(days=config.offline_grace_days)]
+            instants = (due + timedelta(days=config.grace_days), due + timedelta(days=config.offline_grace_days))
+            times += [instant for instant in instants if received is None or received > instant]
     return times
