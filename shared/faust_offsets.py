@@ -74,7 +74,8 @@ class GuardedConsumer(AIOKafkaConsumer):
     the batch was then delivered and moved the read position past records that the seek was about to
     fetch again, and those were skipped as already read: a hole of a whole batch (90 records in one
     run) that nothing would ever process. Here the records of a partition sought since its batch
-    was fetched are dropped (they come again from the new position), and a delivery overtaken by a
+    was fetched are dropped and the partition sought back to the first of them (so they come again
+    whether the fetch came before the seek or after it), and a delivery overtaken by a
     seek of its partition does not move the read position. Only partitions that really moved count:
     a partition never committed is sought to its beginning (aiokafka would leave it where it was,
     and records delivered before the rebalance would never come again). Acknowledgements of records
@@ -87,18 +88,19 @@ class GuardedConsumer(AIOKafkaConsumer):
         self._read_offset: _ReadOffsets = _ReadOffsets()
         self._fetched_under: dict[TP, int] = {}  # each partition's epoch when the batch came in hand
         self._sought_to: dict[TP, int] = {}  # each partition's last seek target
-        deliver = self.callback
+        self._sought_again: set[TP] = set()  # partitions of the batch in hand sought back by `_read_again_from`
+        self._deliver = self.callback  # Faust's: hands a record to the streams
+        self.callback = self._guarded
 
-        async def guarded(message: Any) -> None:
-            fetched_under = self._delivering
-            if fetched_under != self._epochs[message.tp]:
-                self._read_offset.refused.add((message.tp, message.offset))
-                return
-            await deliver(message)
-            if fetched_under != self._epochs[message.tp]:  # a seek came while it was being handed over
-                self._read_offset.refused.add((message.tp, message.offset))
-
-        self.callback = guarded
+    async def _guarded(self, message: Any) -> None:
+        fetched_under = self._delivering
+        if fetched_under != self._epochs[message.tp]:  # sought since `getmany` let it through
+            await self._read_again_from(message.tp, message.offset)
+            self._read_offset.refused.add((message.tp, message.offset))
+            return
+        await self._deliver(message)
+        if fetched_under != self._epochs[message.tp]:  # a seek came while it was being handed over
+            self._read_offset.refused.add((message.tp, message.offset))
 
     async def _wait_next_records(self, timeout: float) -> Any:  # noqa: ASYNC109 (Faust's signature)
         before = dict(self._epochs)
@@ -126,12 +128,42 @@ class GuardedConsumer(AIOKafkaConsumer):
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109 (Faust's signature)
         self._fetched_under = {}
+        self._sought_again = set()
         async for tp, message in super().getmany(timeout):
             fetched_under = self._fetched_under.get(tp, self._epochs[tp])
             if self._epochs[tp] != fetched_under:
-                continue  # this partition was sought while the batch was in hand: its records come again
+                # This partition was sought while the batch was in hand: its records are dropped.
+                await self._read_again_from(tp, message.offset)
+                continue
             self._delivering = fetched_under
             yield tp, message
+
+    async def _read_again_from(self, tp: TP, offset: int) -> None:
+        """A record at `offset` of `tp`, fetched before the partition's last seek was counted, is
+        dropped: seek the partition back to it (or to that seek's target, if earlier) so it surely
+        comes again, once per batch (the batch's later records of `tp` lie beyond it).
+
+        Counting on the seek itself to bring such records back lost them for good. A rebalance's
+        `seek_to_committed` asks the broker for each partition's committed offset in turn, moving
+        each one's fetch position as it goes, and is counted only once all are done; meanwhile a
+        fetch could bring a partition's records from its new position, to the end of the partition,
+        and they looked stale once the seek was counted. The fetch position stood past them and
+        nothing was acknowledged beyond them for `OffsetGuard` to notice a hole: the survivor of a
+        pair on RocksDB, whose recovery is quick enough to overlap that seek with a fetch, stopped
+        committing partitions it took over (read position behind the committed offset, aiokafka's
+        fetch position at the end). Seeking back when the records were in fact fetched before the
+        seek only reads them again, which is processed idempotently."""
+        if tp in self._sought_again:
+            return
+        self._sought_again.add(tp)
+        target = min(offset, self._sought_to.get(tp, offset))
+        log.info(
+            "%s[%d]: records in hand when the partition was sought; reading again from %d",
+            tp.topic,
+            tp.partition,
+            target,
+        )
+        await self.seek(tp, target)
 
     async def seek_to_committed(self) -> Any:
         """Every partition back to its committed offset, and (unlike aiokafka, which leaves a

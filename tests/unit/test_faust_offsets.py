@@ -1,9 +1,19 @@
 """The offset guard's judgement (`shared.faust_offsets.review`): when Faust's bookkeeping of a
-partition can no longer commit by itself, and only then."""
+partition can no longer commit by itself, and only then; and the guarded consumer's fetch loop:
+records it drops are always read again."""
 
 from __future__ import annotations
 
-from shared.faust_offsets import Book, review
+from collections import defaultdict
+from types import SimpleNamespace
+from typing import Any
+from unittest.mock import MagicMock
+
+import pytest
+from faust.transport.consumer import Consumer as FaustConsumer
+from faust.types import TP
+
+from shared.faust_offsets import Book, GuardedConsumer, _ReadOffsets, review
 
 
 def test_nothing_to_judge_without_a_committed_offset_or_acknowledgements() -> None:
@@ -81,3 +91,133 @@ def test_offsets_acknowledged_twice_are_kept_once() -> None:
     assert verdict.stale == (147,)
     assert verdict.hole is None
     assert not review(Book(148, (148, 149), ()), now=0, hole_since=None).repeated
+
+
+# -- the guarded consumer's fetch loop (`GuardedConsumer.getmany`) -------------------------------
+
+
+class _Thread:
+    """The consumer thread's seeks, recorded: where aiokafka's fetch position was sent."""
+
+    def __init__(self) -> None:
+        self.seeks: list[tuple[TP, int]] = []
+
+    async def seek_wait(self, partitions: dict[TP, int]) -> None:
+        self.seeks.extend(partitions.items())
+
+
+def _consumer() -> GuardedConsumer:
+    """A `GuardedConsumer` without Faust's service machinery: only what `getmany` and `seek` use."""
+    consumer = object.__new__(GuardedConsumer)
+    consumer.__dict__.update(
+        _epochs=defaultdict(int),
+        _delivering=0,
+        _read_offset=_ReadOffsets(),
+        _fetched_under={},
+        _sought_to={},
+        _sought_again=set(),
+        _deliver=None,
+        _thread=_Thread(),
+        app=SimpleNamespace(pantau_on_seek=None),
+        log=MagicMock(),
+    )
+    return consumer
+
+
+def _records(tp: TP, offsets: range) -> list[tuple[TP, Any]]:
+    return [(tp, SimpleNamespace(tp=tp, offset=offset)) for offset in offsets]
+
+
+def _fetched(consumer: GuardedConsumer, fetch: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """One `getmany` over Faust's fetch loop replaced by `fetch` (an async generator that plays the
+    records in hand and whatever happens while they are delivered)."""
+    monkeypatch.setattr(FaustConsumer, "getmany", fetch)
+    return consumer.getmany(1.0)
+
+
+async def _delivered(consumer: GuardedConsumer, fetch: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    return [message.offset async for _, message in _fetched(consumer, fetch, monkeypatch)]
+
+
+async def test_records_of_a_partition_sought_after_they_were_fetched_are_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A rebalance's `seek_to_committed` moved aiokafka's position of partition 3 to its committed
+    # offset 178 while asking the broker for the other partitions' offsets; meanwhile a fetch brought
+    # 178-625, the partition's last records, and the seek was counted only then. Dropped as stale
+    # and never sought again, they were never read: aiokafka's position stood at the end, nothing
+    # came after them, and the partition stopped committing for good.
+    consumer = _consumer()
+    tp = TP("plans.events", 3)
+
+    async def fetch(self: GuardedConsumer, _timeout: float) -> Any:
+        self._fetched_under = {tp: self._epochs[tp]}  # what `_wait_next_records` records
+        self._sought(tp, 178)  # the seek is counted with the records already in hand
+        for item in _records(tp, range(178, 626)):
+            yield item
+
+    assert await _delivered(consumer, fetch, monkeypatch) == []
+    assert consumer._thread.seeks == [(tp, 178)]  # read again from the first of them
+
+
+async def test_a_seek_in_the_middle_of_a_batch_reads_again_from_the_earlier_of_its_target_and_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = _consumer()
+    tp, other = TP("meetings.events", 1), TP("meetings.events", 7)
+
+    async def fetch(self: GuardedConsumer, _timeout: float) -> Any:
+        self._fetched_under = {tp: self._epochs[tp], other: self._epochs[other]}
+        for item in _records(tp, range(200, 203)):
+            yield item
+        self._sought(tp, 150)  # sought back past what was already delivered
+        for item in _records(tp, range(203, 206)) + _records(other, range(40, 42)):
+            yield item
+
+    assert await _delivered(consumer, fetch, monkeypatch) == [200, 201, 202, 40, 41]
+    assert consumer._thread.seeks == [(tp, 150)]  # once per batch; the other partition untouched
+
+
+async def test_records_fetched_after_the_seek_was_counted_are_delivered(monkeypatch: pytest.MonkeyPatch) -> None:
+    consumer = _consumer()
+    tp = TP("plans.events", 0)
+    consumer._sought(tp, 178)
+
+    async def fetch(self: GuardedConsumer, _timeout: float) -> Any:
+        self._fetched_under = {tp: self._epochs[tp]}
+        for item in _records(tp, range(178, 181)):
+            yield item
+
+    assert await _delivered(consumer, fetch, monkeypatch) == [178, 179, 180]
+    assert consumer._thread.seeks == []
+
+
+async def test_a_record_sought_between_its_batch_and_its_delivery_is_read_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The fetch loop can wait (a commit, a yield to the loop) between taking a record from the batch
+    # and handing it to the streams; a seek counted in between drops it there. Were it the last
+    # record of its partition in the batch, nothing else would send the partition back.
+    consumer = _consumer()
+    tp = TP("evaluations.events", 4)
+    handed: list[int] = []
+
+    async def deliver(message: Any) -> None:
+        handed.append(message.offset)
+
+    consumer._deliver = deliver
+
+    async def fetch(self: GuardedConsumer, _timeout: float) -> Any:
+        self._fetched_under = {tp: self._epochs[tp]}
+        for item in _records(tp, range(77, 79)):
+            yield item
+
+    async for _, message in _fetched(consumer, fetch, monkeypatch):
+        if message.offset == 78:
+            consumer._sought(tp, 55)  # counted after `getmany` let 78 through, before its delivery
+        await consumer._guarded(message)
+        consumer._read_offset[tp] = message.offset  # what Faust's fetch loop does next
+
+    assert handed == [77]
+    assert consumer._thread.seeks == [(tp, 55)]
+    assert consumer._read_offset[tp] == 55  # not moved past the records that come again
