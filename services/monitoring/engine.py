@@ -144,12 +144,17 @@ def _fold(
 ) -> tuple[Outcome, bool]:
     """The fact folded into the state, and whether time passed to `now` at the end of it (the
     returned state then knows its wake-up instant)."""
+    # A fact read again (a redelivery after a crash or a rebalance) changes nothing, the group's
+    # context (programme, facilitator, region: the plan's time zone) included: only new facts move it.
     if isinstance(fact, MeetingRecorded):
-        state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
+        if not state.knows_report(fact.report_id):
+            state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
         recorded = on_meeting_recorded(state, fact, programme, now)
         return recorded, recorded.state is not state  # its early returns hand back the state given
     if isinstance(fact, MeetingScheduled):
-        state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
+        learned = next((period for period in state.periods if period.period == fact.period), None)
+        if learned is None or (learned.due_at, learned.time_zone) != (fact.due_at, fact.time_zone):
+            state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
         cadence = programme.cadence
         state = state.with_period(ScheduledPeriod(fact.period, fact.due_at, fact.time_zone, cadence, learned_at=now))
         return on_time_passing(state, now, programme, group_id=fact.group_id), True

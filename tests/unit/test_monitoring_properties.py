@@ -15,6 +15,7 @@ from services.monitoring import engine
 from services.monitoring.programmes import load_programmes
 from services.monitoring.rules.decisions import Decision, Open, deviation_id
 from services.monitoring.rules.state import RECENT_MEETINGS_KEPT, GroupState
+from services.monitoring.stored_state import decode_state, encode_state
 from shared.events import ActivityProgressed, MeetingRecorded, PlanAgreed
 from shared.events.meetings import Attendance
 from tests.samples import SAMPLES
@@ -401,8 +402,10 @@ def test_progress_moves_the_wake_up_its_fold_does_not_compute(status: str) -> No
 
 
 def read_back(state: GroupState) -> GroupState:
-    """The state as a restarted worker reads it from its table: stored, then decoded."""
-    return GroupState.from_json(json.loads(json.dumps(state.to_json())))
+    """The state as a restarted worker reads it from its table: stored (`stored_state`), then decoded;
+    the former JSON form must read back the same (a changelog written before it)."""
+    assert GroupState.from_json(json.loads(json.dumps(state.to_json()))) == state
+    return decode_state(encode_state(state))
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

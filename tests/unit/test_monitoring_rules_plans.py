@@ -18,6 +18,7 @@ from tests.unit.test_monitoring_support import (
     DAY,
     GROUP,
     PKH,
+    REGION_WIB,
     SECOND,
     WITA,
     At,
@@ -25,6 +26,7 @@ from tests.unit.test_monitoring_support import (
     activity,
     drive,
     kind,
+    meeting,
     of_rule,
     plan,
     progress,
@@ -408,3 +410,19 @@ class TestReplayOfPlans:
         redelivered, decisions = drive([started], state=state)  # now = its own event time, 1 March
         assert of_rule(decisions, OVERDUE) == []
         assert OVERDUE_ID in redelivered.open
+
+
+class TestRedeliveryKeepsTheContext:
+    """A fact read again changes nothing, the group's context included: the plan's activities take
+    their time zone from the group's region, so a redelivered schedule that moved the context back to
+    an older region put a later plan's due days an hour off (found by the crash property test)."""
+
+    def test_a_redelivered_schedule_or_report_does_not_move_the_region(self) -> None:
+        schedule = At(scheduled("2026-01", time_zone=WITA), utc(2026, 1, 1))
+        report = meeting("r-1", utc(2026, 1, 5, 2), time_zone=WITA)
+        # then a report from the group's region as the registry has it now
+        moved = meeting("r-2", utc(2026, 1, 6, 2)).model_copy(update={"region_code": REGION_WIB})
+        once, _ = drive([schedule, report, moved, PLAIN])
+        again, _ = drive([schedule, report, moved, schedule, report, PLAIN])
+        assert once.context == again.context
+        assert once.activities["A-1"].time_zone == again.activities["A-1"].time_zone == "Asia/Jakarta"

@@ -212,6 +212,19 @@ FINDINGS = """## What the fault runs found
   reset or a cut link at that moment (or while a table declared its changelog) ended the worker.
   The stream workers' clients now start with retries and back-off, logged, for up to
   `PANTAU_KAFKA_START_TIMEOUT_SECONDS` (`shared/faust_start.py`).
+- **A report read before the clock reached its receipt (fixed).** With the compact state, 1 of 15
+  two-worker runs missed one `meeting.overdue`: the survivor read a late meeting report while its
+  partition's clock, held back by a slower topic after the rebalance, was still before due + grace,
+  and the rule then dropped the due + grace instant from the group's wake-ups, so the lateness
+  (real: the report came days after) was never judged. The rule now keeps an instant while the report
+  was still missing then by its receipt, and resolves only after an escalation that came first
+  (`tests/unit/test_monitoring_rules_time.py`, two tests that fail on the former code).
+- **Three workers: one missed activity and one stall (open).** In 25 three-worker runs this session
+  (compact state), one missed a single `plan.activity_overdue` (an activity never reported on, due the
+  day before a sync that showed it) and one stalled: after the killed worker came back, four
+  partitions stood with the read position a few records *behind* the committed offset (233 against
+  238 on each) and were never processed again (36 ids missing), the same signature as the RocksDB
+  pair below. The worker logs of both runs are kept; the cause is not found yet.
 - **Tables on RocksDB: a pair stops committing (open).** With `PANTAU_MONITORING_STORE=rocksdb://` a
   killed and restarted worker is right (it reads its own disk, then the changelog's tail). Two
   workers with one killed used to publish ids one worker does not (69 extra at-risk and overdue ids
