@@ -77,7 +77,10 @@ class Agents:
     dead_letters_name: str
     wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     # The last decoded state per group, valid while the table still holds the very same value object
-    # (after a rebalance or recovery the table holds new objects, and the cache simply misses).
+    # (after a rebalance or recovery the table holds new objects, and the cache simply misses). Kept
+    # for the groups stored most recently only (`decoded_states_kept`): a decoded state is about ten
+    # times its stored bytes, so a worker holding all 400,000 groups must not keep every one; a miss
+    # costs one msgspec decode.
     _decoded: dict[str, tuple[Any, GroupState]] = field(default_factory=dict)
 
     # -- the agents ---------------------------------------------------------------------------------
@@ -192,7 +195,10 @@ class Agents:
             if state != loaded[group_id]:
                 with in_event_context(last_event[group_id]):
                     self.group_state[group_id] = encode_state(state)
+                self._decoded.pop(group_id, None)  # re-inserted last: the dict's order is recency
                 self._decoded[group_id] = (self.group_state.get(group_id), state)
+        while len(self._decoded) > self.settings.decoded_states_kept:
+            del self._decoded[next(iter(self._decoded))]
         # Only now may the batch's records be acknowledged (and their offsets committed).
         await tables_delivered(self.group_state)
 

@@ -35,5 +35,12 @@ class MonitoringSettings(ServiceSettings):
     batch_size: int = Field(default=1000, ge=1, description="Records processed (and published) together.")
     batch_seconds: float = Field(default=0.02, gt=0, description="Longest wait to fill a batch.")
     tick_seconds: float = Field(default=1.0, gt=0, description="How often the due-time index is checked.")
+    decoded_states_kept: int = Field(
+        default=50_000,
+        ge=0,
+        description="Groups whose decoded state stays in memory beside its stored bytes (the most recently "
+        "stored): each saves a decode per record (500 instead of all 4,000 groups: 23 % slower) and costs "
+        "about ten times its stored size.",
+    )
     source: str = Field(default="/pantau/monitoring", description="CloudEvents `source` of published events.")
     log_level: str = Field(default="info", description="Worker log level.")

@@ -95,10 +95,13 @@ def render(result: ReplayResult, scale: float, figures: dict[str, float], second
         f"| records on monitoring's sources | {figures['national_month_records']:,.0f} | the measured count × "
         f"{1 / scale:.0f} (the generator's volumes are linear in the scale) |",
         f"| groups | {figures['national_month_groups']:,.0f} | × {1 / scale:.0f} |",
-        f"| **one worker** | **{figures['national_month_replay_hours_one_worker']:.1f} hours** | records ÷ the "
-        "worker's measured rate (a group's state is bounded, so the rate does not fall with more groups) |",
+        f"| **one worker** | **{figures['national_month_replay_hours_one_worker']:.1f} hours** at least | records ÷ "
+        "the worker's measured rate; a group's state is bounded, but the rate still falls as a worker holds "
+        "more groups (compare `docs/benchmarks.md` at 1,221 groups), so one worker holding every group is "
+        "slower still |",
         f"| **12 workers** (one per partition, each with its own core) | "
-        f"**{figures['national_month_replay_minutes_12_workers']:.0f} minutes** | one worker's time ÷ 12; the "
+        f"**{figures['national_month_replay_minutes_12_workers']:.0f} minutes** | one worker's time ÷ 12 (each "
+        f"holds about {figures['national_month_groups'] / PARTITIONS:,.0f} groups, close to the sample); the "
         "two- and three-worker fault cases show the split is exact (`docs/reliability.md`), not that it is "
         "linear: on this 2-core machine no more than two workers run at once |",
         f"| stored state | {figures['national_state_mib']:,.0f} MiB | bytes per group × groups |",
