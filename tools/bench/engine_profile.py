@@ -149,7 +149,8 @@ def render(shape: Shape, groups: int, count: int, rates: dict[str, float], table
         "--months 3`), and the compact stored state (this page), measured with this tool on 2026-12-02.",
         "- What would close the rest (issue 14): a typed decoder (msgspec structs) instead of pydantic for "
         "the records (`validate_python` below), and a plan record that re-judges only the activities it "
-        "changed.",
+        "changed. In the worker, Faust's machinery around these stages now costs more than they do "
+        '(`services/monitoring/README.md`, "How fast, and where the time goes").',
         "",
         "## cProfile of the full stage (top functions by own time)",
         "",
