@@ -30,7 +30,7 @@ import httpx
 import orjson
 import pytest
 import yaml
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from services.meetings.scheduling import period_of
 from services.monitoring import engine
@@ -40,6 +40,7 @@ from services.monitoring.rules.state import GroupState
 from shared import serde, topics
 from shared.events import DeviceSynced, EvaluationSubmitted, MeetingRecorded, MeetingScheduled
 from shared.events.base import EventData
+from tests.fixtures.reading import from_beginning
 from tools.stack import REPO_ROOT, ServiceProcess, Stack, free_port
 
 pytestmark = pytest.mark.integration
@@ -129,13 +130,7 @@ class Deviations:
     """Everything published on `monitoring.deviations`, read from the beginning."""
 
     def __init__(self, bootstrap: str, prefix: str) -> None:
-        self._consumer = KafkaConsumer(
-            topics.qualified(topics.MONITORING_DEVIATIONS, prefix),
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-        )
+        self._consumer = from_beginning(bootstrap, topics.qualified(topics.MONITORING_DEVIATIONS, prefix))
         self.seen: list[Seen] = []
 
     def poll(self, seconds: float = 0.25) -> None:

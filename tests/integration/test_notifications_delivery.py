@@ -21,7 +21,7 @@ import httpx
 import orjson
 import pytest
 import uvicorn
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from services.notifications.app import create_app
@@ -38,6 +38,7 @@ from shared.events import (
     SupervisorUpserted,
 )
 from shared.settings import DEVELOPMENT_WEBHOOK_SECRET, AuthSettings, KafkaSettings
+from tests.fixtures.reading import read_topic
 from tools.stack import free_port
 from tools.webhook_receiver import ReceivedWebhook, WebhookReceiver
 
@@ -81,42 +82,6 @@ def send_raw(
     metadata = producer.send(topic, key=key.encode(), value=value, headers=headers or []).get(timeout=30)
     producer.flush()
     return metadata
-
-
-def collect(
-    bootstrap: str,
-    topic: str,
-    *,
-    until: Callable[[list[ConsumerRecord]], bool],
-    timeout: float,
-    settle: float = 0.0,
-) -> list[ConsumerRecord]:
-    """Every record of `topic` from the beginning, read until `until(records)` holds (or the deadline),
-    then for `settle` more seconds, so that a record that should NOT be there has time to show up."""
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=500,
-    )
-    records: list[ConsumerRecord] = []
-    try:
-        deadline = time.monotonic() + timeout
-        settled_at: float | None = None
-        while True:
-            for batch in consumer.poll(timeout_ms=250).values():
-                records.extend(batch)
-            now = time.monotonic()
-            if settled_at is None and until(records):
-                settled_at = now + settle
-            if settled_at is not None and now >= settled_at:
-                return records
-            if now > deadline:
-                return records
-    finally:
-        consumer.close()
 
 
 def event_types(records: list[ConsumerRecord]) -> list[str]:
@@ -275,7 +240,7 @@ class World:
         )
 
     def alerts(self, *, until: Callable[[list[ConsumerRecord]], bool], timeout: float = 30, settle: float = 0.0) -> Any:
-        return collect(
+        return read_topic(
             self.bootstrap, self.topic(topics.NOTIFICATIONS_ALERTS), until=until, timeout=timeout, settle=settle
         )
 
@@ -556,7 +521,7 @@ def test_refused_records_go_to_the_dlq_unknown_types_are_skipped_and_delivery_go
     accepted = receiver.wait_for(1, timeout=30)
     assert [item.body["deviation_id"] for item in accepted] == [after.deviation_id], world.diagnostics()
 
-    dlq = collect(
+    dlq = read_topic(
         world.bootstrap, world.topic(topics.NOTIFICATIONS_DLQ), until=lambda rs: len(rs) >= 2, timeout=30, settle=1
     )
     assert len(dlq) == 2, [headers_of(record) for record in dlq]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,12 +14,13 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 
 from shared import serde, topics
 from shared.envelope import Envelope
 from shared.events import MeetingRecorded
+from tests.fixtures.reading import end_offsets, read_topic
 from tools.stack import REPO_ROOT, ServiceProcess, Stack, free_port
 
 pytestmark = pytest.mark.integration
@@ -91,33 +92,6 @@ def send(producer: KafkaProducer, topic: str, *, key: str, value: bytes, headers
     metadata = producer.send(topic, key=key.encode(), value=value, headers=headers).get(timeout=30)
     producer.flush()
     return metadata
-
-
-def collect(
-    bootstrap: str, topic: str, *, until: Callable[[list[ConsumerRecord]], bool], timeout: float, settle: float = 0
-) -> list[ConsumerRecord]:
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=500,
-    )
-    records: list[ConsumerRecord] = []
-    try:
-        deadline = time.monotonic() + timeout
-        settled_at: float | None = None
-        while time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=250).values():
-                records.extend(batch)
-            if settled_at is None and until(records):
-                settled_at = time.monotonic() + settle
-            if settled_at is not None and time.monotonic() >= settled_at:
-                break
-        return records
-    finally:
-        consumer.close()
 
 
 def headers_of(record: ConsumerRecord) -> dict[str, str]:
@@ -204,11 +178,14 @@ def test_bad_records_are_dead_lettered_by_both_workers_and_they_keep_working(wor
         "key_mismatch": (mismatched, b"KLP-SOMEONE-ELSE"),
     }
     for service, dlq_name in (("monitoring", topics.MONITORING_DLQ), ("analytics", topics.ANALYTICS_DLQ)):
-        dlq = collect(
+        dlq = read_topic(
             bootstrap, topics.qualified(dlq_name, prefix), until=lambda rs: len(rs) >= 3, timeout=60, settle=1.5
         )
         described = [headers_of(record) for record in dlq]
-        assert len(dlq) == 3, f"{service}: {described}\n{workers.tail(service)}"
+        assert len(dlq) == 3, (
+            f"{service}: {described}; the topic holds {end_offsets(bootstrap, topics.qualified(dlq_name, prefix))}"
+            f"\n{workers.tail(service)}"
+        )
         by_reason = {headers_of(record)["pantau-dlq-reason"]: record for record in dlq}
         assert set(by_reason) == set(expected_sources), described
         for reason, (source, key) in expected_sources.items():
@@ -230,7 +207,7 @@ def test_bad_records_are_dead_lettered_by_both_workers_and_they_keep_working(wor
         )
 
     # the valid meeting afterwards still opens a deviation: the agents did not crash
-    deviations = collect(
+    deviations = read_topic(
         bootstrap,
         topics.qualified(topics.MONITORING_DEVIATIONS, prefix),
         until=lambda rs: any(record.key == b"KLP-GOOD-1" for record in rs),

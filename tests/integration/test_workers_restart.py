@@ -17,11 +17,12 @@ from pathlib import Path
 import httpx
 import orjson
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 from services.monitoring.rules.decisions import deviation_id
 from shared import serde, topics
 from shared.events import MeetingRecorded
+from tests.fixtures.reading import from_beginning
 from tools.stack import REPO_ROOT, ServiceProcess, Stack, free_port
 
 pytestmark = pytest.mark.integration
@@ -103,14 +104,7 @@ class DeviationReader:
     under test (`opened`, ids in publication order) and, apart, what other rules published."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = KafkaConsumer(
-            topic,
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            consumer_timeout_ms=500,
-        )
+        self._consumer = from_beginning(bootstrap, topic)
         self.opened: list[str] = []
         self.changes: list[str] = []  # escalations/resolutions of the rule under test
         self.other_rules: list[tuple[str, str, str]] = []  # (rule, group, deviation id) of any other rule
