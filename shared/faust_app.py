@@ -52,6 +52,11 @@ class DurableTable(faust.Table):
         fut.add_done_callback(_forget_when_delivered(pending))
         return fut
 
+    async def changelog_sent(self) -> None:
+        """Hand every changelog write buffered so far to the producer (`send_buffered`), without
+        waiting for the broker: what `changelog_delivered` does first, separately timed."""
+        await send_buffered(self.app)
+
     async def changelog_delivered(self) -> None:
         """Return once every changelog write made so far is acknowledged by the broker; a write that
         failed is sent again (the producer already retried it; the broker may have been away)."""

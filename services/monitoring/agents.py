@@ -58,6 +58,21 @@ class Outgoing:
     partition: int | None = None
 
 
+class PhaseClock:
+    """Adds the time since the previous phase ended to `pantau_monitoring_batch_phase_seconds`."""
+
+    __slots__ = ("metrics", "since")
+
+    def __init__(self, metrics: MonitoringMetrics) -> None:
+        self.metrics = metrics
+        self.since = time.perf_counter()
+
+    def done(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.metrics.batch_phase_seconds.labels(phase).inc(now - self.since)
+        self.since = now
+
+
 @dataclass
 class Agents:
     """The agents' collaborators, given by `app.create_app`; one instance per worker."""
@@ -107,6 +122,7 @@ class Agents:
         last_event: dict[str, EventT] = {}
         outgoing: list[Outgoing] = []
         published: list[Decision] = []
+        phases = PhaseClock(metrics)
         for event in events:
             message = event.message
             partition = message.partition
@@ -184,8 +200,10 @@ class Agents:
             states[group_id] = new_state
             partitions[group_id] = partition
             last_event[group_id] = event
+        phases.done("rules")
         await self.publish(outgoing)
         self.observe_published(published)
+        phases.done("publish")
         again = await self.overtaken(events)
         for group_id, state in states.items():
             if partitions.get(group_id) in again:
@@ -199,8 +217,12 @@ class Agents:
                 self._decoded[group_id] = (self.group_state.get(group_id), state)
         while len(self._decoded) > self.settings.decoded_states_kept:
             del self._decoded[next(iter(self._decoded))]
+        phases.done("store")
+        await self.group_state.changelog_sent()
+        phases.done("changelog_send")
         # Only now may the batch's records be acknowledged (and their offsets committed).
         await tables_delivered(self.group_state)
+        phases.done("changelog_wait")
 
     async def process_signals(self, events: Sequence[EventT]) -> None:
         states: dict[str, FacilitatorState] = {}

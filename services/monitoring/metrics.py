@@ -44,3 +44,13 @@ class MonitoringMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+        # Where a batch's time goes, in the order the phases run (`Agents.process_groups`): the rules
+        # (decode, fold, the deviations' bytes), the publications acknowledged, the states encoded and
+        # written to the table, their changelog writes handed to the producer, and the wait for those
+        # to be acknowledged. `rate()` of each over their sum is the share; the bench prints it.
+        self.batch_phase_seconds = Counter(
+            "pantau_monitoring_batch_phase_seconds",
+            "Seconds the group agent spent in each phase of its batches.",
+            ["phase"],
+            registry=registry,
+        )

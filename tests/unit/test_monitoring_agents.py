@@ -68,6 +68,9 @@ class Event:
 class Table(dict[str, Any]):
     """A Faust table as the agent uses it: get, set, wait for the changelog."""
 
+    async def changelog_sent(self) -> None:
+        return None
+
     async def changelog_delivered(self) -> None:
         return None
 

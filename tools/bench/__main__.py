@@ -37,6 +37,7 @@ from tools.bench.measure import (
     accuracy,
     latency,
     median,
+    phase_split,
     replay,
 )
 from tools.figures import write_figures
@@ -116,6 +117,7 @@ def render(
         worker = replayed.worker_per_s
         raw = median(replayed.raw_consumer_per_s)
         bare = median(replayed.bare_loop_per_s)
+        ceiling = median(replayed.faust_empty_per_s) if replayed.faust_empty_per_s else 0.0
         groups = replayed.groups or 1
         lines += [
             f"| (ii) replay | generated: {replayed.facilitators} facilitators, {replayed.groups} groups, "
@@ -126,9 +128,15 @@ def render(
             f"| | broker raw consumer (aiokafka) ×{repeats} | {_fmt(raw)} events/s | | 1.00 |",
             f"| | bare aiokafka loop + `services.monitoring.engine` ×1 | {_fmt(bare)} events/s | "
             f"{_fmt(raw)} raw | {_fmt(bare / raw, 2)} |",
+            f"| | Faust worker whose agent only counts (`tools.bench.faust_ceiling`: Faust's ceiling) ×{repeats} | "
+            f"{_fmt(ceiling)} events/s | {_fmt(raw)} raw | {_fmt(ceiling / raw, 2)} |",
             f"| | monitoring worker (Faust, event clock) until committed offsets reach the end | "
             f"{_fmt(worker)} events/s (start-up {replayed.worker_startup_seconds:.1f} s excluded) | "
-            f"{_fmt(raw)} raw / {_fmt(bare)} bare | {_fmt(worker / raw, 2)} / {_fmt(worker / bare, 2)} |",
+            f"{_fmt(raw)} raw / {_fmt(bare)} bare / {_fmt(ceiling)} Faust's ceiling | {_fmt(worker / raw, 2)} / "
+            f"{_fmt(worker / bare, 2)} / {_fmt(worker / ceiling, 2) if ceiling else '–'} |",
+            f"| | where the worker's batches spent {replayed.worker_batch_seconds:.1f} s "
+            f"({replayed.worker_batches:,} batches; `pantau_monitoring_batch_phase_seconds`) | "
+            f"{phase_split(replayed.worker_batch_phases) or 'not reported'} | | |",
             f"| (iv) memory | rules' per-group state as the worker's table stores it (compact bytes), "
             "per 100,000 groups | "
             f"{_fmt(replayed.state_bytes / max(1, replayed.state_groups) * 100_000 / 2**20)} MiB | | |",
@@ -407,6 +415,8 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
             figures["monitoring_worker_events_per_s"] = round(replayed.worker_per_s, 1)
         if replayed.bare_loop_per_s:
             figures["monitoring_bare_loop_events_per_s"] = round(median(replayed.bare_loop_per_s), 1)
+        if replayed.faust_empty_per_s:
+            figures["faust_empty_agent_events_per_s"] = round(median(replayed.faust_empty_per_s), 1)
         if replayed.raw_consumer_per_s:
             figures["broker_raw_events_per_s"] = round(median(replayed.raw_consumer_per_s), 1)
         if replayed.state_groups:

@@ -42,6 +42,7 @@ from shared.auth import mint_token
 from shared.events import DeviationOpened
 from shared.kafka_admin import admin_client_config
 from shared.settings import AuthSettings, KafkaSettings
+from tools.bench import faust_ceiling
 from tools.generator.behaviour import Rates
 from tools.generator.kafka_driver import produce, spool_programme
 from tools.generator.oracle import ORACLE_RULES, Expected, OracleResult
@@ -170,6 +171,7 @@ class ReplayResult:
     produce_per_s: float = 0.0
     raw_consumer_per_s: list[float] = field(default_factory=list)
     bare_loop_per_s: list[float] = field(default_factory=list)
+    faust_empty_per_s: list[float] = field(default_factory=list)  # Faust's ceiling (`faust_ceiling`)
     worker_per_s: float = 0.0
     worker_seconds: float = 0.0
     worker_startup_seconds: float = 0.0
@@ -179,24 +181,45 @@ class ReplayResult:
     state_groups: int = 0
     worker_batches: int = 0  # batches the worker's group agent processed (its Prometheus metrics)
     worker_batch_seconds: float = 0.0  # their total processing time
+    worker_batch_phases: dict[str, float] = field(default_factory=dict)  # where that time went (seconds)
     oracle: OracleResult = field(default_factory=OracleResult)
     published: set[Expected] = field(default_factory=set)
     deviation_events: Counter[str] = field(default_factory=Counter)
 
 
-def batch_figures(base_url: str) -> tuple[int, float]:
-    """(batches, seconds spent processing them) from the worker's own metrics: how full its batches
-    ran, and how much of the replay's time was processing rather than waiting for records."""
+@dataclass(frozen=True)
+class BatchFigures:
+    """The worker's own account of its batches (its Prometheus metrics): how full they ran, how much
+    of the replay's time was processing rather than waiting for records, and where that time went."""
+
+    batches: int = 0
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds (`batch_phase_seconds`)
+
+
+def batch_figures(base_url: str) -> BatchFigures:
     text = httpx.get(f"{base_url}/metrics", timeout=10).text
-    values = {
-        sample.name: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name in {"pantau_monitoring_batch_seconds_count", "pantau_monitoring_batch_seconds_sum"}
-    }
-    return int(values.get("pantau_monitoring_batch_seconds_count", 0)), values.get(
-        "pantau_monitoring_batch_seconds_sum", 0.0
+    values: dict[str, float] = {}
+    phases: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "pantau_monitoring_batch_phase_seconds_total":
+                phases[sample.labels["phase"]] = sample.value
+            elif sample.name in {"pantau_monitoring_batch_seconds_count", "pantau_monitoring_batch_seconds_sum"}:
+                values[sample.name] = sample.value
+    return BatchFigures(
+        int(values.get("pantau_monitoring_batch_seconds_count", 0)),
+        values.get("pantau_monitoring_batch_seconds_sum", 0.0),
+        phases,
     )
+
+
+def phase_split(phases: dict[str, float]) -> str:
+    """ "rules 38 %, publish 3 %, …" in the order the phases run, of their sum."""
+    total = sum(phases.values()) or 1.0
+    order = ("rules", "publish", "store", "changelog_send", "changelog_wait")
+    names = [name for name in order if name in phases] + sorted(set(phases) - set(order))
+    return ", ".join(f"{name} {phases[name] / total:.0%}" for name in names)
 
 
 def source_ends(bootstrap: str, names: list[str]) -> dict[TopicPartition, int]:
@@ -279,6 +302,7 @@ def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_
 
         seconds = asyncio.run(_consume_all(bootstrap, ends, raw))
         result.raw_consumer_per_s.append(count / seconds)
+        result.faust_empty_per_s.append(faust_ceiling.measure(bootstrap, prefix, total, workdir / "ceiling"))
         states: dict[str, GroupState] = {}
         watermark = datetime.min.replace(tzinfo=UTC)
 
@@ -306,9 +330,10 @@ def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_
         result.state_groups = len(states)
         result.state_bytes = sum(len(encode_state(state)) for state in states.values())
         log.info(
-            "replay run %d: raw consumer %.0f/s, bare rules loop %.0f/s",
+            "replay run %d: raw consumer %.0f/s, Faust with an empty agent %.0f/s, bare rules loop %.0f/s",
             repeat + 1,
             result.raw_consumer_per_s[-1],
+            result.faust_empty_per_s[-1],
             result.bare_loop_per_s[-1],
         )
 
@@ -346,10 +371,12 @@ def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_
         result.worker_seconds = time.monotonic() - began
         result.worker_per_s = committed / max(1e-9, result.worker_seconds - result.worker_startup_seconds)
         result.worker_rss_end_mib = rss_mib(process.process.pid)
-        result.worker_batches, result.worker_batch_seconds = batch_figures(process.base_url)
+        batches = batch_figures(process.base_url)
+        result.worker_batches, result.worker_batch_seconds = batches.batches, batches.seconds
+        result.worker_batch_phases = batches.phases
         log.info(
             "monitoring worker: %d/%d committed in %.1f s (%.1f s start-up), RSS %.0f → %.0f MiB; "
-            "%d batches (%.0f records each), %.1f s processing them",
+            "%d batches (%.0f records each), %.1f s processing them (%s)",
             committed,
             total,
             result.worker_seconds,
@@ -359,6 +386,7 @@ def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_
             result.worker_batches,
             total / max(1, result.worker_batches),
             result.worker_batch_seconds,
+            phase_split(result.worker_batch_phases),
         )
         time.sleep(3)  # let the last published deviations settle
     finally:
