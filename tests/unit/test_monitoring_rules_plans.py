@@ -457,14 +457,12 @@ class TestProgressReadAheadOfTheClock:
     the due day ended at 17:00); its "not started" and "done" reports reached the server on 16
     January, but were read while the partition's clock was still before 15 January."""
 
-    @pytest.mark.xfail(strict=True, reason="at risk judges the progress read, not the progress received by the instant")
     def test_done_received_after_the_warning_read_before_it(self) -> None:
         done = progress("pr-1", "A-1", HALF + 8 * DAY, status="done")
         lived = in_receipt_order([PLAIN, Tick(HALF + 7 * DAY), done, Tick(HALF + 9 * DAY)])
         assert lived == [("open", AT_RISK, HALF + 7 * DAY), ("resolve", AT_RISK, done.received_at)]
         assert read_at([(PLAIN, PLAIN.at), (done, HALF), (Tick(HALF + 9 * DAY), HALF + 9 * DAY)]) == lived
 
-    @pytest.mark.xfail(strict=True, reason="at risk judges the progress read, not the progress received by the instant")
     def test_two_reports_received_together_after_the_due_day(self) -> None:
         # The benchmark's case: "not started" and "done" both after the due day, read before the grace.
         after = LATE + DAY
@@ -475,7 +473,6 @@ class TestProgressReadAheadOfTheClock:
         records = [(PLAIN, PLAIN.at), (not_started, HALF), (done, HALF), (Tick(after + DAY), after + DAY)]
         assert read_at(records) == lived
 
-    @pytest.mark.xfail(strict=True, reason="at risk judges the progress read, not the progress received by the instant")
     def test_back_on_track_read_before_the_sync_that_showed_the_lag(self) -> None:
         # Behind from 65 % (14 of 10 -> 20); a sync past it shows the lag; later back on track.
         instant = START + SPAN * 0.65
@@ -494,3 +491,47 @@ class TestProgressReadAheadOfTheClock:
         lived = in_receipt_order([MEASURED, early, Tick(LATE + 8 * DAY)])
         assert lived == []
         assert read_at([(MEASURED, MEASURED.at), (early, at_share(0.1)), (Tick(LATE + 8 * DAY), LATE + 8 * DAY)]) == []
+
+    def test_in_arrival_order_nothing_is_kept_beside_the_latest_progress(self) -> None:
+        state, _ = drive([MEASURED, progress("pr-1", "A-1", at_share(0.3), value=14), Tick(at_share(0.9))])
+        assert state.activities["A-1"].superseded == ()
+
+    def test_the_progress_replaced_early_is_kept_until_the_clock_passes_its_replacement(self) -> None:
+        first = progress("pr-1", "A-1", at_share(0.2), value=12)
+        second = progress("pr-2", "A-1", at_share(0.3), value=14)
+        third = progress("pr-3", "A-1", at_share(0.6), value=16)
+        state = GroupState()
+        for record, now in [(MEASURED, MEASURED.at), (first, at_share(0.1)), (second, at_share(0.1))]:
+            fact = record.fact if isinstance(record, At) else record
+            state = engine.step(state, fact, now, PKH, group_id=GROUP, replay=True).state
+        kept = state.activities["A-1"].superseded
+        assert [(item.status, item.value, item.received_at, item.until) for item in kept] == [
+            ("not_started", None, None, first.received_at),
+            ("in_progress", 12, first.received_at, second.received_at),
+        ]
+        # the clock is past both replacements (and a sync's settling) when the next report is read
+        state = engine.step(state, third, third.received_at, PKH, group_id=GROUP, replay=True).state
+        assert state.activities["A-1"].superseded == ()
+
+    def test_progress_windows_show_the_activity_as_known_between_receipts(self) -> None:
+        early = progress("pr-1", "A-1", at_share(0.3), value=14)
+        state = engine.step(drive([MEASURED])[0], early, at_share(0.1), PKH, group_id=GROUP, replay=True).state
+        windows = activities.progress_windows(state.activities["A-1"])
+        assert [(known.status, known.value, until) for known, until in windows] == [
+            ("not_started", None, early.received_at),
+            ("in_progress", 14, None),
+        ]
+        config = PKH.rules.plan_activity_at_risk
+        # not started: behind from half time, but only known by the grace, after the report came
+        assert activities.risk_decision(state, state.activities["A-1"], config) == (
+            1,
+            state.activities["A-1"],
+            START + SPAN * 0.65 + 7 * DAY,
+            "offline_grace_expired",
+        )
+
+    def test_a_clock_behind_the_opening_does_not_resolve_it(self) -> None:
+        # A record processed at an earlier instant than the warning's (a redelivery on the wall clock).
+        state, _ = drive([PLAIN, Tick(HALF + 7 * DAY)])
+        assert RISK_ID in state.open
+        assert of_rule(drive([Tick(HALF)], state=state)[1], AT_RISK) == []
