@@ -29,6 +29,7 @@ from services.monitoring.rules.many_groups import NOT_COUNTED, GroupSignal, coun
 from services.monitoring.rules.state import (
     CLOSED_IDS_KEPT,
     EVALUATIONS_KEPT,
+    SUPERSEDED_KEPT,
     SYNC_MARKS_KEPT,
     ActivityState,
     DeviceWatermark,
@@ -38,7 +39,9 @@ from services.monitoring.rules.state import (
     MeetingSummary,
     OpenDeviation,
     ScheduledPeriod,
+    SupersededProgress,
 )
+from services.monitoring.rules.syncs import SYNC_SETTLE
 from shared.events import (
     ActivityProgressed,
     DeviceSynced,
@@ -215,6 +218,19 @@ def _fold(
             # again (a redelivery after a crash) changes nothing. Reports of the same day are ordered
             # by when the phone recorded them, then by arrival, then by id: never by reading order.
             return Outcome(state, ()), False
+        # Progress still needed to judge instants the clock has not passed (see SupersededProgress):
+        # a window the clock is past, the settling of a sync included, has been judged already.
+        superseded = tuple(item for item in activity.superseded if item.until + SYNC_SETTLE > now)
+        if fact.received_at > now:  # read ahead of the rule clock: a replay reading plans.events first
+            replaced = SupersededProgress(
+                activity.status,
+                activity.value,
+                activity.reported_on,
+                activity.progress_recorded_at,
+                activity.progress_received_at,
+                until=fact.received_at,
+            )
+            superseded = (*superseded, replaced)[:SUPERSEDED_KEPT]
         progressed = replace(
             activity,
             status=fact.status,
@@ -225,13 +241,16 @@ def _fold(
             progress_received_at=fact.received_at,
             progress_id=fact.progress_id,
             status_before_done=activity.status if activity.status != "done" else activity.status_before_done,
+            superseded=superseded,
         )
         before, state = state, state.evolve(activities={**state.activities, fact.activity_id: progressed})
+        # Judged at the clock, even for a report read ahead of it: what it decides at its own arrival,
+        # the wake index hands out once every topic has been read that far (a sync may come before it).
         decisions = activities.evaluate_progress(
             before,
             state,
             fact.activity_id,
-            max(now, fact.received_at),
+            now,
             programme.rules.plan_activity_overdue,
             programme.rules.plan_activity_at_risk,
             group_id=fact.group_id,
@@ -242,7 +261,7 @@ def _fold(
             before,
             applied.state,
             fact.activity_id,
-            max(now, fact.received_at),
+            now,
             programme.rules.plan_activity_overdue,
             programme.rules.plan_activity_at_risk,
             group_id=fact.group_id,

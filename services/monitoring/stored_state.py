@@ -28,6 +28,7 @@ from services.monitoring.rules.state import (
     MeetingSummary,
     OpenDeviation,
     ScheduledPeriod,
+    SupersededProgress,
 )
 
 FORMAT = 1  # first element of every stored array: a later layout gets a new number
@@ -181,6 +182,18 @@ def _pack_activity(a: ActivityState) -> list[Any]:
         pack_instant(a.progress_received_at),
         a.status_before_done,
         a.progress_id,
+        [_pack_superseded(item) for item in a.superseded],
+    ]
+
+
+def _pack_superseded(p: SupersededProgress) -> list[Any]:
+    return [
+        p.status,
+        p.value,
+        pack_day(p.reported_on),
+        pack_instant(p.recorded_at),
+        pack_instant(p.received_at),
+        pack_instant(p.until),
     ]
 
 
@@ -289,6 +302,8 @@ def _instant(packed: Any) -> datetime:
 
 
 def _activity(fields: list[Any]) -> ActivityState:
+    # Stored before activities kept superseded progress: 17 elements, none superseded.
+    superseded = fields[17] if len(fields) > 17 else []
     (
         activity_id,
         plan_id,
@@ -307,7 +322,7 @@ def _activity(fields: list[Any]) -> ActivityState:
         progress_received_at,
         status_before_done,
         progress_id,
-    ) = fields
+    ) = fields[:17]
     return ActivityState(
         activity_id=activity_id,
         plan_id=plan_id,
@@ -326,4 +341,15 @@ def _activity(fields: list[Any]) -> ActivityState:
         progress_received_at=unpack_instant(progress_received_at),
         status_before_done=status_before_done,
         progress_id=progress_id,
+        superseded=tuple(
+            SupersededProgress(
+                status,
+                value,
+                unpack_day(reported_on),
+                unpack_instant(recorded_at),
+                unpack_instant(received_at),
+                _instant(until),
+            )
+            for status, value, reported_on, recorded_at, received_at, until in superseded
+        ),
     )

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from services.monitoring import engine
 from services.monitoring.programmes import load_programmes
+from services.monitoring.rules.activities import AT_RISK
 from services.monitoring.rules.decisions import Decision, Open, deviation_id
 from services.monitoring.rules.state import RECENT_MEETINGS_KEPT, GroupState
 from services.monitoring.stored_state import decode_state, encode_state
@@ -482,3 +483,57 @@ def test_remembered_plan_times_decide_exactly_as_a_state_read_back_fresh(quarter
         assert made == expected, step
         assert remembered == fresh
         assert remembered.wake_at == fresh.wake_at
+
+
+def read_with_progress_ahead(quarter: Quarter, early: list[bool]) -> list[Decision]:
+    """As the replaying worker reads a group's partition when plans.events runs ahead of the slower
+    meetings topic: the facts in arrival order, except that before each one the next progress reports
+    may be read early (`early`, one choice each time); the rule clock (the partition's safe watermark)
+    is the arrival of the latest other fact read, so nothing unread arrived before it; the wake
+    index ticks whenever the clock reaches the state's wake-up; one tick at the end."""
+    reports = [step for step in quarter.facts if isinstance(step, ActivityProgressed)]
+    plans = [step for step in quarter.facts if isinstance(step, At) and isinstance(step.fact, PlanAgreed)]
+    choices = iter(early)
+    order: list[Step] = []
+    for step in quarter.facts:
+        # after the plan only: its progress travels behind it on the same topic
+        while reports and len(order) > quarter.facts.index(plans[0]) and next(choices, False):
+            order.append(reports.pop(0))
+        if isinstance(step, ActivityProgressed):
+            if step not in reports:
+                continue  # read early already
+            reports.remove(step)
+        order.append(step)
+    state, decisions = GroupState(), []
+    clock = datetime(2025, 11, 1, tzinfo=UTC)
+    for step in order:
+        if not isinstance(step, ActivityProgressed):
+            clock = max(clock, event_time(step))
+        for record in (step, None):
+            fact = None if record is None else record.fact if isinstance(record, At) else record
+            if record is None and (state.wake_at is None or state.wake_at > clock):
+                continue
+            outcome = engine.step(state, fact, clock, PKH, group_id=quarter.group_id, replay=True)
+            state, decisions = outcome.state, [*decisions, *outcome.decisions]
+    outcome = engine.step(state, None, QUARTER_END, PKH, group_id=quarter.group_id, replay=True)
+    return [*decisions, *outcome.decisions]
+
+
+def at_risk_warnings(quarter: Quarter, decisions: list[Decision]) -> set[tuple[str, str, datetime | None]]:
+    """The at-risk decisions about the quarter's activities, as (deviation id, kind, instant)."""
+    plans = [step.fact for step in quarter.facts if isinstance(step, At) and isinstance(step.fact, PlanAgreed)]
+    ids = {deviation_id(AT_RISK, quarter.group_id, item.activity_id) for plan in plans for item in plan.activities}
+    return {entry for entry in triples(decisions) if entry[0] in ids}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(quarter=quarters(), early=st.lists(st.booleans(), max_size=40))
+def test_progress_read_ahead_of_the_other_topics_warns_as_living_through_it(
+    quarter: Quarter, early: list[bool]
+) -> None:
+    """`plan.activity_at_risk` judges an instant with the progress received by then, however far
+    ahead of the other topics the worker read plans.events: the same warnings open and end, at the
+    same instants, as in arrival order."""
+    lived = at_risk_warnings(quarter, replay(quarter))
+    read = at_risk_warnings(quarter, read_with_progress_ahead(quarter, early))
+    assert read == lived, f"only lived: {sorted(lived - read)}\nonly read ahead: {sorted(read - lived)}"

@@ -22,9 +22,11 @@ from tests.unit.test_monitoring_support import (
     SECOND,
     WITA,
     At,
+    Step,
     Tick,
     activity,
     drive,
+    event_time,
     kind,
     meeting,
     of_rule,
@@ -426,3 +428,110 @@ class TestRedeliveryKeepsTheContext:
         again, _ = drive([schedule, report, moved, schedule, report, PLAIN])
         assert once.context == again.context
         assert once.activities["A-1"].time_zone == again.activities["A-1"].time_zone == "Asia/Jakarta"
+
+
+def read_at(records: list[tuple[Step, datetime]]) -> list[tuple[str, str, datetime | None]]:
+    """The plan decisions of records folded as the replaying worker folds them: each at the rule
+    clock it was read at (its partition's safe watermark, which a record of another topic can be
+    ahead of), the group's clock never going back."""
+    state, decisions = GroupState(), []
+    for record, now in records:
+        fact = None if isinstance(record, Tick) else record.fact if isinstance(record, At) else record
+        outcome = engine.step(state, fact, now, PKH, group_id=GROUP, replay=True)
+        state, decisions = outcome.state, [*decisions, *outcome.decisions]
+    return [entry for entry in summary(decisions) if entry[1] == AT_RISK]
+
+
+def in_receipt_order(records: list[Step]) -> list[tuple[str, str, datetime | None]]:
+    return read_at([(record, event_time(record)) for record in records])
+
+
+class TestProgressReadAheadOfTheClock:
+    """In a replay a group's records come on several topics: the worker can read a progress report
+    (plans.events) while its partition's clock, held back by a slower topic (meetings.events), is
+    still before the instant the activity became at risk. The rule must judge that instant with the
+    progress received by then, as living through it did, not with the report read early.
+
+    Found by the Kafka replay benchmark (recall 0.997): KLP-33010120050003-A1, due 2026-01-15, not
+    started at half its time; with no sync the grace ran out at 2026-01-15 04:59:59 (at risk until
+    the due day ended at 17:00); its "not started" and "done" reports reached the server on 16
+    January, but were read while the partition's clock was still before 15 January."""
+
+    def test_done_received_after_the_warning_read_before_it(self) -> None:
+        done = progress("pr-1", "A-1", HALF + 8 * DAY, status="done")
+        lived = in_receipt_order([PLAIN, Tick(HALF + 7 * DAY), done, Tick(HALF + 9 * DAY)])
+        assert lived == [("open", AT_RISK, HALF + 7 * DAY), ("resolve", AT_RISK, done.received_at)]
+        assert read_at([(PLAIN, PLAIN.at), (done, HALF), (Tick(HALF + 9 * DAY), HALF + 9 * DAY)]) == lived
+
+    def test_two_reports_received_together_after_the_due_day(self) -> None:
+        # The benchmark's case: "not started" and "done" both after the due day, read before the grace.
+        after = LATE + DAY
+        not_started = progress("pr-1", "A-1", after, status="not_started", reported_on=date(2026, 2, 1))
+        done = progress("pr-2", "A-1", after, status="done", reported_on=date(2026, 3, 1))
+        lived = in_receipt_order([PLAIN, not_started, done, Tick(after + DAY)])
+        assert lived == [("open", AT_RISK, HALF + 7 * DAY), ("resolve", AT_RISK, LATE)]
+        records = [(PLAIN, PLAIN.at), (not_started, HALF), (done, HALF), (Tick(after + DAY), after + DAY)]
+        assert read_at(records) == lived
+
+    def test_back_on_track_read_before_the_sync_that_showed_the_lag(self) -> None:
+        # Behind from 65 % (14 of 10 -> 20); a sync past it shows the lag; later back on track.
+        instant = START + SPAN * 0.65
+        behind = progress("pr-1", "A-1", utc(2026, 1, 20), value=14)
+        sync = synced(instant + HOUR, received_at=instant + 2 * HOUR)
+        recovered = progress("pr-2", "A-1", instant + DAY, value=19)
+        lived = in_receipt_order([MEASURED, behind, sync, Tick(instant + 3 * HOUR), recovered])
+        assert lived == [("open", AT_RISK, instant + 2 * HOUR), ("resolve", AT_RISK, recovered.received_at)]
+        # the recovery read at the clock of the report before it, the sync only then
+        records = [(MEASURED, MEASURED.at), (behind, behind.received_at), (recovered, behind.received_at)]
+        records += [(sync, sync.received_at), (Tick(instant + 2 * DAY), instant + 2 * DAY)]
+        assert read_at(records) == lived
+
+    def test_read_ahead_progress_that_was_never_behind_changes_nothing(self) -> None:
+        early = progress("pr-1", "A-1", at_share(0.4), value=19)
+        lived = in_receipt_order([MEASURED, early, Tick(LATE + 8 * DAY)])
+        assert lived == []
+        assert read_at([(MEASURED, MEASURED.at), (early, at_share(0.1)), (Tick(LATE + 8 * DAY), LATE + 8 * DAY)]) == []
+
+    def test_in_arrival_order_nothing_is_kept_beside_the_latest_progress(self) -> None:
+        state, _ = drive([MEASURED, progress("pr-1", "A-1", at_share(0.3), value=14), Tick(at_share(0.9))])
+        assert state.activities["A-1"].superseded == ()
+
+    def test_the_progress_replaced_early_is_kept_until_the_clock_passes_its_replacement(self) -> None:
+        first = progress("pr-1", "A-1", at_share(0.2), value=12)
+        second = progress("pr-2", "A-1", at_share(0.3), value=14)
+        third = progress("pr-3", "A-1", at_share(0.6), value=16)
+        state = GroupState()
+        for record, now in [(MEASURED, MEASURED.at), (first, at_share(0.1)), (second, at_share(0.1))]:
+            fact = record.fact if isinstance(record, At) else record
+            state = engine.step(state, fact, now, PKH, group_id=GROUP, replay=True).state
+        kept = state.activities["A-1"].superseded
+        assert [(item.status, item.value, item.received_at, item.until) for item in kept] == [
+            ("not_started", None, None, first.received_at),
+            ("in_progress", 12, first.received_at, second.received_at),
+        ]
+        # the clock is past both replacements (and a sync's settling) when the next report is read
+        state = engine.step(state, third, third.received_at, PKH, group_id=GROUP, replay=True).state
+        assert state.activities["A-1"].superseded == ()
+
+    def test_progress_windows_show_the_activity_as_known_between_receipts(self) -> None:
+        early = progress("pr-1", "A-1", at_share(0.3), value=14)
+        state = engine.step(drive([MEASURED])[0], early, at_share(0.1), PKH, group_id=GROUP, replay=True).state
+        windows = activities.progress_windows(state.activities["A-1"])
+        assert [(known.status, known.value, until) for known, until in windows] == [
+            ("not_started", None, early.received_at),
+            ("in_progress", 14, None),
+        ]
+        config = PKH.rules.plan_activity_at_risk
+        # not started: behind from half time, but only known by the grace, after the report came
+        assert activities.risk_decision(state, state.activities["A-1"], config) == (
+            1,
+            state.activities["A-1"],
+            START + SPAN * 0.65 + 7 * DAY,
+            "offline_grace_expired",
+        )
+
+    def test_a_clock_behind_the_opening_does_not_resolve_it(self) -> None:
+        # A record processed at an earlier instant than the warning's (a redelivery on the wall clock).
+        state, _ = drive([PLAIN, Tick(HALF + 7 * DAY)])
+        assert RISK_ID in state.open
+        assert of_rule(drive([Tick(HALF)], state=state)[1], AT_RISK) == []

@@ -22,6 +22,7 @@ from services.monitoring.rules.state import (
     MeetingSummary,
     OpenDeviation,
     ScheduledPeriod,
+    SupersededProgress,
 )
 from services.monitoring.stored_state import (
     decode_state,
@@ -82,6 +83,17 @@ def full_state() -> GroupState:
                 AT,
                 "in_progress",
                 "PR-77",
+                (
+                    SupersededProgress("not_started", None, None, None, None, AT - timedelta(days=3)),
+                    SupersededProgress(
+                        "in_progress",
+                        2.5,
+                        date(2026, 2, 27),
+                        AT - timedelta(days=3, hours=2),
+                        AT - timedelta(days=3),
+                        AT - timedelta(minutes=1),
+                    ),
+                ),
             ),
             "A-2": ActivityState("A-2", "P-1", "", date(2026, 2, 1), date(2026, 5, 1), "Asia/Jakarta"),
         },
@@ -178,6 +190,15 @@ class TestStates:
         state = full_state()
         assert decode_state(state.to_json()) == state
 
+    def test_an_activity_stored_before_it_kept_superseded_progress_still_reads(self) -> None:
+        state = full_state()
+        stored = stored_state._decoder.decode(encode_state(state))
+        for activity in stored[9]:
+            del activity[-1]  # [key, *the 17 fields stored before]
+        back = decode_state(stored_state._encoder.encode(stored))
+        assert back.activities["A-1"] == dataclasses.replace(state.activities["A-1"], superseded=())
+        assert back.activities["A-2"] == state.activities["A-2"]
+
     def test_an_unknown_format_is_refused(self) -> None:
         stored = bytearray(encode_state(full_state()))
         assert stored[1] == stored_state.FORMAT  # after the array's header
@@ -231,6 +252,7 @@ class TestPackedParts:
             (DeviceWatermark, stored_state._pack_device, lambda s: next(iter(s.devices.values()))),
             (ActivityState, stored_state._pack_activity, lambda s: s.activities["A-1"]),
             (EvaluationSummary, stored_state._pack_evaluation, lambda s: s.evaluations[0]),
+            (SupersededProgress, stored_state._pack_superseded, lambda s: s.activities["A-1"].superseded[-1]),
         ],
     )
     def test_every_field_of_every_part_is_stored(self, part: type, pack: object, sample: object) -> None:

@@ -19,7 +19,8 @@ when the line overtakes the last reported value). It fires once Pantau knows no 
 waiting on a phone: the latest report itself was recorded after the risk instant, or the devices
 have synced past it since the plan arrived, or the offline grace has run out — and only before the
 due day ends (after that it is the overdue rule's business). Resolved when it is back on track,
-done, removed, or the due day has passed.
+done, removed, or the due day has passed. It judges an instant with the progress received by then,
+even when a replay read a later report first (`progress_windows`).
 """
 
 from __future__ import annotations
@@ -100,6 +101,72 @@ def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datet
     else:
         return None  # in progress without an indicator: nothing measurable to be behind on
     return instant if instant < end else None
+
+
+def progress_windows(activity: ActivityState) -> list[tuple[ActivityState, datetime | None]]:
+    """The activity as Pantau knew it from one progress receipt to the next: each progress a report
+    read ahead of the rule clock replaced (`ActivityState.superseded`), with the receipt that ended
+    it, then the latest (ending never). Without progress read ahead: the activity alone."""
+    if not activity.superseded:
+        return [(activity, None)]
+    windows: list[tuple[ActivityState, datetime | None]] = [
+        (
+            replace(
+                activity,
+                status=earlier.status,
+                value=earlier.value,
+                reported_on=earlier.reported_on,
+                progress_recorded_at=earlier.recorded_at,
+                progress_received_at=earlier.received_at,
+                superseded=(),
+            ),
+            earlier.until,
+        )
+        for earlier in activity.superseded
+    ]
+    return [*windows, (activity, None)]
+
+
+def risk_decision(
+    state: GroupState, activity: ActivityState, config: ActivityAtRiskConfig
+) -> tuple[int, ActivityState, datetime, str] | None:
+    """The first progress window (`progress_windows`) in which Pantau knew the activity behind: its
+    index, the activity as known then, when it was known (`risk_known_at`) and on what evidence. A
+    window ended by a newer report counts only if the evidence came before that report: what
+    living through it would have seen. None if the activity is never behind before its due day."""
+    for index, (known, until) in enumerate(progress_windows(activity)):
+        instant = risk_instant(known, config)
+        if instant is None or (until is not None and instant >= until):
+            continue
+        at, evidence = risk_known_at(state, known, instant, config)
+        if until is None or at < until:
+            return index, known, at, evidence
+    return None
+
+
+def _window_at(activity: ActivityState, instant: datetime | None) -> int:
+    """The index of the progress window (`progress_windows`) `instant` fell in (None: the latest)."""
+    if instant is None:
+        return len(activity.superseded)
+    return sum(1 for earlier in activity.superseded if earlier.until <= instant)
+
+
+def _risk_ended(
+    activity: ActivityState, opened_in: int, late: datetime, config: ActivityAtRiskConfig
+) -> tuple[str, datetime] | None:
+    """Why and when an at-risk warning opened in progress window `opened_in` ended in a later one:
+    the first report after it that was done or back on track, before the due day ended."""
+    windows = progress_windows(activity)
+    for (_, received), (known, _) in zip(windows[opened_in:], windows[opened_in + 1 :], strict=False):
+        assert received is not None  # only the last window has no end
+        if received >= late:
+            break
+        if known.status == "done":
+            return "activity_done", received
+        instant = risk_instant(known, config)
+        if instant is None or instant > received:
+            return "back_on_track", received
+    return None
 
 
 def risk_known_at(
@@ -209,16 +276,29 @@ def _at_risk(
     instant = risk_instant(activity, config)
     open_ = state.open.get(key)
     if open_ is not None:
+        opened_in = _window_at(activity, open_.opened_at)
+        if opened_in < len(activity.superseded):
+            # Opened before a report read ahead of the clock: the reports since end it as they arrived.
+            ended = _risk_ended(activity, opened_in, late, config)
+            if ended is not None:
+                return [Resolve(key, AT_RISK, open_.severity, ended[0], at=ended[1])]
+            return [Resolve(key, AT_RISK, open_.severity, "became_overdue", at=late)] if now >= late else []
+        # Opened at a report read ahead (judged at its arrival): the clock, still before, undoes nothing.
+        judged_at = now if open_.opened_at is None else max(now, open_.opened_at)
         if activity.status == "done":
-            return [Resolve(key, AT_RISK, open_.severity, "activity_done", at=evidence_at or now)]
-        if now >= late:
+            return [Resolve(key, AT_RISK, open_.severity, "activity_done", at=evidence_at or judged_at)]
+        if judged_at >= late:
             return [Resolve(key, AT_RISK, open_.severity, "became_overdue", at=late)]
-        if instant is None or instant > now:
-            return [Resolve(key, AT_RISK, open_.severity, "back_on_track", at=evidence_at or now)]
+        if instant is None or instant > judged_at:
+            return [Resolve(key, AT_RISK, open_.severity, "back_on_track", at=evidence_at or judged_at)]
         return []
-    if instant is None or instant > now or key in state.closed:
+    if key in state.closed:
         return []
-    at, evidence = risk_known_at(state, activity, instant, config)
+    # Judged as the progress stood when it was known behind, not as read since (`progress_windows`).
+    decision = risk_decision(state, activity, config)
+    if decision is None:
+        return []
+    opened_in, known, at, evidence = decision
     if decided_at(at, evidence) > now or at >= late:
         return []  # not known yet, or only known after the due day (then it is the overdue rule's)
     decisions: list[Decision] = [
@@ -233,13 +313,18 @@ def _at_risk(
                 "activity_id": activity.activity_id,
                 "activity_title": activity.title,
                 "due_on": activity.due_on.isoformat(),
-                "status": activity.status,
-                "indicator_value": activity.value,
-                "indicator_target": activity.target,
+                "status": known.status,
+                "indicator_value": known.value,
+                "indicator_target": known.target,
             },
         )
     ]
-    if now >= late:
+    ended = _risk_ended(activity, opened_in, late, config)
+    if ended is not None:
+        # Opened as the progress stood before a report read ahead that ends it: as living through it.
+        reason, ended_at = ended
+        decisions.append(Resolve(key, AT_RISK, "info", reason, at=ended_at))
+    elif now >= late:
         # First looked at after the due day: the warning came and went, as living through it.
         decisions.append(Resolve(key, AT_RISK, "info", "became_overdue", at=late))
     return decisions
@@ -275,15 +360,15 @@ def activity_wake_times(
         at, evidence = overdue_instant(state, activity, overdue)
         if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
             times.append(decided_at(at, evidence))
-    if activity.status == "done":
-        return times
     risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
     if risk_id in state.open:
-        times.append(late)  # the due day passing ends the early warning
+        if activity.status != "done" or activity.superseded:
+            times.append(late)  # the due day passing ends the early warning (if no report ends it first)
     elif risk_id not in state.closed:
-        instant = risk_instant(activity, at_risk)
-        if instant is not None:
-            times.append(decided_at(*risk_known_at(state, activity, instant, at_risk)))
+        decision = risk_decision(state, activity, at_risk)
+        if decision is not None:
+            _, _, at, evidence = decision
+            times.append(decided_at(at, evidence))
     return times
 
 

@@ -21,6 +21,7 @@ PERIODS_KEPT = 14
 CLOSED_IDS_KEPT = 128
 EVALUATIONS_KEPT = 24
 SYNC_MARKS_KEPT = 12
+SUPERSEDED_KEPT = 8  # per activity: reports read ahead of the clock that one replay window holds
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -133,6 +134,45 @@ class DeviceWatermark:
 
 
 @dataclass(frozen=True)
+class SupersededProgress:
+    """An activity's progress as it stood until a report read ahead of the rule clock replaced it.
+
+    In a replay a group's progress (plans.events) can be read before its partition's clock, held
+    back by a slower topic, reaches that report's receipt. Until the clock gets there, the at-risk
+    rule judges the activity as it was known before that receipt (`activities.progress_windows`),
+    as living through it did: a report received after the instant the activity fell behind cannot
+    hide that it was behind then."""
+
+    status: str
+    value: float | None
+    reported_on: date | None
+    recorded_at: datetime | None  # the progress report's device time (None: no report yet)
+    received_at: datetime | None  # and when it reached Pantau
+    until: datetime  # when the report that replaced it reached Pantau
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "value": self.value,
+            "reported_on": None if self.reported_on is None else self.reported_on.isoformat(),
+            "recorded_at": _iso(self.recorded_at),
+            "received_at": _iso(self.received_at),
+            "until": self.until.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SupersededProgress:
+        return cls(
+            status=data["status"],
+            value=data.get("value"),
+            reported_on=None if data.get("reported_on") is None else date.fromisoformat(data["reported_on"]),
+            recorded_at=_dt(data.get("recorded_at")),
+            received_at=_dt(data.get("received_at")),
+            until=datetime.fromisoformat(data["until"]),
+        )
+
+
+@dataclass(frozen=True)
 class ActivityState:
     """One planned activity and its latest progress."""
 
@@ -153,6 +193,9 @@ class ActivityState:
     progress_received_at: datetime | None = None  # and when it reached Pantau
     status_before_done: str = "not_started"  # the last status reported before "done"
     progress_id: str | None = None  # the latest progress report's id
+    # Progress replaced by reports read ahead of the rule clock, oldest first, while the clock has
+    # not passed their replacement's receipt (replay only; at most SUPERSEDED_KEPT).
+    superseded: tuple[SupersededProgress, ...] = ()
     # Derived from the dates above when the activity is built (a plan or progress changes it), so
     # that the rules, asked at every record, read instants instead of converting calendars.
     start_at: datetime = field(init=False, repr=False, compare=False)  # its first day's start, local
@@ -195,6 +238,7 @@ class ActivityState:
             "progress_received_at": _iso(self.progress_received_at),
             "status_before_done": self.status_before_done,
             "progress_id": self.progress_id,
+            "superseded": [item.to_json() for item in self.superseded],
         }
 
     @classmethod
@@ -217,6 +261,7 @@ class ActivityState:
             progress_received_at=_dt(data.get("progress_received_at")),
             status_before_done=data.get("status_before_done", "not_started"),
             progress_id=data.get("progress_id"),
+            superseded=tuple(SupersededProgress.from_json(item) for item in data.get("superseded", ())),
         )
 
 
