@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, g
 
 from shared import faust_start
 from shared.deadletters import dead_letter_headers
+from shared.faust_sends import OrderedProducerBuffer
 from shared.kafka_admin import TopicSpec, create_topics
 from shared.settings import KafkaSettings
 
@@ -59,7 +60,8 @@ class DurableTable(faust.Table):
 
     async def changelog_delivered(self) -> None:
         """Return once every changelog write made so far is acknowledged by the broker; a write that
-        failed is sent again (the producer already retried it; the broker may have been away)."""
+        failed is sent again with its key's current value (the producer already retried it; the
+        broker may have been away)."""
         pending: dict[FutureMessage, tuple[Any, ...]] = self.__dict__.setdefault("_pantau_pending", {})
         if pending:
             await send_buffered(self.app)
@@ -83,7 +85,11 @@ class DurableTable(faust.Table):
                         raise result
                     pending.pop(fut, None)
                     log.warning("changelog write of %s failed (%r); sending it again", self.name, result)
-                    self.send_changelog(*waiting[fut])
+                    # The key's current value, not the failed one: a newer write of the key may be
+                    # on the broker already, and the older value after it would end the changelog
+                    # on stale state (the order `shared.faust_sends` keeps).
+                    partition, key, _failed, key_serializer, value_serializer = waiting[fut]
+                    self.send_changelog(partition, key, self.data.get(key), key_serializer, value_serializer)
             if pending and any(isinstance(result, BaseException) for result in results):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -93,13 +99,13 @@ async def send_buffered(app: AppT) -> None:
     """Hand every buffered write to the producer now, in order, instead of waiting for Faust's
     background task. That task sends one buffered write per turn of the event loop, and while more
     than 100 wait the consumer stops delivering records to the agents ("producer buffer full"):
-    a batch of a few hundred state writes then stalled the worker for tens of milliseconds."""
-    buffer: Any = app.producer.buffer  # faust.transport.producer.ProducerBuffer (its type stub lacks these)
-    queue: asyncio.Queue[FutureMessage] = buffer.pending
-    while not queue.empty():
-        fut = queue.get_nowait()
-        await fut.message.channel.publish_message(fut, wait=False)
-        buffer.message_sent.set()  # a flush waiting on the background task counts this one too
+    a batch of a few hundred state writes then stalled the worker for tens of milliseconds. The
+    buffer keeps one order for both drainers (`shared.faust_sends`)."""
+    buffer: Any = app.producer.buffer
+    if isinstance(buffer, OrderedProducerBuffer):
+        await buffer.send_all()
+    else:  # a producer not built by `build_app`: Faust's own pace
+        await buffer.flush()
 
 
 def _forget_when_delivered(pending: dict[FutureMessage, Any]) -> Callable[[Any], None]:

@@ -25,6 +25,8 @@ from faust.exceptions import NotReady
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.transport.producer import Producer as BaseProducer
 
+from shared.faust_sends import OrderedProducerBuffer
+
 log = logging.getLogger(__name__)
 
 DEFAULT_START_TIMEOUT_S = 300.0
@@ -98,7 +100,13 @@ class RetryingConsumer(faust_aiokafka.Consumer):
 
 
 class RetryingProducer(faust_aiokafka.Producer):
-    """Faust's producer, whose aiokafka producer starts with retries (a fresh client per attempt)."""
+    """Faust's producer, whose aiokafka producer starts with retries (a fresh client per attempt),
+    with a send buffer that keeps the order of table writes (`shared.faust_sends`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.buffer = OrderedProducerBuffer(loop=self.loop, beacon=self.beacon)
+        self.buffer.app = self.app
 
     async def on_start(self) -> None:
         await BaseProducer.on_start(self)  # the send buffer, as Faust's own `on_start` does first

@@ -138,6 +138,7 @@ FINDINGS = """## What the fault runs found
 The failed runs in the table came before the fixes below (each failure is listed under its case).
 After the last of them (2026-12-02): 14 of 14 monitoring runs clean (two workers 4, `kill -9` and
 restart 2, three workers 4, two workers on RocksDB 4), and 40 of 40 RocksDB pair runs without a stall.
+After the changelog-order fix (2026-12-03, the last item): 8 of 8 analytics pair runs clean.
 
 - **Offsets committed before state (fixed).** Faust flushes its producer buffer before it commits
   offsets, but the flush gives up after 0.1 s without a send (`ProducerBuffer.flush_atmost`); on a busy
@@ -242,6 +243,15 @@ restart 2, three workers 4, two workers on RocksDB 4), and 40 of 40 RocksDB pair
   10 s session timeout; the harness counted the group caught up on committed offsets alone and could
   stop the survivors before that (one `plan.activity_overdue` missing in 1 of 25 three-worker and 2 of
   40 RocksDB pair runs). A kill case now waits until the living workers hold every partition.
+- **Two writes of one key swapped on their way to the changelog (fixed).** Since agents hand their
+  batch's table writes to the producer themselves instead of waiting for Faust's background task
+  (2026-12-02 evening, 1.16x faster), the buffer had two drainers; aiokafka suspends a send while its
+  partition's batch is full, and the other drainer's next write landed in the fresh batch first. The
+  worker's memory held the newer state and the changelog ended on the older one, so the survivor of a
+  pair, recovering from it, lost a fold whose offset was committed: analytics two workers with one
+  `kill -9` lost 6 to 49 series (or counted 2 twice) in 6 of 8 runs and failed a CI run. One buffer
+  with one order for both drainers (`shared/faust_sends.py`; `tests/unit/test_faust_sends.py` shows
+  the swap with Faust's buffer) and a failed write sent again with its key's current value.
 """
 
 KILL_CASES = (
