@@ -230,7 +230,14 @@ def render(
         "`tools/generator/kafka_driver.py`; the raw consumer and the bare loop read the monitoring "
         "worker's source topics from the beginning; the worker runs with `PANTAU_MONITORING_CLOCK=event` "
         "and is timed until its consumer group's committed offsets equal the end offsets (Faust commits "
-        "every few seconds, so its figure is conservative).",
+        "every few seconds, so its figure is conservative). Faust's ceiling is a Faust worker with the "
+        "same settings whose agent only takes the records in batches and counts them (`tools/bench/"
+        "faust_ceiling.py`): what any Faust-based worker on this machine can reach. The worker's batch "
+        "time is split by `pantau_monitoring_batch_phase_seconds` (wall time, so CPU the broker takes "
+        "on these two cores counts too): rules (decoding, the engine, building records), publish "
+        "(deviations and signals, waited for), store (encoding the changed states into the table), "
+        "changelog_send (handing those writes to the producer) and changelog_wait (the broker's "
+        "acknowledgements).",
         "- End-to-end: all four services and a webhook receiver; every report is chair-led, so each opens "
         "one `meeting.facilitator_absent` deviation and one alert. Notifications run with one message "
         "per deviation (`PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED=false`) so that each report has a webhook "

@@ -147,9 +147,15 @@ def render(shape: Shape, groups: int, count: int, rates: dict[str, float], table
         "(524 → 445 function calls per record), the plan instants and fast paths for progress and syncs "
         "(445 → about 310; 1.61× for decode + `engine.step` in alternating runs of `--scale 0.003 "
         "--months 3`), and the compact stored state (this page), measured with this tool on 2026-12-02.",
-        "- What would close the rest (issue 14): a typed decoder (msgspec structs) instead of pydantic for "
-        "the records (`validate_python` below), and a plan record that re-judges only the activities it "
-        "changed. In the worker, Faust's machinery around these stages now costs more than they do "
+        "- What would close the rest (issue 14): the bare loop's aim of 60,000 records/s leaves 17 µs "
+        "per record, under a third of what `engine.step` alone costs above. A faster decoder cannot get "
+        "there (decoding is 10 µs; a one-pass typed decode measured on 2026-12-03 saved about 3); the "
+        "rules must do less per record: a plan record that re-judges only the activities it changed, "
+        "a device sync that moves one instant instead of recomputing the plan's instants "
+        "(`plan_times`), fewer frozen-dataclass copies per fold. In the worker, Faust's machinery "
+        "around these stages costs more than they do: a Faust agent that only counts records reaches "
+        "about 11,600 records/s on this machine (`docs/benchmarks.md`, Faust's ceiling), so the "
+        "worker's aim of 30,000 needs a consumer loop without Faust "
         '(`services/monitoring/README.md`, "How fast, and where the time goes").',
         "",
         "## cProfile of the full stage (top functions by own time)",
