@@ -138,7 +138,8 @@ FINDINGS = """## What the fault runs found
 The failed runs in the table came before the fixes below (each failure is listed under its case).
 After the last of them (2026-12-02): 14 of 14 monitoring runs clean (two workers 4, `kill -9` and
 restart 2, three workers 4, two workers on RocksDB 4), and 40 of 40 RocksDB pair runs without a stall.
-After the changelog-order fix (2026-12-03, the last item): 8 of 8 analytics pair runs clean.
+After the changelog-order fix (2026-12-03, the last item): 18 of 18 runs clean (analytics pair 8,
+monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers on RocksDB 2).
 
 - **Offsets committed before state (fixed).** Faust flushes its producer buffer before it commits
   offsets, but the flush gives up after 0.1 s without a send (`ProducerBuffer.flush_atmost`); on a busy
