@@ -127,3 +127,33 @@ async def test_ordered_buffer_background_task_alone_keeps_the_order_and_counts_t
     await _agent_writes(buffer, nothing, accumulator, batches=3, per_batch=4, first=10)
     assert accumulator.written() == list(range(22))
     assert buffer.size == 0
+
+
+async def test_a_failed_changelog_write_is_sent_again_with_the_keys_current_value() -> None:
+    """A write that failed after a newer write of the same key was made: sending the failed value
+    again would land after the newer one and end the changelog on stale state."""
+    from shared.faust_app import DurableTable
+
+    loop = asyncio.get_running_loop()
+    failed: asyncio.Future[Any] = loop.create_future()
+    failed.set_exception(ConnectionError("broker away"))
+    sent: list[tuple[Any, ...]] = []
+
+    def send_changelog(partition: Any, key: Any, value: Any, key_serializer: Any, value_serializer: Any) -> Any:
+        sent.append((partition, key, value))
+        done: asyncio.Future[Any] = loop.create_future()
+        done.set_result(None)
+        return done
+
+    async def flush() -> None:
+        return None
+
+    table = SimpleNamespace(
+        name="group-state",
+        app=SimpleNamespace(producer=SimpleNamespace(buffer=SimpleNamespace(flush=flush))),
+        data={"G-1": b"state after the newer write"},
+        send_changelog=send_changelog,
+    )
+    table.__dict__["_pantau_pending"] = {failed: (3, "G-1", b"state of the failed write", "raw", "raw")}
+    await DurableTable.changelog_delivered(table)  # type: ignore[arg-type]
+    assert sent == [(3, "G-1", b"state after the newer write")]
