@@ -3,7 +3,8 @@ task and `send_buffered` draining the buffer at once (shared/faust_sends.py).
 
 The producer here stands in for aiokafka's accumulator with the one behaviour that matters: a send
 to a full batch suspends until the batch drains, and the sends that resume after the drain append to
-a fresh batch."""
+a fresh batch. Last, a failed write is sent again with its key's current value
+(`shared.faust_app.DurableTable.changelog_delivered`)."""
 
 from __future__ import annotations
 
