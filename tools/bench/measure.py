@@ -215,7 +215,7 @@ def batch_figures(base_url: str) -> BatchFigures:
 
 
 def phase_split(phases: dict[str, float]) -> str:
-    """ "rules 38 %, publish 3 %, …" in the order the phases run, of their sum."""
+    """ "rules 38%, publish 3%, …" in the order the phases run, of their sum."""
     total = sum(phases.values()) or 1.0
     order = ("rules", "publish", "store", "changelog_send", "changelog_wait")
     names = [name for name in order if name in phases] + sorted(set(phases) - set(order))
