@@ -181,8 +181,7 @@ def _fold(
         time_zone = time_zone_of(state.context.region_code) if state.context else "Asia/Jakarta"
         known = state.activities
         updated = {
-            activity.activity_id: replace(
-                known[activity.activity_id],
+            activity.activity_id: known[activity.activity_id].evolve(
                 title=activity.title,
                 starts_on=fact.starts_on,
                 due_on=activity.due_on,
@@ -231,8 +230,7 @@ def _fold(
                 until=fact.received_at,
             )
             superseded = (*superseded, replaced)[:SUPERSEDED_KEPT]
-        progressed = replace(
-            activity,
+        progressed = activity.evolve(
             status=fact.status,
             value=fact.indicator_value if fact.indicator_value is not None else activity.value,
             reported_on=fact.reported_on,

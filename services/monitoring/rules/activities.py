@@ -32,11 +32,18 @@ from datetime import datetime, timedelta
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
 from services.monitoring.rules.decisions import Decision, Open, Resolve, deviation_id
 from services.monitoring.rules.state import PLAN_TIMES, ActivityState, GroupState
-from services.monitoring.rules.syncs import SYNC_SETTLE, synced_past_at
+from services.monitoring.rules.syncs import (
+    SYNC_SETTLE,
+    SyncQuestion,
+    answer_may_change,
+    next_mark_of,
+    synced_past_at,
+)
 
 OVERDUE = "plan.activity_overdue"
 AT_RISK = "plan.activity_at_risk"
 RULES = (OVERDUE, AT_RISK)
+_WINDOWS = "_windows"  # an activity's `progress_windows`, kept beside its fields
 
 
 def due_end(activity: ActivityState) -> datetime:
@@ -68,13 +75,19 @@ def _since_known(activity: ActivityState, instant: datetime) -> datetime:
     return instant if activity.known_at is None else max(instant, activity.known_at)
 
 
-def overdue_instant(state: GroupState, activity: ActivityState, config: ActivityOverdueConfig) -> tuple[datetime, str]:
+def overdue_instant(
+    state: GroupState,
+    activity: ActivityState,
+    config: ActivityOverdueConfig,
+    asked: list[SyncQuestion] | None = None,
+) -> tuple[datetime, str]:
     """When a not-done activity is known to be overdue, and on what evidence (`device_synced` or
-    `offline_grace_expired`). The caller compares it with the rule clock."""
+    `offline_grace_expired`). The caller compares it with the rule clock. What it asks of the
+    devices is added to `asked`, when given (`syncs.synced_past_at`)."""
     late = overdue_from(activity)
     base = _since_known(activity, late)
     grace_at = base + timedelta(days=config.offline_grace_days)
-    synced = synced_past_at(state, due_end(activity), reference=base, since=activity.known_at)
+    synced = synced_past_at(state, due_end(activity), reference=base, since=activity.known_at, asked=asked)
     if synced is not None and max(synced, late) < grace_at:
         return max(synced, late), "device_synced"
     return grace_at, "offline_grace_expired"
@@ -109,10 +122,14 @@ def progress_windows(activity: ActivityState) -> list[tuple[ActivityState, datet
     it, then the latest (ending never). Without progress read ahead: the activity alone."""
     if not activity.superseded:
         return [(activity, None)]
+    # Asked for each activity at every record while a replay holds progress read ahead: built once
+    # per activity (frozen; a new report makes a new activity) and kept beside its fields.
+    known: list[tuple[ActivityState, datetime | None]] | None = activity.__dict__.get(_WINDOWS)
+    if known is not None:
+        return known
     windows: list[tuple[ActivityState, datetime | None]] = [
         (
-            replace(
-                activity,
+            activity.evolve(
                 status=earlier.status,
                 value=earlier.value,
                 reported_on=earlier.reported_on,
@@ -124,11 +141,12 @@ def progress_windows(activity: ActivityState) -> list[tuple[ActivityState, datet
         )
         for earlier in activity.superseded
     ]
-    return [*windows, (activity, None)]
+    known = activity.__dict__[_WINDOWS] = [*windows, (activity, None)]
+    return known
 
 
 def risk_decision(
-    state: GroupState, activity: ActivityState, config: ActivityAtRiskConfig
+    state: GroupState, activity: ActivityState, config: ActivityAtRiskConfig, asked: list[SyncQuestion] | None = None
 ) -> tuple[int, ActivityState, datetime, str] | None:
     """The first progress window (`progress_windows`) in which Pantau knew the activity behind: its
     index, the activity as known then, when it was known (`risk_known_at`) and on what evidence. A
@@ -138,7 +156,7 @@ def risk_decision(
         instant = risk_instant(known, config)
         if instant is None or (until is not None and instant >= until):
             continue
-        at, evidence = risk_known_at(state, known, instant, config)
+        at, evidence = risk_known_at(state, known, instant, config, asked)
         if until is None or at < until:
             return index, known, at, evidence
     return None
@@ -170,7 +188,11 @@ def _risk_ended(
 
 
 def risk_known_at(
-    state: GroupState, activity: ActivityState, instant: datetime, config: ActivityAtRiskConfig
+    state: GroupState,
+    activity: ActivityState,
+    instant: datetime,
+    config: ActivityAtRiskConfig,
+    asked: list[SyncQuestion] | None = None,
 ) -> tuple[datetime, str]:
     """When Pantau knows the activity is behind at `instant` and not merely waiting on a phone, and
     on what evidence: the earliest of the latest report's arrival (if it was recorded after
@@ -181,7 +203,7 @@ def risk_known_at(
     recorded, received = activity.progress_recorded_at, activity.progress_received_at
     if recorded is not None and received is not None and recorded >= instant:
         candidates.append((received, "report"))
-    synced = synced_past_at(state, instant, reference=base, since=activity.known_at)
+    synced = synced_past_at(state, instant, reference=base, since=activity.known_at, asked=asked)
     if synced is not None:
         candidates.append((synced, "device_synced"))
     first, evidence = min(candidates)
@@ -348,16 +370,17 @@ def activity_wake_times(
     at_risk: ActivityAtRiskConfig,
     *,
     group_id: str,
+    asked: list[SyncQuestion] | None = None,
 ) -> list[datetime]:
-    """One activity's share of `wake_times`: it depends on the activity, the devices and its own
-    deviations only."""
+    """One activity's share of `wake_times`: it depends on the activity, its own deviations and the
+    answers to what it asks of the devices (added to `asked`, when given) only."""
     times: list[datetime] = []
     late = overdue_from(activity)
     overdue_id = deviation_id(OVERDUE, group_id, activity.activity_id)
     done_in_time = activity.done_received_at is not None and activity.done_received_at <= late
     if overdue_id not in state.closed and overdue_id not in state.open and not done_in_time:
         # The one instant it can be decided without news: the sync already seen, or the grace.
-        at, evidence = overdue_instant(state, activity, overdue)
+        at, evidence = overdue_instant(state, activity, overdue, asked)
         if not _done_by(activity, at):  # undecided (even if "done" came later: it was late first)
             times.append(decided_at(at, evidence))
     risk_id = deviation_id(AT_RISK, group_id, activity.activity_id)
@@ -365,7 +388,7 @@ def activity_wake_times(
         if activity.status != "done" or activity.superseded:
             times.append(late)  # the due day passing ends the early warning (if no report ends it first)
     elif risk_id not in state.closed:
-        decision = risk_decision(state, activity, at_risk)
+        decision = risk_decision(state, activity, at_risk, asked)
         if decision is not None:
             _, _, at, evidence = decision
             times.append(decided_at(at, evidence))
@@ -386,6 +409,9 @@ class PlanTimes:
     wakes: tuple[datetime, ...]
     quiet_at: datetime | None = None
     by_activity: dict[str, tuple[datetime, ...]] = field(default_factory=dict, compare=False)
+    # What each activity's instants asked of the devices: a sync that answers none of it otherwise
+    # leaves them as they are (`carry_quiet_over_sync`).
+    asked: dict[str, tuple[SyncQuestion, ...]] = field(default_factory=dict, compare=False)
 
     def fits(self, group_id: str, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig) -> bool:
         """Whether these times were derived for this group under these rules' configuration."""
@@ -412,13 +438,27 @@ def plan_times(
     known: PlanTimes | None = state.__dict__.get(PLAN_TIMES)
     if known is not None and known.fits(group_id, overdue, at_risk):
         return known
-    by_activity = {
-        key: tuple(activity_wake_times(state, activity, overdue, at_risk, group_id=group_id))
-        for key, activity in state.activities.items()
-    }
-    times = PlanTimes(group_id, overdue, at_risk, _merged(by_activity), by_activity=by_activity)
+    by_activity: dict[str, tuple[datetime, ...]] = {}
+    asked: dict[str, tuple[SyncQuestion, ...]] = {}
+    for key, activity in state.activities.items():
+        by_activity[key], asked[key] = _instants(state, activity, overdue, at_risk, group_id=group_id)
+    times = PlanTimes(group_id, overdue, at_risk, _merged(by_activity), by_activity=by_activity, asked=asked)
     _remember(state, times)
     return times
+
+
+def _instants(
+    state: GroupState,
+    activity: ActivityState,
+    overdue: ActivityOverdueConfig,
+    at_risk: ActivityAtRiskConfig,
+    *,
+    group_id: str,
+) -> tuple[tuple[datetime, ...], tuple[SyncQuestion, ...]]:
+    """One activity's wake-up instants, and what they asked of the devices."""
+    asked: list[SyncQuestion] = []
+    times = activity_wake_times(state, activity, overdue, at_risk, group_id=group_id, asked=asked)
+    return tuple(times), tuple(asked)
 
 
 def _merged(by_activity: dict[str, tuple[datetime, ...]]) -> tuple[datetime, ...]:
@@ -483,15 +523,18 @@ def carry_plan_times(
     if after.devices is not before.devices or after.closed[: len(before.closed)] != before.closed:
         return
     activity = after.activities[activity_id]
-    by_activity = {
-        **times.by_activity,
-        activity_id: tuple(activity_wake_times(after, activity, overdue, at_risk, group_id=group_id)),
-    }
+    instants, asked = _instants(after, activity, overdue, at_risk, group_id=group_id)
+    by_activity = {**times.by_activity, activity_id: instants}
     # Quiet still at `now` if the progressed activity, judged again as it now stands, has nothing to say.
     judged = _overdue(after, activity, now, overdue, group_id=group_id, evidence_at=None)
     judged += _at_risk(after, activity, now, at_risk, group_id=group_id, evidence_at=None)
     quiet_at = None if judged else now
-    _remember(after, PlanTimes(group_id, overdue, at_risk, _merged(by_activity), quiet_at, by_activity))
+    _remember(
+        after,
+        PlanTimes(
+            group_id, overdue, at_risk, _merged(by_activity), quiet_at, by_activity, {**times.asked, activity_id: asked}
+        ),
+    )
 
 
 def carry_quiet_over_sync(
@@ -516,9 +559,35 @@ def carry_quiet_over_sync(
         return
     if after.activities is not before.activities or after.open is not before.open or after.closed is not before.closed:
         return
-    fresh = plan_times(after, overdue, at_risk, group_id=group_id)
+    fresh = _moved_by_sync(before, after, times) or plan_times(after, overdue, at_risk, group_id=group_id)
     if not fresh.wakes or fresh.wakes[0] > now:
         _remember(after, replace(fresh, quiet_at=now))
+
+
+def _moved_by_sync(before: GroupState, after: GroupState, times: PlanTimes) -> PlanTimes | None:
+    """`after`'s plan times from `before`'s (`times`), when `after` differs from `before` in one
+    device's next sync only: each activity's instants recomputed only if that sync may answer one of
+    its questions to the devices otherwise (`syncs.answer_may_change`); None when that does not hold
+    (a new device, or more than one changed)."""
+    moved = [key for key, mark in after.devices.items() if before.devices.get(key) is not mark]
+    if len(moved) != 1 or len(after.devices) != len(before.devices):
+        return None
+    old, new = before.devices[moved[0]], after.devices[moved[0]]
+    if not next_mark_of(old, new) or times.asked.keys() != after.activities.keys():
+        return None
+    by_activity = dict(times.by_activity)
+    asked = dict(times.asked)
+    for key, questions in times.asked.items():
+        if any(answer_may_change(old, new, question) for question in questions):
+            activity = after.activities[key]
+            by_activity[key], asked[key] = _instants(
+                after, activity, times.overdue, times.at_risk, group_id=times.group_id
+            )
+    fresh = PlanTimes(
+        times.group_id, times.overdue, times.at_risk, _merged(by_activity), by_activity=by_activity, asked=asked
+    )
+    _remember(after, fresh)
+    return fresh
 
 
 def _same(known: object, given: object) -> bool:

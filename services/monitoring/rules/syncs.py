@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from services.monitoring.rules.state import GroupState
+from services.monitoring.rules.state import DeviceWatermark, GroupState
 
 ACTIVE_DEVICE_WINDOW = timedelta(days=30)
 # Progress travels on `plans.events`, syncs on `meetings.events`: a worker may read a sync before a
@@ -22,13 +22,25 @@ ACTIVE_DEVICE_WINDOW = timedelta(days=30)
 SYNC_SETTLE = timedelta(seconds=30)
 
 
+# One question put to `synced_past_at`: (needed, reference, since).
+SyncQuestion = tuple[datetime, datetime, datetime | None]
+
+
 def synced_past_at(
-    state: GroupState, needed: datetime, *, reference: datetime, since: datetime | None = None
+    state: GroupState,
+    needed: datetime,
+    *,
+    reference: datetime,
+    since: datetime | None = None,
+    asked: list[SyncQuestion] | None = None,
 ) -> datetime | None:
     """When the facilitator's active devices had all synced past `needed` (None if not yet): the
     latest of each device's *first* sync that went past it. With `since`, only syncs received after
     that instant count (a sync from before a plan reached Pantau says nothing about its progress:
-    the phone could not have sent progress for activities the server did not know)."""
+    the phone could not have sent progress for activities the server did not know). The question
+    is added to `asked`, when given (see `answer_may_change`)."""
+    if asked is not None:
+        asked.append((needed, reference, since))
     active = [mark for mark in state.devices.values() if mark.received_at >= reference - ACTIVE_DEVICE_WINDOW]
     if not active:
         return None
@@ -36,3 +48,32 @@ def synced_past_at(
     if any(first is None for first in firsts):
         return None
     return max(first for first in firsts if first is not None)
+
+
+def next_mark_of(before: DeviceWatermark, after: DeviceWatermark) -> bool:
+    """Whether `after` is `before` moved on by one sync of the same device, as the engine folds it:
+    `before`'s marks kept in order as the history (the oldest perhaps dropped), and a newer mark."""
+    marks = (*before.history, (before.synced_through, before.received_at))
+    kept = len(after.history)
+    return 0 < kept <= len(marks) and marks[len(marks) - kept :] == after.history
+
+
+def answer_may_change(before: DeviceWatermark, after: DeviceWatermark, question: SyncQuestion) -> bool:
+    """Whether `synced_past_at` may answer `question` otherwise once one device's mark `before` is
+    replaced by `after` (`next_mark_of(before, after)`; the other devices unchanged). False only when
+    it cannot: the device counts among the active ones in both or in neither, and its first sync
+    past `needed` is the same mark. That holds unless that first sync was a mark dropped from the
+    history, or no kept mark of `before` went past `needed` (conservatively: its latest did not) and
+    the new one does. A device sync then moves only the activities whose questions it can answer
+    differently (`activities.carry_quiet_over_sync`)."""
+    needed, reference, since = question
+    window_start = reference - ACTIVE_DEVICE_WINDOW
+    if (before.received_at >= window_start) != (after.received_at >= window_start):
+        return True
+    marks = (*before.history, (before.synced_through, before.received_at))
+    for through, received in marks[: len(marks) - len(after.history)]:  # dropped from the history
+        if through > needed and (since is None or received > since):
+            return True
+    if before.synced_through > needed and (since is None or before.received_at > since):
+        return False  # a kept mark went past it: the first one still does
+    return after.synced_through > needed and (since is None or after.received_at > since)

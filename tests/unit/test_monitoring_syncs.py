@@ -1,0 +1,137 @@
+"""What one device sync can change (`rules/syncs.py`): a sync moves only the plan instants whose
+questions to the devices it may answer otherwise, and the instants it leaves are those a fresh
+computation finds."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.monitoring import engine
+from services.monitoring.rules import activities
+from services.monitoring.rules.state import PLAN_TIMES, SYNC_MARKS_KEPT, DeviceWatermark, GroupState
+from services.monitoring.rules.syncs import answer_may_change, next_mark_of, synced_past_at
+from tests.unit.test_monitoring_plan_times import AT_RISK_CONFIG, OVERDUE_CONFIG, planned
+from tests.unit.test_monitoring_support import GROUP, PKH, synced, utc
+
+pytestmark = pytest.mark.unit
+
+START = utc(2026, 1, 1)
+hours = st.integers(min_value=0, max_value=24 * 120).map(lambda h: START + timedelta(hours=h))
+
+
+def folded(before: DeviceWatermark | None, through: datetime, received_at: datetime) -> DeviceWatermark:
+    """The device's mark after one more sync, as `engine._fold` builds it."""
+    if before is None:
+        return DeviceWatermark(through, received_at)
+    history = (*before.history, (before.synced_through, before.received_at))
+    return DeviceWatermark(through, received_at, "", history[-SYNC_MARKS_KEPT:])
+
+
+@st.composite
+def marks(draw: st.DrawFn) -> tuple[DeviceWatermark, DeviceWatermark]:
+    """A device's mark after 1 to 16 syncs (each further than the last, received in any order), and
+    after one sync more."""
+    throughs = sorted(set(draw(st.lists(hours, min_size=2, max_size=17))))
+    if len(throughs) < 2:
+        throughs.append(throughs[0] + timedelta(hours=1))
+    mark: DeviceWatermark | None = None
+    for through in throughs[:-1]:
+        mark = folded(mark, through, draw(hours))
+    assert mark is not None
+    return mark, folded(mark, throughs[-1], draw(hours))
+
+
+questions = st.tuples(hours, hours, st.none() | hours)
+
+
+def with_devices(**devices: DeviceWatermark) -> GroupState:
+    return GroupState(devices=devices)
+
+
+class TestNextMarkOf:
+    @given(marks())
+    def test_holds_for_the_engines_next_sync(self, pair: tuple[DeviceWatermark, DeviceWatermark]) -> None:
+        assert next_mark_of(*pair)
+
+    def test_not_for_another_devices_mark(self) -> None:
+        first = folded(folded(None, START, START), START + timedelta(days=1), START + timedelta(days=1))
+        other = folded(None, START + timedelta(days=2), START + timedelta(days=2))
+        assert not next_mark_of(first, other)
+        assert not next_mark_of(other, first)
+
+
+class TestAnswerMayChange:
+    @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+    @given(marks(), questions, st.none() | marks())
+    def test_false_only_when_the_answer_is_the_same(
+        self,
+        pair: tuple[DeviceWatermark, DeviceWatermark],
+        question: tuple[datetime, datetime, datetime | None],
+        other: tuple[DeviceWatermark, DeviceWatermark] | None,
+    ) -> None:
+        before, after = pair
+        others = {} if other is None else {"hp-2": other[0]}
+        needed, reference, since = question
+        if not answer_may_change(before, after, question):
+            assert synced_past_at(
+                with_devices(**others, **{"hp-1": before}), needed, reference=reference, since=since
+            ) == synced_past_at(with_devices(**others, **{"hp-1": after}), needed, reference=reference, since=since)
+
+    def test_true_when_the_new_sync_is_the_first_past_the_instant(self) -> None:
+        before = folded(None, utc(2026, 1, 5), utc(2026, 1, 5))
+        after = folded(before, utc(2026, 1, 20), utc(2026, 1, 20))
+        question = (utc(2026, 1, 10), utc(2026, 1, 10), None)
+        assert answer_may_change(before, after, question)
+
+    def test_false_when_an_older_kept_sync_went_past_it(self) -> None:
+        before = folded(None, utc(2026, 1, 15), utc(2026, 1, 15))
+        after = folded(before, utc(2026, 1, 20), utc(2026, 1, 20))
+        assert not answer_may_change(before, after, (utc(2026, 1, 10), utc(2026, 1, 10), None))
+
+    def test_true_when_the_first_sync_past_it_is_dropped_from_the_history(self) -> None:
+        mark = folded(None, utc(2026, 1, 2), utc(2026, 1, 2))
+        for day in range(3, 3 + SYNC_MARKS_KEPT):
+            mark = folded(mark, utc(2026, 1, day), utc(2026, 1, day))
+        after = folded(mark, utc(2026, 1, 28), utc(2026, 1, 28))
+        assert answer_may_change(mark, after, (utc(2026, 1, 1), utc(2026, 1, 1), None))
+
+    def test_true_when_the_device_becomes_active_for_the_question(self) -> None:
+        before = folded(None, utc(2026, 1, 2), utc(2026, 1, 2))
+        after = folded(before, utc(2026, 3, 1), utc(2026, 3, 1))
+        assert answer_may_change(before, after, (utc(2025, 12, 1), utc(2026, 3, 15), None))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["hp-1", "hp-2"]), st.integers(min_value=1, max_value=24 * 100)),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_a_syncs_plan_times_are_those_a_fresh_state_computes(syncs: list[tuple[str, int]]) -> None:
+    """Syncs of one or two phones folded one by one (time passing to each as the worker does): the
+    plan times the engine carries over each sync are those computed afresh for the same state."""
+    state = planned()
+    moment = utc(2026, 1, 1)
+    throughs: dict[str, datetime] = {}
+    for device, step_hours in syncs:
+        moment += timedelta(hours=step_hours % 48 + 1)
+        through = max(moment - timedelta(hours=step_hours % 30), throughs.get(device, START) + timedelta(minutes=1))
+        throughs[device] = through
+        state = engine.step(state, None, moment, PKH, group_id=GROUP).state
+        state = engine.step(
+            state, synced(through, received_at=moment, device_id=device), moment, PKH, group_id=GROUP
+        ).state
+        carried = state.__dict__.get(PLAN_TIMES)
+        if carried is None:
+            continue
+        fresh = activities.plan_times(dataclasses.replace(state), OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+        assert carried.by_activity == fresh.by_activity
+        assert carried.wakes == fresh.wakes
+        assert carried.asked == fresh.asked
