@@ -7,6 +7,7 @@ import sys
 from services.monitoring.app import create_app
 from services.monitoring.settings import MonitoringSettings
 from shared.faust_app import ensure_changelog_topics
+from shared.heap import settle_for_streaming
 from shared.logs import configure_logging
 
 
@@ -16,6 +17,7 @@ def main() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     ensure_changelog_topics(app, settings.kafka)
+    settle_for_streaming()  # +9 % events/s in the replay (shared/heap.py)
     # Faust's CLI reads sys.argv; the worker's own settings come from MonitoringSettings.
     sys.argv = [sys.argv[0], "worker", "--loglevel", settings.log_level]
     app.main()

@@ -158,3 +158,45 @@ async def test_a_failed_changelog_write_is_sent_again_with_the_keys_current_valu
     table.__dict__["_pantau_pending"] = {failed: (3, "G-1", b"state of the failed write", "raw", "raw")}
     await DurableTable.changelog_delivered(table)  # type: ignore[arg-type]
     assert sent == [(3, "G-1", b"state after the newer write")]
+
+
+class _Event:
+    def __init__(self, message: Any) -> None:
+        self.message = message  # all a table write reads of its event
+
+
+def test_write_row_writes_what_setitem_writes_to_the_partition_given() -> None:
+    """`write_row` (a table write after a batch) stores the value and queues the same changelog
+    write as `table[key] = value` in the context of an event of that partition."""
+    from pathlib import Path
+
+    from shared.faust_app import build_app, in_event_context, write_row
+    from shared.settings import KafkaSettings
+
+    async def writes() -> list[tuple[Any, ...]]:
+        app = build_app(
+            "pantau-test-rows",
+            kafka=KafkaSettings(),
+            web_host="127.0.0.1",
+            web_port=8999,  # never bound: the app is not started
+            data_dir=Path("/nonexistent"),
+            partitions=12,
+        )
+        table = app.Table("rows", default=None, partitions=12, value_type=bytes)  # as monitoring declares it
+        event = _Event(SimpleNamespace(partition=7, topic="groups"))
+        table._verify_source_topic_partitions = lambda topic: None  # no source topic in this app
+        with in_event_context(event):  # type: ignore[arg-type]
+            table["g-1"] = b"by setitem"
+        write_row(table, "g-2", b"by write_row", partition=7)
+        queued = []
+        while not app.producer.buffer.pending.empty():
+            fut = app.producer.buffer.pending.get_nowait()
+            queued.append((fut.message.partition, fut.message.key, fut.message.value, fut.message.callback))
+        assert dict(table.data) == {"g-1": b"by setitem", "g-2": b"by write_row"}
+        return queued
+
+    (first, second) = asyncio.run(writes())
+    assert first[0] == second[0] == 7
+    assert (first[1], first[2]) == (b'"g-1"', b"by setitem")  # keys serialized as the table does
+    assert (second[1], second[2]) == (b'"g-2"', b"by write_row")
+    assert first[3] == second[3]  # both confirmed the same way (RocksDB keeps the offset)
