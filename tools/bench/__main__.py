@@ -134,6 +134,17 @@ def render(
             f"{_fmt(worker)} events/s (start-up {replayed.worker_startup_seconds:.1f} s excluded) | "
             f"{_fmt(raw)} raw / {_fmt(bare)} bare / {_fmt(ceiling)} Faust's ceiling | {_fmt(worker / raw, 2)} / "
             f"{_fmt(worker / bare, 2)} / {_fmt(worker / ceiling, 2) if ceiling else '–'} |",
+            *(
+                [
+                    "| | two monitoring workers in one consumer group (two processes; the 2 cores shared with the "
+                    f"broker), together | {_fmt(replayed.pair_per_s)} events/s; opened deviation ids against one "
+                    f"worker (the facilitator-level rule aside, as in the fault runs): {replayed.pair_missing} "
+                    f"missing, {replayed.pair_extra} extra | {_fmt(worker)} one worker "
+                    f"| {_fmt(replayed.pair_per_s / worker, 2) if worker else '–'} |"
+                ]
+                if replayed.pair_per_s
+                else []
+            ),
             f"| | where the worker's batches spent {replayed.worker_batch_seconds:.1f} s "
             f"({replayed.worker_batches:,} batches; `pantau_monitoring_batch_phase_seconds`) | "
             f"{phase_split(replayed.worker_batch_phases) or 'not reported'} | | |",
@@ -420,6 +431,10 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
     if replayed is not None:
         if replayed.worker_per_s:
             figures["monitoring_worker_events_per_s"] = round(replayed.worker_per_s, 1)
+        if replayed.pair_per_s:
+            figures["monitoring_two_workers_events_per_s"] = round(replayed.pair_per_s, 1)
+            figures["monitoring_two_workers_missing"] = replayed.pair_missing
+            figures["monitoring_two_workers_extra"] = replayed.pair_extra
         if replayed.bare_loop_per_s:
             figures["monitoring_bare_loop_events_per_s"] = round(median(replayed.bare_loop_per_s), 1)
         if replayed.faust_empty_per_s:

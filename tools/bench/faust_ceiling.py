@@ -24,12 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from services.monitoring.settings import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE
 from shared import serde, topics
 from shared.settings import KafkaSettings
 
 SOURCES = (topics.MEETINGS_EVENTS, topics.PLANS_EVENTS, topics.EVALUATIONS_EVENTS)
-BATCH_SIZE = 1000  # monitoring's defaults (`MonitoringSettings.batch_size`, `batch_seconds`)
-BATCH_SECONDS = 0.02
+# The monitoring worker's batches in a replay (`MonitoringSettings` with the `event` clock).
+BATCH_SIZE = REPLAY_BATCH_SIZE
+BATCH_SECONDS = REPLAY_BATCH_SECONDS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -43,6 +43,7 @@ from shared.events import DeviationOpened
 from shared.kafka_admin import admin_client_config
 from shared.settings import AuthSettings, KafkaSettings
 from tools.bench import faust_ceiling
+from tools.faults.cases import UNORDERED_RULES
 from tools.generator.behaviour import Rates
 from tools.generator.kafka_driver import produce, spool_programme
 from tools.generator.oracle import ORACLE_RULES, Expected, OracleResult
@@ -68,8 +69,9 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def start_services(stack: Stack, names: tuple[str, ...], timeout: float = 120) -> None:
-    """Start only some of the stack's services (same environment as `Stack.start`)."""
+def start_services(stack: Stack, names: tuple[str, ...], timeout: float = 120, *, wait: bool = True) -> None:
+    """Start only some of the stack's services (same environment as `Stack.start`); with `wait`,
+    until each is ready."""
     stack.workdir.mkdir(parents=True, exist_ok=True)
     for name in names:
         port = stack.ports.get(name) or free_port()
@@ -84,7 +86,8 @@ def start_services(stack: Stack, names: tuple[str, ...], timeout: float = 120) -
                 start_new_session=True,
             )
         stack.processes[name] = ServiceProcess(name, port, log_path, process)
-    stack.wait_ready(timeout)
+    if wait:
+        stack.wait_ready(timeout)
 
 
 class _Registry:
@@ -182,6 +185,10 @@ class ReplayResult:
     worker_batches: int = 0  # batches the worker's group agent processed (its Prometheus metrics)
     worker_batch_seconds: float = 0.0  # their total processing time
     worker_batch_phases: dict[str, float] = field(default_factory=dict)  # where that time went (seconds)
+    pair_per_s: float = 0.0  # two workers in one consumer group, together (0: not run)
+    pair_seconds: float = 0.0
+    pair_missing: int = 0  # opened deviation ids of one worker the two did not publish (UNORDERED_RULES aside)
+    pair_extra: int = 0  # and those they published that one worker did not
     oracle: OracleResult = field(default_factory=OracleResult)
     published: set[Expected] = field(default_factory=set)
     deviation_events: Counter[str] = field(default_factory=Counter)
@@ -232,10 +239,14 @@ def source_ends(bootstrap: str, names: list[str]) -> dict[TopicPartition, int]:
 
 
 async def _consume_all(
-    bootstrap: str, ends: dict[TopicPartition, int], handle: Callable[[ConsumerRecord[bytes, bytes]], None]
+    bootstrap: str,
+    ends: dict[TopicPartition, int],
+    handle: Callable[[ConsumerRecord[bytes, bytes]], None],
+    *,
+    starts: dict[TopicPartition, int] | None = None,
 ) -> float:
-    """Read every record of the given partitions from the beginning to their end offsets; returns
-    the seconds it took."""
+    """Read every record of the given partitions from the beginning (or `starts`) to their end
+    offsets; returns the seconds it took."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -246,9 +257,15 @@ async def _consume_all(
     )
     await consumer.start()
     try:
-        partitions = [tp for tp, end in ends.items() if end > 0]
+        starts = starts or {}
+        partitions = [tp for tp, end in ends.items() if end > starts.get(tp, 0)]
+        if not partitions:
+            return 0.0
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        for tp in partitions:
+            if starts.get(tp):
+                consumer.seek(tp, starts[tp])
         remaining = {tp: ends[tp] for tp in partitions}
         began = time.perf_counter()
         while remaining:
@@ -263,8 +280,11 @@ async def _consume_all(
         await consumer.stop()
 
 
-def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_timeout: float = 900) -> ReplayResult:
-    """Produce a generated programme, then time the raw consumer, the bare rules loop and the worker."""
+def replay(
+    bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_timeout: float = 900, pair: bool = True
+) -> ReplayResult:
+    """Produce a generated programme, then time the raw consumer, the bare rules loop, the worker
+    and (with `pair`) two workers in one consumer group."""
     prefix = "bench-replay."
     create_topics(bootstrap, prefix=prefix)
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
@@ -337,26 +357,121 @@ def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_
             result.bare_loop_per_s[-1],
         )
 
-    stack = Stack(
-        bootstrap_servers=bootstrap,
-        workdir=workdir / "replay",
-        topic_prefix=prefix,
-        extra_env={"PANTAU_MONITORING_CLOCK": "event", "PANTAU_MONITORING_LOG_LEVEL": "warn"},
+    deviations_topic = kafka.topic(topics.MONITORING_DEVIATIONS)
+    single = run_workers(
+        bootstrap, workdir / "replay", prefix, "pantau-monitoring", 1, source_names, total, worker_timeout
     )
-    group = kafka.group_id("pantau-monitoring")
+    result.worker_seconds, result.worker_startup_seconds = single.seconds, single.startup_seconds
+    result.worker_per_s = single.per_s
+    result.worker_rss_start_mib, result.worker_rss_end_mib = single.rss_start_mib[0], single.rss_end_mib[0]
+    result.worker_batches, result.worker_batch_seconds = single.batches.batches, single.batches.seconds
+    result.worker_batch_phases = single.batches.phases
+    after_single = end_offsets(bootstrap, deviations_topic)
+    if pair:
+        # Two workers in one consumer group of their own (their own changelog, ticks and signals
+        # topics) over the same records: their combined pace, and whether they publish what one did.
+        both = run_workers(
+            bootstrap, workdir / "replay-pair", prefix, "pantau-monitoring-pair", 2, source_names, total, worker_timeout
+        )
+        result.pair_per_s, result.pair_seconds = both.per_s, both.seconds
+
+    # Opened deviation ids of one worker and of two, compared as the fault runs compare them: the
+    # facilitator-level rule depends on the order partitions are read in, which no two runs share.
+    single_ids: set[str] = set()
+
+    def collect(record: ConsumerRecord[bytes, bytes]) -> None:
+        decoded = serde.decode(record.value)
+        result.deviation_events[decoded.envelope.type] += 1
+        if isinstance(decoded.event, DeviationOpened):
+            event = decoded.event
+            result.published.add(Expected(event.rule, event.group_id, event.occurrence))
+            if event.rule not in UNORDERED_RULES:
+                single_ids.add(event.deviation_id)
+
+    if sum(after_single.values()):
+        ends_by_partition = {TopicPartition(deviations_topic, p): end for p, end in after_single.items()}
+        asyncio.run(_consume_all(bootstrap, ends_by_partition, collect))
+    if pair:
+        pair_ids: set[str] = set()
+
+        def collect_pair(record: ConsumerRecord[bytes, bytes]) -> None:
+            decoded = serde.decode(record.value)
+            if isinstance(decoded.event, DeviationOpened) and decoded.event.rule not in UNORDERED_RULES:
+                pair_ids.add(decoded.event.deviation_id)
+
+        after_pair = end_offsets(bootstrap, deviations_topic)
+        pair_ends = {TopicPartition(deviations_topic, p): end for p, end in after_pair.items()}
+        starts = {TopicPartition(deviations_topic, p): after_single.get(p, 0) for p in after_pair}
+        asyncio.run(_consume_all(bootstrap, pair_ends, collect_pair, starts=starts))
+        result.pair_missing = len(single_ids - pair_ids)
+        result.pair_extra = len(pair_ids - single_ids)
+        log.info(
+            "two workers: %.0f events/s together (one: %.0f); opened ids %d missing, %d extra against one worker",
+            result.pair_per_s,
+            result.worker_per_s,
+            result.pair_missing,
+            result.pair_extra,
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class WorkersRun:
+    """Monitoring workers of one consumer group replaying the sources until their committed offsets
+    reach the end: seconds from the first start, start-up until all were ready, events per second
+    after start-up, each worker's resident memory then and at the end, the first worker's batches."""
+
+    seconds: float
+    startup_seconds: float
+    per_s: float
+    rss_start_mib: list[float]
+    rss_end_mib: list[float]
+    batches: BatchFigures
+
+
+def run_workers(
+    bootstrap: str,
+    workdir: Path,
+    prefix: str,
+    app_id: str,
+    count: int,
+    source_names: list[str],
+    total: int,
+    timeout: float,
+) -> WorkersRun:
+    """Start `count` monitoring workers in the consumer group `app_id` (each its own process, port
+    and data directory, as `services/monitoring/README.md` says to run several), and time them."""
+    stacks = [
+        Stack(
+            bootstrap_servers=bootstrap,
+            workdir=workdir / f"worker-{index + 1}",
+            topic_prefix=prefix,
+            extra_env={
+                "PANTAU_MONITORING_CLOCK": "event",
+                "PANTAU_MONITORING_LOG_LEVEL": "warn",
+                "PANTAU_MONITORING_APP_ID": app_id,
+            },
+        )
+        for index in range(count)
+    ]
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
+    group = kafka.group_id(app_id)
     admin = KafkaAdminClient(**admin_client_config(bootstrap, "pantau-bench-admin", 10))
     try:
         began = time.monotonic()
-        start_services(stack, ("monitoring",), timeout=180)
-        process = stack.processes["monitoring"]
-        result.worker_startup_seconds = time.monotonic() - began
-        result.worker_rss_start_mib = rss_mib(process.process.pid)
-        deadline = time.monotonic() + worker_timeout
+        for stack in stacks:  # all at once: none replays alone while another starts
+            start_services(stack, ("monitoring",), wait=False)
+        for stack in stacks:
+            stack.wait_ready(180)
+        startup = time.monotonic() - began
+        processes = [stack.processes["monitoring"] for stack in stacks]
+        rss_start = [rss_mib(process.process.pid) for process in processes]
+        deadline = time.monotonic() + timeout
         committed = 0
         while time.monotonic() < deadline:
             try:
                 offsets = admin.list_group_offsets(group).get(group, {})
-            except Exception as exc:  # the group does not exist until the worker joined
+            except Exception as exc:  # the group does not exist until a worker joined
                 log.debug("no committed offsets yet: %r", exc)
             else:
                 committed = sum(
@@ -365,48 +480,34 @@ def replay(bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_
                 log.debug("committed %d of %d", committed, total)
             if committed >= total:
                 break
-            if process.process.poll() is not None:
-                raise RuntimeError(f"monitoring exited:\n{stack.tail('monitoring')}")
+            for stack, process in zip(stacks, processes, strict=True):
+                if process.process.poll() is not None:
+                    raise RuntimeError(f"monitoring exited:\n{stack.tail('monitoring')}")
             time.sleep(0.5)
-        result.worker_seconds = time.monotonic() - began
-        result.worker_per_s = committed / max(1e-9, result.worker_seconds - result.worker_startup_seconds)
-        result.worker_rss_end_mib = rss_mib(process.process.pid)
-        batches = batch_figures(process.base_url)
-        result.worker_batches, result.worker_batch_seconds = batches.batches, batches.seconds
-        result.worker_batch_phases = batches.phases
+        seconds = time.monotonic() - began
+        rss_end = [rss_mib(process.process.pid) for process in processes]
+        batches = batch_figures(processes[0].base_url)
+        run = WorkersRun(seconds, startup, committed / max(1e-9, seconds - startup), rss_start, rss_end, batches)
         log.info(
-            "monitoring worker: %d/%d committed in %.1f s (%.1f s start-up), RSS %.0f → %.0f MiB; "
-            "%d batches (%.0f records each), %.1f s processing them (%s)",
+            "%d monitoring worker(s): %d/%d committed in %.1f s (%.1f s start-up), RSS %s → %s MiB; "
+            "the first: %d batches, %.1f s processing them (%s)",
+            count,
             committed,
             total,
-            result.worker_seconds,
-            result.worker_startup_seconds,
-            result.worker_rss_start_mib,
-            result.worker_rss_end_mib,
-            result.worker_batches,
-            total / max(1, result.worker_batches),
-            result.worker_batch_seconds,
-            phase_split(result.worker_batch_phases),
+            run.seconds,
+            run.startup_seconds,
+            [round(value) for value in rss_start],
+            [round(value) for value in rss_end],
+            batches.batches,
+            batches.seconds,
+            phase_split(batches.phases),
         )
         time.sleep(3)  # let the last published deviations settle
+        return run
     finally:
-        stack.stop()
+        for stack in stacks:
+            stack.stop()
         admin.close()
-
-    deviations_topic = kafka.topic(topics.MONITORING_DEVIATIONS)
-    deviation_ends = end_offsets(bootstrap, deviations_topic)
-
-    def collect(record: ConsumerRecord[bytes, bytes]) -> None:
-        decoded = serde.decode(record.value)
-        result.deviation_events[decoded.envelope.type] += 1
-        if isinstance(decoded.event, DeviationOpened):
-            event = decoded.event
-            result.published.add(Expected(event.rule, event.group_id, event.occurrence))
-
-    if sum(deviation_ends.values()):
-        ends_by_partition = {TopicPartition(deviations_topic, p): end for p, end in deviation_ends.items()}
-        asyncio.run(_consume_all(bootstrap, ends_by_partition, collect))
-    return result
 
 
 def _probe_event(decision: Any, group_id: str) -> DeviationOpened:

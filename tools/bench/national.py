@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         broker.start()
         log.info("replaying one month at scale %s", args.scale)
-        result = replay(broker.bootstrap_servers, args.workdir, shape=shape, repeats=1, worker_timeout=7200)
+        result = replay(broker.bootstrap_servers, args.workdir, shape=shape, repeats=1, worker_timeout=7200, pair=False)
     finally:
         broker.stop()
     figures = national(result, args.scale)
