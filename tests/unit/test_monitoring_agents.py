@@ -66,7 +66,22 @@ class Event:
 
 
 class Table(dict[str, Any]):
-    """A Faust table as the agent uses it: get, set, wait for the changelog."""
+    """A Faust table as the agent uses it: get, set (`shared.faust_app.write_row`), wait for the
+    changelog."""
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self
+
+    def send_changelog(self, partition: int, key: str, value: Any) -> None:
+        self.changelog.append((partition, key, value))
+
+    def _sensor_on_set(self, table: Any, key: str, value: Any) -> None:
+        return None
+
+    @property
+    def changelog(self) -> list[tuple[int, str, Any]]:
+        return self.__dict__.setdefault("_changelog", [])
 
     async def changelog_sent(self) -> None:
         return None
