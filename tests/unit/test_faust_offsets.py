@@ -13,7 +13,16 @@ import pytest
 from faust.transport.consumer import Consumer as FaustConsumer
 from faust.types import TP
 
-from shared.faust_offsets import Book, GuardedConsumer, _ReadOffsets, review
+from shared.faust_offsets import (
+    PATIENCE_S,
+    Book,
+    GuardedConsumer,
+    OffsetGuard,
+    Standstill,
+    _ReadOffsets,
+    review,
+    review_standstill,
+)
 
 
 def test_nothing_to_judge_without_a_committed_offset_or_acknowledgements() -> None:
@@ -221,3 +230,97 @@ async def test_a_record_sought_between_its_batch_and_its_delivery_is_read_again(
     assert handed == [77]
     assert consumer._thread.seeks == [(tp, 55)]
     assert consumer._read_offset[tp] == 55  # not moved past the records that come again
+
+
+# -- a partition that stopped (`review_standstill`, `OffsetGuard`) -----------------------------------
+
+
+def test_a_partition_with_nothing_waiting_has_not_stopped() -> None:
+    assert review_standstill(551, 552, busy=False, now=0, previous=None) == (None, False)
+    assert review_standstill(None, 690, busy=False, now=0, previous=None) == (None, False)
+    assert review_standstill(551, None, busy=False, now=0, previous=None) == (None, False)
+
+
+def test_records_waiting_and_nothing_moving_is_read_again_after_the_patience() -> None:
+    first, reread = review_standstill(551, 690, busy=False, now=100.0, previous=None)
+    assert first == Standstill(551, 100.0)
+    assert not reread
+    later, reread = review_standstill(551, 690, busy=False, now=100.0 + PATIENCE_S - 1, previous=first)
+    assert later == first
+    assert not reread
+    assert review_standstill(551, 690, busy=False, now=100.0 + PATIENCE_S, previous=first) == (None, True)
+
+
+def test_a_partition_being_processed_or_moving_has_not_stopped() -> None:
+    first, _ = review_standstill(551, 690, busy=False, now=0.0, previous=None)
+    assert review_standstill(551, 690, busy=True, now=PATIENCE_S * 2, previous=first) == (None, False)
+    moved, reread = review_standstill(600, 690, busy=False, now=PATIENCE_S * 2, previous=first)
+    assert moved == Standstill(600, PATIENCE_S * 2)
+    assert not reread
+
+
+def _guard_over(consumer: Any, clock: list[float]) -> OffsetGuard:
+    app = SimpleNamespace(
+        consumer=consumer,
+        rebalancing=False,
+        tables=SimpleNamespace(recovery=None),
+        topics=SimpleNamespace(acks_enabled_for=lambda topic: not topic.endswith("-changelog")),
+    )
+    return OffsetGuard(app, clock=lambda: clock[0])
+
+
+class _StoppedConsumer:
+    """What the guard reads of a consumer whose partition stopped: committed 551, the broker at 690,
+    nothing acknowledged or in a stream; a changelog partition beside it, never read by a stream."""
+
+    def __init__(self) -> None:
+        self.stream_tp = TP("meetings.events", 1)
+        self.changelog_tp = TP("group-state-changelog", 1)
+        self._committed_offset = {self.stream_tp: 551, self.changelog_tp: 3}
+        self._acked: dict[TP, list[int]] = {self.stream_tp: []}
+        self._unacked_messages: list[Any] = []  # Faust's is a set of messages
+        self.seeks: list[tuple[TP, int]] = []
+
+    def assignment(self) -> set[TP]:
+        return {self.stream_tp, self.changelog_tp}
+
+    def highwater(self, tp: TP) -> int:
+        return 690 if tp == self.stream_tp else 900
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+
+async def test_the_guard_reads_a_stopped_stream_partition_again_from_its_committed_offset() -> None:
+    consumer = _StoppedConsumer()
+    clock = [0.0]
+    guard = _guard_over(consumer, clock)
+    await guard.check()
+    clock[0] = PATIENCE_S / 2
+    await guard.check()
+    assert consumer.seeks == []
+    clock[0] = PATIENCE_S
+    await guard.check()
+    assert consumer.seeks == [(consumer.stream_tp, 551)]
+
+
+async def test_the_guard_leaves_a_partition_whose_records_are_in_a_stream() -> None:
+    consumer = _StoppedConsumer()
+    consumer._unacked_messages.append(SimpleNamespace(tp=consumer.stream_tp, offset=552))
+    clock = [0.0]
+    guard = _guard_over(consumer, clock)
+    for moment in (0.0, PATIENCE_S, PATIENCE_S * 3):
+        clock[0] = moment
+        await guard.check()
+    assert consumer.seeks == []
+
+
+async def test_the_guard_leaves_a_partition_held_on_purpose() -> None:
+    consumer = _StoppedConsumer()
+    consumer._paused_partitions = {consumer.stream_tp}  # type: ignore[attr-defined]
+    clock = [0.0]
+    guard = _guard_over(consumer, clock)
+    for moment in (0.0, PATIENCE_S, PATIENCE_S * 3):
+        clock[0] = moment
+        await guard.check()
+    assert consumer.seeks == []
