@@ -193,16 +193,22 @@ def in_event_context(event: EventT) -> Iterator[None]:
         streams._current_event.reset(token)
 
 
-def write_row(table: Any, key: Any, value: Any, *, partition: int) -> None:
-    """`table[key] = value` for a plain (unwindowed) table written after a batch, its changelog
-    write going to `partition` (the source partition of the key's records).
+def write_row(table: Any, key: Any, value: Any, event: EventT) -> None:
+    """`table[key] = value` for a plain (unwindowed) table written after a batch, in the context of
+    `event` (the key's last record: its partition is the changelog's and, on RocksDB, the store's).
 
-    What Faust's `__setitem__` does, less the work of finding the partition: `in_event_context`
-    and the current-event lookup behind `__setitem__` cost more than a twentieth of the monitoring
-    worker's time, once per group per batch (py-spy, 2026-12-03)."""
-    table.send_changelog(partition, key, value)
-    table.data[key] = value
-    table._sensor_on_set(table, key, value)
+    What `in_event_context` and Faust's `__setitem__` do, without the context manager's generator
+    and the current-event lookups behind `__setitem__`: together more than a twentieth of the
+    monitoring worker's time, once per group per batch (py-spy, 2026-12-03)."""
+    from faust import streams
+
+    token = streams._current_event.set(weakref.ref(event))
+    try:
+        table.send_changelog(event.message.partition, key, value)
+        table.data[key] = value  # RocksDB's store reads the current event's partition
+        table._sensor_on_set(table, key, value)
+    finally:
+        streams._current_event.reset(token)
 
 
 def message_headers(message: Any) -> list[tuple[str, bytes]]:

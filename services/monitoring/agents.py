@@ -119,6 +119,7 @@ class Agents:
         states: dict[str, GroupState] = {}
         loaded: dict[str, GroupState] = {}
         partitions: dict[str, int] = {}
+        last_event: dict[str, EventT] = {}
         outgoing: list[Outgoing] = []
         published: list[Decision] = []
         phases = PhaseClock(metrics)
@@ -198,6 +199,7 @@ class Agents:
                 outgoing.append(Outgoing(self.signals_name, key, orjson.dumps(signal.to_json()), []))
             states[group_id] = new_state
             partitions[group_id] = partition
+            last_event[group_id] = event
         phases.done("rules")
         await self.publish(outgoing)
         self.observe_published(published)
@@ -209,7 +211,7 @@ class Agents:
             if state.context is not None:
                 self.wake.schedule(group_id, partitions[group_id], state.wake_at)
             if state != loaded[group_id]:
-                write_row(self.group_state, group_id, encode_state(state), partition=partitions[group_id])
+                write_row(self.group_state, group_id, encode_state(state), last_event[group_id])
                 self._decoded.pop(group_id, None)  # re-inserted last: the dict's order is recency
                 self._decoded[group_id] = (self.group_state.get(group_id), state)
         while len(self._decoded) > self.settings.decoded_states_kept:

@@ -187,7 +187,7 @@ def test_write_row_writes_what_setitem_writes_to_the_partition_given() -> None:
         table._verify_source_topic_partitions = lambda topic: None  # no source topic in this app
         with in_event_context(event):  # type: ignore[arg-type]
             table["g-1"] = b"by setitem"
-        write_row(table, "g-2", b"by write_row", partition=7)
+        write_row(table, "g-2", b"by write_row", event)  # type: ignore[arg-type]
         queued = []
         while not app.producer.buffer.pending.empty():
             fut = app.producer.buffer.pending.get_nowait()
@@ -200,3 +200,29 @@ def test_write_row_writes_what_setitem_writes_to_the_partition_given() -> None:
     assert (first[1], first[2]) == (b'"g-1"', b"by setitem")  # keys serialized as the table does
     assert (second[1], second[2]) == (b'"g-2"', b"by write_row")
     assert first[3] == second[3]  # both confirmed the same way (RocksDB keeps the offset)
+
+
+def test_write_row_makes_the_event_current_for_the_store() -> None:
+    """RocksDB's store picks its database by the current event's partition (and asserts there is
+    one): the write happens in the event's context, which is gone afterwards."""
+    from faust.streams import current_event
+
+    from shared.faust_app import write_row
+
+    seen: list[int] = []
+
+    class Store(dict[str, bytes]):
+        def __setitem__(self, key: str, value: bytes) -> None:
+            event = current_event()
+            assert event is not None
+            seen.append(event.message.partition)
+            super().__setitem__(key, value)
+
+    sent: list[tuple[Any, ...]] = []
+    table = SimpleNamespace(
+        data=Store(), send_changelog=lambda *args: sent.append(args), _sensor_on_set=lambda *args: None
+    )
+    write_row(table, "g-1", b"state", _Event(SimpleNamespace(partition=5)))  # type: ignore[arg-type]
+    assert seen == [5]
+    assert sent == [(5, "g-1", b"state")]
+    assert current_event() is None
