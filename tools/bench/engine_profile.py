@@ -134,9 +134,9 @@ def render(shape: Shape, groups: int, count: int, rates: dict[str, float], table
         "## What this says",
         "",
         "- Decoding is not where the time goes: the rules are. Each activity's instants are kept beside "
-        "the state and a progress report or a quiet sync touches only what it changes, but a record that "
-        "moves the plan still walks every activity (`activities.wake_times`, `synced_past_at` over the "
-        "devices' sync history).",
+        "the state; a progress report re-derives only its activity's, and a device sync only those of "
+        "the activities whose questions to the devices it can answer otherwise "
+        "(`syncs.answer_may_change`); a plan record still walks every activity.",
         "- Storing the state: the compact bytes cost "
         f"{1 - per_record_us['step'] / per_record_us['store']:.0%} of a record's time by the stages above; "
         f"the former JSON cost {1 - per_record_us['step'] / per_record_us['json']:.0%} of its (longer) time. "
@@ -146,16 +146,19 @@ def render(shape: Shape, groups: int, count: int, rates: dict[str, float], table
         "- Done so far: a fold that ends by letting time pass no longer has its wake-up computed twice "
         "(524 → 445 function calls per record), the plan instants and fast paths for progress and syncs "
         "(445 → about 310; 1.61× for decode + `engine.step` in alternating runs of `--scale 0.003 "
-        "--months 3`), and the compact stored state (this page), measured with this tool on 2026-12-02.",
+        "--months 3`), and the compact stored state, measured with this tool on 2026-12-02. On "
+        "2026-12-03: a device sync re-derives only the activities it can move (it asked every activity "
+        "again: 41 % of `engine.step` in the worker, by py-spy), an activity's progress windows are built once "
+        "(25 % of it in a replay), and activities change without `dataclasses.replace`.",
         "- What would close the rest (issue 14): the bare loop's aim of 60,000 records/s leaves 17 µs "
-        "per record, under a third of what `engine.step` alone costs above. A faster decoder cannot get "
+        "per record, about a third of what `engine.step` alone costs above. A faster decoder cannot get "
         "there (decoding is 10 µs; a one-pass typed decode measured on 2026-12-03 saved about 3); the "
-        "rules must do less per record: a plan record that re-judges only the activities it changed, "
-        "a device sync that moves one instant instead of recomputing the plan's instants "
-        "(`plan_times`), fewer frozen-dataclass copies per fold. In the worker, Faust's machinery "
-        "around these stages costs more than they do: a Faust agent that only counts records reaches "
-        "about 11,600 records/s on this machine (`docs/benchmarks.md`, Faust's ceiling), so the "
-        "worker's aim of 30,000 needs a consumer loop without Faust "
+        "rules must do less per record: the meeting rules' instants kept like the plan's (a sync still "
+        "judges every period of `meeting.overdue`), a plan record that re-judges only the activities "
+        "it changed, fewer objects per fold. In the worker, Faust's machinery around these stages "
+        "costs more than they do: a Faust agent that only counts records reaches about 12,000 "
+        "records/s on this machine (`docs/benchmarks.md`, Faust's ceiling), so the worker's aim of "
+        "30,000 needs a consumer loop without Faust "
         '(`services/monitoring/README.md`, "How fast, and where the time goes").',
         "",
         "## cProfile of the full stage (top functions by own time)",
