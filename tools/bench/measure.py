@@ -271,9 +271,13 @@ async def _consume_all(
         while remaining:
             batches = await consumer.getmany(timeout_ms=1000, max_records=20_000)
             for tp, records in batches.items():
+                end = remaining.get(tp)
+                if end is None:
+                    continue  # read to its end already: a fetch can bring what came after
                 for record in records:
-                    handle(record)
-                if records and records[-1].offset + 1 >= remaining.get(tp, 0):
+                    if record.offset < end:
+                        handle(record)
+                if records and records[-1].offset + 1 >= end:
                     remaining.pop(tp, None)
         return time.perf_counter() - began
     finally:
