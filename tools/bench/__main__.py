@@ -248,7 +248,11 @@ def render(
         "on these two cores counts too): rules (decoding, the engine, building records), publish "
         "(deviations and signals, waited for), store (encoding the changed states into the table), "
         "changelog_send (handing those writes to the producer) and changelog_wait (the broker's "
-        "acknowledgements).",
+        "acknowledgements). Then two workers, each its own process with its own port and data "
+        "directory, in a consumer group of their own, replay the same records, timed the same way "
+        "(both started together, start-up excluded); their opened deviation ids are compared with the "
+        "single worker's, the facilitator-level rule aside (it depends on the order partitions are "
+        "read in, as in `docs/reliability.md`).",
         "- End-to-end: all four services and a webhook receiver; every report is chair-led, so each opens "
         "one `meeting.facilitator_absent` deviation and one alert. Notifications run with one message "
         "per deviation (`PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED=false`) so that each report has a webhook "

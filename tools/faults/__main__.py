@@ -138,7 +138,7 @@ FINDINGS = """## What the fault runs found
 The failed runs in the table came before the fixes below (each failure is listed under its case).
 After the last of them (2026-12-02): 14 of 14 monitoring runs clean (two workers 4, `kill -9` and
 restart 2, three workers 4, two workers on RocksDB 4), and 40 of 40 RocksDB pair runs without a stall.
-After the changelog-order fix (2026-12-03, the last item): 18 of 18 runs clean (analytics pair 8,
+After the changelog-order fix (2026-12-03, the second-to-last item): 18 of 18 runs clean (analytics pair 8,
 monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers on RocksDB 2).
 
 - **Offsets committed before state (fixed).** Faust flushes its producer buffer before it commits
@@ -253,6 +253,17 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   `kill -9` lost 6 to 49 series (or counted 2 twice) in 6 of 8 runs and failed a CI run. One buffer
   with one order for both drainers (`shared/faust_sends.py`; `tests/unit/test_faust_sends.py` shows
   the swap with Faust's buffer) and a failed write sent again with its key's current value.
+- **A survivor that stood still behind its committed offset (guarded, 2026-12-03).** With replay
+  batches of up to 5,000 records (0.25 s), 1 of 4 two-worker runs stalled after the kill: four
+  partitions of the survivor with their read position behind the committed offset (294 against
+  551), nothing acknowledged or in a stream, and the fetcher at the partitions' end, so nothing
+  would deliver those records again (30 ids missing). The offset guard now also re-reads, from the
+  committed offset, a partition whose records wait past it while none of them has moved for 10 s
+  (`review_standstill` in `shared/faust_offsets.py`, logged and counted in
+  `pantau_partition_rewinds_total`); 12 of 12 monitoring runs clean since (two workers 5, two
+  workers on RocksDB 5, RocksDB `kill -9` and restart 2). The same runs caught a faster table write
+  that wrote outside any event's context, which RocksDB's store refuses (its agent crashed in 4 of 4
+  RocksDB pair runs): fixed before it landed (`shared.faust_app.write_row`).
 """
 
 KILL_CASES = (
