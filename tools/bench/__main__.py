@@ -239,7 +239,8 @@ def render(
         "same cores with the server.",
         "- Replay: `tools.generator` at the stated scale, time-ordered by receipt time and produced by "
         "`tools/generator/kafka_driver.py`; the raw consumer and the bare loop read the monitoring "
-        "worker's source topics from the beginning; the worker runs with `PANTAU_MONITORING_CLOCK=event` "
+        "worker's source topics from the beginning (the bare loop with the worker's collector settings, "
+        "`shared/heap.py`); the worker runs with `PANTAU_MONITORING_CLOCK=event` "
         "and is timed until its consumer group's committed offsets equal the end offsets (Faust commits "
         "every few seconds, so its figure is conservative). Faust's ceiling is a Faust worker with the "
         "same settings whose agent only takes the records in batches and counts them (`tools/bench/"

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import statistics
 import subprocess
@@ -20,7 +21,8 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +42,7 @@ from services.monitoring.stored_state import encode_state
 from shared import serde, topics
 from shared.auth import mint_token
 from shared.events import DeviationOpened
+from shared.heap import settle_for_streaming
 from shared.kafka_admin import admin_client_config
 from shared.settings import AuthSettings, KafkaSettings
 from tools.bench import faust_ceiling
@@ -349,7 +352,8 @@ def replay(
 
         if repeat > 0:
             continue  # the rules loop takes a minute a run: once is enough beside the cheap raw reads
-        seconds = asyncio.run(_consume_all(bootstrap, ends, bare))
+        with streaming_collector():  # the worker's collector settings (shared/heap.py), for a like comparison
+            seconds = asyncio.run(_consume_all(bootstrap, ends, bare))
         result.bare_loop_per_s.append(total / seconds)
         result.state_groups = len(states)
         result.state_bytes = sum(len(encode_state(state)) for state in states.values())
@@ -417,6 +421,19 @@ def replay(
             result.pair_extra,
         )
     return result
+
+
+@contextmanager
+def streaming_collector() -> Iterator[None]:
+    """The collector set as a worker sets it (`shared.heap.settle_for_streaming`) while the block
+    runs, as it was afterwards."""
+    thresholds = gc.get_threshold()
+    settle_for_streaming()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 @dataclass(frozen=True)
