@@ -41,8 +41,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from faust.transport.drivers.aiokafka import Consumer as AIOKafkaConsumer
 from faust.types import TP, Message
+
+from shared.faust_start import RetryingConsumer
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,11 @@ class _ReadOffsets(defaultdict[Any, int | None]):
         super().__setitem__(tp, offset)
 
 
-class GuardedConsumer(AIOKafkaConsumer):
-    """Faust's aiokafka consumer with its read positions kept true across seeks.
+class GuardedConsumer(RetryingConsumer):
+    """Faust's aiokafka consumer with its read positions kept true across seeks (and, as every
+    Pantau worker's consumer, one that waits for an unreachable broker at start-up:
+    `shared.faust_start.RetryingConsumer`; a guarded consumer without it exited when a link reset
+    met its bootstrap).
 
     Faust's fetch loop takes a batch of records, hands each to the streams and then moves the
     partition's read position to it. A rebalance seeks every partition back to its committed offset

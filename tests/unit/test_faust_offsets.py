@@ -324,3 +324,30 @@ async def test_the_guard_leaves_a_partition_held_on_purpose() -> None:
         clock[0] = moment
         await guard.check()
     assert consumer.seeks == []
+
+
+def test_a_guarded_worker_still_waits_for_the_broker_at_start_up() -> None:
+    """The offset guard replaces the transport's consumer; the one it puts there must keep the
+    retrying start (`shared.faust_start`), or a link reset during bootstrap ends the worker."""
+    from pathlib import Path
+
+    from prometheus_client import CollectorRegistry
+
+    from shared.faust_app import build_app
+    from shared.faust_offsets import install_offset_guard
+    from shared.faust_start import RetryingConsumer
+    from shared.settings import KafkaSettings
+
+    app = build_app(
+        "pantau-test-guarded",
+        kafka=KafkaSettings(),
+        web_host="127.0.0.1",
+        web_port=8999,  # never bound: the app is not started
+        data_dir=Path("/nonexistent"),
+        partitions=12,
+    )
+    install_offset_guard(app, registry=CollectorRegistry())
+    consumer_class = app.transport.Consumer
+    assert issubclass(consumer_class, GuardedConsumer)
+    assert issubclass(consumer_class, RetryingConsumer)
+    assert consumer_class._new_consumer_thread is RetryingConsumer._new_consumer_thread
