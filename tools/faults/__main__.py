@@ -264,6 +264,12 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   workers on RocksDB 5, RocksDB `kill -9` and restart 2). The same runs caught a faster table write
   that wrote outside any event's context, which RocksDB's store refuses (its agent crashed in 4 of 4
   RocksDB pair runs): fixed before it landed (`shared.faust_app.write_row`).
+- **A guarded worker started over a reset link exited (fixed, 2026-12-03).** The offset guard puts
+  its own consumer class in the transport, and that class had Faust's plain consumer thread, not
+  the one that retries its start (`shared/faust_start.py`): monitoring and analytics gave up at the
+  first failed bootstrap. A CI rehearsal's flaky-link run met it (the link reset as the consumer
+  bootstrapped; the worker exited at once). The guarded consumer now extends the retrying one
+  (`tests/unit/test_faust_offsets.py`, fails on the former class).
 """
 
 KILL_CASES = (
