@@ -5,6 +5,7 @@ records it drops are always read again."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 from unittest.mock import MagicMock
@@ -304,20 +305,20 @@ async def test_the_guard_reads_a_stopped_stream_partition_again_from_its_committ
     assert consumer.seeks == [(consumer.stream_tp, 551)]
 
 
-async def test_the_guard_leaves_a_partition_whose_records_are_in_a_stream() -> None:
-    consumer = _StoppedConsumer()
+def _in_a_stream(consumer: _StoppedConsumer) -> None:
     consumer._unacked_messages.append(SimpleNamespace(tp=consumer.stream_tp, offset=552))
-    clock = [0.0]
-    guard = _guard_over(consumer, clock)
-    for moment in (0.0, PATIENCE_S, PATIENCE_S * 3):
-        clock[0] = moment
-        await guard.check()
-    assert consumer.seeks == []
 
 
-async def test_the_guard_leaves_a_partition_held_on_purpose() -> None:
-    consumer = _StoppedConsumer()
+def _held_on_purpose(consumer: _StoppedConsumer) -> None:
     consumer._paused_partitions = {consumer.stream_tp}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("situation", [_in_a_stream, _held_on_purpose])
+async def test_the_guard_leaves_a_partition_in_a_stream_or_held_on_purpose(
+    situation: Callable[[_StoppedConsumer], None],
+) -> None:
+    consumer = _StoppedConsumer()
+    situation(consumer)
     clock = [0.0]
     guard = _guard_over(consumer, clock)
     for moment in (0.0, PATIENCE_S, PATIENCE_S * 3):
@@ -329,23 +330,13 @@ async def test_the_guard_leaves_a_partition_held_on_purpose() -> None:
 def test_a_guarded_worker_still_waits_for_the_broker_at_start_up() -> None:
     """The offset guard replaces the transport's consumer; the one it puts there must keep the
     retrying start (`shared.faust_start`), or a link reset during bootstrap ends the worker."""
-    from pathlib import Path
-
     from prometheus_client import CollectorRegistry
 
-    from shared.faust_app import build_app
     from shared.faust_offsets import install_offset_guard
     from shared.faust_start import RetryingConsumer
-    from shared.settings import KafkaSettings
+    from tests.unit.test_faust_support import unstarted_app
 
-    app = build_app(
-        "pantau-test-guarded",
-        kafka=KafkaSettings(),
-        web_host="127.0.0.1",
-        web_port=8999,  # never bound: the app is not started
-        data_dir=Path("/nonexistent"),
-        partitions=12,
-    )
+    app = unstarted_app("pantau-test-guarded")
     install_offset_guard(app, registry=CollectorRegistry())
     consumer_class = app.transport.Consumer
     assert issubclass(consumer_class, GuardedConsumer)

@@ -168,20 +168,11 @@ class _Event:
 def test_write_row_writes_what_setitem_writes_to_the_partition_given() -> None:
     """`write_row` (a table write after a batch) stores the value and queues the same changelog
     write as `table[key] = value` in the context of an event of that partition."""
-    from pathlib import Path
-
-    from shared.faust_app import build_app, in_event_context, write_row
-    from shared.settings import KafkaSettings
+    from shared.faust_app import in_event_context, write_row
+    from tests.unit.test_faust_support import unstarted_app
 
     async def writes() -> list[tuple[Any, ...]]:
-        app = build_app(
-            "pantau-test-rows",
-            kafka=KafkaSettings(),
-            web_host="127.0.0.1",
-            web_port=8999,  # never bound: the app is not started
-            data_dir=Path("/nonexistent"),
-            partitions=12,
-        )
+        app = unstarted_app("pantau-test-rows")
         table = app.Table("rows", default=None, partitions=12, value_type=bytes)  # as monitoring declares it
         event = _Event(SimpleNamespace(partition=7, topic="groups"))
         table._verify_source_topic_partitions = lambda topic: None  # no source topic in this app
