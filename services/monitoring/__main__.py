@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 from services.monitoring.app import create_app
@@ -15,6 +16,13 @@ def main() -> None:
     configure_logging("monitoring")
     settings = MonitoringSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.consumer == "loop":
+        from services.monitoring.loop import LoopWorker  # aiokafka only: Faust is not started
+
+        configure_logging("monitoring", settings.log_level)  # as Faust's --loglevel does for its worker
+        settle_for_streaming()
+        asyncio.run(LoopWorker(settings).run())
+        return
     app = create_app(settings)
     ensure_changelog_topics(app, settings.kafka)
     settle_for_streaming()  # +9 % events/s in the replay (shared/heap.py)

@@ -74,56 +74,63 @@ class PhaseClock:
 
 
 @dataclass
-class Agents:
-    """The agents' collaborators, given by `app.create_app`; one instance per worker."""
+class FoldedGroups:
+    """What one batch of group-keyed records (and ticks) decided: the records to publish first, the
+    decisions among them (for the metrics), and each touched group's state before and after, with
+    its partition and the index of its last record in the batch (Faust writes its row in that
+    record's context)."""
 
-    app: faust.App
+    outgoing: list[Outgoing] = field(default_factory=list)
+    published: list[Decision] = field(default_factory=list)
+    states: dict[str, GroupState] = field(default_factory=dict)
+    loaded: dict[str, GroupState] = field(default_factory=dict)
+    partitions: dict[str, int] = field(default_factory=dict)
+    last_index: dict[str, int] = field(default_factory=dict)
+
+    def changed(self) -> dict[str, GroupState]:
+        """The groups whose state must be stored (a state equal to the one loaded needs no write)."""
+        return {group_id: state for group_id, state in self.states.items() if state != self.loaded[group_id]}
+
+
+@dataclass
+class FoldedSignals:
+    """What one batch of facilitator signals decided, and each touched facilitator's new state (as
+    its stored JSON) with the index of its last signal in the batch."""
+
+    outgoing: list[Outgoing] = field(default_factory=list)
+    published: list[Decision] = field(default_factory=list)
+    states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_index: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class GroupFolding:
+    """A batch of records in, what to publish and what to store out: the part of the worker that
+    does not depend on how records arrive. `Agents` (Faust) and `loop.LoopWorker` (a consumer of
+    its own, Kafka transactions) are the two shells around it.
+
+    A record is anything with `key`, `value` and a `message` with `topic`, `partition`, `offset`
+    and `headers` (a Faust event; `loop.Delivery` around an aiokafka record). A record of
+    `ticks_name` is a tick: time has come for the group of its key (`{"at": instant}`)."""
+
     settings: MonitoringSettings
     programmes: dict[str, ProgrammeConfig]
     metrics: MonitoringMetrics
     clock: RuleClock
-    wake: WakeIndex
-    group_state: Any  # faust Table: group id -> the GroupState's stored bytes (stored_state.py)
-    facilitator_state: Any  # faust Table: facilitator id -> FacilitatorState JSON
     source_names: dict[str, str]  # prefixed topic name -> contract name
     ticks_name: str
     signals_name: str
     deviations_name: str
     dead_letters_name: str
     wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    # The last decoded state per group, valid while the table still holds the very same value object
-    # (after a rebalance or recovery the table holds new objects, and the cache simply misses). Kept
-    # for the groups stored most recently only (`decoded_states_kept`): a decoded state is about ten
-    # times its stored bytes, so a worker holding all 400,000 groups must not keep every one; a miss
-    # costs one msgspec decode.
-    _decoded: dict[str, tuple[Any, GroupState]] = field(default_factory=dict)
 
-    # -- the agents ---------------------------------------------------------------------------------
-
-    async def watch_groups(self, stream: Any) -> None:  # a faust Stream (StreamT lacks take_events)
-        async for batch in stream.take_events(self.settings.batch_size, within=self.settings.batch_seconds):
-            began = time.perf_counter()
-            await self.process_groups(batch)
-            self.metrics.batch_records.observe(len(batch))
-            self.metrics.batch_seconds.observe(time.perf_counter() - began)
-
-    async def watch_facilitators(self, stream: Any) -> None:
-        async for batch in stream.take_events(self.settings.batch_size, within=self.settings.batch_seconds):
-            await self.process_signals(batch)
-
-    # -- one batch ----------------------------------------------------------------------------------
-
-    async def process_groups(self, events: Sequence[EventT]) -> None:
+    def fold_groups(self, events: Sequence[Any], load: Callable[[str], GroupState]) -> FoldedGroups:
+        """Each record through `engine.step`, in order, on the states `load` gives (once per group)."""
         settings, metrics = self.settings, self.metrics
         replay = settings.clock == "event"
-        states: dict[str, GroupState] = {}
-        loaded: dict[str, GroupState] = {}
-        partitions: dict[str, int] = {}
-        last_event: dict[str, EventT] = {}
-        outgoing: list[Outgoing] = []
-        published: list[Decision] = []
-        phases = PhaseClock(metrics)
-        for event in events:
+        folded = FoldedGroups()
+        states, loaded, outgoing = folded.states, folded.loaded, folded.outgoing
+        for index, event in enumerate(events):
             message = event.message
             partition = message.partition
             fact: EventData | None = None
@@ -153,7 +160,7 @@ class Agents:
                 self.clock.observe(received_at, partition, message.topic, message.offset)
                 now = self.clock.now(partition)  # wall clock, or the partition's safe watermark in replay
             if group_id not in states:
-                loaded[group_id] = states[group_id] = self.load_state(group_id)
+                loaded[group_id] = states[group_id] = load(group_id)
             state = states[group_id]
             try:
                 programme = self.programme_of(state, fact)
@@ -186,7 +193,7 @@ class Agents:
                             region_code=context.region_code,
                         )
                     )
-                published += decisions
+                folded.published += decisions
             signal = engine.facilitator_signal(
                 state,
                 new_state,
@@ -198,20 +205,138 @@ class Agents:
                 key = signal.facilitator_id.encode()
                 outgoing.append(Outgoing(self.signals_name, key, orjson.dumps(signal.to_json()), []))
             states[group_id] = new_state
-            partitions[group_id] = partition
-            last_event[group_id] = event
+            folded.partitions[group_id] = partition
+            folded.last_index[group_id] = index
+        return folded
+
+    def fold_signals(self, events: Sequence[Any], load: Callable[[str], Any]) -> FoldedSignals:
+        """Each group's news through the facilitator-level rule, on the stored JSON `load` gives."""
+        folded = FoldedSignals()
+        states: dict[str, FacilitatorState] = {}
+        for index, event in enumerate(events):
+            self.metrics.intake.processed.labels(SERVICE, "facilitator-signals").inc()
+            data: dict[str, Any] = orjson.loads(event.value or b"{}")
+            signal = GroupSignal.from_json(data)
+            key = signal.facilitator_id
+            state = states.get(key) or FacilitatorState.from_json(load(key))
+            config = programme_config(self.programmes, signal.programme).rules.facilitator_many_groups_deviating
+            open_place = state.place_of(state.open_group_id) if state.open_group_id else None
+            state, decisions = many_groups.on_signal(state, signal, config)
+            for group_id, decision in decisions:
+                region, programme = (
+                    (signal.region_code, signal.programme)
+                    if isinstance(decision, Open) or open_place is None
+                    else open_place
+                )
+                folded.outgoing.append(
+                    self.deviation_record(
+                        decision,
+                        group_id=group_id,
+                        programme=programme,
+                        facilitator_id=signal.facilitator_id,
+                        region_code=region,
+                    )
+                )
+                folded.published.append(decision)
+            states[key] = state
+            folded.last_index[key] = index
+        folded.states = {key: state.to_json() for key, state in states.items()}
+        return folded
+
+    def programme_of(self, state: GroupState, fact: EventData | None) -> ProgrammeConfig:
+        name = getattr(fact, "programme", None) or (state.context.programme if state.context else "")
+        return programme_config(self.programmes, name)
+
+    def deviation_record(
+        self, decision: Decision, *, group_id: str, programme: str, facilitator_id: str, region_code: str
+    ) -> Outgoing:
+        at = decision.at or self.clock.now()
+        event = deviation_event(
+            decision,
+            group_id=group_id,
+            programme=programme,
+            facilitator_id=facilitator_id,
+            region_code=region_code,
+            now=at,
+        )
+        envelope = serde.envelope_for(event, source=self.settings.source, time=at)
+        return Outgoing(self.deviations_name, group_id.encode(), serde.encode(envelope), serde.kafka_headers(envelope))
+
+    def dead_letter(self, event: Any, reason: str, detail: str) -> Outgoing:
+        message = event.message
+        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
+        self.metrics.intake.dead_lettered(reason)
+        return Outgoing(
+            self.dead_letters_name,
+            event.key or b"",
+            event.value if event.value is not None else b"",
+            dead_letter_headers(
+                service=SERVICE,
+                reason=reason,
+                detail=detail,
+                source_topic=message.topic,
+                source_partition=message.partition,
+                source_offset=message.offset,
+                original_headers=message_headers(message),
+            ),
+        )
+
+    def observe_published(self, decisions: Sequence[Decision]) -> None:
+        now = self.wall_clock()
+        for decision in decisions:
+            change = type(decision).__name__.lower()
+            self.metrics.deviations.labels(decision.rule, decision.severity, change).inc()
+            if change == "open" and self.settings.clock == "wall" and decision.at is not None:
+                latency = max(0.0, (now - decision.at).total_seconds())
+                self.metrics.detection_latency.labels(decision.rule).observe(latency)
+
+
+@dataclass(kw_only=True)
+class Agents(GroupFolding):
+    """The Faust shell: the agents, their tables and Faust's producer (given by `app.create_app`)."""
+
+    app: faust.App
+    wake: WakeIndex
+    group_state: Any  # faust Table: group id -> the GroupState's stored bytes (stored_state.py)
+    facilitator_state: Any  # faust Table: facilitator id -> FacilitatorState JSON
+    # The last decoded state per group, valid while the table still holds the very same value object
+    # (after a rebalance or recovery the table holds new objects, and the cache simply misses). Kept
+    # for the groups stored most recently only (`decoded_states_kept`): a decoded state is about ten
+    # times its stored bytes, so a worker holding all 400,000 groups must not keep every one; a miss
+    # costs one msgspec decode.
+    _decoded: dict[str, tuple[Any, GroupState]] = field(default_factory=dict)
+
+    # -- the agents ---------------------------------------------------------------------------------
+
+    async def watch_groups(self, stream: Any) -> None:  # a faust Stream (StreamT lacks take_events)
+        async for batch in stream.take_events(self.settings.batch_size, within=self.settings.batch_seconds):
+            began = time.perf_counter()
+            await self.process_groups(batch)
+            self.metrics.batch_records.observe(len(batch))
+            self.metrics.batch_seconds.observe(time.perf_counter() - began)
+
+    async def watch_facilitators(self, stream: Any) -> None:
+        async for batch in stream.take_events(self.settings.batch_size, within=self.settings.batch_seconds):
+            await self.process_signals(batch)
+
+    # -- one batch ----------------------------------------------------------------------------------
+
+    async def process_groups(self, events: Sequence[EventT]) -> None:
+        phases = PhaseClock(self.metrics)
+        folded = self.fold_groups(events, self.load_state)
         phases.done("rules")
-        await self.publish(outgoing)
-        self.observe_published(published)
+        await self.publish(folded.outgoing)
+        self.observe_published(folded.published)
         phases.done("publish")
         again = await self.overtaken(events)
-        for group_id, state in states.items():
-            if partitions.get(group_id) in again:
+        for group_id, state in folded.states.items():
+            partition = folded.partitions[group_id]
+            if partition in again:
                 continue
             if state.context is not None:
-                self.wake.schedule(group_id, partitions[group_id], state.wake_at)
-            if state != loaded[group_id]:
-                write_row(self.group_state, group_id, encode_state(state), last_event[group_id])
+                self.wake.schedule(group_id, partition, state.wake_at)
+            if state != folded.loaded[group_id]:
+                write_row(self.group_state, group_id, encode_state(state), events[folded.last_index[group_id]])
                 self._decoded.pop(group_id, None)  # re-inserted last: the dict's order is recency
                 self._decoded[group_id] = (self.group_state.get(group_id), state)
         while len(self._decoded) > self.settings.decoded_states_kept:
@@ -224,46 +349,16 @@ class Agents:
         phases.done("changelog_wait")
 
     async def process_signals(self, events: Sequence[EventT]) -> None:
-        states: dict[str, FacilitatorState] = {}
-        last_event: dict[str, EventT] = {}
-        outgoing: list[Outgoing] = []
-        published: list[Decision] = []
-        for event in events:
-            self.metrics.intake.processed.labels(SERVICE, "facilitator-signals").inc()
-            data: dict[str, Any] = orjson.loads(event.value or b"{}")
-            signal = GroupSignal.from_json(data)
-            key = signal.facilitator_id
-            state = states.get(key) or FacilitatorState.from_json(self.facilitator_state.get(key))
-            config = programme_config(self.programmes, signal.programme).rules.facilitator_many_groups_deviating
-            open_place = state.place_of(state.open_group_id) if state.open_group_id else None
-            state, decisions = many_groups.on_signal(state, signal, config)
-            for group_id, decision in decisions:
-                region, programme = (
-                    (signal.region_code, signal.programme)
-                    if isinstance(decision, Open) or open_place is None
-                    else open_place
-                )
-                outgoing.append(
-                    self.deviation_record(
-                        decision,
-                        group_id=group_id,
-                        programme=programme,
-                        facilitator_id=signal.facilitator_id,
-                        region_code=region,
-                    )
-                )
-                published.append(decision)
-            states[key] = state
-            last_event[key] = event
-        await self.publish(outgoing)
-        self.observe_published(published)
+        folded = self.fold_signals(events, self.facilitator_state.get)
+        await self.publish(folded.outgoing)
+        self.observe_published(folded.published)
         if overtaken(self.app, events):
             # A facilitator's state folds signals of every partition: read the whole batch again.
             await read_again(self.app, events)
             return
-        for key, state in states.items():
-            with in_event_context(last_event[key]):
-                self.facilitator_state[key] = state.to_json()
+        for key, value in folded.states.items():
+            with in_event_context(events[folded.last_index[key]]):
+                self.facilitator_state[key] = value
         await tables_delivered(self.facilitator_state)
 
     # -- helpers ------------------------------------------------------------------------------------
@@ -294,44 +389,6 @@ class Agents:
             return cached[1]
         return decode_state(raw)
 
-    def programme_of(self, state: GroupState, fact: EventData | None) -> ProgrammeConfig:
-        name = getattr(fact, "programme", None) or (state.context.programme if state.context else "")
-        return programme_config(self.programmes, name)
-
-    def deviation_record(
-        self, decision: Decision, *, group_id: str, programme: str, facilitator_id: str, region_code: str
-    ) -> Outgoing:
-        at = decision.at or self.clock.now()
-        event = deviation_event(
-            decision,
-            group_id=group_id,
-            programme=programme,
-            facilitator_id=facilitator_id,
-            region_code=region_code,
-            now=at,
-        )
-        envelope = serde.envelope_for(event, source=self.settings.source, time=at)
-        return Outgoing(self.deviations_name, group_id.encode(), serde.encode(envelope), serde.kafka_headers(envelope))
-
-    def dead_letter(self, event: EventT, reason: str, detail: str) -> Outgoing:
-        message = event.message
-        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
-        self.metrics.intake.dead_lettered(reason)
-        return Outgoing(
-            self.dead_letters_name,
-            event.key or b"",
-            event.value if event.value is not None else b"",
-            dead_letter_headers(
-                service=SERVICE,
-                reason=reason,
-                detail=detail,
-                source_topic=message.topic,
-                source_partition=message.partition,
-                source_offset=message.offset,
-                original_headers=message_headers(message),
-            ),
-        )
-
     async def publish(self, records: Sequence[Outgoing]) -> None:
         """Send everything, then wait for every acknowledgement (acks=all). Retries until it succeeds:
         an exception escaping here would crash the agent, and Faust's `take_events` acknowledges the
@@ -356,12 +413,3 @@ class Agents:
                 log.warning("publishing %d records failed (%s); retrying in %.1fs", len(records), exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
-
-    def observe_published(self, decisions: Sequence[Decision]) -> None:
-        now = self.wall_clock()
-        for decision in decisions:
-            change = type(decision).__name__.lower()
-            self.metrics.deviations.labels(decision.rule, decision.severity, change).inc()
-            if change == "open" and self.settings.clock == "wall" and decision.at is not None:
-                latency = max(0.0, (now - decision.at).total_seconds())
-                self.metrics.detection_latency.labels(decision.rule).observe(latency)

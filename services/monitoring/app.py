@@ -37,6 +37,11 @@ from shared.faust_offsets import install_offset_guard
 log = logging.getLogger(__name__)
 
 GROUP_SOURCES = (topics.MEETINGS_EVENTS, topics.PLANS_EVENTS, topics.EVALUATIONS_EVENTS)
+OPENAPI_TITLE = "Pantau monitoring service"
+OPENAPI_DESCRIPTION = (
+    "A stream worker: the deviation rules publish to `monitoring.deviations`; over HTTP it answers "
+    "only whether it is alive and ready, and its Prometheus metrics."
+)
 
 
 def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock | None = None) -> faust.App:
@@ -158,10 +163,6 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
     install_web_pages(
         app,
         registry=registry,
-        openapi=health_openapi(
-            "Pantau monitoring service",
-            "A stream worker: the deviation rules publish to `monitoring.deviations`; over HTTP it answers "
-            "only whether it is alive and ready, and its Prometheus metrics.",
-        ),
+        openapi=health_openapi(OPENAPI_TITLE, OPENAPI_DESCRIPTION),
     )
     return app

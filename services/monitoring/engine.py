@@ -149,6 +149,11 @@ def _fold(
     returned state then knows its wake-up instant)."""
     # A fact read again (a redelivery after a crash or a rebalance) changes nothing, the group's
     # context (programme, facilitator, region: the plan's time zone) included: only new facts move it.
+    # When Pantau learned of a fact is its receipt (`received_at`), not the rule clock: in a replay the
+    # clock waits for the slowest topic, so how far it lags a plan's or a schedule's receipt depends
+    # on how the topics happened to be read, and the plan rules' "since the plan arrived" and a
+    # period's "learned as history" would change with it (two replays of the same history differed).
+    learned_at = now if received_at is None else received_at
     if isinstance(fact, MeetingRecorded):
         if not state.knows_report(fact.report_id):
             state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
@@ -159,7 +164,9 @@ def _fold(
         if learned is None or (learned.due_at, learned.time_zone) != (fact.due_at, fact.time_zone):
             state = _with_context(state, fact.programme, fact.facilitator_id, fact.region_code, partition)
         cadence = programme.cadence
-        state = state.with_period(ScheduledPeriod(fact.period, fact.due_at, fact.time_zone, cadence, learned_at=now))
+        state = state.with_period(
+            ScheduledPeriod(fact.period, fact.due_at, fact.time_zone, cadence, learned_at=learned_at)
+        )
         return on_time_passing(state, now, programme, group_id=fact.group_id), True
     if isinstance(fact, DeviceSynced):
         if state.context is not None and state.context.facilitator_id != fact.facilitator_id:
@@ -200,7 +207,7 @@ def _fold(
                 target=activity.indicator.target if activity.indicator else None,
                 # Plan rules count syncs and the offline grace from the plan's arrival (not from
                 # when a busy worker got to it: a sync received in between still counts).
-                known_at=now if received_at is None else min(now, received_at),
+                known_at=learned_at,
             )
             for activity in fact.activities
         }

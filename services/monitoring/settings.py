@@ -21,6 +21,11 @@ class MonitoringSettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="PANTAU_MONITORING_", extra="ignore")
 
+    consumer: Literal["faust", "loop"] = Field(
+        default="faust",
+        description="`faust` (the default) or `loop`: a consumer loop of its own, each batch one Kafka "
+        "transaction (`services/monitoring/loop.py`; its own consumer group, changelogs and signals topic).",
+    )
     app_id: str = Field(default="pantau-monitoring", description="Faust app id = consumer group name.")
     web_host: str = Field(default="127.0.0.1", description="Interface the worker's web server binds.")
     web_port: int = Field(default=8002, description="Port of /healthz, /readyz and /metrics.")

@@ -77,6 +77,31 @@ def machine_facts() -> dict[str, str]:
     return facts
 
 
+def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
+    """The loop consumer's rows (`PANTAU_MONITORING_CONSUMER=loop`) beside the Faust worker's."""
+    loop, worker = replayed.loop_per_s, replayed.worker_per_s
+    rows = [
+        "| | monitoring worker, loop consumer (`PANTAU_MONITORING_CONSUMER=loop`: aiokafka batches, one "
+        "transaction each) until committed offsets reach the end | "
+        f"{_fmt(loop)} events/s (start-up {replayed.loop_startup_seconds:.1f} s excluded); opened deviation ids "
+        f"against the Faust worker: {replayed.loop_missing} missing, {replayed.loop_extra} extra | "
+        f"{_fmt(raw)} raw / {_fmt(bare)} bare / {_fmt(worker)} Faust worker | {_fmt(loop / raw, 2)} / "
+        f"{_fmt(loop / bare, 2)} / {_fmt(loop / worker, 2) if worker else '–'} |",
+    ]
+    if replayed.loop_pair_per_s:
+        rows.append(
+            "| | two loop workers in one consumer group, together | "
+            f"{_fmt(replayed.loop_pair_per_s)} events/s; opened ids against the Faust worker: "
+            f"{replayed.loop_pair_missing} missing, {replayed.loop_pair_extra} extra | {_fmt(loop)} one loop worker | "
+            f"{_fmt(replayed.loop_pair_per_s / loop, 2)} |"
+        )
+    rows.append(
+        f"| | where the loop worker's batches spent {replayed.loop_batch_seconds:.1f} s "
+        f"({replayed.loop_batches:,} batches) | {phase_split(replayed.loop_batch_phases) or 'not reported'} | | |"
+    )
+    return rows
+
+
 def _fmt(value: float | None, digits: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
@@ -148,6 +173,7 @@ def render(
             f"| | where the worker's batches spent {replayed.worker_batch_seconds:.1f} s "
             f"({replayed.worker_batches:,} batches; `pantau_monitoring_batch_phase_seconds`) | "
             f"{phase_split(replayed.worker_batch_phases) or 'not reported'} | | |",
+            *(_loop_rows(replayed, raw, bare) if replayed.loop_per_s else []),
             f"| (iv) memory | rules' per-group state as the worker's table stores it (compact bytes), "
             "per 100,000 groups | "
             f"{_fmt(replayed.state_bytes / max(1, replayed.state_groups) * 100_000 / 2**20)} MiB | | |",
@@ -440,6 +466,14 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
             figures["monitoring_two_workers_events_per_s"] = round(replayed.pair_per_s, 1)
             figures["monitoring_two_workers_missing"] = replayed.pair_missing
             figures["monitoring_two_workers_extra"] = replayed.pair_extra
+        if replayed.loop_per_s:
+            figures["monitoring_loop_worker_events_per_s"] = round(replayed.loop_per_s, 1)
+            figures["monitoring_loop_missing"] = replayed.loop_missing
+            figures["monitoring_loop_extra"] = replayed.loop_extra
+        if replayed.loop_pair_per_s:
+            figures["monitoring_loop_two_workers_events_per_s"] = round(replayed.loop_pair_per_s, 1)
+            figures["monitoring_loop_two_workers_missing"] = replayed.loop_pair_missing
+            figures["monitoring_loop_two_workers_extra"] = replayed.loop_pair_extra
         if replayed.bare_loop_per_s:
             figures["monitoring_bare_loop_events_per_s"] = round(median(replayed.bare_loop_per_s), 1)
         if replayed.faust_empty_per_s:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import logging
 import statistics
 import subprocess
@@ -192,6 +193,20 @@ class ReplayResult:
     pair_seconds: float = 0.0
     pair_missing: int = 0  # opened deviation ids of one worker the two did not publish (UNORDERED_RULES aside)
     pair_extra: int = 0  # and those they published that one worker did not
+    # The loop consumer (`PANTAU_MONITORING_CONSUMER=loop`, services/monitoring/loop.py): one worker and
+    # two, their ids against the Faust worker's (0: not run).
+    loop_per_s: float = 0.0
+    loop_startup_seconds: float = 0.0
+    loop_rss_start_mib: float = 0.0
+    loop_rss_end_mib: float = 0.0
+    loop_batch_seconds: float = 0.0
+    loop_batches: int = 0
+    loop_batch_phases: dict[str, float] = field(default_factory=dict)
+    loop_missing: int = 0
+    loop_extra: int = 0
+    loop_pair_per_s: float = 0.0
+    loop_pair_missing: int = 0
+    loop_pair_extra: int = 0
     oracle: OracleResult = field(default_factory=OracleResult)
     published: set[Expected] = field(default_factory=set)
     deviation_events: Counter[str] = field(default_factory=Counter)
@@ -227,7 +242,7 @@ def batch_figures(base_url: str) -> BatchFigures:
 def phase_split(phases: dict[str, float]) -> str:
     """ "rules 38%, publish 3%, …" in the order the phases run, of their sum."""
     total = sum(phases.values()) or 1.0
-    order = ("rules", "publish", "store", "changelog_send", "changelog_wait")
+    order = ("rules", "publish", "commit", "store", "changelog_send", "changelog_wait")
     names = [name for name in order if name in phases] + sorted(set(phases) - set(order))
     return ", ".join(f"{name} {phases[name] / total:.0%}" for name in names)
 
@@ -282,16 +297,28 @@ async def _consume_all(
                         handle(record)
                 if records and records[-1].offset + 1 >= end:
                     remaining.pop(tp, None)
+            # A transaction's commit marker takes the last offset of a partition written in
+            # transactions (the loop consumer's deviations): no record reaches the end, the position does.
+            for tp in list(remaining):
+                if await consumer.position(tp) >= remaining[tp]:
+                    remaining.pop(tp, None)
         return time.perf_counter() - began
     finally:
         await consumer.stop()
 
 
 def replay(
-    bootstrap: str, workdir: Path, *, shape: Shape, repeats: int, worker_timeout: float = 900, pair: bool = True
+    bootstrap: str,
+    workdir: Path,
+    *,
+    shape: Shape,
+    repeats: int,
+    worker_timeout: float = 900,
+    pair: bool = True,
+    loop: bool = True,
 ) -> ReplayResult:
     """Produce a generated programme, then time the raw consumer, the bare rules loop, the worker
-    and (with `pair`) two workers in one consumer group."""
+    and (with `pair`) two workers in one consumer group; with `loop`, the same for the loop consumer."""
     prefix = "bench-replay."
     create_topics(bootstrap, prefix=prefix)
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
@@ -366,53 +393,60 @@ def replay(
         )
 
     deviations_topic = kafka.topic(topics.MONITORING_DEVIATIONS)
-    single = run_workers(
-        bootstrap, workdir / "replay", prefix, "pantau-monitoring", 1, source_names, total, worker_timeout
-    )
+    # Each run's publications, by the deviations topic's end offsets after it.
+    ends_after: dict[str, dict[int, int]] = {"start": end_offsets(bootstrap, deviations_topic)}
+
+    def workers(name: str, app_id: str, count: int, consumer: str = "faust") -> WorkersRun:
+        run = run_workers(
+            bootstrap, workdir / name, prefix, app_id, count, source_names, total, worker_timeout, consumer=consumer
+        )
+        ends_after[name] = end_offsets(bootstrap, deviations_topic)
+        return run
+
+    single = workers("replay", "pantau-monitoring", 1)
     result.worker_seconds, result.worker_startup_seconds = single.seconds, single.startup_seconds
     result.worker_per_s = single.per_s
     result.worker_rss_start_mib, result.worker_rss_end_mib = single.rss_start_mib[0], single.rss_end_mib[0]
     result.worker_batches, result.worker_batch_seconds = single.batches.batches, single.batches.seconds
     result.worker_batch_phases = single.batches.phases
-    after_single = end_offsets(bootstrap, deviations_topic)
     if pair:
         # Two workers in one consumer group of their own (their own changelog, ticks and signals
         # topics) over the same records: their combined pace, and whether they publish what one did.
-        both = run_workers(
-            bootstrap, workdir / "replay-pair", prefix, "pantau-monitoring-pair", 2, source_names, total, worker_timeout
-        )
+        both = workers("replay-pair", "pantau-monitoring-pair", 2)
         result.pair_per_s, result.pair_seconds = both.per_s, both.seconds
+    if loop:
+        # The loop consumer over the same records (its own consumer group, changelogs and signals).
+        looped = workers("replay-loop", "pantau-monitoring", 1, consumer="loop")
+        result.loop_per_s, result.loop_startup_seconds = looped.per_s, looped.startup_seconds
+        result.loop_rss_start_mib, result.loop_rss_end_mib = looped.rss_start_mib[0], looped.rss_end_mib[0]
+        result.loop_batches, result.loop_batch_seconds = looped.batches.batches, looped.batches.seconds
+        result.loop_batch_phases = looped.batches.phases
+        if pair:
+            result.loop_pair_per_s = workers("replay-loop-pair", "pantau-monitoring-pair", 2, consumer="loop").per_s
 
-    # Opened deviation ids of one worker and of two, compared as the fault runs compare them: the
-    # facilitator-level rule depends on the order partitions are read in, which no two runs share.
-    single_ids: set[str] = set()
-
+    # Opened deviation ids of each run, compared as the fault runs compare them: the facilitator-level
+    # rule depends on the order partitions are read in, which no two runs share.
     def collect(record: ConsumerRecord[bytes, bytes]) -> None:
         decoded = serde.decode(record.value)
         result.deviation_events[decoded.envelope.type] += 1
         if isinstance(decoded.event, DeviationOpened):
             event = decoded.event
             result.published.add(Expected(event.rule, event.group_id, event.occurrence))
-            if event.rule not in UNORDERED_RULES:
-                single_ids.add(event.deviation_id)
 
-    if sum(after_single.values()):
-        ends_by_partition = {TopicPartition(deviations_topic, p): end for p, end in after_single.items()}
-        asyncio.run(_consume_all(bootstrap, ends_by_partition, collect))
+    names = list(ends_after)
+    opened: dict[str, set[str]] = {}
+    for before, name in itertools.pairwise(names):
+        opened[name] = opened_ids(
+            bootstrap, deviations_topic, ends_after[before], ends_after[name], collect if name == "replay" else None
+        )
+    single_ids = opened["replay"]
+
+    def against_one(name: str) -> tuple[int, int]:
+        got = opened.get(name, set())
+        return len(single_ids - got), len(got - single_ids)
+
     if pair:
-        pair_ids: set[str] = set()
-
-        def collect_pair(record: ConsumerRecord[bytes, bytes]) -> None:
-            decoded = serde.decode(record.value)
-            if isinstance(decoded.event, DeviationOpened) and decoded.event.rule not in UNORDERED_RULES:
-                pair_ids.add(decoded.event.deviation_id)
-
-        after_pair = end_offsets(bootstrap, deviations_topic)
-        pair_ends = {TopicPartition(deviations_topic, p): end for p, end in after_pair.items()}
-        starts = {TopicPartition(deviations_topic, p): after_single.get(p, 0) for p in after_pair}
-        asyncio.run(_consume_all(bootstrap, pair_ends, collect_pair, starts=starts))
-        result.pair_missing = len(single_ids - pair_ids)
-        result.pair_extra = len(pair_ids - single_ids)
+        result.pair_missing, result.pair_extra = against_one("replay-pair")
         log.info(
             "two workers: %.0f events/s together (one: %.0f); opened ids %d missing, %d extra against one worker",
             result.pair_per_s,
@@ -420,7 +454,54 @@ def replay(
             result.pair_missing,
             result.pair_extra,
         )
+    if loop:
+        result.loop_missing, result.loop_extra = against_one("replay-loop")
+        log.info(
+            "loop consumer: %.0f events/s (Faust worker: %.0f); opened ids %d missing, %d extra against it",
+            result.loop_per_s,
+            result.worker_per_s,
+            result.loop_missing,
+            result.loop_extra,
+        )
+        if pair:
+            result.loop_pair_missing, result.loop_pair_extra = against_one("replay-loop-pair")
+            log.info(
+                "two loop workers: %.0f events/s together; opened ids %d missing, %d extra against one Faust worker",
+                result.loop_pair_per_s,
+                result.loop_pair_missing,
+                result.loop_pair_extra,
+            )
     return result
+
+
+def opened_ids(
+    bootstrap: str,
+    topic: str,
+    starts: dict[int, int],
+    ends: dict[int, int],
+    also: Callable[[ConsumerRecord[bytes, bytes]], None] | None = None,
+) -> set[str]:
+    """The opened deviation ids between two sets of end offsets of the deviations topic (the
+    facilitator-level rule aside: `UNORDERED_RULES`), each record handed to `also` too."""
+    found: set[str] = set()
+
+    def collect(record: ConsumerRecord[bytes, bytes]) -> None:
+        if also is not None:
+            also(record)
+        decoded = serde.decode(record.value)
+        if isinstance(decoded.event, DeviationOpened) and decoded.event.rule not in UNORDERED_RULES:
+            found.add(decoded.event.deviation_id)
+
+    if sum(ends.values()) > sum(starts.values()):
+        asyncio.run(
+            _consume_all(
+                bootstrap,
+                {TopicPartition(topic, p): end for p, end in ends.items()},
+                collect,
+                starts={TopicPartition(topic, p): starts.get(p, 0) for p in ends},
+            )
+        )
+    return found
 
 
 @contextmanager
@@ -459,9 +540,12 @@ def run_workers(
     source_names: list[str],
     total: int,
     timeout: float,
+    *,
+    consumer: str = "faust",
 ) -> WorkersRun:
-    """Start `count` monitoring workers in the consumer group `app_id` (each its own process, port
-    and data directory, as `services/monitoring/README.md` says to run several), and time them."""
+    """Start `count` monitoring workers in the consumer group of `app_id` (each its own process, port
+    and data directory, as `services/monitoring/README.md` says to run several) reading with
+    `consumer` (`PANTAU_MONITORING_CONSUMER`), and time them."""
     stacks = [
         Stack(
             bootstrap_servers=bootstrap,
@@ -471,12 +555,13 @@ def run_workers(
                 "PANTAU_MONITORING_CLOCK": "event",
                 "PANTAU_MONITORING_LOG_LEVEL": "warn",
                 "PANTAU_MONITORING_APP_ID": app_id,
+                "PANTAU_MONITORING_CONSUMER": consumer,
             },
         )
         for index in range(count)
     ]
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
-    group = kafka.group_id(app_id)
+    group = kafka.group_id(app_id) + ("-loop" if consumer == "loop" else "")  # loop.LoopNames
     admin = KafkaAdminClient(**admin_client_config(bootstrap, "pantau-bench-admin", 10))
     try:
         began = time.monotonic()

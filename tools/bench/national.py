@@ -142,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         broker.start()
         log.info("replaying one month at scale %s", args.scale)
-        result = replay(broker.bootstrap_servers, args.workdir, shape=shape, repeats=1, worker_timeout=7200, pair=False)
+        result = replay(
+            broker.bootstrap_servers, args.workdir, shape=shape, repeats=1, worker_timeout=7200, pair=False, loop=False
+        )
     finally:
         broker.stop()
     figures = national(result, args.scale)

@@ -73,6 +73,29 @@ DOCS: dict[str, CaseDoc] = {
         "a disk lost with the process (that is the memory store's case: the whole changelog is read); "
         "`facilitator.many_groups_deviating` is counted but not compared (as above).",
     ),
+    "monitoring-loop-kill": CaseDoc(
+        "monitoring-loop-kill",
+        "monitoring, loop consumer (opt-in, not the default): `kill -9` mid-load, restart",
+        "with `PANTAU_MONITORING_CONSUMER=loop` each batch is one Kafka transaction (publications, state "
+        "changelog writes and offsets): the restarted worker reads the committed state and resumes from the "
+        "committed offsets, and publishes exactly the deviation ids of the run without the kill.",
+        "the killed worker's open transaction holds its partitions' committed view until the broker aborts "
+        "it (up to 15 s); `facilitator.many_groups_deviating` is counted but not compared (as above).",
+    ),
+    "monitoring-loop-pair-kill": CaseDoc(
+        "monitoring-loop-pair-kill",
+        "monitoring, loop consumer (opt-in, not the default): two workers in one group, one `kill -9`",
+        "the survivor reads the dead worker's partitions' states from their changelogs (committed only) "
+        "and publishes the single-worker set.",
+        "a worker that is not dead but stalled past the session timeout (a zombie's late commit is not "
+        "fenced: aiokafka's transactional offset commit carries no group generation).",
+    ),
+    "monitoring-loop-trio-kill": CaseDoc(
+        "monitoring-loop-trio-kill",
+        "monitoring, loop consumer (opt-in, not the default): three workers, one `kill -9` and restarted",
+        "two rebalances under load (takeover, then hand-back), each batch committed or not at all.",
+        "more workers than partitions; a kill during the second rebalance.",
+    ),
     "monitoring-rocksdb-pair-kill": CaseDoc(
         "monitoring-rocksdb-pair-kill",
         "monitoring, tables on RocksDB (opt-in, not the default): two workers in one group, one `kill -9`",
@@ -274,6 +297,7 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
 
 KILL_CASES = (
     "monitoring-kill",
+    "monitoring-loop-kill",
     "monitoring-rocksdb-kill",
     "analytics-kill",
     "notifications-kill",

@@ -90,9 +90,16 @@ UNORDERED_RULES = ("facilitator.many_groups_deviating",)
 MONITORING_ENV = {"PANTAU_MONITORING_CLOCK": "event"}
 
 
-def _internal_monitoring_topics(prefix: str) -> list[str]:
-    app_id = f"{prefix}pantau-monitoring"
-    return [f"{app_id}-ticks", f"{app_id}-facilitator-signals"]
+def _monitoring_group(prefix: str, consumer: str = "faust") -> str:
+    """The monitoring workers' consumer group (the loop consumer has its own: `loop.LoopNames`)."""
+    return f"{prefix}pantau-monitoring" + ("-loop" if consumer == "loop" else "")
+
+
+def _internal_monitoring_topics(prefix: str, consumer: str = "faust") -> list[str]:
+    group = _monitoring_group(prefix, consumer)
+    if consumer == "loop":
+        return [f"{group}-facilitator-signals"]  # no ticks topic: the loop folds its ticks itself
+    return [f"{group}-ticks", f"{group}-facilitator-signals"]
 
 
 def _settle_topic(bootstrap: str, name: str, *, quiet: float = 3.0, timeout: float = 60.0) -> None:
@@ -161,22 +168,24 @@ class World:
         restart: bool = True,
         fault: Callable[[], None] | None = None,
         store: str = "memory://",
+        consumer: str = "faust",
     ) -> tuple[Deviations, float | None]:
         """The load onto a fresh prefix, `workers` monitoring processes in one group (tables in
-        `store`); optionally `kill -9` the first one at `KILL_AT` of the load (and restart it on its
-        own data directory), or call `fault` then. Returns what was published and the seconds from
-        the fault (or the start) until every source record was committed."""
+        `store`, records read by the `consumer` given: `PANTAU_MONITORING_CONSUMER`); optionally
+        `kill -9` the first one at `KILL_AT` of the load (and restart it on its own data directory),
+        or call `fault` then. Returns what was published and the seconds from the fault (or the
+        start) until every source record was committed."""
         prefix = new_prefix("m")
         prepare_topics(self.bootstrap, prefix)
         directory = self.run_dir("monitoring")
         self.last_monitoring = (prefix, directory)
-        env = {**MONITORING_ENV, "PANTAU_MONITORING_STORE": store}
+        env = {**MONITORING_ENV, "PANTAU_MONITORING_STORE": store, "PANTAU_MONITORING_CONSUMER": consumer}
         runs = [
             ServiceRun("monitoring", self.bootstrap, prefix, directory / f"w{index}", env=env)
             for index in range(workers)
         ]
-        group = f"{prefix}pantau-monitoring"
-        names = [f"{prefix}{name}" for name in MONITORING_SOURCES] + _internal_monitoring_topics(prefix)
+        group = _monitoring_group(prefix, consumer)
+        names = [f"{prefix}{name}" for name in MONITORING_SOURCES] + _internal_monitoring_topics(prefix, consumer)
         # The whole history is on the topics before a worker starts, as for the baseline: the event
         # clock is for replaying history. Produced while the workers read, a topic-partition the
         # producer had not reached yet looked read to its end, the clock ran ahead on the others,
@@ -632,6 +641,24 @@ def monitoring_rocksdb_pair_kill(world: World) -> CaseResult:
     return _compare_deviations("monitoring (RocksDB): two workers, one kill -9", world, got, seconds)
 
 
+def monitoring_loop_kill(world: World) -> CaseResult:
+    """The loop consumer (`services/monitoring/loop.py`): each batch one transaction."""
+    got, seconds = world.monitoring_run(kill=True, consumer="loop")
+    return _compare_deviations("monitoring (loop consumer): kill -9 and restart", world, got, seconds)
+
+
+def monitoring_loop_pair_kill(world: World) -> CaseResult:
+    got, seconds = world.monitoring_run(workers=2, kill=True, restart=False, consumer="loop")
+    return _compare_deviations("monitoring (loop consumer): two workers, one kill -9", world, got, seconds)
+
+
+def monitoring_loop_trio_kill(world: World) -> CaseResult:
+    got, seconds = world.monitoring_run(workers=3, kill=True, restart=True, consumer="loop")
+    return _compare_deviations(
+        "monitoring (loop consumer): three workers, one kill -9 and restart", world, got, seconds
+    )
+
+
 def _compare_metrics(case: str, world: World, got: dict[str, float], seconds: float | None) -> CaseResult:
     expected = world.analytics_baseline()
     lower, higher, examples = metrics_difference(expected, got)
@@ -834,6 +861,9 @@ CASES: dict[str, Callable[[World], CaseResult]] = {
     "monitoring-trio-kill": monitoring_trio_kill,
     "monitoring-rocksdb-kill": monitoring_rocksdb_kill,
     "monitoring-rocksdb-pair-kill": monitoring_rocksdb_pair_kill,
+    "monitoring-loop-kill": monitoring_loop_kill,
+    "monitoring-loop-pair-kill": monitoring_loop_pair_kill,
+    "monitoring-loop-trio-kill": monitoring_loop_trio_kill,
     "analytics-kill": analytics_kill,
     "analytics-pair-kill": analytics_pair_kill,
     "notifications-kill": notifications_kill,

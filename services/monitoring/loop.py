@@ -1,0 +1,604 @@
+"""The monitoring worker on a consumer loop of its own (`PANTAU_MONITORING_CONSUMER=loop`): the same
+rules and the same batch fold as the Faust worker (`agents.GroupFolding`), without Faust.
+
+Why: Faust hands a stream its records one at a time (a queue, an `Event`, an acknowledgement each);
+on this project's 2-core machine an agent that only counts reaches about 12,000 records/s, so no
+Faust worker can replay at the 30,000 events/s issue 14 asks for. Here one aiokafka consumer reads
+batches (`getmany`) and every batch is one Kafka transaction:
+
+    fold the batch (pure: `GroupFolding.fold_groups` / `fold_signals`)
+    begin; send the deviations, the facilitator signals, the dead letters and every changed state
+    (to this worker's compacted changelogs); send the batch's offsets; commit
+
+so publications, state and offsets become visible together or not at all (read_committed), and a
+`kill -9` at any point resumes from the last committed batch with exactly its state. What was
+delicate in the Faust worker (acknowledging only after the state writes, the order of two writes of
+one key, the offset guard) has no equivalent here.
+
+- **Partitions** (`RangePartitionAssignor`): every topic read here has the same partition count, so
+  a range assignment gives a worker the same partition numbers of every topic: a group's meetings,
+  plans, evaluations and state, and a facilitator's signals and state, live on one worker.
+- **Rebalances**: the consumer revokes partitions only once the batch in flight has committed
+  (`_batch` lock); a worker then keeps the states of partitions it still owns and nobody else wrote
+  (the changelog's end is where its own last commit left it), and reads the others' states from
+  their changelogs (read_committed: a killed worker's open transaction is aborted, never read).
+- **Time**: the same `RuleClock`; the due-time index is popped every `tick_seconds` and its groups
+  are folded as ticks at the head of the next batch (no ticks topic: the loop owns its batches).
+- **State**: per partition in memory (the compact stored bytes, `stored_state.py`; the most recent
+  decoded states kept beside them), rebuilt from the changelogs at start.
+- **Web**: `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (aiohttp), as the Faust worker serves.
+
+The Faust worker (`app.py`) stays the default until this one has the same fault record
+(`docs/reliability.md`). They do not share state: this one uses a consumer group, changelogs and a
+signals topic of its own (`<group>-loop…`), so switching runtimes replays the sources from the start
+(publishing the same deviation ids again, which consumers de-duplicate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import orjson
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+
+from services.monitoring.agents import GroupFolding, Outgoing, PhaseClock
+from services.monitoring.app import GROUP_SOURCES, OPENAPI_DESCRIPTION, OPENAPI_TITLE
+from services.monitoring.clock import RuleClock
+from services.monitoring.metrics import MonitoringMetrics
+from services.monitoring.programmes import load_programmes
+from services.monitoring.rules.state import GroupState
+from services.monitoring.settings import MonitoringSettings
+from services.monitoring.stored_state import decode_state, encode_state, stored_schedule
+from services.monitoring.wake_index import WakeIndex
+from shared import faust_start, topics
+from shared.faust_app import health_openapi
+from shared.kafka_admin import TopicSpec, create_topics
+
+log = logging.getLogger(__name__)
+
+# A transaction left open by a killed worker holds back what read_committed readers see of its
+# partitions (the survivor's restore among them) until the broker aborts it: keep that short.
+TRANSACTION_TIMEOUT_MS = 15_000
+
+
+class Delivery(NamedTuple):
+    """An aiokafka record as `GroupFolding` reads one (a Faust event's `key`, `value`, `message`)."""
+
+    key: bytes | None
+    value: bytes | None
+    message: Any  # ConsumerRecord, or a `Tick` for the due-time index's ticks
+
+
+class Tick(NamedTuple):
+    """Where a tick "was read": the fold only looks at its topic and partition."""
+
+    topic: str
+    partition: int
+    offset: int = -1
+    headers: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class LoopNames:
+    """The loop runtime's consumer group and internal topics (its own: see the module docstring)."""
+
+    group: str
+    group_state: str
+    facilitator_state: str
+    signals: str
+    ticks: str  # never a topic: the name ticks carry through the fold
+
+    @classmethod
+    def of(cls, settings: MonitoringSettings) -> LoopNames:
+        group = settings.kafka.group_id(settings.app_id) + "-loop"
+        return cls(
+            group=group,
+            group_state=f"{group}-group-state-changelog",
+            facilitator_state=f"{group}-facilitator-state-changelog",
+            signals=f"{group}-facilitator-signals",
+            ticks=f"{group}-ticks",
+        )
+
+
+@dataclass
+class LocalState:
+    """One kind of state (groups or facilitators) of the partitions this worker owns: stored bytes by
+    key, and the keys of each partition."""
+
+    rows: dict[str, bytes] = field(default_factory=dict)
+    keys: dict[int, set[str]] = field(default_factory=dict)
+
+    def put(self, key: str, partition: int, value: bytes) -> None:
+        self.rows[key] = value
+        self.keys.setdefault(partition, set()).add(key)
+
+    def drop(self, partition: int) -> None:
+        for key in self.keys.pop(partition, set()):
+            self.rows.pop(key, None)
+
+
+class LoopWorker:
+    """One monitoring worker process on the loop runtime (`run` until SIGTERM)."""
+
+    def __init__(self, settings: MonitoringSettings, *, worker_id: str | None = None) -> None:
+        self.settings = settings
+        self.kafka = settings.kafka
+        self.names = LoopNames.of(settings)
+        self.worker_id = worker_id or f"{socket.gethostname()}-{settings.web_port}"
+        self.registry = CollectorRegistry()
+        self.metrics = MonitoringMetrics(self.registry)
+        self.wake = WakeIndex()
+        Gauge(
+            "pantau_monitoring_wake_index_entries", "Groups waiting for a due instant.", registry=self.registry
+        ).set_function(lambda: len(self.wake))
+        self.sources = {self.kafka.topic(name): name for name in GROUP_SOURCES}
+        self.clock = RuleClock(settings.clock, sources=list(self.sources), caught_up=self._caught_up)
+        self.folding = GroupFolding(
+            settings=settings,
+            programmes=load_programmes(settings.programmes_dir),
+            metrics=self.metrics,
+            clock=self.clock,
+            source_names=self.sources,
+            ticks_name=self.names.ticks,
+            signals_name=self.names.signals,
+            deviations_name=self.kafka.topic(topics.MONITORING_DEVIATIONS),
+            dead_letters_name=self.kafka.topic(topics.MONITORING_DLQ),
+        )
+        self.groups = LocalState()
+        self.facilitators = LocalState()
+        self.decoded: dict[str, tuple[bytes, GroupState]] = {}  # recency order; valid while rows hold the bytes
+        self.owned: set[int] = set()
+        self.committed: dict[TopicPartition, int | None] = {}  # source positions when the partition came
+        self.committed_here: dict[TopicPartition, int] = {}  # what this worker committed since then
+        self.ticks: list[Delivery] = []
+        self.generation = 0
+        self.ready = False
+        self._batch = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self.consumer: AIOKafkaConsumer | None = None
+        self.producer: AIOKafkaProducer | None = None
+
+    # -- start and stop -----------------------------------------------------------------------------
+
+    def topic_specs(self) -> list[TopicSpec]:
+        partitions = self.settings.partitions
+        compact = {"cleanup.policy": "compact"}
+        week = {"retention.ms": str(7 * 24 * 3600 * 1000)}
+        return [
+            TopicSpec(self.names.group_state, partitions, 1, compact, "group id"),
+            TopicSpec(self.names.facilitator_state, partitions, 1, compact, "facilitator id"),
+            TopicSpec(self.names.signals, partitions, 1, week, "facilitator id"),
+        ]
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._stopping.set)
+        timeout = self.kafka.start_timeout_seconds
+        await loop.run_in_executor(
+            None,
+            lambda: faust_start.wait_for_broker(
+                lambda: create_topics(self.kafka.bootstrap_servers, specs=self.topic_specs(), timeout_s=30),
+                what="creating the worker's topics",
+                timeout_s=timeout,
+            ),
+        )
+        runner = await self._serve_web()
+        bootstrap = self.kafka.bootstrap_servers
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            transactional_id=f"{self.names.group}-{self.worker_id}",
+            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+            enable_idempotence=True,
+            acks="all",
+            max_batch_size=512 * 1024,  # a batch's state writes to one partition in one request
+            linger_ms=0,
+        )
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=self.names.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=2_000,
+            max_partition_fetch_bytes=64 * 1024,
+        )
+        await faust_start.start_retrying(self.producer.start, what="starting the producer", timeout_s=timeout)
+        self.consumer.subscribe([*self.sources, self.names.signals], listener=_Rebalance(self))
+        await faust_start.start_retrying(self.consumer.start, what="starting the consumer", timeout_s=timeout)
+        log.info("monitoring (loop runtime) started: group %s, worker %s", self.names.group, self.worker_id)
+        timer = asyncio.create_task(self._hand_out_ticks())
+        try:
+            await self._consume()
+        finally:
+            timer.cancel()
+            self.ready = False
+            await self.consumer.stop()  # leaves the group: the others take over at once
+            await self.producer.stop()
+            await runner.cleanup()
+            log.info("monitoring (loop runtime) stopped")
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    async def _consume(self) -> None:
+        assert self.consumer is not None
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        while not self._stopping.is_set():
+            generation = self.generation
+            fetch = asyncio.ensure_future(self._next_batch())
+            await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():
+                fetch.cancel()
+                break
+            batch = fetch.result()
+            async with self._batch:
+                if generation != self.generation or not self.ready:
+                    # A rebalance came in between (or is under way): the states these records would
+                    # fold into may have been read again or dropped meanwhile. Read them again.
+                    self._read_later(batch)
+                    continue
+                await self._process(batch)
+
+    async def _next_batch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """Up to `batch_size` records within `batch_seconds`, as Faust's `take_events` gathers them: a
+        fetch hands over what it brought (a little of each partition), so a batch is several fetches."""
+        assert self.consumer is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.batch_seconds
+        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
+        count = 0
+        while count < self.settings.batch_size:
+            left_ms = int((deadline - loop.time()) * 1000)
+            if left_ms <= 0:
+                break
+            fetched = await self.consumer.getmany(timeout_ms=left_ms, max_records=self.settings.batch_size - count)
+            for tp, records in fetched.items():
+                batch.setdefault(tp, []).extend(records)
+                count += len(records)
+        return batch
+
+    def _read_later(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        """Put the consumer back at the first record of each dropped batch's partitions that are still
+        assigned here (never before what this worker already committed of them)."""
+        assert self.consumer is not None
+        assigned = self.consumer.assignment()
+        for tp, records in batch.items():
+            if records and tp in assigned:
+                self.consumer.seek(tp, max(records[0].offset, self.committed_here.get(tp, 0)))
+
+    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        assert self.producer is not None
+        ticks, self.ticks = self.ticks, []
+        groups: list[Delivery] = list(ticks)
+        signals: list[Delivery] = []
+        for tp, records in batch.items():
+            into = signals if tp.topic == self.names.signals else groups
+            into.extend(Delivery(record.key, record.value, record) for record in records)
+        offsets = await self._positions_moved()
+        if not groups and not signals and not offsets:
+            return
+        began = time.perf_counter()
+        phases = PhaseClock(self.metrics)
+        folded = self.folding.fold_groups(groups, self._load_group)
+        changed = folded.changed()
+        stored = {group_id: encode_state(state) for group_id, state in changed.items()}
+        news = self.folding.fold_signals(signals, self._load_facilitator)
+        phases.done("rules")
+        producer = self.producer
+        try:
+            async with producer.transaction():
+                for record in (*folded.outgoing, *news.outgoing):
+                    await producer.send(
+                        record.topic, record.value, key=record.key, partition=record.partition, headers=record.headers
+                    )
+                for group_id, value in stored.items():
+                    await producer.send(
+                        self.names.group_state, value, key=group_id.encode(), partition=folded.partitions[group_id]
+                    )
+                for facilitator_id, row in news.states.items():
+                    partition = signals[news.last_index[facilitator_id]].message.partition
+                    await producer.send(
+                        self.names.facilitator_state,
+                        orjson.dumps(row),
+                        key=facilitator_id.encode(),
+                        partition=partition,
+                    )
+                if offsets:
+                    await producer.send_offsets_to_transaction(offsets, self.names.group)
+        except ProducerFenced:
+            log.error("another worker took this worker's transactional id %s: stopping", self.worker_id)
+            self._stopping.set()
+            return
+        except KafkaError as exc:
+            # Nothing of the batch counts: read it again from the committed offsets, on the states
+            # as they were (they change only after a commit).
+            self.metrics.publish_retries.inc()
+            log.warning("a batch of %d records was not committed (%r): reading it again", len(groups), exc)
+            await self._read_again()
+            return
+        phases.done("commit")
+        self.committed_here.update(offsets)
+        for group_id, value in stored.items():
+            partition = folded.partitions[group_id]
+            self.groups.put(group_id, partition, value)
+            self.decoded.pop(group_id, None)  # re-inserted last: the dict's order is recency
+            self.decoded[group_id] = (value, changed[group_id])
+        while len(self.decoded) > self.settings.decoded_states_kept:
+            del self.decoded[next(iter(self.decoded))]
+        for group_id, state in folded.states.items():
+            if state.context is not None:
+                self.wake.schedule(group_id, folded.partitions[group_id], state.wake_at)
+        for facilitator_id, row in news.states.items():
+            partition = signals[news.last_index[facilitator_id]].message.partition
+            self.facilitators.put(facilitator_id, partition, orjson.dumps(row))
+        self.folding.observe_published([*folded.published, *news.published])
+        phases.done("store")
+        self.metrics.batch_records.observe(len(groups) + len(signals))
+        self.metrics.batch_seconds.observe(time.perf_counter() - began)
+
+    async def _positions_moved(self) -> dict[TopicPartition, int]:
+        """Every owned topic-partition whose read position moved since this worker last committed it.
+        The position, not the last record's offset + 1: a transaction's commit marker takes an offset
+        of its own (on the signals topic, written here in transactions), and a group whose committed
+        offset stopped before it would never look caught up."""
+        assert self.consumer is not None
+        moved: dict[TopicPartition, int] = {}
+        for tp in self.consumer.assignment():
+            try:
+                position = await self.consumer.position(tp)
+            except KafkaError:  # not fetchable now (being reassigned): the next batch commits it
+                continue
+            if position > self.committed_here.get(tp, -1):
+                moved[tp] = position
+        return moved
+
+    async def _read_again(self) -> None:
+        assert self.consumer is not None
+        self.generation += 1
+        self.ticks = []
+        for tp in self.consumer.assignment():
+            self.clock.forget(tp.topic, tp.partition)
+        try:
+            await self.consumer.seek_to_committed()
+        except KafkaError as exc:  # the broker is away: the next fetch fails the same way and waits
+            log.warning("could not go back to the committed offsets yet (%r)", exc)
+        self._restore_floors()
+        await asyncio.sleep(1.0)
+
+    def _load_group(self, group_id: str) -> GroupState:
+        raw = self.groups.rows.get(group_id)
+        cached = self.decoded.get(group_id)
+        if cached is not None and raw is not None and cached[0] is raw:
+            return cached[1]
+        return decode_state(raw)
+
+    def _load_facilitator(self, facilitator_id: str) -> Any:
+        raw = self.facilitators.rows.get(facilitator_id)
+        return None if raw is None else orjson.loads(raw)
+
+    # -- time ---------------------------------------------------------------------------------------
+
+    async def _hand_out_ticks(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.tick_seconds)
+            if not self.ready:
+                continue
+            for group_id, partition, at in self.wake.pop_due(self.clock.now):
+                if partition in self.owned:
+                    value = orjson.dumps({"at": at.isoformat()})
+                    self.ticks.append(Delivery(group_id.encode(), value, Tick(self.names.ticks, partition)))
+
+    def _caught_up(self, topic: str, partition: int, last_offset: int | None) -> bool:
+        """Nothing left to read on this topic-partition (as far as the last fetch knows)."""
+        if self.consumer is None:
+            return False
+        tp = TopicPartition(topic, partition)
+        try:
+            highwater = self.consumer.highwater(tp)
+        except Exception:  # not assigned here
+            return False
+        if highwater is None:
+            return False
+        if last_offset is None:
+            # Nothing read since this worker got the partition: caught up when the group's committed
+            # position is at the end already (a topic with nothing new must not hold the clock back).
+            position = self.committed.get(tp)
+            return highwater == 0 or (position is not None and position >= highwater)
+        return last_offset + 1 >= highwater
+
+    def _restore_floors(self) -> None:
+        """The wake index and the partitions' clock floors from the stored states of owned partitions
+        (read alone, without decoding the states)."""
+        entries = []
+        for group_id, value in self.groups.rows.items():
+            schedule = stored_schedule(value)
+            if schedule is None or schedule[0] not in self.owned:
+                continue
+            partition, wake_at, clock_at = schedule
+            if wake_at is not None:
+                entries.append((group_id, partition, wake_at))
+            if self.settings.clock == "event" and clock_at is not None:
+                self.clock.restore(partition, clock_at)
+        self.wake.rebuild(entries)
+        log.info("wake index rebuilt: %d groups waiting", len(self.wake))
+
+    # -- rebalances ---------------------------------------------------------------------------------
+
+    async def on_revoked(self) -> None:
+        async with self._batch:  # the batch in flight commits first
+            self.generation += 1
+            self.ready = False
+            self.ticks = []
+
+    async def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        # aiokafka's fetcher reads the new assignment while this runs: no batch is processed until the
+        # states are in place, and a batch fetched meanwhile is read again (`_consume`).
+        async with self._batch:
+            await self._take_over(set(assigned))
+            self.generation += 1
+            self.ready = True
+
+    async def _take_over(self, assigned: set[TopicPartition]) -> None:
+        assert self.consumer is not None
+        owned = {tp.partition for tp in assigned}
+        began = time.monotonic()
+        # A partition owned in the generation before and in this one was nobody else's in between
+        # (ownership changes only at a rebalance): its states here are what its changelog says. Any
+        # other is read from its changelog.
+        kept = self.owned & owned
+        for partition in set(self.groups.keys) | set(self.facilitators.keys):
+            if partition not in kept:
+                self.groups.drop(partition)
+                self.facilitators.drop(partition)
+        for topic in self.sources:
+            for partition in self.owned - kept:
+                self.clock.forget(topic, partition)
+        self.decoded = {key: value for key, value in self.decoded.items() if key in self.groups.rows}
+        self.owned = owned
+        restored = await self._restore(owned - kept)
+        self.committed = {}
+        self.committed_here = {}
+        for tp in assigned:
+            committed = await self.consumer.committed(tp)
+            self.committed[tp] = committed
+            if committed is not None:
+                self.committed_here[tp] = committed
+        self._restore_floors()
+        log.info(
+            "partitions %s assigned; %d group states read from the changelog in %.1f s",
+            sorted(owned),
+            restored,
+            time.monotonic() - began,
+        )
+
+    async def _restore(self, partitions: set[int]) -> int:
+        """Read these partitions' states from their changelogs (what was committed). Returns the
+        records read."""
+        if not partitions:
+            return 0
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        await consumer.start()
+        read = 0
+        try:
+            for local, name in (
+                (self.groups, self.names.group_state),
+                (self.facilitators, self.names.facilitator_state),
+            ):
+                tps = [TopicPartition(name, partition) for partition in sorted(partitions)]
+                ends = await consumer.end_offsets(tps)  # read_committed: the last stable offsets
+                stale = [tp for tp in tps if ends[tp] > 0]
+                if not stale:
+                    continue
+                consumer.assign(stale)
+                await consumer.seek_to_beginning(*stale)
+                left = {tp: ends[tp] for tp in stale}
+                while left:
+                    batch = await consumer.getmany(*left, timeout_ms=1000, max_records=10_000)
+                    for tp, records in batch.items():
+                        for record in records:
+                            if record.offset >= left.get(tp, 0):
+                                continue
+                            key = (record.key or b"").decode()
+                            if record.value is None:
+                                local.rows.pop(key, None)
+                            else:
+                                local.put(key, tp.partition, record.value)
+                            read += 1
+                    for tp in list(left):
+                        if await consumer.position(tp) >= left[tp]:
+                            del left[tp]
+        finally:
+            await consumer.stop()
+        return read
+
+    # -- web ----------------------------------------------------------------------------------------
+
+    async def partition_report(self) -> dict[str, Any]:
+        """This worker's view of its partitions, in the shape of the Faust workers'
+        (`shared.faust_app.partition_report`): where it reads and what it committed."""
+        consumer = self.consumer
+        rows = []
+        for tp in sorted(consumer.assignment() if consumer is not None else ()):
+            assert consumer is not None
+            try:
+                position: int | None = await consumer.position(tp)
+            except KafkaError:
+                position = None
+            rows.append(
+                {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "active": True,
+                    "read": position,
+                    "committed": self.committed_here.get(tp),
+                    "highwater": consumer.highwater(tp),
+                }
+            )
+        return {"rebalancing": not self.ready, "generation": self.generation, "partitions": rows}
+
+    async def _serve_web(self) -> web.AppRunner:
+        openapi = health_openapi(OPENAPI_TITLE, OPENAPI_DESCRIPTION)
+
+        async def healthz(request: web.Request) -> web.Response:
+            return web.json_response({"status": "ok"})
+
+        async def readyz(request: web.Request) -> web.Response:
+            checks = {"kafka": self.ready, "tables_recovered": self.ready}
+            ready = all(checks.values())
+            body = {"status": "ready" if ready else "not_ready", "checks": checks}
+            return web.json_response(body, status=200 if ready else 503)
+
+        async def metrics(request: web.Request) -> web.Response:
+            response = web.Response(body=generate_latest(self.registry))
+            response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+            return response
+
+        async def openapi_document(request: web.Request) -> web.Response:
+            return web.json_response(openapi)
+
+        async def partitions(request: web.Request) -> web.Response:
+            return web.json_response(await self.partition_report())
+
+        app = web.Application()
+        app.router.add_get("/debug/partitions", partitions)
+        app.router.add_get("/healthz", healthz)
+        app.router.add_get("/readyz", readyz)
+        app.router.add_get("/metrics", metrics)
+        app.router.add_get("/openapi.json", openapi_document)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, self.settings.web_host, self.settings.web_port).start()
+        return runner
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, worker: LoopWorker) -> None:
+        self.worker = worker
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.worker.on_revoked()
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.worker.on_assigned(assigned)
+
+
+__all__ = ["Delivery", "LoopNames", "LoopWorker", "Outgoing", "Tick"]

@@ -1,0 +1,158 @@
+"""The loop consumer's pure parts (`services/monitoring/loop.py`): the names it owns, its local
+state, the partition assignment it relies on, and the fold it shares with the Faust worker, run on
+aiokafka records and on its own ticks. Its behaviour with a broker (transactions, a `kill -9`, a
+rebalance) is in the fault cases `monitoring-loop-*` (`tests/faults/test_kills.py`)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
+from aiokafka.structs import ConsumerRecord
+from prometheus_client import CollectorRegistry
+
+from services.monitoring.agents import GroupFolding
+from services.monitoring.clock import RuleClock
+from services.monitoring.loop import Delivery, LocalState, LoopNames, LoopWorker, Tick
+from services.monitoring.metrics import MonitoringMetrics
+from services.monitoring.rules import activities
+from services.monitoring.rules.state import GroupState
+from services.monitoring.settings import MonitoringSettings
+from shared import serde, topics
+from shared.events.base import EventData
+from shared.settings import KafkaSettings
+from tests.unit.test_monitoring_support import GROUP, PROGRAMMES, activity, plan, scheduled, synced, utc
+
+pytestmark = pytest.mark.unit
+
+PREFIX = "t."
+MEETINGS, PLANS = f"{PREFIX}{topics.MEETINGS_EVENTS}", f"{PREFIX}{topics.PLANS_EVENTS}"
+
+
+def settings(**changes: Any) -> MonitoringSettings:
+    return MonitoringSettings(kafka=KafkaSettings(topic_prefix=PREFIX), consumer="loop", **changes)
+
+
+def test_the_loop_consumer_has_a_group_and_topics_of_its_own() -> None:
+    names = LoopNames.of(settings(app_id="pantau-monitoring"))
+    assert names.group == "t.pantau-monitoring-loop"  # not the Faust worker's group: no shared offsets
+    assert names.group_state == "t.pantau-monitoring-loop-group-state-changelog"
+    assert names.facilitator_state == "t.pantau-monitoring-loop-facilitator-state-changelog"
+    assert names.signals == "t.pantau-monitoring-loop-facilitator-signals"
+    worker = LoopWorker(settings(web_port=18999), worker_id="w1")  # builds, connects to nothing
+    specs = {spec.name: spec for spec in worker.topic_specs()}
+    assert specs[names.group_state].config == {"cleanup.policy": "compact"}
+    assert specs[names.facilitator_state].config == {"cleanup.policy": "compact"}
+    assert {spec.partitions for spec in specs.values()} == {topics.GROUP_KEYED_PARTITIONS}
+
+
+def test_local_state_forgets_a_partition_it_no_longer_owns() -> None:
+    local = LocalState()
+    local.put("G-1", 3, b"a")
+    local.put("G-2", 3, b"b")
+    local.put("G-3", 4, b"c")
+    local.put("G-1", 3, b"a2")  # written again: still one key
+    local.drop(3)
+    assert local.rows == {"G-3": b"c"}
+    assert local.keys == {4: {"G-3"}}
+    local.drop(7)  # never held: nothing happens
+    assert local.rows == {"G-3": b"c"}
+
+
+class _Cluster:
+    def __init__(self, partitions: dict[str, int]) -> None:
+        self.partitions = partitions
+
+    def partitions_for_topic(self, topic: str) -> set[int]:
+        return set(range(self.partitions[topic]))
+
+
+@pytest.mark.parametrize("members", [1, 2, 3, 5, 12, 13])
+def test_the_range_assignment_gives_a_worker_the_same_partition_numbers_of_every_topic(members: int) -> None:
+    # What the loop relies on to keep a group's records and state (and a facilitator's signals and
+    # state) on one worker: co-partitioned topics, assigned by range.
+    names = [MEETINGS, PLANS, f"{PREFIX}{topics.EVALUATIONS_EVENTS}", "t.pantau-monitoring-loop-facilitator-signals"]
+    cluster = _Cluster(dict.fromkeys(names, topics.GROUP_KEYED_PARTITIONS))
+    metadata = {f"member-{index:02d}": ConsumerProtocolMemberMetadata(0, names, b"") for index in range(members)}
+    assignment = RangePartitionAssignor.assign(cluster, metadata)  # type: ignore[arg-type]
+    owners: dict[int, set[str]] = {}
+    for member, given in assignment.items():
+        per_topic = {topic: set(partitions) for topic, partitions in given.assignment}
+        assert len({frozenset(numbers) for numbers in per_topic.values()}) <= 1, per_topic
+        for numbers in per_topic.values():
+            for number in numbers:
+                owners.setdefault(number, set()).add(member)
+    assert set(owners) == set(range(topics.GROUP_KEYED_PARTITIONS))  # every partition has an owner
+    assert all(len(owner) == 1 for owner in owners.values())  # and only one
+
+
+def _record(topic: str, offset: int, fact: EventData, at: Any, partition: int = 3) -> Delivery:
+    envelope = serde.envelope_for(fact, source="/pantau/test", time=at, received_at=at)
+    key, value = fact.kafka_key().encode(), serde.encode(envelope)
+    record = ConsumerRecord(topic, partition, offset, 0, 0, key, value, None, len(key), len(value), ())
+    return Delivery(key, value, record)
+
+
+def test_the_fold_reads_aiokafka_records_and_the_loops_own_ticks() -> None:
+    clock = RuleClock("wall", wall=lambda: utc(2026, 4, 20))
+    folding = GroupFolding(
+        settings=settings(),
+        programmes=PROGRAMMES,
+        metrics=MonitoringMetrics(CollectorRegistry()),
+        clock=clock,
+        source_names={MEETINGS: topics.MEETINGS_EVENTS, PLANS: topics.PLANS_EVENTS},
+        ticks_name="t.pantau-monitoring-loop-ticks",
+        signals_name="signals",
+        deviations_name="deviations",
+        dead_letters_name="dlq",
+    )
+    agreed = utc(2026, 1, 1, 2)
+    records = [
+        _record(MEETINGS, 0, scheduled("2026-01"), agreed),  # the group's facilitator and region
+        _record(PLANS, 0, plan(activity("A-1", date(2026, 3, 31))), agreed),
+        _record(MEETINGS, 1, synced(utc(2026, 4, 2), received_at=utc(2026, 4, 2, 3)), utc(2026, 4, 2, 3)),
+    ]
+    stored: dict[str, GroupState] = {}
+    folded = folding.fold_groups(records, lambda group_id: stored.get(group_id) or GroupState())
+    assert folded.partitions == {GROUP: 3}
+    assert folded.last_index == {GROUP: 2}
+    published = [orjson.loads(record.value) for record in folded.outgoing if record.topic == "deviations"]
+    opened = [item["data"] for item in published if item["type"].endswith("deviation_opened.v1")]
+    assert (activities.OVERDUE, "A-1") in {(item["rule"], item["occurrence"]) for item in opened}
+    stored.update(folded.changed())
+
+    # A tick for the group, as the loop hands one out: nothing new is due, and nothing is repeated.
+    tick = Delivery(
+        GROUP.encode(),
+        orjson.dumps({"at": (utc(2026, 4, 20) - timedelta(hours=1)).isoformat()}),
+        Tick("t.pantau-monitoring-loop-ticks", 3),
+    )
+    again = folding.fold_groups([tick], lambda group_id: stored[group_id])
+    assert [record.topic for record in again.outgoing] == []
+    assert again.partitions == {GROUP: 3}
+
+
+def test_a_record_the_fold_cannot_read_goes_to_the_dead_letters_with_where_it_came_from() -> None:
+    folding = GroupFolding(
+        settings=settings(),
+        programmes=PROGRAMMES,
+        metrics=MonitoringMetrics(CollectorRegistry()),
+        clock=RuleClock("wall", wall=lambda: utc(2026, 4, 20)),
+        source_names={MEETINGS: topics.MEETINGS_EVENTS},
+        ticks_name="ticks",
+        signals_name="signals",
+        deviations_name="deviations",
+        dead_letters_name="dlq",
+    )
+    record = ConsumerRecord(MEETINGS, 5, 41, 0, 0, b"G-9", b"{not json", None, 3, 9, (("trace", b"x"),))
+    folded = folding.fold_groups([Delivery(record.key, record.value, record)], lambda group_id: GroupState())
+    [letter] = folded.outgoing
+    headers = dict(letter.headers)
+    assert letter.topic == "dlq"
+    assert letter.value == b"{not json"
+    assert headers["pantau-dlq-reason"] == b"malformed_json"
+    assert headers["pantau-dlq-source-offset"] == b"41"
