@@ -30,7 +30,6 @@ from services.monitoring.rules.state import (
     CLOSED_IDS_KEPT,
     EVALUATIONS_KEPT,
     SUPERSEDED_KEPT,
-    SYNC_MARKS_KEPT,
     ActivityState,
     DeviceWatermark,
     EvaluationSummary,
@@ -40,6 +39,7 @@ from services.monitoring.rules.state import (
     OpenDeviation,
     ScheduledPeriod,
     SupersededProgress,
+    kept_sync_marks,
 )
 from services.monitoring.rules.syncs import SYNC_SETTLE
 from shared.events import (
@@ -175,7 +175,7 @@ def _fold(
         if current is None or fact.synced_through > current.synced_through:
             history = () if current is None else (*current.history, (current.synced_through, current.received_at))
             mark = DeviceWatermark(
-                fact.synced_through, fact.received_at, fact.facilitator_id, history[-SYNC_MARKS_KEPT:]
+                fact.synced_through, fact.received_at, fact.facilitator_id, kept_sync_marks(history, now)
             )
             devices = {**state.devices, fact.device_id: mark}
             before, state = state, state.evolve(devices=devices)

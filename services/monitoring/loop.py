@@ -473,10 +473,13 @@ class LoopWorker:
         self.committed = {}
         self.committed_here = {}
         for tp in assigned:
+            # Asked now, after the states: the consumer may have asked before the last transaction's
+            # marker reached the offsets, and would then read again what the states already hold.
             committed = await self.consumer.committed(tp)
             self.committed[tp] = committed
             if committed is not None:
                 self.committed_here[tp] = committed
+                self.consumer.seek(tp, committed)
         self._restore_floors()
         log.info(
             "partitions %s assigned; %d group states read from the changelog in %.1f s",
@@ -504,7 +507,7 @@ class LoopWorker:
                 (self.facilitators, self.names.facilitator_state),
             ):
                 tps = [TopicPartition(name, partition) for partition in sorted(partitions)]
-                ends = await consumer.end_offsets(tps)  # read_committed: the last stable offsets
+                ends = await self._settled_ends(consumer, tps)
                 stale = [tp for tp in tps if ends[tp] > 0]
                 if not stale:
                     continue
@@ -529,6 +532,39 @@ class LoopWorker:
         finally:
             await consumer.stop()
         return read
+
+    async def _settled_ends(self, consumer: AIOKafkaConsumer, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Where to read a changelog to: its last stable offset once no transaction is pending on it.
+
+        A transaction is committed before its commit markers reach the partitions, and until then a
+        read_committed reader stops before the transaction's writes. The worker that handed these
+        partitions over committed its last batch before the rebalance ended, but read at once, its
+        states could end before that batch while the group's offsets (marked apart, on
+        `__consumer_offsets`) already count it: its records would never be folded here. So wait
+        until the stable offset is the end. A transaction a killed worker left open holds it until
+        the broker aborts it (`TRANSACTION_TIMEOUT_MS`, then the broker's clean-up round): wait that
+        long at most, then read what is stable (the killed worker's offsets were not committed
+        either)."""
+        latest = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers, enable_auto_commit=False, isolation_level="read_uncommitted"
+        )
+        await latest.start()
+        try:
+            deadline = time.monotonic() + TRANSACTION_TIMEOUT_MS / 1000 + 15
+            while True:
+                stable = await consumer.end_offsets(tps)  # read_committed: the last stable offsets
+                ends = await latest.end_offsets(tps)
+                pending = sorted(tp.partition for tp in tps if stable[tp] < ends[tp])
+                if not pending:
+                    return stable
+                if time.monotonic() > deadline:
+                    log.warning(
+                        "%s: transactions still open on partitions %s; reading what is stable", tps[0].topic, pending
+                    )
+                    return stable
+                await asyncio.sleep(0.1)
+        finally:
+            await latest.stop()
 
     # -- web ----------------------------------------------------------------------------------------
 

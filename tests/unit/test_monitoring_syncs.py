@@ -5,7 +5,7 @@ computation finds."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from services.monitoring import engine
 from services.monitoring.rules import activities
-from services.monitoring.rules.state import PLAN_TIMES, SYNC_MARKS_KEPT, DeviceWatermark, GroupState
+from services.monitoring.rules.state import (
+    PLAN_TIMES,
+    SYNC_MARKS_AHEAD_KEPT,
+    SYNC_MARKS_KEPT,
+    DeviceWatermark,
+    GroupState,
+    kept_sync_marks,
+)
 from services.monitoring.rules.syncs import answer_may_change, next_mark_of, synced_past_at
 from tests.unit.test_monitoring_plan_times import AT_RISK_CONFIG, OVERDUE_CONFIG, planned
 from tests.unit.test_monitoring_support import GROUP, PKH, synced, utc
@@ -135,3 +142,17 @@ def test_a_syncs_plan_times_are_those_a_fresh_state_computes(syncs: list[tuple[s
         assert carried.by_activity == fresh.by_activity
         assert carried.wakes == fresh.wakes
         assert carried.asked == fresh.asked
+
+
+def test_a_device_keeps_the_sync_marks_its_clock_has_not_passed() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    marks = tuple((start + timedelta(days=3 * n), start + timedelta(days=3 * n, hours=13)) for n in range(40))
+    # Live (the clock at the latest mark): the last SYNC_MARKS_KEPT, as before.
+    assert kept_sync_marks(marks, marks[-1][1]) == marks[-SYNC_MARKS_KEPT:]
+    # A replay whose clock waits on a slower topic at mark 25: every mark after it, and 12 up to it.
+    clock = marks[25][1]
+    assert kept_sync_marks(marks, clock) == marks[25 - SYNC_MARKS_KEPT + 1 :]
+    # The clock at the epoch (a topic not read yet): all 40 (within the bound).
+    assert kept_sync_marks(marks, datetime(1970, 1, 1, tzinfo=UTC)) == marks
+    many = tuple((start + timedelta(hours=n), start + timedelta(hours=n)) for n in range(SYNC_MARKS_AHEAD_KEPT + 50))
+    assert kept_sync_marks(many, start) == many[-SYNC_MARKS_AHEAD_KEPT:]

@@ -95,6 +95,19 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
             f"{replayed.loop_pair_missing} missing, {replayed.loop_pair_extra} extra | {_fmt(loop)} one loop worker | "
             f"{_fmt(replayed.loop_pair_per_s / loop, 2)} |"
         )
+    scored = [
+        row
+        for row in accuracy(replayed.oracle, replayed.loop_published)
+        if row.rule in ORACLE_RULES and (row.expected or row.published)
+    ]
+    precisions = [row.precision for row in scored if row.precision is not None]
+    recalls = [row.recall for row in scored if row.recall is not None]
+    if precisions and recalls:
+        rows.append(
+            "| | the loop worker's opened deviations against the oracle (as in the accuracy table below) | "
+            f"lowest precision {min(precisions):.3f}, lowest recall {min(recalls):.3f} over "
+            f"{len(scored)} rules | | |"
+        )
     rows.append(
         f"| | where the loop worker's batches spent {replayed.loop_batch_seconds:.1f} s "
         f"({replayed.loop_batches:,} batches) | {phase_split(replayed.loop_batch_phases) or 'not reported'} | | |"

@@ -207,6 +207,7 @@ class ReplayResult:
     loop_pair_per_s: float = 0.0
     loop_pair_missing: int = 0
     loop_pair_extra: int = 0
+    loop_published: set[Expected] = field(default_factory=set)  # the loop worker's opened (rule, group, occurrence)
     oracle: OracleResult = field(default_factory=OracleResult)
     published: set[Expected] = field(default_factory=set)
     deviation_events: Counter[str] = field(default_factory=Counter)
@@ -433,12 +434,17 @@ def replay(
             event = decoded.event
             result.published.add(Expected(event.rule, event.group_id, event.occurrence))
 
+    def collect_loop(record: ConsumerRecord[bytes, bytes]) -> None:
+        decoded = serde.decode(record.value)
+        if isinstance(decoded.event, DeviationOpened):
+            event = decoded.event
+            result.loop_published.add(Expected(event.rule, event.group_id, event.occurrence))
+
     names = list(ends_after)
     opened: dict[str, set[str]] = {}
     for before, name in itertools.pairwise(names):
-        opened[name] = opened_ids(
-            bootstrap, deviations_topic, ends_after[before], ends_after[name], collect if name == "replay" else None
-        )
+        also = collect if name == "replay" else collect_loop if name == "replay-loop" else None
+        opened[name] = opened_ids(bootstrap, deviations_topic, ends_after[before], ends_after[name], also)
     single_ids = opened["replay"]
 
     def against_one(name: str) -> tuple[int, int]:
@@ -573,27 +579,31 @@ def run_workers(
         processes = [stack.processes["monitoring"] for stack in stacks]
         rss_start = [rss_mib(process.process.pid) for process in processes]
         deadline = time.monotonic() + timeout
-        committed = 0
-        while time.monotonic() < deadline:
+
+        def committed_now() -> int:
             try:
                 offsets = admin.list_group_offsets(group).get(group, {})
             except Exception as exc:  # the group does not exist until a worker joined
                 log.debug("no committed offsets yet: %r", exc)
-            else:
-                committed = sum(
-                    meta.offset for tp, meta in offsets.items() if tp.topic in source_names and meta.offset > 0
-                )
-                log.debug("committed %d of %d", committed, total)
+                return 0
+            return sum(meta.offset for tp, meta in offsets.items() if tp.topic in source_names and meta.offset > 0)
+
+        # What the first workers to be ready did while the others started does not count as after start-up.
+        at_ready = committed = committed_now()
+        while time.monotonic() < deadline:
+            committed = committed_now()
+            log.debug("committed %d of %d", committed, total)
             if committed >= total:
                 break
             for stack, process in zip(stacks, processes, strict=True):
                 if process.process.poll() is not None:
                     raise RuntimeError(f"monitoring exited:\n{stack.tail('monitoring')}")
-            time.sleep(0.5)
+            time.sleep(0.2)
         seconds = time.monotonic() - began
         rss_end = [rss_mib(process.process.pid) for process in processes]
         batches = batch_figures(processes[0].base_url)
-        run = WorkersRun(seconds, startup, committed / max(1e-9, seconds - startup), rss_start, rss_end, batches)
+        per_s = (committed - at_ready) / max(1e-9, seconds - startup)
+        run = WorkersRun(seconds, startup, per_s, rss_start, rss_end, batches)
         log.info(
             "%d monitoring worker(s): %d/%d committed in %.1f s (%.1f s start-up), RSS %s → %s MiB; "
             "the first: %d batches, %.1f s processing them (%s)",
