@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
     "case",
     [
         "monitoring-kill",
+        "monitoring-loop-kill",
         "analytics-kill",
         "meetings-kill",
         "analytics-pair-kill",
@@ -33,8 +34,11 @@ def test_kill_9_loses_and_doubles_nothing(fault_world: World, case: str) -> None
     assert result.catch_up_s < cases.CATCH_UP_TIMEOUT
 
 
-def test_two_monitoring_workers_one_killed_publish_what_one_worker_does(fault_world: World) -> None:
-    result = cases.CASES["monitoring-pair-kill"](fault_world)
+@pytest.mark.parametrize("case", ["monitoring-pair-kill", "monitoring-loop-pair-kill"])
+def test_two_monitoring_workers_one_killed_publish_what_one_worker_does(fault_world: World, case: str) -> None:
+    # The loop consumer (`PANTAU_MONITORING_CONSUMER=loop`) is compared with the same baseline: the
+    # Faust worker's run without a kill.
+    result = cases.CASES[case](fault_world)
     print(result)
     # Every rule, `plan.activity_at_risk` too: it judges progress as of its receipt, not in the
     # order a survivor reads it again.

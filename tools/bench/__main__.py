@@ -290,9 +290,14 @@ def render(
         "changelog_send (handing those writes to the producer) and changelog_wait (the broker's "
         "acknowledgements). Then two workers, each its own process with its own port and data "
         "directory, in a consumer group of their own, replay the same records, timed the same way "
-        "(both started together, start-up excluded); their opened deviation ids are compared with the "
-        "single worker's, the facilitator-level rule aside (it depends on the order partitions are "
-        "read in, as in `docs/reliability.md`).",
+        "(both started together; what the first to be ready committed while the other started is not "
+        "counted); their opened deviation ids are compared with the single worker's, the "
+        "facilitator-level rule aside (it depends on the order partitions are read in, as in "
+        "`docs/reliability.md`). Then the same two runs with the loop consumer "
+        "(`PANTAU_MONITORING_CONSUMER=loop`, `services/monitoring/loop.py`: aiokafka batches, each one "
+        "Kafka transaction of publications, state and offsets), its opened ids compared with the Faust "
+        "worker's and with the oracle; its batch time splits into rules (the same fold, and encoding "
+        "the changed states), commit (the transaction) and store (its memory and the wake index).",
         "- End-to-end: all four services and a webhook receiver; every report is chair-led, so each opens "
         "one `meeting.facilitator_absent` deviation and one alert. Notifications run with one message "
         "per deviation (`PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED=false`) so that each report has a webhook "

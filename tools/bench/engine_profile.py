@@ -159,8 +159,10 @@ def render(shape: Shape, groups: int, count: int, rates: dict[str, float], table
         "judges every period of `meeting.overdue`), a plan record that re-judges only the activities "
         "it changed, fewer objects per fold. In the worker, Faust's machinery around these stages "
         "costs more than they do: a Faust agent that only counts records reaches about 12,000 "
-        "records/s on this machine (`docs/benchmarks.md`, Faust's ceiling), so the worker's aim of "
-        "30,000 needs a consumer loop without Faust "
+        "records/s on this machine (`docs/benchmarks.md`, Faust's ceiling). The loop consumer "
+        "(`PANTAU_MONITORING_CONSUMER=loop`, aiokafka batches, one transaction each) leaves that "
+        "machinery out and replays at about half the bare loop (2.2× the Faust worker), so from here "
+        "the worker's speed is these stages' "
         '(`services/monitoring/README.md`, "How fast, and where the time goes").',
         "",
         "## cProfile of the full stage (top functions by own time)",
