@@ -37,6 +37,7 @@ signals topic of its own (`<group>-loop…`), so switching runtimes replays the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -197,15 +198,7 @@ class LoopWorker:
         )
         runner = await self._serve_web()
         bootstrap = self.kafka.bootstrap_servers
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
-            transactional_id=f"{self.names.group}-{self.worker_id}",
-            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
-            enable_idempotence=True,
-            acks="all",
-            max_batch_size=512 * 1024,  # a batch's state writes to one partition in one request
-            linger_ms=0,
-        )
+        self.producer = self._transactional_producer()
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=self.names.group,
@@ -319,15 +312,21 @@ class LoopWorker:
                     )
                 if offsets:
                     await producer.send_offsets_to_transaction(offsets, self.names.group)
-        except ProducerFenced:
-            log.error("another worker took this worker's transactional id %s: stopping", self.worker_id)
-            self._stopping.set()
-            return
         except KafkaError as exc:
             # Nothing of the batch counts: read it again from the committed offsets, on the states
-            # as they were (they change only after a commit).
+            # as they were (they change only after a commit), with a new producer: a transaction that
+            # outlived the broker's patience (a broker away longer than `TRANSACTION_TIMEOUT_MS`) was
+            # aborted and its producer fenced (`ProducerFenced`), and a failed abort leaves the old
+            # one unable to begin another.
             self.metrics.publish_retries.inc()
-            log.warning("a batch of %d records was not committed (%r): reading it again", len(groups), exc)
+            fenced = " (its transaction was aborted by the broker)" if isinstance(exc, ProducerFenced) else ""
+            log.warning(
+                "a batch of %d records was not committed%s (%r): reading it again with a new producer",
+                len(groups),
+                fenced,
+                exc,
+            )
+            await self._renew_producer()
             await self._read_again()
             return
         phases.done("commit")
@@ -365,6 +364,28 @@ class LoopWorker:
             if position > self.committed_here.get(tp, -1):
                 moved[tp] = position
         return moved
+
+    def _transactional_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            transactional_id=f"{self.names.group}-{self.worker_id}",
+            transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
+            enable_idempotence=True,
+            acks="all",
+            max_batch_size=512 * 1024,  # a batch's state writes to one partition in one request
+            linger_ms=0,
+        )
+
+    async def _renew_producer(self) -> None:
+        """Stop the producer (whatever state its transaction is in) and start another with the same
+        transactional id: starting fences the old one and aborts what it left open."""
+        if self.producer is not None:
+            with contextlib.suppress(Exception):  # it may be fenced or unable to reach the broker
+                await self.producer.stop()
+        self.producer = self._transactional_producer()
+        await faust_start.start_retrying(
+            self.producer.start, what="starting the producer again", timeout_s=self.kafka.start_timeout_seconds
+        )
 
     async def _read_again(self) -> None:
         assert self.consumer is not None

@@ -41,6 +41,7 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from services.monitoring import engine
 from services.monitoring.app import create_app
+from services.monitoring.loop import LoopWorker
 from services.monitoring.programmes import load_programmes, programme_config
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
@@ -137,6 +138,9 @@ class RestartResult:
     restarted: list[Start] = field(default_factory=list)
 
 
+LOOP = "loop"  # `--store loop`: the loop consumer instead of Faust's tables
+
+
 def _waiting(url: str) -> int:
     """The worker's wake index size: how many groups' states it read back (those waiting for a time)."""
     with contextlib.suppress(httpx.HTTPError):
@@ -177,11 +181,29 @@ def measure_store(
     create_topics(bootstrap, prefix=prefix)
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
     settings = MonitoringSettings(kafka=kafka)
-    app = create_app(settings)  # only to learn the table's topic names and serializers: it never starts here
-    table: Any = app.tables["group-state"]
-    ensure_changelog_topics(app, kafka)
-    changelog = table.changelog_topic.get_topic_name()
     env = {"PANTAU_MONITORING_CLOCK": "event", "PANTAU_MONITORING_LOG_LEVEL": "warn", "PANTAU_MONITORING_STORE": store}
+    if store == LOOP:
+        # The loop consumer (`services/monitoring/loop.py`): its own changelog, raw keys and values.
+        env = {**env, "PANTAU_MONITORING_STORE": "memory://", "PANTAU_MONITORING_CONSUMER": "loop"}
+        worker = LoopWorker(settings, worker_id="bench")  # only to learn its topics: it never starts here
+        create_topics(bootstrap, specs=worker.topic_specs())
+        changelog = worker.names.group_state
+
+        def key_value(group_id: str, stored: bytes) -> tuple[bytes, bytes]:
+            return group_id.encode(), stored
+    else:
+        app = create_app(settings)  # only to learn the table's topic names and serializers: it never starts here
+        table: Any = app.tables["group-state"]
+        ensure_changelog_topics(app, kafka)
+        changelog = table.changelog_topic.get_topic_name()
+
+        def key_value(group_id: str, stored: bytes) -> tuple[bytes, bytes]:
+            key = app.serializers.dumps_key(table.key_type, group_id, serializer=table.key_serializer)
+            value = app.serializers.dumps_value(table.value_type, stored, serializer=table.value_serializer)
+            assert key is not None
+            assert value is not None
+            return key, value
+
     result = RestartResult(store=store, groups=groups, folded=len(states), value_bytes=0)
 
     # Baseline of the same run: a worker over an empty changelog, under its own consumer group.
@@ -197,11 +219,7 @@ def measure_store(
 
     def encoded() -> Iterator[tuple[bytes, bytes, int]]:
         for group_id, partition, state in copies(states, groups, settings.partitions):
-            key = app.serializers.dumps_key(table.key_type, group_id, serializer=table.key_serializer)
-            stored = encode_state(state)  # what the worker's agent writes into its table
-            value = app.serializers.dumps_value(table.value_type, stored, serializer=table.value_serializer)
-            assert key is not None
-            assert value is not None
+            key, value = key_value(group_id, encode_state(state))  # what the worker writes into its table
             yield key, value, partition
 
     log.info("writing %d groups' state to %s", groups, changelog)
@@ -332,9 +350,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds a start may take (default 900)")
     parser.add_argument(
         "--store",
-        choices=("memory://", "rocksdb://"),
+        choices=("memory://", "rocksdb://", LOOP),
         action="append",
-        help="table stores to measure (repeatable; default both)",
+        help=f"table stores to measure (repeatable; default the first two); `{LOOP}`: the loop consumer "
+        "(PANTAU_MONITORING_CONSUMER=loop), its states in memory, read from its own changelog",
     )
     parser.add_argument("--bootstrap", help="use this broker instead of starting one")
     parser.add_argument(

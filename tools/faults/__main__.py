@@ -96,6 +96,20 @@ DOCS: dict[str, CaseDoc] = {
         "two rebalances under load (takeover, then hand-back), each batch committed or not at all.",
         "more workers than partitions; a kill during the second rebalance.",
     ),
+    "monitoring-loop-broker-outage": CaseDoc(
+        "monitoring-loop-broker-outage",
+        "monitoring, loop consumer (opt-in, not the default): the broker `kill -9`'d, 60 s down, restarted",
+        "the loop consumer rides out a broker that dies mid-load: a batch whose transaction fails is read "
+        "again from the committed offsets on the states as they were, and publishes the no-fault run's ids.",
+        "a broker that loses committed data (one node, no replicas here).",
+    ),
+    "monitoring-loop-flaky-link": CaseDoc(
+        "monitoring-loop-flaky-link",
+        "monitoring, loop consumer (opt-in, not the default): a slow link that resets, cut for 8 s",
+        "the same through a proxy adding 20 ms each way, resetting a connection every 5 s and cutting "
+        "every connection for 8 s at 30 % of the load.",
+        "a start-up while the link is cut (the loop consumer's start retries, but no run has cut it then).",
+    ),
     "monitoring-rocksdb-pair-kill": CaseDoc(
         "monitoring-rocksdb-pair-kill",
         "monitoring, tables on RocksDB (opt-in, not the default): two workers in one group, one `kill -9`",
@@ -307,7 +321,10 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   expected deviations missed in a replay); marks the clock has not passed are now kept (in the
   engine, so the Faust worker keeps them too). Since: 9 of 9 loop runs clean (`kill -9` and restart
   3, two workers 3, three workers 3), and in `make bench` one and two loop workers publish exactly
-  the Faust worker's deviation ids.
+  the Faust worker's deviation ids. (4) A broker away longer than the transaction timeout (15 s)
+  aborts the open transaction and fences its producer; the worker took that for a second worker
+  with its id and stopped (broker outage: every worker died). A failed transaction now starts a new
+  producer and reads the batch again: broker outage 1 of 1 and flaky link 1 of 1 clean since.
 """
 
 KILL_CASES = (

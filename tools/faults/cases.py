@@ -738,7 +738,7 @@ def _private_world(world: World, directory: Path, bootstrap: str) -> World:
     return other
 
 
-def broker_outage(world: World, *, outage_s: float = BROKER_OUTAGE_S) -> CaseResult:
+def broker_outage(world: World, *, outage_s: float = BROKER_OUTAGE_S, consumer: str = "faust") -> CaseResult:
     """The broker `kill -9`'d at `KILL_AT` of the load, down for `outage_s`, restarted on the same
     port and data; the worker rides it out (its clients reconnect)."""
     world.monitoring_baseline()
@@ -753,10 +753,11 @@ def broker_outage(world: World, *, outage_s: float = BROKER_OUTAGE_S) -> CaseRes
             time.sleep(outage_s)
             broker.start(timeout=READY_TIMEOUT)
 
-        got, seconds = other.monitoring_run(fault=outage)
+        got, seconds = other.monitoring_run(fault=outage, consumer=consumer)
     finally:
         broker.stop()
-    return _compare_deviations(f"broker: kill -9, {outage_s:.0f} s down, restart", world, got, seconds)
+    of = " (loop consumer)" if consumer == "loop" else ""
+    return _compare_deviations(f"broker{of}: kill -9, {outage_s:.0f} s down, restart", world, got, seconds)
 
 
 def kill_broker(broker: LocalKafkaBroker) -> None:
@@ -769,7 +770,7 @@ def kill_broker(broker: LocalKafkaBroker) -> None:
     broker._process = None
 
 
-def flaky_link(world: World, *, partition_s: float = LINK_PARTITION_S) -> CaseResult:
+def flaky_link(world: World, *, partition_s: float = LINK_PARTITION_S, consumer: str = "faust") -> CaseResult:
     """Every connection between the worker (and the load, and the readers) and the broker goes
     through a proxy adding latency each way and resetting a random connection every few seconds; at
     `KILL_AT` of the load the link is cut for `partition_s` (every connection dropped, new ones
@@ -787,11 +788,12 @@ def flaky_link(world: World, *, partition_s: float = LINK_PARTITION_S) -> CaseRe
             proxy.partition(partition_s)
             time.sleep(partition_s)
 
-        got, seconds = other.monitoring_run(fault=cut)
+        got, seconds = other.monitoring_run(fault=cut, consumer=consumer)
     finally:
         broker.stop()
         proxy.stop()
-    detail_case = f"link: {LINK_LATENCY_S * 1000:.0f} ms each way, resets, {partition_s:.0f} s partition"
+    of = " (loop consumer)" if consumer == "loop" else ""
+    detail_case = f"link{of}: {LINK_LATENCY_S * 1000:.0f} ms each way, resets, {partition_s:.0f} s partition"
     result = _compare_deviations(detail_case, world, got, seconds)
     result.detail += (
         f"; link: {proxy.stats.connections} connections, {proxy.stats.resets} reset, {proxy.stats.refused} refused"
@@ -864,6 +866,8 @@ CASES: dict[str, Callable[[World], CaseResult]] = {
     "monitoring-loop-kill": monitoring_loop_kill,
     "monitoring-loop-pair-kill": monitoring_loop_pair_kill,
     "monitoring-loop-trio-kill": monitoring_loop_trio_kill,
+    "monitoring-loop-broker-outage": lambda world: broker_outage(world, consumer="loop"),
+    "monitoring-loop-flaky-link": lambda world: flaky_link(world, consumer="loop"),
     "analytics-kill": analytics_kill,
     "analytics-pair-kill": analytics_pair_kill,
     "notifications-kill": notifications_kill,
