@@ -324,7 +324,9 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   the Faust worker's deviation ids. (4) A broker away longer than the transaction timeout (15 s)
   aborts the open transaction and fences its producer; the worker took that for a second worker
   with its id and stopped (broker outage: every worker died). A failed transaction now starts a new
-  producer and reads the batch again: broker outage 1 of 1 and flaky link 1 of 1 clean since.
+  producer and reads the batch again: broker outage 1 of 1 and flaky link 1 of 1 clean since. Then
+  11 of 11 more (`kill -9` and restart 3, two workers 2, three workers 2, broker outage 2, flaky
+  link 2): 22 loop runs clean in all.
 """
 
 KILL_CASES = (
