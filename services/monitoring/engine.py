@@ -53,6 +53,10 @@ from shared.events import (
 from shared.events.base import EventData
 from shared.regions import time_zone_of
 
+# The rules whose deviations `overdue.MeetingTimes` looks at (its own; the streak rule's due times
+# do not depend on any).
+MEETING_TIMES_RULES = frozenset({overdue.RULE})
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -122,11 +126,16 @@ def on_fact(
     *,
     partition: int = 0,
     received_at: datetime | None = None,
+    caught_up: bool = False,
 ) -> Outcome:
     """Fold any group-keyed fact; `now` is the rule clock when the fact is processed, `received_at`
     the server's receipt of it (its envelope's time) for facts that do not carry one. The returned
-    state knows its next wake-up instant, so a later `catch_up` can trust it."""
-    outcome, time_passed = _fold(state, fact, now, programme, partition=partition, received_at=received_at)
+    state knows its next wake-up instant, so a later `catch_up` can trust it. `caught_up`: time has
+    passed up to `now` for `state` already (`catch_up`), so the rules that time alone moves have
+    nothing left to decide at `now` but what the fact changes (see `_after_sync`)."""
+    outcome, time_passed = _fold(
+        state, fact, now, programme, partition=partition, received_at=received_at, caught_up=caught_up
+    )
     if outcome.state is state or time_passed:
         # Unchanged, or the fold ended with `on_time_passing(…, now)`, which recorded the wake-up
         # instant already: computing it again would repeat the costliest part of a step (every
@@ -144,6 +153,7 @@ def _fold(
     *,
     partition: int = 0,
     received_at: datetime | None = None,
+    caught_up: bool = False,
 ) -> tuple[Outcome, bool]:
     """The fact folded into the state, and whether time passed to `now` at the end of it (the
     returned state then knows its wake-up instant)."""
@@ -183,6 +193,10 @@ def _fold(
             activities.carry_quiet_over_sync(
                 before, state, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=fact.group_id
             )
+            if caught_up:
+                return _after_sync(before, state, now, programme, group_id=fact.group_id), True
+        elif caught_up:
+            return Outcome(state, ()), False  # a sync no newer than the device's mark: nothing moves
         return on_time_passing(state, now, programme, group_id=fact.group_id), True
     if isinstance(fact, PlanAgreed):  # PlanRevised is a PlanAgreed with changes
         time_zone = time_zone_of(state.context.region_code) if state.context else "Asia/Jakarta"
@@ -282,6 +296,28 @@ def _fold(
     return Outcome(state, ()), False
 
 
+def _after_sync(
+    before: GroupState, after: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str
+) -> Outcome:
+    """`on_time_passing(after, now)` where `after` is `before` with a device's new sync and `before`
+    had nothing left to decide at `now` (time had passed up to it). A sync is half of all records:
+    only what the devices answer can differ between the two states, so only the rules that ask them
+    are judged again, and only when the sync may answer otherwise: `meeting.overdue` for the periods
+    still awaiting that evidence (`overdue.sync_may_decide`), the plan rules for the activities
+    whose questions it moved (`activities.carry_quiet_over_sync`, done by the caller).
+    `recognition.sustained_success` never asks the devices."""
+    rules = programme.rules
+    decisions: list[Decision] = []
+    if overdue.sync_may_decide(before, after, now, rules.meeting_overdue, group_id=group_id):
+        decisions += overdue.evaluate(after, now, rules.meeting_overdue, group_id=group_id)
+    decisions += activities.evaluate_passing(
+        after, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id
+    )
+    decisions.sort(key=lambda decision: decision.at or now)
+    outcome = apply(after, decisions)
+    return Outcome(with_wake(outcome.state, now, programme, group_id=group_id), outcome.decisions)
+
+
 def step(
     state: GroupState,
     fact: EventData | None,
@@ -309,7 +345,9 @@ def step(
         caught_up = catch_up(state, now, programme, group_id=group_id)
         outcome = _then(
             caught_up,
-            on_fact(caught_up.state, fact, now, programme, partition=partition, received_at=received_at),
+            on_fact(
+                caught_up.state, fact, now, programme, partition=partition, received_at=received_at, caught_up=True
+            ),
         )
     if replay and (outcome.state.clock_at is None or now > outcome.state.clock_at):
         return Outcome(outcome.state.evolve(clock_at=now), outcome.decisions)
@@ -348,15 +386,14 @@ def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig
 def next_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> datetime | None:
     """The next instant after `now` at which time alone may change a decision (for the tick index)."""
     rules = programme.rules
-    times = overdue.wake_times(state, rules.meeting_overdue, group_id=group_id)
-    times += [scheduled.due_at for scheduled in state.periods]  # streaks are judged at due times
-    future = [moment for moment in times if moment > now]
-    # The plan's instants are kept sorted beside the state: one look, whatever the plan's size.
+    # Both sets of instants are kept sorted beside the state (streaks are judged at due times, among
+    # the meeting rules'): one look each, whatever the number of periods and activities.
+    meeting_wake = overdue.meeting_times(state, rules.meeting_overdue, group_id=group_id).next_wake(now)
     plan = activities.plan_times(state, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id)
     plan_wake = plan.next_wake(now)
-    if plan_wake is not None:
-        future.append(plan_wake)
-    return min(future) if future else None
+    if meeting_wake is None or plan_wake is None:
+        return meeting_wake or plan_wake
+    return min(meeting_wake, plan_wake)
 
 
 def counts_towards_facilitator(state: GroupState, config: ManyGroupsConfig | None = None) -> bool:
@@ -420,12 +457,12 @@ def apply(state: GroupState, decisions: list[Decision]) -> Outcome:
         effective.append(decision)
     # Deviations of other rules leave the plan rules' view as it was (their derived instants stay
     # valid), unless closing them pushes older ids out of the bounded closed list.
-    plan_unchanged = all(decision.rule not in activities.RULES for decision in effective) and (
-        len(state.closed) + len(closed) <= CLOSED_IDS_KEPT
-    )
-    new_state = state.evolve(plan_unchanged=plan_unchanged, open=open_deviations)
+    # Likewise the meeting rules' instants, when only deviations of rules other than theirs changed.
+    kept_closed = len(state.closed) + len(closed) <= CLOSED_IDS_KEPT
+    plan_unchanged = kept_closed and all(decision.rule not in activities.RULES for decision in effective)
+    meetings_unchanged = kept_closed and all(decision.rule not in MEETING_TIMES_RULES for decision in effective)
+    unchanged = {"plan_unchanged": plan_unchanged, "meetings_unchanged": meetings_unchanged}
+    new_state = state.evolve(**unchanged, open=open_deviations)
     if closed:
-        new_state = new_state.evolve(
-            plan_unchanged=plan_unchanged, closed=(*new_state.closed, *closed)[-CLOSED_IDS_KEPT:]
-        )
+        new_state = new_state.evolve(**unchanged, closed=(*new_state.closed, *closed)[-CLOSED_IDS_KEPT:])
     return Outcome(new_state, tuple(effective))

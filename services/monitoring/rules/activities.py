@@ -35,8 +35,7 @@ from services.monitoring.rules.state import PLAN_TIMES, ActivityState, GroupStat
 from services.monitoring.rules.syncs import (
     SYNC_SETTLE,
     SyncQuestion,
-    answer_may_change,
-    next_mark_of,
+    sync_move,
     synced_past_at,
 )
 
@@ -559,35 +558,45 @@ def carry_quiet_over_sync(
         return
     if after.activities is not before.activities or after.open is not before.open or after.closed is not before.closed:
         return
-    fresh = _moved_by_sync(before, after, times) or plan_times(after, overdue, at_risk, group_id=group_id)
+    if _moved_by_sync(before, after, times, now):
+        return
+    fresh = plan_times(after, overdue, at_risk, group_id=group_id)
     if not fresh.wakes or fresh.wakes[0] > now:
         _remember(after, replace(fresh, quiet_at=now))
 
 
-def _moved_by_sync(before: GroupState, after: GroupState, times: PlanTimes) -> PlanTimes | None:
-    """`after`'s plan times from `before`'s (`times`), when `after` differs from `before` in one
-    device's next sync only: each activity's instants recomputed only if that sync may answer one of
-    its questions to the devices otherwise (`syncs.answer_may_change`); None when that does not hold
-    (a new device, or more than one changed)."""
-    moved = [key for key, mark in after.devices.items() if before.devices.get(key) is not mark]
-    if len(moved) != 1 or len(after.devices) != len(before.devices):
-        return None
-    old, new = before.devices[moved[0]], after.devices[moved[0]]
-    if not next_mark_of(old, new) or times.asked.keys() != after.activities.keys():
-        return None
-    by_activity = dict(times.by_activity)
-    asked = dict(times.asked)
+def _moved_by_sync(before: GroupState, after: GroupState, times: PlanTimes, now: datetime) -> bool:
+    """Give `after` its plan times from `before`'s (`times`), quiet at `now` when no instant is due
+    by then, when `after` differs from `before` in one device's next sync only: each activity's
+    instants recomputed only if that sync may answer one of its questions to the devices otherwise
+    (`syncs.answer_may_change`). False when that does not hold (a new device, or more than one
+    changed), and `after` is left as it was."""
+    move = sync_move(before, after)
+    if move is None or times.asked.keys() != after.activities.keys():
+        return False
+    answers: dict[SyncQuestion, bool] = {}  # activities due on the same day ask the same questions
+    changed = []
     for key, questions in times.asked.items():
-        if any(answer_may_change(old, new, question) for question in questions):
-            activity = after.activities[key]
+        for question in questions:
+            answer = answers.get(question)
+            if answer is None:
+                answer = answers[question] = move.may_change(question)
+            if answer:
+                changed.append(key)
+                break
+    if changed:
+        by_activity = dict(times.by_activity)
+        asked = dict(times.asked)
+        for key in changed:
             by_activity[key], asked[key] = _instants(
-                after, activity, times.overdue, times.at_risk, group_id=times.group_id
+                after, after.activities[key], times.overdue, times.at_risk, group_id=times.group_id
             )
-    fresh = PlanTimes(
-        times.group_id, times.overdue, times.at_risk, _merged(by_activity), by_activity=by_activity, asked=asked
-    )
-    _remember(after, fresh)
-    return fresh
+        wakes = _merged(by_activity)
+    else:
+        by_activity, asked, wakes = times.by_activity, times.asked, times.wakes
+    quiet_at = now if not wakes or wakes[0] > now else None
+    _remember(after, PlanTimes(times.group_id, times.overdue, times.at_risk, wakes, quiet_at, by_activity, asked))
+    return True
 
 
 def _same(known: object, given: object) -> bool:

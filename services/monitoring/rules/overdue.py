@@ -16,13 +16,15 @@ it as met or not met.
 
 from __future__ import annotations
 
+import bisect
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.monitoring.programmes import OverdueConfig
 from services.monitoring.rules.calendar import local_date, period_bounds
 from services.monitoring.rules.decisions import Decision, DetailValue, Escalate, Open, Resolve, deviation_id
-from services.monitoring.rules.state import GroupState, MeetingSummary, ScheduledPeriod
-from services.monitoring.rules.syncs import synced_past_at
+from services.monitoring.rules.state import MEETING_TIMES, GroupState, MeetingSummary, ScheduledPeriod
+from services.monitoring.rules.syncs import sync_move, synced_past_at
 
 RULE = "meeting.overdue"
 
@@ -154,3 +156,67 @@ def wake_times(state: GroupState, config: OverdueConfig, *, group_id: str) -> li
             instants = (due + timedelta(days=config.grace_days), due + timedelta(days=config.offline_grace_days))
             times += [instant for instant in instants if received is None or received > instant]
     return times
+
+
+@dataclass(frozen=True)
+class MeetingTimes:
+    """What the meeting rules know of a group until its meetings, periods or deviations change:
+    every instant at which time alone may make them decide (`wakes`, sorted: this rule's, and each
+    period's due time, when `recognition.sustained_success` judges a streak), and the periods a
+    device sync may still open this rule for (`awaiting_sync`: each one's due time, which the sync
+    must go past, and the first instant it can open at). Kept beside the state (never stored:
+    rebuilt after a restart), so that a sync, a progress report or an evaluation does not walk
+    every period and meeting again. Neither depends on the devices: a sync only answers the
+    questions of `awaiting_sync` (`sync_may_decide`)."""
+
+    group_id: str
+    config: OverdueConfig
+    wakes: tuple[datetime, ...]
+    awaiting_sync: tuple[tuple[datetime, datetime], ...]
+
+    def fits(self, group_id: str, config: OverdueConfig) -> bool:
+        return self.group_id == group_id and (self.config is config or self.config == config)
+
+    def next_wake(self, now: datetime) -> datetime | None:
+        """The first of `wakes` after `now`."""
+        index = bisect.bisect_right(self.wakes, now)
+        return self.wakes[index] if index < len(self.wakes) else None
+
+
+def meeting_times(state: GroupState, config: OverdueConfig, *, group_id: str) -> MeetingTimes:
+    """The group's `MeetingTimes`, computed once for given meetings, periods and deviations."""
+    known: MeetingTimes | None = state.__dict__.get(MEETING_TIMES)
+    if known is not None and known.fits(group_id, config):
+        return known
+    grace = timedelta(days=config.grace_days)
+    awaiting: list[tuple[datetime, datetime]] = []
+    for scheduled in state.periods:
+        key = deviation_id(RULE, group_id, scheduled.period)
+        if key in state.closed or key in state.open or learned_as_history(scheduled, config):
+            continue
+        report = first_report_for_period(state, scheduled)
+        opens_from = scheduled.due_at + grace  # `evaluate` opens nothing before it, whatever the devices say
+        if report is None or _received(report) > opens_from:
+            awaiting.append((scheduled.due_at, opens_from))
+    wakes = wake_times(state, config, group_id=group_id) + [scheduled.due_at for scheduled in state.periods]
+    times = MeetingTimes(group_id, config, tuple(sorted(wakes)), tuple(awaiting))
+    state.__dict__[MEETING_TIMES] = times  # `GroupState.evolve` drops it when an input changes
+    return times
+
+
+def sync_may_decide(
+    before: GroupState, after: GroupState, now: datetime, config: OverdueConfig, *, group_id: str
+) -> bool:
+    """Whether `evaluate(after, now)` may decide something that `evaluate(before, now)` did not,
+    where `after` is `before` with other device marks and nothing else changed. Only the answer to
+    "had every active device synced past the due time, and when" (`synced_past_at`) differs between
+    the two, and only for a period still awaiting that evidence once its grace has passed; a device's
+    next sync that cannot answer it otherwise (`syncs.answer_may_change`) changes nothing. Anything
+    else (a new device, several moved) is judged again in full."""
+    awaiting = [
+        due for due, opens_from in meeting_times(after, config, group_id=group_id).awaiting_sync if opens_from <= now
+    ]
+    if not awaiting:
+        return False
+    move = sync_move(before, after)
+    return move is None or any(move.may_change((due, due, None)) for due in awaiting)

@@ -145,9 +145,16 @@ class DeviceWatermark:
     def first_covering(self, needed: datetime, *, after: datetime | None = None) -> datetime | None:
         """When Pantau first heard that this device had synced past `needed` (in a sync received
         after `after`, when given)."""
-        for synced_through, received_at in (*self.history, (self.synced_through, self.received_at)):
-            if synced_through > needed and (after is None or received_at > after):
-                return received_at
+        if after is None:
+            for synced_through, received_at in self.history:
+                if synced_through > needed:
+                    return received_at
+        else:
+            for synced_through, received_at in self.history:
+                if synced_through > needed and received_at > after:
+                    return received_at
+        if self.synced_through > needed and (after is None or self.received_at > after):
+            return self.received_at
         return None
 
 
@@ -346,6 +353,10 @@ class OpenDeviation:
 # in it: it is recomputed from these fields, and only when one of them changes.
 PLAN_TIMES = "_plan_times"
 _PLAN_TIMES_INPUTS = frozenset({"activities", "devices", "open", "closed"})
+# Likewise the meeting rules' (`overdue.MeetingTimes`): their instants depend on neither the plan nor
+# the devices, so a sync or a progress report leaves them as they are.
+MEETING_TIMES = "_meeting_times"
+_MEETING_TIMES_INPUTS = frozenset({"meetings", "periods", "open", "closed"})
 
 
 @dataclass(frozen=True)
@@ -364,18 +375,21 @@ class GroupState:
     wake_at: datetime | None = None  # the next instant time alone may change a decision
     clock_at: datetime | None = None  # in replay: the latest rule-clock instant this group was judged at
 
-    def evolve(self, *, plan_unchanged: bool = False, **changes: Any) -> GroupState:
+    def evolve(self, *, plan_unchanged: bool = False, meetings_unchanged: bool = False, **changes: Any) -> GroupState:
         """The state with `changes` (field name → value): `dataclasses.replace` without its
         per-call field walk, which the hot path paid several times a record. Derived, unstored
-        knowledge of the plan rules (`activities.PlanTimes`) is carried over only while the fields
-        it was derived from stay, or when the caller knows the change leaves the plan rules' view as
-        it was (`plan_unchanged`: deviations of other rules opened or closed)."""
+        knowledge of the plan rules (`activities.PlanTimes`) and of the meeting rules
+        (`overdue.MeetingTimes`) is carried over only while the fields it was derived from stay, or
+        when the caller knows the change leaves those rules' view as it was (`plan_unchanged`,
+        `meetings_unchanged`: deviations of other rules opened or closed)."""
         evolved = object.__new__(GroupState)
         values = evolved.__dict__
         values.update(self.__dict__)
         values.update(changes)
         if not plan_unchanged and not _PLAN_TIMES_INPUTS.isdisjoint(changes):
             values.pop(PLAN_TIMES, None)
+        if not meetings_unchanged and not _MEETING_TIMES_INPUTS.isdisjoint(changes):
+            values.pop(MEETING_TIMES, None)
         return evolved
 
     def knows_report(self, report_id: str) -> bool:

@@ -11,6 +11,7 @@ in question (an abandoned phone does not hold a rule back beyond its offline gra
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.monitoring.rules.state import DeviceWatermark, GroupState
@@ -65,15 +66,54 @@ def answer_may_change(before: DeviceWatermark, after: DeviceWatermark, question:
     past `needed` is the same mark. That holds unless that first sync was a mark dropped from the
     history, or no kept mark of `before` went past `needed` (conservatively: its latest did not) and
     the new one does. A device sync then moves only the activities whose questions it can answer
-    differently (`activities.carry_quiet_over_sync`)."""
-    needed, reference, since = question
-    window_start = reference - ACTIVE_DEVICE_WINDOW
-    if (before.received_at >= window_start) != (after.received_at >= window_start):
-        return True
-    marks = (*before.history, (before.synced_through, before.received_at))
-    for through, received in marks[: len(marks) - len(after.history)]:  # dropped from the history
-        if through > needed and (since is None or received > since):
+    differently (`activities.carry_quiet_over_sync`) and the overdue meetings still awaiting it
+    (`overdue.sync_may_decide`)."""
+    return SyncMove.of(before, after).may_change(question)
+
+
+@dataclass(frozen=True)
+class SyncMove:
+    """One device's next sync (`next_mark_of(before, after)`), prepared once to be put every
+    question of a group (`may_change` is `answer_may_change`): a sync is half of all records, and a
+    group's plan asks a few questions per activity."""
+
+    before: DeviceWatermark
+    after: DeviceWatermark
+    dropped: tuple[tuple[datetime, datetime], ...]  # `before`'s marks no longer in `after`'s history
+    # A device is active for a question while `reference` is at most 30 days after its last sync.
+    active_until_before: datetime
+    active_until_after: datetime
+
+    @classmethod
+    def of(cls, before: DeviceWatermark, after: DeviceWatermark) -> SyncMove:
+        marks = (*before.history, (before.synced_through, before.received_at))
+        return cls(
+            before,
+            after,
+            marks[: len(marks) - len(after.history)],
+            before.received_at + ACTIVE_DEVICE_WINDOW,
+            after.received_at + ACTIVE_DEVICE_WINDOW,
+        )
+
+    def may_change(self, question: SyncQuestion) -> bool:
+        needed, reference, since = question
+        if (reference <= self.active_until_before) != (reference <= self.active_until_after):
             return True
-    if before.synced_through > needed and (since is None or before.received_at > since):
-        return False  # a kept mark went past it: the first one still does
-    return after.synced_through > needed and (since is None or after.received_at > since)
+        for through, received in self.dropped:
+            if through > needed and (since is None or received > since):
+                return True
+        before = self.before
+        if before.synced_through > needed and (since is None or before.received_at > since):
+            return False  # a kept mark went past it: the first one still does
+        after = self.after
+        return after.synced_through > needed and (since is None or after.received_at > since)
+
+
+def sync_move(before: GroupState, after: GroupState) -> SyncMove | None:
+    """The one device's next sync that makes `after`'s devices of `before`'s, or None when they
+    differ otherwise (a new device, several moved, a mark not simply moved on)."""
+    moved = [key for key, mark in after.devices.items() if before.devices.get(key) is not mark]
+    if len(moved) != 1 or len(after.devices) != len(before.devices):
+        return None
+    old, new = before.devices[moved[0]], after.devices[moved[0]]
+    return SyncMove.of(old, new) if next_mark_of(old, new) else None
