@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 UV_VERSION="0.13.9"
 PYTHON_VERSION="3.11"
-APT_PACKAGES=(kcat prometheus docker-compose postgresql chromium poppler-utils)
+APT_PACKAGES=(kcat prometheus docker-compose postgresql chromium poppler-utils gcc)
 
 log() { printf 'bootstrap: %s\n' "$*"; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
@@ -25,6 +25,8 @@ compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 # pdftoppm turns the monthly report's PDF into images, for its test and for people checking it.
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+# A C compiler: mypyc compiles the monitoring's rules with it (python -m tools.native build).
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 if ((${#missing[@]} > 0)); then
     if [[ "$(id -u)" -eq 0 ]]; then
         log "installing Debian packages: ${APT_PACKAGES[*]} (missing: ${missing[*]})"

@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 
-from services.monitoring.app import create_app
+from services.monitoring import native
 from services.monitoring.settings import MonitoringSettings
-from shared.faust_app import ensure_changelog_topics
 from shared.heap import settle_for_streaming
 from shared.logs import configure_logging
+
+log = logging.getLogger("pantau.monitoring")
 
 
 def main() -> None:
     configure_logging("monitoring")
     settings = MonitoringSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.native is not None:  # before anything imports the rules (the worker's modules below do)
+        why_not = native.activate(settings.native)
+        if why_not is None:
+            log.info("monitoring: the rules run compiled (mypyc build in %s)", settings.native)
+        else:
+            log.warning("monitoring: the rules run from the sources: %s", why_not)
     if settings.consumer == "loop":
         from services.monitoring.loop import LoopWorker  # aiokafka only: Faust is not started
 
@@ -23,6 +31,9 @@ def main() -> None:
         settle_for_streaming()
         asyncio.run(LoopWorker(settings).run())
         return
+    from services.monitoring.app import create_app
+    from shared.faust_app import ensure_changelog_topics
+
     app = create_app(settings)
     ensure_changelog_topics(app, settings.kafka)
     settle_for_streaming()  # +9 % events/s in the replay (shared/heap.py)

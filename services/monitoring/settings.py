@@ -26,6 +26,12 @@ class MonitoringSettings(ServiceSettings):
         description="`faust` (the default) or `loop`: a consumer loop of its own, each batch one Kafka "
         "transaction (`services/monitoring/loop.py`; its own consumer group, changelogs and signals topic).",
     )
+    native: Path | None = Field(
+        default=None,
+        description="A build of the rules compiled with mypyc (`python -m tools.native build`: `.cache/native`), "
+        "used when it is of these very sources; else the sources run and the log says why "
+        "(`services/monitoring/native.py`).",
+    )
     app_id: str = Field(default="pantau-monitoring", description="Faust app id = consumer group name.")
     web_host: str = Field(default="127.0.0.1", description="Interface the worker's web server binds.")
     web_port: int = Field(default=8002, description="Port of /healthz, /readyz and /metrics.")

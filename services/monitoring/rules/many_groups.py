@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from services.monitoring.programmes import ManyGroupsConfig
 from services.monitoring.rules.decisions import Decision, DetailValue, Open, Resolve, Severity, deviation_id
 
@@ -26,6 +28,7 @@ NOT_COUNTED = frozenset({RULE, "recognition.sustained_success"})
 SEVERITY_RANK: dict[Severity, int] = {"info": 0, "warning": 1, "critical": 2}
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class FacilitatorState:
     """The facilitator's groups, those with open deviations that count, and the signal's deviation."""
@@ -59,6 +62,7 @@ class FacilitatorState:
         return cls(**data) if data else cls()
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class GroupSignal:
     """One group's news for its facilitator's stream."""

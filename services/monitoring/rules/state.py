@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from services.monitoring.rules.calendar import end_of_day, start_of_day
 from services.monitoring.rules.decisions import Severity
 
@@ -50,6 +52,9 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+# Python classes even when the rules are compiled (`services/monitoring/native.py`): the rules keep
+# derived knowledge beside their frozen fields, which a compiled class has no room for.
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class GroupContext:
     """Who and where the group is, from the latest group-keyed event."""
@@ -60,6 +65,7 @@ class GroupContext:
     partition: int = 0
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class MeetingSummary:
     """What the rules need to remember of a meeting."""
@@ -100,6 +106,7 @@ class MeetingSummary:
         )
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class ScheduledPeriod:
     """A period the group's meeting is due in."""
@@ -132,6 +139,7 @@ class ScheduledPeriod:
         )
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class DeviceWatermark:
     """How far one of the facilitator's devices has synced, and when we heard so."""
@@ -158,6 +166,7 @@ class DeviceWatermark:
         return None
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class SupersededProgress:
     """An activity's progress as it stood until a report read ahead of the rule clock replaced it.
@@ -200,6 +209,7 @@ class SupersededProgress:
 _ACTIVITY_CALENDAR = frozenset({"starts_on", "due_on", "time_zone"})  # what the derived instants come from
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class ActivityState:
     """One planned activity and its latest progress."""
@@ -306,6 +316,7 @@ class ActivityState:
         )
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class EvaluationSummary:
     """A recent evaluation: for de-duplication and for clearing low scores."""
@@ -316,6 +327,7 @@ class EvaluationSummary:
     received_at: datetime
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class OpenDeviation:
     """A deviation this group has open."""
@@ -359,6 +371,7 @@ MEETING_TIMES = "_meeting_times"
 _MEETING_TIMES_INPUTS = frozenset({"meetings", "periods", "open", "closed"})
 
 
+@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class GroupState:
     """Everything the rules know about one group."""
