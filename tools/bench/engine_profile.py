@@ -18,6 +18,8 @@ import os
 import platform
 import pstats
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -81,11 +83,38 @@ def stage_runner(records: list[tuple[bytes, bytes]], stage: str) -> Callable[[],
     return run
 
 
-def measure(records: list[tuple[bytes, bytes]], repeats: int) -> dict[str, float]:
+def compiled_step_rate(shape: Shape, repeats: int) -> float:
+    """Records per second of decode + `engine.step` with the rules compiled by mypyc
+    (`services/monitoring/native.py`), in a process of its own: the compiled modules must be put
+    ahead of the sources before anything imports them. Built first if the sources changed."""
+    from tools import native as native_build
+
+    build = native_build.build()
+    child = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from services.monitoring import native\n"
+        "assert native.activate(Path(sys.argv[1])) is None\n"
+        "from datetime import date\n"
+        "from tools.bench import engine_profile as p\n"
+        "start = date.fromisoformat(sys.argv[3])\n"
+        "shape = p.Shape(scale=float(sys.argv[2]), seed=7, start=start, months=int(sys.argv[4]))\n"
+        "records, _ = p.records_of(shape)\n"
+        "assert native.is_compiled()\n"
+        "print(p.measure(records, int(sys.argv[5]), stages=('step',))['step'])\n"
+    )
+    args = [str(build), str(shape.scale), shape.start.isoformat(), str(shape.months), str(repeats)]
+    output = subprocess.run(
+        [sys.executable, "-c", child, *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def measure(records: list[tuple[bytes, bytes]], repeats: int, stages: tuple[str, ...] = STAGES) -> dict[str, float]:
     """Records per second of each stage, median of `repeats` passes. The stages take turns (one
     pass of each, then again), so a busy spell on the machine falls on all of them alike."""
-    runs = {stage: stage_runner(records, stage) for stage in STAGES}
-    seconds: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    runs = {stage: stage_runner(records, stage) for stage in stages}
+    seconds: dict[str, list[float]] = {stage: [] for stage in stages}
     for _ in range(repeats):
         for stage, run in runs.items():
             began = time.perf_counter()
@@ -105,7 +134,9 @@ def profile(records: list[tuple[bytes, bytes]], top: int) -> tuple[str, int]:
     return text.getvalue(), int(stats.total_calls)  # type: ignore[attr-defined]
 
 
-def render(shape: Shape, groups: int, count: int, rates: dict[str, float], table: str, calls: int) -> str:
+def render(
+    shape: Shape, groups: int, count: int, rates: dict[str, float], table: str, calls: int, compiled: float
+) -> str:
     decode, step, json_form, store = (rates[stage] for stage in STAGES)
     per_record_us = {stage: 1e6 / rate for stage, rate in rates.items()}
     lines = [
@@ -127,6 +158,11 @@ def render(shape: Shape, groups: int, count: int, rates: dict[str, float], table
         f"{per_record_us['store']:.0f} | 100% |",
         f"| *for comparison:* decode + `engine.step` + the former JSON form (`to_json`, `orjson`) | "
         f"{json_form:,.0f} | {per_record_us['json']:.0f} | {per_record_us['json'] / per_record_us['store']:.0%} |",
+        f"| *for comparison:* decode + `engine.step`, the rules compiled by mypyc (`PANTAU_MONITORING_NATIVE`) | "
+        f"{compiled:,.0f} | {1e6 / compiled:.0f} | {1e6 / compiled / per_record_us['store']:.0%} |",
+        "",
+        f"Compiled, decode + `engine.step` runs {compiled / step:.2f}× as fast as from the sources (the same "
+        "records, medians of the same number of passes, a process of its own right after).",
         "",
         f"Work, independent of the machine's load: {calls / count:,.0f} Python function calls per record "
         "in the full stage (cProfile).",
@@ -151,13 +187,25 @@ def render(shape: Shape, groups: int, count: int, rates: dict[str, float], table
         "again: 41 % of `engine.step` in the worker, by py-spy), an activity's progress windows are built once "
         "(25 % of it in a replay), and activities change without `dataclasses.replace`: `engine.step` "
         "72.8 → 61.3 µs per record (1.19×; medians of three alternating runs over the bench's replay, "
-        "scale 0.003, 3 months).",
+        "scale 0.003, 3 months). Later on 2026-12-03: the meeting rules' instants are kept beside the state like "
+        "the plan's (`overdue.MeetingTimes`: a record that changes no meeting, period or overdue deviation "
+        "no longer walks them), and a device sync is judged on a short path (`engine._after_sync`): only "
+        "`meeting.overdue`'s periods still awaiting a sync and the activities whose questions it moved "
+        "(`syncs.SyncMove`), where it let time pass for every rule: decode + `engine.step` 80 → 59 µs per "
+        "record over the bench's replay (1.37×), and 72.5 → 50 µs for `engine.step` under a replay's "
+        "lagging clock. The same decisions and stored states, record by record, as before "
+        "(`tests/unit/test_monitoring_meeting_times.py` checks the short path against letting time pass).",
+        "- Compiled with mypyc (`python -m tools.native build`, `services/monitoring/native.py`, opt-in "
+        "with `PANTAU_MONITORING_NATIVE`): the row above. The state's classes stay Python classes "
+        "(the rules keep derived knowledge beside their fields), so attribute reads still go through "
+        "Python; compiled classes for them would need that knowledge turned into fields.",
         "- What would close the rest (issue 14): the bare loop's aim of 60,000 records/s leaves 17 µs "
-        "per record, about a third of what `engine.step` alone costs above. A faster decoder cannot get "
+        "per record, under half of what decode + `engine.step` costs compiled. A faster decoder cannot get "
         "there (decoding is 10 µs; a one-pass typed decode measured on 2026-12-03 saved about 3); the "
-        "rules must do less per record: the meeting rules' instants kept like the plan's (a sync still "
-        "judges every period of `meeting.overdue`), a plan record that re-judges only the activities "
-        "it changed, fewer objects per fold. In the worker, Faust's machinery around these stages "
+        "rules must do less per record: a device sync still re-derives an activity's instants whenever "
+        "a question's 30-day device window moves (most of what it re-derives changes no answer), a plan "
+        "record re-judges every activity, and each fold builds new state objects; compiled classes for "
+        "the state would cut the attribute reads. In the worker, Faust's machinery around these stages "
         "costs more than they do: a Faust agent that only counts records reaches about 12,000 "
         "records/s on this machine (`docs/benchmarks.md`, Faust's ceiling). The loop consumer "
         "(`PANTAU_MONITORING_CONSUMER=loop`, aiokafka batches, one transaction each) leaves that "
@@ -188,12 +236,15 @@ def main(argv: list[str] | None = None) -> int:
     records, groups = records_of(shape)
     print(f"{len(records):,} records of {groups} groups; timing {len(STAGES)} stages x {args.repeats}...", flush=True)
     rates = measure(records, args.repeats)
+    print("timing decode + engine.step with the rules compiled (mypyc)...", flush=True)
+    compiled = compiled_step_rate(shape, args.repeats)
+    print(f"  compiled step: {compiled:,.0f} records/s", flush=True)
     for stage, rate in rates.items():
         print(f"  {stage:>6}: {rate:,.0f} records/s", flush=True)
     print("profiling the full stage...", flush=True)
     table, calls = profile(records, args.top)
     print(f"  {calls / len(records):,.0f} Python function calls per record", flush=True)
-    text = render(shape, groups, len(records), rates, table, calls)
+    text = render(shape, groups, len(records), rates, table, calls, compiled)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(f"wrote {args.out}")

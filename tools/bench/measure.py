@@ -46,6 +46,7 @@ from shared.events import DeviationOpened
 from shared.heap import settle_for_streaming
 from shared.kafka_admin import admin_client_config
 from shared.settings import AuthSettings, KafkaSettings
+from tools import native as native_build
 from tools.bench import faust_ceiling
 from tools.faults.cases import UNORDERED_RULES
 from tools.generator.behaviour import Rates
@@ -205,6 +206,10 @@ class ReplayResult:
     loop_missing: int = 0
     loop_extra: int = 0
     loop_pair_per_s: float = 0.0
+    # One loop worker running the rules compiled with mypyc (`PANTAU_MONITORING_NATIVE`, tools/native.py).
+    loop_native_per_s: float = 0.0
+    loop_native_missing: int = 0
+    loop_native_extra: int = 0
     loop_pair_missing: int = 0
     loop_pair_extra: int = 0
     loop_published: set[Expected] = field(default_factory=set)  # the loop worker's opened (rule, group, occurrence)
@@ -397,9 +402,18 @@ def replay(
     # Each run's publications, by the deviations topic's end offsets after it.
     ends_after: dict[str, dict[int, int]] = {"start": end_offsets(bootstrap, deviations_topic)}
 
-    def workers(name: str, app_id: str, count: int, consumer: str = "faust") -> WorkersRun:
+    def workers(name: str, app_id: str, count: int, consumer: str = "faust", **env: str) -> WorkersRun:
         run = run_workers(
-            bootstrap, workdir / name, prefix, app_id, count, source_names, total, worker_timeout, consumer=consumer
+            bootstrap,
+            workdir / name,
+            prefix,
+            app_id,
+            count,
+            source_names,
+            total,
+            worker_timeout,
+            consumer=consumer,
+            extra_env=env,
         )
         ends_after[name] = end_offsets(bootstrap, deviations_topic)
         return run
@@ -424,6 +438,11 @@ def replay(
         result.loop_batch_phases = looped.batches.phases
         if pair:
             result.loop_pair_per_s = workers("replay-loop-pair", "pantau-monitoring-pair", 2, consumer="loop").per_s
+        # The same with the rules compiled (built here if the sources changed since the last build).
+        build = native_build.build()
+        result.loop_native_per_s = workers(
+            "replay-loop-native", "pantau-monitoring-native", 1, consumer="loop", PANTAU_MONITORING_NATIVE=str(build)
+        ).per_s
 
     # Opened deviation ids of each run, compared as the fault runs compare them: the facilitator-level
     # rule depends on the order partitions are read in, which no two runs share.
@@ -462,6 +481,7 @@ def replay(
         )
     if loop:
         result.loop_missing, result.loop_extra = against_one("replay-loop")
+        result.loop_native_missing, result.loop_native_extra = against_one("replay-loop-native")
         log.info(
             "loop consumer: %.0f events/s (Faust worker: %.0f); opened ids %d missing, %d extra against it",
             result.loop_per_s,
@@ -548,6 +568,7 @@ def run_workers(
     timeout: float,
     *,
     consumer: str = "faust",
+    extra_env: dict[str, str] | None = None,
 ) -> WorkersRun:
     """Start `count` monitoring workers in the consumer group of `app_id` (each its own process, port
     and data directory, as `services/monitoring/README.md` says to run several) reading with
@@ -562,6 +583,7 @@ def run_workers(
                 "PANTAU_MONITORING_LOG_LEVEL": "warn",
                 "PANTAU_MONITORING_APP_ID": app_id,
                 "PANTAU_MONITORING_CONSUMER": consumer,
+                **(extra_env or {}),
             },
         )
         for index in range(count)
