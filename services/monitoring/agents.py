@@ -244,7 +244,11 @@ class GroupFolding:
         return folded
 
     def programme_of(self, state: GroupState, fact: EventData | None) -> ProgrammeConfig:
-        name = getattr(fact, "programme", None) or (state.context.programme if state.context else "")
+        # A pydantic model keeps its fields in `__dict__`: `getattr` with a default would raise and
+        # catch an AttributeError inside pydantic for every event without a programme (a device sync).
+        name = (fact.__dict__.get("programme") if fact is not None else None) or (
+            state.context.programme if state.context else ""
+        )
         return programme_config(self.programmes, name)
 
     def deviation_record(

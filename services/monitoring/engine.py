@@ -412,8 +412,8 @@ def facilitator_signal(
     """The group's news for its facilitator's stream, if any: it appeared under this facilitator
     (so the facilitator knows how many groups they have), or it started or stopped counting."""
     context = after.context
-    if context is None:
-        return None
+    if context is None or (context is before.context and after.open is before.open):
+        return None  # most records: neither the facilitator nor the open deviations changed
     appeared = before.context is None or before.context.facilitator_id != context.facilitator_id
     deviating = counts_towards_facilitator(after, config)
     if not appeared and deviating == counts_towards_facilitator(before, config):

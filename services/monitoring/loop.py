@@ -163,6 +163,7 @@ class LoopWorker:
         self.owned: set[int] = set()
         self.committed: dict[TopicPartition, int | None] = {}  # source positions when the partition came
         self.committed_here: dict[TopicPartition, int] = {}  # what this worker committed since then
+        self._tps: dict[tuple[str, int], TopicPartition] = {}
         self.ticks: list[Delivery] = []
         self.generation = 0
         self.ready = False
@@ -427,7 +428,9 @@ class LoopWorker:
         """Nothing left to read on this topic-partition (as far as the last fetch knows)."""
         if self.consumer is None:
             return False
-        tp = TopicPartition(topic, partition)
+        tp = self._tps.get((topic, partition))  # asked for each source of each record's partition
+        if tp is None:
+            tp = self._tps[(topic, partition)] = TopicPartition(topic, partition)
         try:
             highwater = self.consumer.highwater(tp)
         except Exception:  # not assigned here

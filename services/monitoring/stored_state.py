@@ -116,9 +116,23 @@ def encode_state(state: GroupState) -> bytes:
             [[key, *_packed(device, _pack_device)] for key, device in state.devices.items()],
             [[key, *_packed(activity, _pack_activity)] for key, activity in state.activities.items()],
             [_packed(item, _pack_evaluation) for item in state.evaluations],
-            [pack_id(key) for key in state.closed],
+            _packed_closed(state),
         ]
     )
+
+
+_PACKED_CLOSED = "_packed_closed"
+
+
+def _packed_closed(state: GroupState) -> list[str | bytes]:
+    # Up to `CLOSED_IDS_KEPT` ids that change only when a deviation closes: packed once and kept
+    # beside the state (`GroupState.evolve` carries it; it is used only for the same tuple).
+    known: tuple[tuple[str, ...], list[str | bytes]] | None = state.__dict__.get(_PACKED_CLOSED)
+    if known is not None and known[0] is state.closed:
+        return known[1]
+    packed = [pack_id(key) for key in state.closed]
+    state.__dict__[_PACKED_CLOSED] = (state.closed, packed)
+    return packed
 
 
 _PACKED = "_packed"
