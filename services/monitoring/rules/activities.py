@@ -35,6 +35,7 @@ from services.monitoring.rules.state import PLAN_TIMES, ActivityState, GroupStat
 from services.monitoring.rules.syncs import (
     SYNC_SETTLE,
     SyncQuestion,
+    answer_differs,
     sync_move,
     synced_past_at,
 )
@@ -569,8 +570,10 @@ def _moved_by_sync(before: GroupState, after: GroupState, times: PlanTimes, now:
     """Give `after` its plan times from `before`'s (`times`), quiet at `now` when no instant is due
     by then, when `after` differs from `before` in one device's next sync only: each activity's
     instants recomputed only if that sync may answer one of its questions to the devices otherwise
-    (`syncs.answer_may_change`). False when that does not hold (a new device, or more than one
-    changed), and `after` is left as it was."""
+    (`syncs.answer_may_change`), and the answer, asked of both states, differs (most of what may
+    change is a device counting as active for an instant a month ahead, which changes no answer).
+    False when that does not hold (a new device, or more than one changed), and `after` is left as
+    it was."""
     move = sync_move(before, after)
     if move is None or times.asked.keys() != after.activities.keys():
         return False
@@ -580,7 +583,7 @@ def _moved_by_sync(before: GroupState, after: GroupState, times: PlanTimes, now:
         for question in questions:
             answer = answers.get(question)
             if answer is None:
-                answer = answers[question] = move.may_change(question)
+                answer = answers[question] = move.may_change(question) and answer_differs(before, after, question)
             if answer:
                 changed.append(key)
                 break

@@ -24,7 +24,7 @@ from services.monitoring.programmes import OverdueConfig
 from services.monitoring.rules.calendar import local_date, period_bounds
 from services.monitoring.rules.decisions import Decision, DetailValue, Escalate, Open, Resolve, deviation_id
 from services.monitoring.rules.state import MEETING_TIMES, GroupState, MeetingSummary, ScheduledPeriod
-from services.monitoring.rules.syncs import sync_move, synced_past_at
+from services.monitoring.rules.syncs import answer_differs, sync_move, synced_past_at
 
 RULE = "meeting.overdue"
 
@@ -219,4 +219,7 @@ def sync_may_decide(
     if not awaiting:
         return False
     move = sync_move(before, after)
-    return move is None or any(move.may_change((due, due, None)) for due in awaiting)
+    if move is None:
+        return True
+    questions = [(due, due, None) for due in awaiting]
+    return any(move.may_change(question) and answer_differs(before, after, question) for question in questions)

@@ -51,6 +51,14 @@ def synced_past_at(
     return max(first for first in firsts if first is not None)
 
 
+def answer_differs(before: GroupState, after: GroupState, question: SyncQuestion) -> bool:
+    """Whether `synced_past_at` answers `question` otherwise for the two states."""
+    needed, reference, since = question
+    return synced_past_at(before, needed, reference=reference, since=since) != synced_past_at(
+        after, needed, reference=reference, since=since
+    )
+
+
 def next_mark_of(before: DeviceWatermark, after: DeviceWatermark) -> bool:
     """Whether `after` is `before` moved on by one sync of the same device, as the engine folds it:
     `before`'s marks kept in order as the history (the oldest perhaps dropped), and a newer mark."""
