@@ -87,6 +87,21 @@ class TestMeetingTimes:
         assert [d for d, _ in overdue.meeting_times(closed, CONFIG, group_id=GROUP).awaiting_sync] == [FEBRUARY]
 
 
+class TestQuietThrough:
+    def test_quiet_from_the_instant_judged_until_the_next_boundary(self) -> None:
+        state = dataclasses.replace(two_periods())  # nothing derived kept beside it
+        streaks = PKH.rules.recognition_sustained_success
+        times = overdue.meeting_times(state, CONFIG, group_id=GROUP)
+        assert not times.quiet_through(utc(2026, 1, 2), state.devices, streaks)  # never judged
+        overdue.remember_quiet(state, times, utc(2026, 1, 2), streaks)
+        quiet = overdue.meeting_times(state, CONFIG, group_id=GROUP)
+        assert quiet.quiet_through(utc(2026, 1, 5), state.devices, streaks)
+        assert not quiet.quiet_through(utc(2026, 1, 1), state.devices, streaks)  # before it was judged
+        assert not quiet.quiet_through(JANUARY, state.devices, streaks)  # the due time turns a comparison
+        assert not quiet.quiet_through(utc(2026, 1, 5), {}, streaks)  # other devices
+        assert not quiet.quiet_through(utc(2026, 1, 5), state.devices, streaks.model_copy())
+
+
 class TestEvolveKeepsTheMeetingTimes:
     @pytest.mark.parametrize("name", ["meetings", "periods", "open", "closed"])
     def test_forgets_them_when_one_of_their_inputs_changes(self, name: str) -> None:
@@ -204,3 +219,20 @@ def test_the_sync_short_path_decides_exactly_what_letting_time_pass_decides(data
         assert quick.decisions == full.decisions, (at, fact)
         assert quick.state == full.state, (at, fact)
         fast, slow = quick.state, full.state
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_what_is_kept_beside_the_state_never_changes_a_decision(data: st.DataObject) -> None:
+    """Each step taken twice: on the state as the worker keeps it (the meeting rules' and the plan's
+    instants, quiet instants and packed forms carried from step to step) and on a bare copy of the
+    same fields (`dataclasses.replace`: everything derived afresh). The same decisions, the same
+    states, every time."""
+    facts = data.draw(st.composite(lambda draw: _facts(draw))())
+    kept = GroupState()
+    for at, fact in facts:
+        fresh = engine.step(dataclasses.replace(kept), fact, at, PKH, group_id=GROUP, received_at=at)
+        carried = engine.step(kept, fact, at, PKH, group_id=GROUP, received_at=at)
+        assert carried.decisions == fresh.decisions, (at, fact)
+        assert carried.state == fresh.state, (at, fact)
+        kept = carried.state
