@@ -53,9 +53,9 @@ from shared.events import (
 from shared.events.base import EventData
 from shared.regions import time_zone_of
 
-# The rules whose deviations `overdue.MeetingTimes` depends on: its own, and the streak rule's
-# (whether it has one open decides what it does next, and `MeetingTimes` knows when both are quiet).
-MEETING_TIMES_RULES = frozenset({overdue.RULE, sustained_success.RULE})
+# The rules whose deviations `overdue.MeetingTimes` looks at (its own; the streak rule's due times
+# do not depend on any).
+MEETING_TIMES_RULES = frozenset({overdue.RULE})
 
 
 @dataclass(frozen=True)
@@ -308,15 +308,8 @@ def _after_sync(
     `recognition.sustained_success` never asks the devices."""
     rules = programme.rules
     decisions: list[Decision] = []
-    times = overdue.meeting_times(before, rules.meeting_overdue, group_id=group_id)
-    streaks = rules.recognition_sustained_success
-    known_quiet = times.quiet_through(now, before.devices, streaks)
     if overdue.sync_may_decide(before, after, now, rules.meeting_overdue, group_id=group_id):
         decisions += overdue.evaluate(after, now, rules.meeting_overdue, group_id=group_id)
-    if known_quiet and not decisions:  # the streak rule never asks the devices: still quiet
-        overdue.remember_quiet(
-            after, overdue.meeting_times(after, rules.meeting_overdue, group_id=group_id), now, streaks
-        )
     decisions += activities.evaluate_passing(
         after, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id
     )
@@ -379,17 +372,11 @@ def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig
     The returned state records its next wake-up instant after `now`."""
     rules = programme.rules
     decisions: list[Decision] = []
-    # The meeting rules, skipped while known to decide nothing (as the plan's, in `evaluate_passing`).
-    times = overdue.meeting_times(state, rules.meeting_overdue, group_id=group_id)
-    streaks = rules.recognition_sustained_success
-    if not times.quiet_through(now, state.devices, streaks):
-        decisions += overdue.evaluate(state, now, rules.meeting_overdue, group_id=group_id)
-        decisions += sustained_success.evaluate(state, now, streaks, group_id=group_id)
-        if not decisions:
-            overdue.remember_quiet(state, times, now, streaks)
+    decisions += overdue.evaluate(state, now, rules.meeting_overdue, group_id=group_id)
     decisions += activities.evaluate_passing(
         state, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id
     )
+    decisions += sustained_success.evaluate(state, now, rules.recognition_sustained_success, group_id=group_id)
     # In the order living through it would have produced them (a catch-up may cover several instants).
     decisions.sort(key=lambda decision: decision.at or now)
     outcome = apply(state, decisions)

@@ -87,21 +87,6 @@ class TestMeetingTimes:
         assert [d for d, _ in overdue.meeting_times(closed, CONFIG, group_id=GROUP).awaiting_sync] == [FEBRUARY]
 
 
-class TestQuietThrough:
-    def test_quiet_from_the_instant_judged_until_the_next_boundary(self) -> None:
-        state = dataclasses.replace(two_periods())  # nothing derived kept beside it
-        streaks = PKH.rules.recognition_sustained_success
-        times = overdue.meeting_times(state, CONFIG, group_id=GROUP)
-        assert not times.quiet_through(utc(2026, 1, 2), state.devices, streaks)  # never judged
-        overdue.remember_quiet(state, times, utc(2026, 1, 2), streaks)
-        quiet = overdue.meeting_times(state, CONFIG, group_id=GROUP)
-        assert quiet.quiet_through(utc(2026, 1, 5), state.devices, streaks)
-        assert not quiet.quiet_through(utc(2026, 1, 1), state.devices, streaks)  # before it was judged
-        assert not quiet.quiet_through(JANUARY, state.devices, streaks)  # the due time turns a comparison
-        assert not quiet.quiet_through(utc(2026, 1, 5), {}, streaks)  # other devices
-        assert not quiet.quiet_through(utc(2026, 1, 5), state.devices, streaks.model_copy())
-
-
 class TestEvolveKeepsTheMeetingTimes:
     @pytest.mark.parametrize("name", ["meetings", "periods", "open", "closed"])
     def test_forgets_them_when_one_of_their_inputs_changes(self, name: str) -> None:

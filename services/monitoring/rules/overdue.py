@@ -17,7 +17,7 @@ it as met or not met.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from services.monitoring.programmes import OverdueConfig
@@ -167,22 +167,12 @@ class MeetingTimes:
     must go past, and the first instant it can open at). Kept beside the state (never stored:
     rebuilt after a restart), so that a sync, a progress report or an evaluation does not walk
     every period and meeting again. Neither depends on the devices: a sync only answers the
-    questions of `awaiting_sync` (`sync_may_decide`).
-
-    And, like the plan's, the latest instant at which both rules found nothing to decide
-    (`quiet_at`), with the devices and the streak rule's configuration they were judged with: until
-    one of `boundaries` (every instant at which a comparison of `evaluate` or of the streak rule
-    with the clock turns: each period's due time, grace, offline grace and critical instant) or a
-    change of those inputs, time passing decides nothing either (`quiet_through`)."""
+    questions of `awaiting_sync` (`sync_may_decide`)."""
 
     group_id: str
     config: OverdueConfig
     wakes: tuple[datetime, ...]
     awaiting_sync: tuple[tuple[datetime, datetime], ...]
-    boundaries: tuple[datetime, ...] = ()
-    quiet_at: datetime | None = None
-    quiet_devices: object = None  # the devices (by identity) and
-    quiet_streaks: object = None  # the streak rule's configuration `quiet_at` was judged with
 
     def fits(self, group_id: str, config: OverdueConfig) -> bool:
         return self.group_id == group_id and (self.config is config or self.config == config)
@@ -191,20 +181,6 @@ class MeetingTimes:
         """The first of `wakes` after `now`."""
         index = bisect.bisect_right(self.wakes, now)
         return self.wakes[index] if index < len(self.wakes) else None
-
-    def quiet_through(self, now: datetime, devices: object, streaks: object) -> bool:
-        """Whether both rules are known to decide nothing at `now`, for these devices and streaks."""
-        if self.quiet_at is None or self.quiet_at > now or devices is not self.quiet_devices:
-            return False
-        if streaks is not self.quiet_streaks:
-            return False
-        index = bisect.bisect_right(self.boundaries, self.quiet_at)
-        return index == len(self.boundaries) or self.boundaries[index] > now
-
-
-def remember_quiet(state: GroupState, times: MeetingTimes, now: datetime, streaks: object) -> None:
-    """Let `state` know that the meeting rules decide nothing at `now` (see `MeetingTimes`)."""
-    state.__dict__[MEETING_TIMES] = replace(times, quiet_at=now, quiet_devices=state.devices, quiet_streaks=streaks)
 
 
 def meeting_times(state: GroupState, config: OverdueConfig, *, group_id: str) -> MeetingTimes:
@@ -223,9 +199,7 @@ def meeting_times(state: GroupState, config: OverdueConfig, *, group_id: str) ->
         if report is None or _received(report) > opens_from:
             awaiting.append((scheduled.due_at, opens_from))
     wakes = wake_times(state, config, group_id=group_id) + [scheduled.due_at for scheduled in state.periods]
-    after_due = (grace, timedelta(days=config.offline_grace_days), timedelta(days=config.critical_after_days))
-    boundaries = [scheduled.due_at + delay for scheduled in state.periods for delay in (timedelta(0), *after_due)]
-    times = MeetingTimes(group_id, config, tuple(sorted(wakes)), tuple(awaiting), tuple(sorted(boundaries)))
+    times = MeetingTimes(group_id, config, tuple(sorted(wakes)), tuple(awaiting))
     state.__dict__[MEETING_TIMES] = times  # `GroupState.evolve` drops it when an input changes
     return times
 
