@@ -136,7 +136,7 @@ class GroupFolding:
             fact: EventData | None = None
             received_at: datetime | None = None
             if message.topic == self.ticks_name:
-                metrics.intake.processed.labels(SERVICE, "ticks").inc()
+                metrics.intake.count_processed("ticks")
                 group_id = (event.key or b"").decode()
                 tick_at = datetime.fromisoformat(orjson.loads(event.value or b"{}")["at"])
                 # In replay a tick is an instant the timer saw this partition's clock reach, handed out
@@ -214,7 +214,7 @@ class GroupFolding:
         folded = FoldedSignals()
         states: dict[str, FacilitatorState] = {}
         for index, event in enumerate(events):
-            self.metrics.intake.processed.labels(SERVICE, "facilitator-signals").inc()
+            self.metrics.intake.count_processed("facilitator-signals")
             data: dict[str, Any] = orjson.loads(event.value or b"{}")
             signal = GroupSignal.from_json(data)
             key = signal.facilitator_id
