@@ -164,6 +164,7 @@ class LoopWorker:
         self.committed: dict[TopicPartition, int | None] = {}  # source positions when the partition came
         self.committed_here: dict[TopicPartition, int] = {}  # what this worker committed since then
         self._tps: dict[tuple[str, int], TopicPartition] = {}
+        self._highwaters: dict[TopicPartition, int | None] | None = None  # while a batch is folded
         self.ticks: list[Delivery] = []
         self.generation = 0
         self.ready = False
@@ -287,7 +288,13 @@ class LoopWorker:
             return
         began = time.perf_counter()
         phases = PhaseClock(self.metrics)
-        folded = self.folding.fold_groups(groups, self._load_group)
+        # The fold does not yield to the event loop, so no fetch moves a high watermark meanwhile: the
+        # rule clock asks for them once per batch, not for every source of every record.
+        self._highwaters = {}
+        try:
+            folded = self.folding.fold_groups(groups, self._load_group)
+        finally:
+            self._highwaters = None
         changed = folded.changed()
         stored = {group_id: encode_state(state) for group_id, state in changed.items()}
         news = self.folding.fold_signals(signals, self._load_facilitator)
@@ -431,10 +438,16 @@ class LoopWorker:
         tp = self._tps.get((topic, partition))  # asked for each source of each record's partition
         if tp is None:
             tp = self._tps[(topic, partition)] = TopicPartition(topic, partition)
-        try:
-            highwater = self.consumer.highwater(tp)
-        except Exception:  # not assigned here
-            return False
+        cache = self._highwaters
+        if cache is not None and tp in cache:
+            highwater = cache[tp]
+        else:
+            try:
+                highwater = self.consumer.highwater(tp)
+            except Exception:  # not assigned here
+                highwater = None
+            if cache is not None:
+                cache[tp] = highwater
         if highwater is None:
             return False
         if last_offset is None:
