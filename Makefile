@@ -1,5 +1,5 @@
 # Pantau's two commands: `make run` and `make test`. Both set up a fresh machine first.
-.PHONY: setup run test test-time bench faults fuzz k8s lint typecheck contracts pytest clean help
+.PHONY: setup run test test-time bench faults fuzz k8s native lint typecheck contracts pytest clean help
 
 help:  ## list the targets
 	@awk -F ':.*## ' '/^[a-z0-9-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,9 @@ faults: setup  ## kill and cut off each service and the broker under load, 10 ru
 k8s: setup  ## render deploy/kubernetes (base and overlays) with kustomize and validate it with kubeconform, offline
 	scripts/k8s-tools.sh
 	uv run python -m tools.k8s check
+
+native: setup  ## compile the monitoring rules with mypyc into .cache/native (a worker uses them with PANTAU_MONITORING_NATIVE=.cache/native)
+	uv run python -m tools.native build
 
 fuzz: setup  ## schemathesis over every service's OpenAPI as admin, facilitator and supervisor, 200 cases per operation
 	uv run python -m tools.fuzz
