@@ -156,3 +156,35 @@ def test_a_record_the_fold_cannot_read_goes_to_the_dead_letters_with_where_it_ca
     assert letter.value == b"{not json"
     assert headers["pantau-dlq-reason"] == b"malformed_json"
     assert headers["pantau-dlq-source-offset"] == b"41"
+
+
+class _Watermarks:
+    """A consumer's high watermarks, counting how often they are asked for."""
+
+    def __init__(self, highwater: dict[tuple[str, int], int]) -> None:
+        self.highwater_of = highwater
+        self.asked = 0
+
+    def highwater(self, tp: Any) -> int | None:
+        self.asked += 1
+        if (tp.topic, tp.partition) not in self.highwater_of:
+            raise KeyError(tp)  # not assigned here, as aiokafka says it
+        return self.highwater_of[(tp.topic, tp.partition)]
+
+
+def test_the_rule_clock_reads_each_high_watermark_once_while_a_batch_is_folded() -> None:
+    worker = LoopWorker(settings(web_port=18998), worker_id="w1")
+    consumer = _Watermarks({(MEETINGS, 0): 10})
+    worker.consumer = consumer  # type: ignore[assignment]
+    assert worker._caught_up(MEETINGS, 0, 9)  # outside a batch: asked every time
+    assert not worker._caught_up(MEETINGS, 0, 5)
+    assert consumer.asked == 2
+    worker._highwaters = {}  # as `_process` does around the fold
+    for last in range(10):
+        assert worker._caught_up(MEETINGS, 0, last) is (last == 9)
+    assert not worker._caught_up(PLANS, 0, 3)  # not assigned here: never caught up
+    assert not worker._caught_up(PLANS, 0, 4)
+    assert consumer.asked == 4  # once per topic-partition during the batch
+    worker._highwaters = None
+    consumer.highwater_of[(MEETINGS, 0)] = 20  # a fetch between batches moved it
+    assert not worker._caught_up(MEETINGS, 0, 9)
