@@ -93,6 +93,11 @@ def phone(chromium: Any, field_world: FieldWorld) -> Iterator[Any]:
         page = context.new_page()
         page.goto(enrolment_url(field_world.meetings_url))
         page.wait_for_selector("section.card[data-group]", timeout=30_000)
+        # A phone is ready for the field once the service worker holds the shell: only then can a
+        # page opened without signal start. Tests that go offline and open a page rely on it, and
+        # the worker installs in the background, so wait for it rather than race it.
+        page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=30_000)
         yield page
     finally:
         context.close()
