@@ -377,6 +377,12 @@ def task_report(app: faust.App) -> dict[str, list[str]]:
     thread_loop = getattr(thread, "thread_loop", None)
     if thread_loop is not None:
         loops["consumer"] = thread_loop
+    return coroutine_report(loops)
+
+
+def coroutine_report(loops: dict[str, asyncio.AbstractEventLoop]) -> dict[str, list[str]]:
+    """Per event loop, each task's name and the chain of coroutines it waits in (`/debug/tasks` of
+    both monitoring consumers)."""
     report: dict[str, list[str]] = {}
     for name, loop in loops.items():
         lines = []

@@ -64,7 +64,7 @@ from services.monitoring.settings import MonitoringSettings
 from services.monitoring.stored_state import decode_state, encode_state, stored_schedule
 from services.monitoring.wake_index import WakeIndex
 from shared import faust_start, topics
-from shared.faust_app import health_openapi
+from shared.faust_app import coroutine_report, health_openapi
 from shared.kafka_admin import TopicSpec, create_topics
 
 log = logging.getLogger(__name__)
@@ -651,8 +651,13 @@ class LoopWorker:
         async def partitions(request: web.Request) -> web.Response:
             return web.json_response(await self.partition_report())
 
+        async def tasks(request: web.Request) -> web.Response:
+            # Where each coroutine waits: the first place to look when a worker is alive and idle.
+            return web.json_response(coroutine_report({"main": asyncio.get_running_loop()}))
+
         app = web.Application()
         app.router.add_get("/debug/partitions", partitions)
+        app.router.add_get("/debug/tasks", tasks)
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)
         app.router.add_get("/metrics", metrics)

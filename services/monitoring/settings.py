@@ -22,9 +22,10 @@ class MonitoringSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PANTAU_MONITORING_", extra="ignore")
 
     consumer: Literal["faust", "loop"] = Field(
-        default="faust",
-        description="`faust` (the default) or `loop`: a consumer loop of its own, each batch one Kafka "
-        "transaction (`services/monitoring/loop.py`; its own consumer group, changelogs and signals topic).",
+        default="loop",
+        description="`loop` (the default): a consumer loop of its own, each batch one Kafka transaction "
+        "(`services/monitoring/loop.py`; its own consumer group, changelogs and signals topic); or `faust`, "
+        "the faust-streaming worker (`app.py`, `STORE` applies to it only).",
     )
     native: Path | None = Field(
         default=None,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.analytics.settings import AnalyticsSettings
+from services.monitoring.loop import LoopNames
 from services.monitoring.settings import MonitoringSettings
 from tests.integration.kubernetes_support import by_kind, rendered, rendered_text, require_k8s_tools
 from tools import k8s
@@ -78,7 +79,10 @@ def test_scalers_stay_within_partitions_and_watch_the_workers_own_group(director
     assert k8s.scaling_problems(resources, specs) == []
     scaled = by_kind(resources, "ScaledObject")
     assert scaled, "no KEDA ScaledObject"
-    groups = {"pantau-monitoring": MonitoringSettings().app_id, "pantau-analytics": AnalyticsSettings().app_id}
+    monitoring = MonitoringSettings()
+    # The group the default consumer joins: the loop consumer's own (`loop.LoopNames`), or Faust's app id.
+    monitoring_group = LoopNames.of(monitoring).group if monitoring.consumer == "loop" else monitoring.app_id
+    groups = {"pantau-monitoring": monitoring_group, "pantau-analytics": AnalyticsSettings().app_id}
     deployments = by_kind(resources, "Deployment")
     for name, scaler in scaled.items():
         assert scaler["spec"]["scaleTargetRef"]["name"] in deployments

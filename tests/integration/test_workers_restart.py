@@ -23,6 +23,7 @@ from services.monitoring.rules.decisions import deviation_id
 from shared import serde, topics
 from shared.events import MeetingRecorded
 from tests.fixtures.reading import from_beginning
+from tests.integration.test_meetings_outbox import wait_for
 from tools.stack import REPO_ROOT, ServiceProcess, Stack, free_port
 
 pytestmark = pytest.mark.integration
@@ -201,3 +202,16 @@ def test_kill_9_redelivery_and_restart_publish_exactly_the_expected_deviations(m
     assert crashes == "", crashes
     text = httpx.get(f"{monitoring.url('monitoring')}/metrics", timeout=5).text
     assert 'reason="processing_error"' not in text
+    # What an operator reads when a restarted worker looks idle: where it reads and where it waits.
+    base = monitoring.url("monitoring")
+
+    def read_to_the_end() -> bool:
+        rows = httpx.get(f"{base}/debug/partitions", timeout=5).json()["partitions"]
+        mine = [row for row in rows if row["topic"] == meetings_topic]
+        return sorted(row["partition"] for row in mine) == list(range(12)) and all(
+            row["read"] is not None and row["read"] == row["highwater"] for row in mine
+        )
+
+    wait_for(read_to_the_end, 30, "every partition of meetings.events read to its end in /debug/partitions")
+    tasks = httpx.get(f"{base}/debug/tasks", timeout=5).json()
+    assert any("_consume@loop.py" in line for line in tasks["main"]), tasks

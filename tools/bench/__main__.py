@@ -490,13 +490,16 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
                 figures[name.replace("ingest_", f"ingest{tag}_", 1)] = round(median(series), 2 if "cpu" in name else 1)
         figures[f"ingest{tag}_processes"] = run.workers
     if replayed is not None:
+        # The issue's `monitoring_worker_events_per_s` is the worker as it runs by default: the loop
+        # consumer (`MonitoringSettings.consumer`); the Faust worker's figures are named for it.
         if replayed.worker_per_s:
-            figures["monitoring_worker_events_per_s"] = round(replayed.worker_per_s, 1)
+            figures["monitoring_faust_worker_events_per_s"] = round(replayed.worker_per_s, 1)
         if replayed.pair_per_s:
-            figures["monitoring_two_workers_events_per_s"] = round(replayed.pair_per_s, 1)
-            figures["monitoring_two_workers_missing"] = replayed.pair_missing
-            figures["monitoring_two_workers_extra"] = replayed.pair_extra
+            figures["monitoring_faust_two_workers_events_per_s"] = round(replayed.pair_per_s, 1)
+            figures["monitoring_faust_two_workers_missing"] = replayed.pair_missing
+            figures["monitoring_faust_two_workers_extra"] = replayed.pair_extra
         if replayed.loop_per_s:
+            figures["monitoring_worker_events_per_s"] = round(replayed.loop_per_s, 1)
             figures["monitoring_loop_worker_events_per_s"] = round(replayed.loop_per_s, 1)
             figures["monitoring_loop_missing"] = replayed.loop_missing
             figures["monitoring_loop_extra"] = replayed.loop_extra

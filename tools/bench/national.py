@@ -2,8 +2,9 @@
 
 `python -m tools.bench.national` generates `--scale 0.1 --months 1` (about 4,000 facilitators and
 40,000 groups), produces it onto a local broker and replays it through the broker's raw consumer,
-the bare rules loop and one monitoring worker (`tools.bench.measure.replay`, the same code as
-`make bench`), then writes `docs/benchmarks-national.md` and, as numbers, `docs/benchmarks.json`
+the bare rules loop and the monitoring worker (`tools.bench.measure.replay`, the same code as
+`make bench`): the loop consumer (the default), compiled by mypyc too, and the Faust worker beside
+them; then writes `docs/benchmarks-national.md` and, as numbers, `docs/benchmarks.json`
 (`national_month_*`).
 
 Why extrapolate: the whole country (`--scale 1.0`, ~8.5 million records on monitoring's sources)
@@ -43,9 +44,9 @@ def national(result: ReplayResult, scale: float) -> dict[str, float]:
     """The national month from the measured run, by the arithmetic the page states."""
     factor = 1.0 / scale
     records = result.meetings_topic_records * factor
-    worker = result.worker_per_s
+    worker = result.loop_per_s  # the worker as it runs by default (`PANTAU_MONITORING_CONSUMER=loop`)
     state_per_group = result.state_bytes / max(1, result.state_groups)
-    rss_per_group = (result.worker_rss_end_mib - result.worker_rss_start_mib) / max(1, result.groups)
+    rss_per_group = (result.loop_rss_end_mib - result.loop_rss_start_mib) / max(1, result.groups)
     groups = result.groups * factor
     return {
         "national_month_records": round(records),
@@ -55,14 +56,19 @@ def national(result: ReplayResult, scale: float) -> dict[str, float]:
         "national_state_mib": round(state_per_group * groups / 2**20, 1),
         "national_worker_rss_gib_12_workers": round(rss_per_group * groups / PARTITIONS / 1024, 2),
         "national_sample_worker_events_per_s": round(worker, 1),
+        "national_sample_native_worker_events_per_s": round(result.loop_native_per_s, 1),
+        "national_sample_faust_worker_events_per_s": round(result.worker_per_s, 1),
+        "national_sample_missing": result.loop_missing,
+        "national_sample_extra": result.loop_extra,
         "national_sample_bare_loop_events_per_s": round(median(result.bare_loop_per_s), 1),
     }
 
 
 def render(result: ReplayResult, scale: float, figures: dict[str, float], seconds: float) -> str:
-    worker, bare = result.worker_per_s, median(result.bare_loop_per_s)
+    worker, bare = result.loop_per_s, median(result.bare_loop_per_s)
+    faust, native = result.worker_per_s, result.loop_native_per_s
     raw = median(result.raw_consumer_per_s)
-    batches = max(1, result.worker_batches)
+    batches = max(1, result.loop_batches)
     lines = [
         "# A national month of monitoring, replayed",
         "",
@@ -80,13 +86,18 @@ def render(result: ReplayResult, scale: float, figures: dict[str, float], second
         f"{result.generate_seconds:.0f} s, produced at {result.produce_per_s:,.0f}/s) |",
         f"| broker raw consumer (aiokafka) | {raw:,.0f} events/s |",
         f"| bare aiokafka loop + `engine.step` | {bare:,.0f} events/s ({bare / raw:.2f} of raw) |",
-        f"| **monitoring worker** (Faust, event clock, until its committed offsets reach the end) | "
-        f"**{worker:,.0f} events/s** ({worker / bare:.2f} of the bare loop); "
-        f"{result.worker_seconds - result.worker_startup_seconds:,.0f} s |",
-        f"| the worker's batches | {result.worker_batches:,} of {result.meetings_topic_records / batches:,.0f} "
-        f"records on average; {result.worker_batch_seconds:,.0f} s processing them |",
+        "| **monitoring worker** (the loop consumer, the default; event clock, until its committed offsets "
+        f"reach the end) | **{worker:,.0f} events/s** ({worker / bare:.2f} of the bare loop, "
+        f"{worker / max(1.0, faust):.2f}× the Faust worker); its opened deviation ids against the Faust "
+        f"worker's: {result.loop_missing} missing, {result.loop_extra} extra |",
+        f"| the same, the rules compiled by mypyc (`PANTAU_MONITORING_NATIVE`) | {native:,.0f} events/s "
+        f"({native / max(1.0, worker):.2f}× the worker from the sources) |",
+        f"| the Faust worker (`PANTAU_MONITORING_CONSUMER=faust`), for comparison | {faust:,.0f} events/s "
+        f"({faust / bare:.2f} of the bare loop); {result.worker_seconds - result.worker_startup_seconds:,.0f} s |",
+        f"| the worker's batches | {result.loop_batches:,} of {result.meetings_topic_records / batches:,.0f} "
+        f"records on average; {result.loop_batch_seconds:,.0f} s processing them |",
         f"| stored state (compact bytes) | {result.state_bytes / max(1, result.state_groups):,.0f} B per group |",
-        f"| worker RSS ready → caught up | {result.worker_rss_start_mib:,.0f} → {result.worker_rss_end_mib:,.0f} MiB |",
+        f"| worker RSS ready → caught up | {result.loop_rss_start_mib:,.0f} → {result.loop_rss_end_mib:,.0f} MiB |",
         "",
         "## Extrapolated: the whole country, one month",
         "",
@@ -105,7 +116,7 @@ def render(result: ReplayResult, scale: float, figures: dict[str, float], second
         "two- and three-worker fault cases show the split is exact (`docs/reliability.md`), not that it is "
         "linear: on this 2-core machine no more than two workers run at once |",
         f"| stored state | {figures['national_state_mib']:,.0f} MiB | bytes per group × groups |",
-        f"| worker memory with 12 workers, tables in memory | {figures['national_worker_rss_gib_12_workers']:.2f} GiB "
+        f"| worker memory with 12 workers, states in memory | {figures['national_worker_rss_gib_12_workers']:.2f} GiB "
         "each above start-up | the measured RSS growth per group × a twelfth of the groups |",
         "",
         "Aim (issue 14): a worker at 30,000 events/s would replay the national month in "
@@ -143,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         broker.start()
         log.info("replaying one month at scale %s", args.scale)
         result = replay(
-            broker.bootstrap_servers, args.workdir, shape=shape, repeats=1, worker_timeout=7200, pair=False, loop=False
+            broker.bootstrap_servers, args.workdir, shape=shape, repeats=1, worker_timeout=7200, pair=False, loop=True
         )
     finally:
         broker.stop()

@@ -344,6 +344,11 @@ KILL_CASES = (
 # Cases that cost minutes each (a broker of their own, a 60 s outage): run as often as the pairs.
 
 
+# Two workers, one killed: the issue's `scaleout_*` keys hold the worker's default consumer (the loop);
+# the Faust worker's runs go under `scaleout_*_faust`.
+SCALEOUT_CASES = {"monitoring-loop-pair-kill": "", "monitoring-pair-kill": "_faust"}
+
+
 def scaleout_figures(results: list[CaseResult | BaseException]) -> dict[str, float]:
     """Deviation ids missing and extra against one worker, summed over the two-worker kill runs
     (a run that never caught up counts as one missing: nothing it left out is known)."""
@@ -445,8 +450,9 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 rows.append(summarise(DOCS[key], results, measured_on=f"{date.today():%Y-%m-%d}"))
                 save_rows(args.out.with_suffix(".json"), rows[-1:])
-                if key == "monitoring-pair-kill":
-                    figures = scaleout_figures(results)
+                if key in SCALEOUT_CASES:
+                    suffix = SCALEOUT_CASES[key]
+                    figures = {f"{name}{suffix}": value for name, value in scaleout_figures(results).items()}
                     write_figures(figures)
                     print(f"wrote {FIGURES}: {figures}", flush=True)
         finally:

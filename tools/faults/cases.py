@@ -87,7 +87,9 @@ class CaseResult:
 # them out, and so does the comparison (the row's detail still counts them).
 UNORDERED_RULES = ("facilitator.many_groups_deviating",)
 
-MONITORING_ENV = {"PANTAU_MONITORING_CLOCK": "event"}
+# The baseline every monitoring case is compared with is one Faust worker without a fault; a case
+# names its own consumer (`monitoring_run(consumer=...)`).
+MONITORING_ENV = {"PANTAU_MONITORING_CLOCK": "event", "PANTAU_MONITORING_CONSUMER": "faust"}
 
 
 def _monitoring_group(prefix: str, consumer: str = "faust") -> str:
