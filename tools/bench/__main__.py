@@ -81,8 +81,8 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
     """The loop consumer's rows (`PANTAU_MONITORING_CONSUMER=loop`) beside the Faust worker's."""
     loop, worker = replayed.loop_per_s, replayed.worker_per_s
     rows = [
-        "| | monitoring worker, loop consumer (`PANTAU_MONITORING_CONSUMER=loop`: aiokafka batches, one "
-        "transaction each) until committed offsets reach the end | "
+        "| | **monitoring worker** as it runs by default: the loop consumer (`PANTAU_MONITORING_CONSUMER=loop`: "
+        "aiokafka batches, one transaction each) until committed offsets reach the end | "
         f"{_fmt(loop)} events/s (start-up {replayed.loop_startup_seconds:.1f} s excluded); opened deviation ids "
         f"against the Faust worker: {replayed.loop_missing} missing, {replayed.loop_extra} extra | "
         f"{_fmt(raw)} raw / {_fmt(bare)} bare / {_fmt(worker)} Faust worker | {_fmt(loop / raw, 2)} / "
@@ -177,16 +177,17 @@ def render(
             f"{_fmt(raw)} raw | {_fmt(bare / raw, 2)} |",
             f"| | Faust worker whose agent only counts (`tools.bench.faust_ceiling`: Faust's ceiling) ×{repeats} | "
             f"{_fmt(ceiling)} events/s | {_fmt(raw)} raw | {_fmt(ceiling / raw, 2)} |",
-            f"| | monitoring worker (Faust, event clock) until committed offsets reach the end | "
+            f"| | monitoring worker on Faust (`PANTAU_MONITORING_CONSUMER=faust`, event clock) until committed "
+            "offsets reach the end | "
             f"{_fmt(worker)} events/s (start-up {replayed.worker_startup_seconds:.1f} s excluded) | "
             f"{_fmt(raw)} raw / {_fmt(bare)} bare / {_fmt(ceiling)} Faust's ceiling | {_fmt(worker / raw, 2)} / "
             f"{_fmt(worker / bare, 2)} / {_fmt(worker / ceiling, 2) if ceiling else '–'} |",
             *(
                 [
-                    "| | two monitoring workers in one consumer group (two processes; the 2 cores shared with the "
-                    f"broker), together | {_fmt(replayed.pair_per_s)} events/s; opened deviation ids against one "
-                    f"worker (the facilitator-level rule aside, as in the fault runs): {replayed.pair_missing} "
-                    f"missing, {replayed.pair_extra} extra | {_fmt(worker)} one worker "
+                    "| | two Faust monitoring workers in one consumer group (two processes; the 2 cores shared "
+                    f"with the broker), together | {_fmt(replayed.pair_per_s)} events/s; opened deviation ids "
+                    "against one worker (the facilitator-level rule aside, as in the fault runs): "
+                    f"{replayed.pair_missing} missing, {replayed.pair_extra} extra | {_fmt(worker)} one worker "
                     f"| {_fmt(replayed.pair_per_s / worker, 2) if worker else '–'} |"
                 ]
                 if replayed.pair_per_s
