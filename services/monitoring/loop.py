@@ -1,4 +1,4 @@
-"""The monitoring worker on a consumer loop of its own (`PANTAU_MONITORING_CONSUMER=loop`): the same
+"""The monitoring worker on a consumer loop of its own (`PANTAU_MONITORING_CONSUMER=loop`, the default): the same
 rules and the same batch fold as the Faust worker (`agents.GroupFolding`), without Faust.
 
 Why: Faust hands a stream its records one at a time (a queue, an `Event`, an acknowledgement each);
@@ -26,12 +26,14 @@ one key, the offset guard) has no equivalent here.
   are folded as ticks at the head of the next batch (no ticks topic: the loop owns its batches).
 - **State**: per partition in memory (the compact stored bytes, `stored_state.py`; the most recent
   decoded states kept beside them), rebuilt from the changelogs at start.
-- **Web**: `/healthz`, `/readyz`, `/metrics`, `/openapi.json` (aiohttp), as the Faust worker serves.
+- **Web**: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/debug/partitions`, `/debug/tasks`
+  (aiohttp), as the Faust worker serves.
 
-The Faust worker (`app.py`) stays the default until this one has the same fault record
-(`docs/reliability.md`). They do not share state: this one uses a consumer group, changelogs and a
-signals topic of its own (`<group>-loop…`), so switching runtimes replays the sources from the start
-(publishing the same deviation ids again, which consumers de-duplicate).
+It became the default once its fault record was better than the Faust worker's (`app.py`,
+`PANTAU_MONITORING_CONSUMER=faust`; `docs/reliability.md`). They do not share state: this one uses a
+consumer group, changelogs and a signals topic of its own (`<group>-loop…`), so switching runtimes
+replays the sources from the start (publishing the same deviation ids again, which consumers
+de-duplicate).
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -52,7 +54,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import ConsumerRecord, TopicPartition
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
 from services.monitoring.agents import GroupFolding, Outgoing, PhaseClock
 from services.monitoring.app import GROUP_SOURCES, OPENAPI_DESCRIPTION, OPENAPI_TITLE
@@ -130,6 +132,42 @@ class LocalState:
             self.rows.pop(key, None)
 
 
+class WriteRetries(logging.Filter):
+    """aiokafka warns once per partition for every write the broker asks it to retry. Since Kafka 3.6
+    the broker checks a transaction's first write to a partition with the transaction coordinator,
+    and while the previous transaction's commit is still being completed it answers
+    NOT_ENOUGH_REPLICAS, its retriable stand-in for CONCURRENT_TRANSACTIONS (KAFKA-15459); the retry
+    lands. A worker committing a transaction per batch meets this every few batches, a dozen warnings
+    each time, which would bury real trouble. So each retry is counted
+    (`pantau_monitoring_write_retries_total{error}`) and one warning a minute sums them up; a real
+    shortage of in-sync replicas shows in the same count, and as batches not committed."""
+
+    def __init__(self, counter: Counter, *, every_s: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        super().__init__()
+        self.counter, self.every_s, self.clock = counter, every_s, clock
+        self.since: float | None = None
+        self.held = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Got error produce response on topic-partition"):
+            return True
+        error = record.args[-1] if isinstance(record.args, tuple) and record.args else None
+        name = getattr(error, "__name__", type(error).__name__)
+        self.counter.labels(error=name).inc()
+        now = self.clock()
+        if self.since is not None and now - self.since < self.every_s:
+            self.held += 1
+            return False
+        held, self.held, self.since = self.held, 0, now
+        record.msg = (
+            "the broker asked to retry a write of this batch's transaction (%s on %s; %d more in the "
+            "last minute). Usually its check of a transaction's first write while the previous commit "
+            "completes; retrying (counted in pantau_monitoring_write_retries_total)"
+        )
+        record.args = (name, record.args[0] if isinstance(record.args, tuple) and record.args else "?", held)
+        return True
+
+
 class LoopWorker:
     """One monitoring worker process on the loop runtime (`run` until SIGTERM)."""
 
@@ -140,6 +178,14 @@ class LoopWorker:
         self.worker_id = worker_id or f"{socket.gethostname()}-{settings.web_port}"
         self.registry = CollectorRegistry()
         self.metrics = MonitoringMetrics(self.registry)
+        self.write_retries = WriteRetries(
+            Counter(
+                "pantau_monitoring_write_retries_total",
+                "Writes of a batch's transaction the broker asked to retry, by its error.",
+                ["error"],
+                registry=self.registry,
+            )
+        )
         self.wake = WakeIndex()
         Gauge(
             "pantau_monitoring_wake_index_entries", "Groups waiting for a due instant.", registry=self.registry
@@ -217,6 +263,8 @@ class LoopWorker:
         await faust_start.start_retrying(self.consumer.start, what="starting the consumer", timeout_s=timeout)
         log.info("monitoring (loop runtime) started: group %s, worker %s", self.names.group, self.worker_id)
         timer = asyncio.create_task(self._hand_out_ticks())
+        sender_log = logging.getLogger("aiokafka.producer.sender")
+        sender_log.addFilter(self.write_retries)
         try:
             await self._consume()
         finally:
@@ -225,6 +273,7 @@ class LoopWorker:
             await self.consumer.stop()  # leaves the group: the others take over at once
             await self.producer.stop()
             await runner.cleanup()
+            sender_log.removeFilter(self.write_retries)
             log.info("monitoring (loop runtime) stopped")
 
     # -- the loop -----------------------------------------------------------------------------------

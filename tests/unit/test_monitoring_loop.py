@@ -5,6 +5,7 @@ rebalance) is in the fault cases `monitoring-loop-*` (`tests/faults/test_kills.p
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,12 +13,13 @@ import orjson
 import pytest
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberMetadata
-from aiokafka.structs import ConsumerRecord
-from prometheus_client import CollectorRegistry
+from aiokafka.errors import NotEnoughReplicasError
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from prometheus_client import CollectorRegistry, Counter
 
 from services.monitoring.agents import GroupFolding
 from services.monitoring.clock import RuleClock
-from services.monitoring.loop import Delivery, LocalState, LoopNames, LoopWorker, Tick
+from services.monitoring.loop import Delivery, LocalState, LoopNames, LoopWorker, Tick, WriteRetries
 from services.monitoring.metrics import MonitoringMetrics
 from services.monitoring.rules import activities
 from services.monitoring.rules.state import GroupState
@@ -188,3 +190,49 @@ def test_the_rule_clock_reads_each_high_watermark_once_while_a_batch_is_folded()
     worker._highwaters = None
     consumer.highwater_of[(MEETINGS, 0)] = 20  # a fetch between batches moved it
     assert not worker._caught_up(MEETINGS, 0, 9)
+
+
+def _sender_warning(partition: int) -> logging.LogRecord:
+    """The warning aiokafka's sender logs for a write it retries (`aiokafka/producer/sender.py`)."""
+    return logging.LogRecord(
+        "aiokafka.producer.sender",
+        logging.WARNING,
+        "sender.py",
+        871,
+        "Got error produce response on topic-partition %s, retrying. Error: %s",
+        (TopicPartition("m-loop-group-state-changelog", partition), NotEnoughReplicasError),
+        None,
+    )
+
+
+def test_write_retries_are_counted_each_and_summed_up_in_one_warning_a_minute() -> None:
+    registry = CollectorRegistry()
+    counter = Counter("write_retries_total", "retries", ["error"], registry=registry)
+    now = [100.0]
+    retries = WriteRetries(counter, clock=lambda: now[0])
+    first = _sender_warning(0)
+    assert retries.filter(first)
+    assert first.getMessage().startswith("the broker asked to retry a write of this batch's transaction")
+    assert "NotEnoughReplicasError on TopicPartition(topic='m-loop-group-state-changelog', partition=0)" in (
+        first.getMessage()
+    )
+    assert "0 more in the last minute" in first.getMessage()
+    assert [retries.filter(_sender_warning(p)) for p in range(1, 12)] == [False] * 11
+    now[0] += 59.9
+    assert not retries.filter(_sender_warning(0))
+    now[0] += 0.2
+    later = _sender_warning(3)
+    assert retries.filter(later)
+    assert "12 more in the last minute" in later.getMessage()
+    assert registry.get_sample_value("write_retries_total", {"error": "NotEnoughReplicasError"}) == 14
+
+
+def test_other_sender_messages_pass_untouched() -> None:
+    registry = CollectorRegistry()
+    retries = WriteRetries(Counter("write_retries_total", "retries", ["error"], registry=registry))
+    record = logging.LogRecord(
+        "aiokafka.producer.sender", logging.WARNING, "sender.py", 784, "Got error produce response: %s", ("x",), None
+    )
+    assert retries.filter(record)
+    assert record.getMessage() == "Got error produce response: x"
+    assert registry.get_sample_value("write_retries_total", {"error": "NotEnoughReplicasError"}) is None
