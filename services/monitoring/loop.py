@@ -59,6 +59,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from services.monitoring.agents import GroupFolding, Outgoing, PhaseClock
 from services.monitoring.app import GROUP_SOURCES, OPENAPI_DESCRIPTION, OPENAPI_TITLE
 from services.monitoring.clock import RuleClock
+from services.monitoring.fencing import StaleMembership, commit_offsets_as_member, membership_of
 from services.monitoring.metrics import MonitoringMetrics
 from services.monitoring.programmes import load_programmes
 from services.monitoring.rules.state import GroupState
@@ -332,9 +333,13 @@ class LoopWorker:
         for tp, records in batch.items():
             into = signals if tp.topic == self.names.signals else groups
             into.extend(Delivery(record.key, record.value, record) for record in records)
-        offsets = await self._positions_moved()
-        if not groups and not signals and not offsets:
+        moved = await self._positions_moved()
+        if not groups and not signals and not moved:
             return
+        # Every transaction carries offsets, even a batch of ticks alone: they are what the broker
+        # checks this worker's group membership on (`fencing.py`), so a worker the group moved past
+        # while it slept commits none of its writes.
+        offsets = moved or await self._positions_moved(unmoved=True)
         began = time.perf_counter()
         phases = PhaseClock(self.metrics)
         # The fold does not yield to the event loop, so no fetch moves a high watermark meanwhile: the
@@ -373,16 +378,27 @@ class LoopWorker:
             # Nothing of the batch counts: read it again from the committed offsets, on the states
             # as they were (they change only after a commit), with a new producer: a transaction that
             # outlived the broker's patience (a broker away longer than `TRANSACTION_TIMEOUT_MS`) was
-            # aborted and its producer fenced (`ProducerFenced`), and a failed abort leaves the old
-            # one unable to begin another.
+            # aborted and its producer fenced (`ProducerFenced`), a failed abort leaves the old one
+            # unable to begin another, and a refused membership (`StaleMembership`) leaves its
+            # transaction open until a producer of the same transactional id starts.
             self.metrics.publish_retries.inc()
-            fenced = " (its transaction was aborted by the broker)" if isinstance(exc, ProducerFenced) else ""
-            log.warning(
-                "a batch of %d records was not committed%s (%r): reading it again with a new producer",
-                len(groups),
-                fenced,
-                exc,
-            )
+            if isinstance(exc, StaleMembership):
+                self.metrics.stale_batches.inc()
+                log.warning(
+                    "the group moved on while this worker held a batch of %d records (it was paused or cut "
+                    "off longer than the session timeout): the broker refused its offsets (%s) and nothing of "
+                    "it was committed; the partitions' new owner folds these records",
+                    len(groups),
+                    exc,
+                )
+            else:
+                fenced = " (its transaction was aborted by the broker)" if isinstance(exc, ProducerFenced) else ""
+                log.warning(
+                    "a batch of %d records was not committed%s (%r): reading it again with a new producer",
+                    len(groups),
+                    fenced,
+                    exc,
+                )
             await self._renew_producer()
             await self._read_again()
             return
@@ -406,11 +422,11 @@ class LoopWorker:
         self.metrics.batch_records.observe(len(groups) + len(signals))
         self.metrics.batch_seconds.observe(time.perf_counter() - began)
 
-    async def _positions_moved(self) -> dict[TopicPartition, int]:
-        """Every owned topic-partition whose read position moved since this worker last committed it.
-        The position, not the last record's offset + 1: a transaction's commit marker takes an offset
-        of its own (on the signals topic, written here in transactions), and a group whose committed
-        offset stopped before it would never look caught up."""
+    async def _positions_moved(self, *, unmoved: bool = False) -> dict[TopicPartition, int]:
+        """Every owned topic-partition whose read position moved since this worker last committed it
+        (with `unmoved`, every owned one). The position, not the last record's offset + 1: a
+        transaction's commit marker takes an offset of its own (on the signals topic, written here in
+        transactions), and a group whose committed offset stopped before it would never look caught up."""
         assert self.consumer is not None
         moved: dict[TopicPartition, int] = {}
         for tp in self.consumer.assignment():
@@ -418,12 +434,12 @@ class LoopWorker:
                 position = await self.consumer.position(tp)
             except KafkaError:  # not fetchable now (being reassigned): the next batch commits it
                 continue
-            if position > self.committed_here.get(tp, -1):
+            if unmoved or position > self.committed_here.get(tp, -1):
                 moved[tp] = position
         return moved
 
     def _transactional_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
+        producer = AIOKafkaProducer(
             bootstrap_servers=self.kafka.bootstrap_servers,
             transactional_id=f"{self.names.group}-{self.worker_id}",
             transaction_timeout_ms=TRANSACTION_TIMEOUT_MS,
@@ -432,6 +448,9 @@ class LoopWorker:
             max_batch_size=512 * 1024,  # a batch's state writes to one partition in one request
             linger_ms=0,
         )
+        # Its transactions' offsets carry the consumer's membership: refused once the group moved on.
+        commit_offsets_as_member(producer, lambda: membership_of(self.consumer))
+        return producer
 
     async def _renew_producer(self) -> None:
         """Stop the producer (whatever state its transaction is in) and start another with the same

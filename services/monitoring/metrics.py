@@ -23,6 +23,14 @@ class MonitoringMetrics:
             "Batches whose publication had to be retried (broker trouble).",
             registry=registry,
         )
+        # The loop worker's batches the broker refused because the group had moved past this worker
+        # (`fencing.py`): a worker paused or cut off longer than its session timeout. Not an error by
+        # itself; a steady rate means workers keep losing their membership (CPU starved, GC, network).
+        self.stale_batches = Counter(
+            "pantau_monitoring_stale_batches_total",
+            "Batches not committed because the consumer group had moved past this worker.",
+            registry=registry,
+        )
         self.detection_latency = Histogram(
             "pantau_detection_latency_seconds",
             "From the evidence being accepted by Pantau to the deviation being published.",

@@ -42,7 +42,7 @@ DOCS: dict[str, CaseDoc] = {
     ),
     "monitoring-kill": CaseDoc(
         "monitoring-kill",
-        "monitoring: `kill -9` mid-load, restart",
+        "monitoring, Faust worker (`PANTAU_MONITORING_CONSUMER=faust`): `kill -9` mid-load, restart",
         "a monitoring worker killed with no shutdown hook, at 30 % of the load committed, and restarted "
         "publishes exactly the deviation ids of the run without the kill and of the oracle: state "
         "changelog writes reach the broker before offsets are committed, and the replay clock resumes "
@@ -53,20 +53,20 @@ DOCS: dict[str, CaseDoc] = {
     ),
     "monitoring-pair-kill": CaseDoc(
         "monitoring-pair-kill",
-        "monitoring: two workers in one group, one `kill -9`",
+        "monitoring, Faust worker: two workers in one group, one `kill -9`",
         "whether the survivor of a two-worker group, after the rebalance, publishes the single-worker set.",
         "three or more workers; a kill of the survivor as well.",
     ),
     "monitoring-trio-kill": CaseDoc(
         "monitoring-trio-kill",
-        "monitoring: three workers in one group, one `kill -9` and restarted",
+        "monitoring, Faust worker: three workers in one group, one `kill -9` and restarted",
         "three workers share the partitions; one is killed and comes back, so the group rebalances twice "
         "under load (takeover, then hand-back) and still publishes the single-worker set.",
         "more workers than partitions; a kill during the second rebalance.",
     ),
     "monitoring-rocksdb-kill": CaseDoc(
         "monitoring-rocksdb-kill",
-        "monitoring, tables on RocksDB (opt-in, not the default): `kill -9` mid-load, restart on the same disk",
+        "monitoring, Faust worker, tables on RocksDB: `kill -9` mid-load, restart on the same disk",
         "with `PANTAU_MONITORING_STORE=rocksdb://` the restarted worker reads its tables from its own "
         "disk (written up to the kill, possibly ahead of the committed offsets) and the changelog written "
         "since, and still publishes exactly the deviation ids of the run without the kill and of the oracle.",
@@ -75,8 +75,8 @@ DOCS: dict[str, CaseDoc] = {
     ),
     "monitoring-loop-kill": CaseDoc(
         "monitoring-loop-kill",
-        "monitoring, loop consumer (opt-in, not the default): `kill -9` mid-load, restart",
-        "with `PANTAU_MONITORING_CONSUMER=loop` each batch is one Kafka transaction (publications, state "
+        "monitoring (the default worker, loop consumer): `kill -9` mid-load, restart",
+        "each batch is one Kafka transaction (publications, state "
         "changelog writes and offsets): the restarted worker reads the committed state and resumes from the "
         "committed offsets, and publishes exactly the deviation ids of the run without the kill.",
         "the killed worker's open transaction holds its partitions' committed view until the broker aborts "
@@ -84,35 +84,45 @@ DOCS: dict[str, CaseDoc] = {
     ),
     "monitoring-loop-pair-kill": CaseDoc(
         "monitoring-loop-pair-kill",
-        "monitoring, loop consumer (opt-in, not the default): two workers in one group, one `kill -9`",
+        "monitoring (the default worker, loop consumer): two workers in one group, one `kill -9`",
         "the survivor reads the dead worker's partitions' states from their changelogs (committed only) "
         "and publishes the single-worker set.",
-        "a worker that is not dead but stalled past the session timeout (a zombie's late commit is not "
-        "fenced: aiokafka's transactional offset commit carries no group generation).",
+        "a worker that is not dead but stalled past the session timeout: that is the next case.",
+    ),
+    "monitoring-loop-pair-pause": CaseDoc(
+        "monitoring-loop-pair-pause",
+        "monitoring (the default worker, loop consumer): two workers, one paused past the session timeout",
+        "a worker stopped with `SIGSTOP` at 30 % of the load (a frozen VM, a long collector pause) while "
+        "the other takes its partitions and commits the whole load, then resumed: it wakes holding a batch "
+        "for partitions no longer its own, and its transaction is refused (`services/monitoring/fencing.py`: "
+        "the offsets carry its group membership, so the broker answers `ILLEGAL_GENERATION`). The same "
+        "deviation ids as one worker, and the group's committed offsets, sampled every 0.2 s, never go back.",
+        "a worker paused while its transaction is open (the broker aborts it after 15 s and fences the "
+        "producer: the kill cases' path); a pause shorter than the session timeout (nothing moves).",
     ),
     "monitoring-loop-trio-kill": CaseDoc(
         "monitoring-loop-trio-kill",
-        "monitoring, loop consumer (opt-in, not the default): three workers, one `kill -9` and restarted",
+        "monitoring (the default worker, loop consumer): three workers, one `kill -9` and restarted",
         "two rebalances under load (takeover, then hand-back), each batch committed or not at all.",
         "more workers than partitions; a kill during the second rebalance.",
     ),
     "monitoring-loop-broker-outage": CaseDoc(
         "monitoring-loop-broker-outage",
-        "monitoring, loop consumer (opt-in, not the default): the broker `kill -9`'d, 60 s down, restarted",
+        "monitoring (the default worker, loop consumer): the broker `kill -9`'d, 60 s down, restarted",
         "the loop consumer rides out a broker that dies mid-load: a batch whose transaction fails is read "
         "again from the committed offsets on the states as they were, and publishes the no-fault run's ids.",
         "a broker that loses committed data (one node, no replicas here).",
     ),
     "monitoring-loop-flaky-link": CaseDoc(
         "monitoring-loop-flaky-link",
-        "monitoring, loop consumer (opt-in, not the default): a slow link that resets, cut for 8 s",
+        "monitoring (the default worker, loop consumer): a slow link that resets, cut for 8 s",
         "the same through a proxy adding 20 ms each way, resetting a connection every 5 s and cutting "
         "every connection for 8 s at 30 % of the load.",
         "a start-up while the link is cut (the loop consumer's start retries, but no run has cut it then).",
     ),
     "monitoring-rocksdb-pair-kill": CaseDoc(
         "monitoring-rocksdb-pair-kill",
-        "monitoring, tables on RocksDB (opt-in, not the default): two workers in one group, one `kill -9`",
+        "monitoring, Faust worker, tables on RocksDB: two workers in one group, one `kill -9`",
         "the survivor takes the dead worker's partitions into its own RocksDB (from the changelog, or from "
         "its standby copy) and publishes the single-worker set.",
         "three or more workers on RocksDB.",
@@ -307,7 +317,7 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   first failed bootstrap. A CI rehearsal's flaky-link run met it (the link reset as the consumer
   bootstrapped; the worker exited at once). The guarded consumer now extends the retrying one
   (`tests/unit/test_faust_offsets.py`, fails on the former class).
-- **The loop consumer (opt-in, 2026-12-03): three faults found before it was measured, each fixed.**
+- **The loop consumer (2026-12-03, before it was the default): three faults found, each fixed.**
   (1) aiokafka fetches a new assignment while the rebalance listener still reads the states from the
   changelogs; a restarted worker folded its first records into empty states and committed them
   (`kill -9` and restart: 73 and 157 ids missing). The listener now holds the batch lock, and a batch
@@ -330,6 +340,17 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   rules' instants kept beside the state (later on 2026-12-03): 21 of 21 loop runs clean (`kill -9`
   and restart 5, two workers 5, three workers 5, broker outage 3, flaky link 3) and the Faust
   worker's `kill -9` and restart 2 of 2: 43 loop runs clean in all.
+- **A worker the group moved past committed its stale batch (found 2026-12-03, fixed).** A loop worker
+  paused (`SIGSTOP`) past the session timeout while the other took its partitions and committed the
+  whole load woke with a batch in hand and committed it: aiokafka's transactional offset commit
+  (`TxnOffsetCommit` version 0) carries no group membership, so the broker took it. In 1 of 3 runs of
+  the new case `monitoring-loop-pair-pause` the group's committed offsets went back (a signals
+  partition from 14 to 5), and the woken worker's older states landed in the changelog after the
+  new owner's; the deviation ids stayed right only because nothing restored those partitions
+  afterwards. The offsets are now sent with the consumer's generation and member id (version 3,
+  `services/monitoring/fencing.py`); the broker answers `ILLEGAL_GENERATION` and the batch's whole
+  transaction is dropped (`tests/integration/test_monitoring_fencing.py` shows both answers against
+  a real broker). Since: 8 of 8 pause runs clean, offsets never back.
 """
 
 KILL_CASES = (

@@ -32,6 +32,7 @@ from tools.faults.harness import (
     MONITORING_SOURCES,
     Deviations,
     Load,
+    OffsetWatch,
     ServiceRun,
     Stalled,
     end_offsets,
@@ -76,10 +77,13 @@ class CaseResult:
     detail: str = ""
     # Monitoring: deviation ids missing and extra per rule (against the no-fault run and the oracle).
     by_rule: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Monitoring: times a partition's committed offset went back (a worker committed what the group
+    # had given to another); counted only where the case watches the offsets.
+    offsets_back: int = 0
 
     @property
     def passed(self) -> bool:
-        return self.lost == 0 and self.extra == 0
+        return self.lost == 0 and self.extra == 0 and self.offsets_back == 0
 
 
 # Rules whose answer depends on the order in which a facilitator's groups are processed across
@@ -140,6 +144,7 @@ class World:
     _incident_deliveries: int = 0
     stalls: list[str] = field(default_factory=list)
     last_monitoring: tuple[str, Path] | None = None  # (topic prefix, run directory) of the last run
+    last_offsets_back: list[tuple[Any, int, int]] = field(default_factory=list)  # of the last monitoring run
 
     @property
     def webhook_url(self) -> str:
@@ -171,12 +176,15 @@ class World:
         fault: Callable[[], None] | None = None,
         store: str = "memory://",
         consumer: str = "faust",
+        pause: bool = False,
     ) -> tuple[Deviations, float | None]:
         """The load onto a fresh prefix, `workers` monitoring processes in one group (tables in
         `store`, records read by the `consumer` given: `PANTAU_MONITORING_CONSUMER`); optionally
         `kill -9` the first one at `KILL_AT` of the load (and restart it on its own data directory),
-        or call `fault` then. Returns what was published and the seconds from the fault (or the
-        start) until every source record was committed."""
+        `pause` it there (`SIGSTOP` until the others have taken its partitions and committed the
+        whole load, then `SIGCONT`), or call `fault` then. Returns what was published and the seconds
+        from the fault (or the start) until every source record was committed; the committed
+        offsets' steps backwards are in `last_offsets_back`."""
         prefix = new_prefix("m")
         prepare_topics(self.bootstrap, prefix)
         directory = self.run_dir("monitoring")
@@ -194,14 +202,19 @@ class World:
         # and at-risk and overdue deviations opened before their progress was written (a run
         # differed from the baseline whether or not anything was killed).
         self.load.produce(self.bootstrap, prefix)
+        watch = OffsetWatch(self.bootstrap, group, names)
         try:
             for run in runs:
                 run.start()
             for run in runs:
                 run.wait_ready(READY_TIMEOUT)
+            watch.__enter__()
             began = time.monotonic()
-            if kill or fault is not None:
+            if kill or pause or fault is not None:
                 wait_progress(self.bootstrap, group, names[:3], KILL_AT, timeout=CATCH_UP_TIMEOUT)
+            if pause:
+                self._pause_through_takeover(runs, group, names)
+                began = time.monotonic()
             if kill:
                 runs[0].kill9()
                 began = time.monotonic()
@@ -224,7 +237,28 @@ class World:
             return read_deviations(self.bootstrap, prefix), seconds
         finally:
             for run in runs:
+                run.resume()  # a paused worker stops only once it runs
                 run.stop()
+            watch.__exit__()
+            self.last_offsets_back = list(watch.backwards)
+
+    def _pause_through_takeover(self, runs: Sequence[ServiceRun], group: str, names: list[str]) -> None:
+        """Pause the first worker until the others have taken its partitions over and committed the
+        whole load, then let it run again: it wakes holding a batch it fetched before, for partitions
+        that are no longer its own, and must commit nothing of it."""
+        runs[0].pause()
+        _wait_partitions_held(runs[1:], names[:3], timeout=CATCH_UP_TIMEOUT)
+        wait_caught_up(self.bootstrap, group, names, timeout=CATCH_UP_TIMEOUT, settle=2, stall=STALL_S)
+        runs[0].resume()
+        # Until it is back in the group with partitions of its own: its stale batch was dealt with.
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                report = httpx.get(f"{runs[0].url}/debug/partitions", timeout=5).json()
+                if not report.get("rebalancing") and report.get("partitions"):
+                    return
+            time.sleep(0.5)
+        log.warning("the paused worker did not get partitions back within %.0f s", READY_TIMEOUT)
 
     def _caught_up(
         self,
@@ -661,6 +695,20 @@ def monitoring_loop_trio_kill(world: World) -> CaseResult:
     )
 
 
+def monitoring_loop_pair_pause(world: World) -> CaseResult:
+    """Two loop workers; one paused (`SIGSTOP`) longer than the session timeout while the other takes
+    its partitions and finishes the load, then resumed: a zombie. Its batch in hand must not be
+    committed (`services/monitoring/fencing.py`): the same deviations as one worker, and the group's
+    committed offsets never go back."""
+    got, seconds = world.monitoring_run(workers=2, pause=True, consumer="loop")
+    result = _compare_deviations("monitoring (loop consumer): two workers, one paused and resumed", world, got, seconds)
+    result.offsets_back = len(world.last_offsets_back)
+    if world.last_offsets_back:
+        steps = ", ".join(f"{tp.topic}[{tp.partition}] {high}→{then}" for tp, high, then in world.last_offsets_back[:3])
+        result.detail += f"; committed offsets went back {result.offsets_back} times (e.g. {steps})"
+    return result
+
+
 def _compare_metrics(case: str, world: World, got: dict[str, float], seconds: float | None) -> CaseResult:
     expected = world.analytics_baseline()
     lower, higher, examples = metrics_difference(expected, got)
@@ -868,6 +916,7 @@ CASES: dict[str, Callable[[World], CaseResult]] = {
     "monitoring-loop-kill": monitoring_loop_kill,
     "monitoring-loop-pair-kill": monitoring_loop_pair_kill,
     "monitoring-loop-trio-kill": monitoring_loop_trio_kill,
+    "monitoring-loop-pair-pause": monitoring_loop_pair_pause,
     "monitoring-loop-broker-outage": lambda world: broker_outage(world, consumer="loop"),
     "monitoring-loop-flaky-link": lambda world: flaky_link(world, consumer="loop"),
     "analytics-kill": analytics_kill,

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -184,6 +185,16 @@ class ServiceRun:
                 os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
+    def pause(self) -> None:
+        """`SIGSTOP` of the process group: alive, holding what it holds, answering nothing (a frozen
+        VM, a laptop lid closed, a collector pause longer than the session timeout)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self, timeout: float = 20) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -244,6 +255,44 @@ def committed(client: KafkaAdminClient, group: str, names: Iterable[str]) -> dic
         for tp, meta in offsets.items()
         if tp.topic in wanted and meta.offset >= 0
     }
+
+
+class OffsetWatch:
+    """Samples a consumer group's committed offsets in a thread of its own and keeps every step
+    backwards: a group's committed offsets only ever move forward unless a worker the group moved
+    past commits what it fetched before (a zombie)."""
+
+    def __init__(self, bootstrap: str, group: str, names: Iterable[str], every_s: float = 0.2) -> None:
+        self.bootstrap, self.group, self.names, self.every_s = bootstrap, group, list(names), every_s
+        self.backwards: list[tuple[TopicPartition, int, int]] = []  # (partition, highest seen, then)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"offsets-{group}", daemon=True)
+
+    def __enter__(self) -> OffsetWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _watch(self) -> None:
+        client = admin(self.bootstrap)
+        highest: dict[TopicPartition, int] = {}
+        try:
+            while not self._stop.wait(self.every_s):
+                try:
+                    now = committed(client, self.group, self.names)
+                except Exception as exc:  # the broker is busy: ask again
+                    log.debug("offsets of %s unknown: %r", self.group, exc)
+                    continue
+                for tp, offset in now.items():
+                    if offset < highest.get(tp, -1):
+                        self.backwards.append((tp, highest[tp], offset))
+                        log.warning("%s: offset of %s went back: %d → %d", self.group, tp, highest[tp], offset)
+                    highest[tp] = max(offset, highest.get(tp, -1))
+        finally:
+            client.close()
 
 
 def progress(bootstrap: str, client: KafkaAdminClient, group: str, names: Iterable[str]) -> tuple[int, int]:
