@@ -62,4 +62,10 @@ uv sync --quiet --frozen --python "${PYTHON_VERSION}"
 # --- Kafka broker jars (downloaded once into .cache/) ------------------------------------------
 uv run --quiet python -m tools.kafka_broker fetch >/dev/null
 
-log "ready (kcat, promtool, docker-compose, java, mvn, uv, .venv, Kafka jars)"
+# --- The monitoring rules compiled (mypyc, into .cache/native; again only when they changed) -----
+# The worker uses this build by default (PANTAU_MONITORING_NATIVE) and runs the sources, saying why,
+# when it is missing or of other sources. About half a minute the first time, a second after.
+uv run --quiet python -m tools.native build >/dev/null 2>&1 \
+    || log "could not compile the monitoring rules (python -m tools.native build); the worker runs them from the sources"
+
+log "ready (kcat, promtool, docker-compose, java, mvn, uv, .venv, Kafka jars, compiled rules)"

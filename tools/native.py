@@ -23,7 +23,7 @@ from pathlib import Path
 from services.monitoring import native
 from tools.stack import REPO_ROOT
 
-DEFAULT_OUT = REPO_ROOT / ".cache" / "native"
+DEFAULT_OUT = native.DEFAULT_BUILD
 log = logging.getLogger("pantau.native")
 
 

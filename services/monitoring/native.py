@@ -32,6 +32,9 @@ COMPILED = (
     "services/monitoring/stored_state.py",
 )
 STAMP = "stamp.json"
+# Where `make setup` (`python -m tools.native build`) puts the build, and where a worker looks by
+# default (`PANTAU_MONITORING_NATIVE`; the image sets its own).
+DEFAULT_BUILD = PACKAGE.parent.parent / ".cache" / "native"
 
 
 def module_name(path: str) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.monitoring.native import DEFAULT_BUILD
 from services.monitoring.programmes import PROGRAMMES_DIR
 from shared.settings import ServiceSettings
 from shared.topics import GROUP_KEYED_PARTITIONS
@@ -28,10 +29,10 @@ class MonitoringSettings(ServiceSettings):
         "the faust-streaming worker (`app.py`, `STORE` applies to it only).",
     )
     native: Path | None = Field(
-        default=None,
-        description="A build of the rules compiled with mypyc (`python -m tools.native build`: `.cache/native`), "
-        "used when it is of these very sources; else the sources run and the log says why "
-        "(`services/monitoring/native.py`).",
+        default=DEFAULT_BUILD,
+        description="A build of the rules compiled with mypyc (`python -m tools.native build`, which `make setup` "
+        "runs: `.cache/native`), used when it is of these very sources; else the sources run and the log says "
+        "why (`services/monitoring/native.py`). `off` runs the sources.",
     )
     app_id: str = Field(default="pantau-monitoring", description="Faust app id = consumer group name.")
     web_host: str = Field(default="127.0.0.1", description="Interface the worker's web server binds.")
@@ -65,6 +66,11 @@ class MonitoringSettings(ServiceSettings):
     )
     source: str = Field(default="/pantau/monitoring", description="CloudEvents `source` of published events.")
     log_level: str = Field(default="info", description="Worker log level.")
+
+    @field_validator("native", mode="before")
+    @classmethod
+    def _native_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "off", "none") else value
 
     @model_validator(mode="after")
     def _replay_batches(self) -> MonitoringSettings:

@@ -1,9 +1,10 @@
-"""Monitoring's batch settings: small batches live, large ones in a replay unless set."""
+"""Monitoring's settings: small batches live, large ones in a replay unless set; the compiled rules by default."""
 
 from __future__ import annotations
 
 import pytest
 
+from services.monitoring.native import DEFAULT_BUILD
 from services.monitoring.settings import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, MonitoringSettings
 
 pytestmark = pytest.mark.unit
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture(autouse=True)
 def _no_batch_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CLOCK", "BATCH_SIZE", "BATCH_SECONDS"):
+    for name in ("CLOCK", "BATCH_SIZE", "BATCH_SECONDS", "NATIVE"):
         monkeypatch.delenv(f"PANTAU_MONITORING_{name}", raising=False)
 
 
@@ -30,3 +31,12 @@ def test_what_is_set_is_kept_in_a_replay_too(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("PANTAU_MONITORING_BATCH_SIZE", "300")
     settings = MonitoringSettings()
     assert (settings.batch_size, settings.batch_seconds) == (300, REPLAY_BATCH_SECONDS)
+
+
+def test_the_compiled_rules_are_used_by_default_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert MonitoringSettings().native == DEFAULT_BUILD  # where `make setup` builds them
+    for off in ("off", "", "none"):
+        monkeypatch.setenv("PANTAU_MONITORING_NATIVE", off)
+        assert MonitoringSettings().native is None
+    monkeypatch.setenv("PANTAU_MONITORING_NATIVE", "/app/.cache/native")
+    assert str(MonitoringSettings().native) == "/app/.cache/native"

@@ -88,14 +88,15 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
         f"{_fmt(raw)} raw / {_fmt(bare)} bare / {_fmt(worker)} Faust worker | {_fmt(loop / raw, 2)} / "
         f"{_fmt(loop / bare, 2)} / {_fmt(loop / worker, 2) if worker else '–'} |",
     ]
-    if replayed.loop_native_per_s:
+    if replayed.loop_sources_per_s:
+        sources = replayed.loop_sources_per_s
         rows.append(
-            "| | one loop worker with the rules compiled by mypyc (`PANTAU_MONITORING_NATIVE`, "
-            "`python -m tools.native build`) | "
-            f"{_fmt(replayed.loop_native_per_s)} events/s; opened ids against the Faust worker: "
-            f"{replayed.loop_native_missing} missing, {replayed.loop_native_extra} extra | {_fmt(loop)} one loop "
-            f"worker / {_fmt(bare)} bare | {_fmt(replayed.loop_native_per_s / loop, 2)} / "
-            f"{_fmt(replayed.loop_native_per_s / bare, 2)} |"
+            "| | one loop worker with the rules from the sources (`PANTAU_MONITORING_NATIVE=off`; the other "
+            "workers here run them compiled by mypyc, as a worker does by default) | "
+            f"{_fmt(sources)} events/s; opened ids against the Faust worker: "
+            f"{replayed.loop_sources_missing} missing, {replayed.loop_sources_extra} extra | {_fmt(loop)} one loop "
+            f"worker (compiled) / {_fmt(bare)} bare (sources) | {_fmt(sources / loop, 2)} / "
+            f"{_fmt(sources / bare, 2)} |"
         )
     if replayed.loop_pair_per_s:
         rows.append(
@@ -307,10 +308,12 @@ def render(
         "(`PANTAU_MONITORING_CONSUMER=loop`, `services/monitoring/loop.py`: aiokafka batches, each one "
         "Kafka transaction of publications, state and offsets), its opened ids compared with the Faust "
         "worker's and with the oracle; its batch time splits into rules (the same fold, and encoding "
-        "the changed states), commit (the transaction) and store (its memory and the wake index). Last, "
-        "one loop worker with the rules compiled by mypyc (`python -m tools.native build`, built first when "
-        "the sources changed; `PANTAU_MONITORING_NATIVE`), in a consumer group of its own, timed and "
-        "compared the same way.",
+        "the changed states), commit (the transaction) and store (its memory and the wake index). "
+        "Every worker runs the rules compiled by mypyc, as a worker does by default "
+        "(`python -m tools.native build`, which `make setup` runs; built first when the sources changed); "
+        "last, one loop worker runs them from the sources "
+        "(`PANTAU_MONITORING_NATIVE=off`), in a consumer group of its own, timed and compared the same way. "
+        "The bare loop runs in the bench's own process, from the sources.",
         "- End-to-end: all four services and a webhook receiver; every report is chair-led, so each opens "
         "one `meeting.facilitator_absent` deviation and one alert. Notifications run with one message "
         "per deviation (`PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED=false`) so that each report has a webhook "
@@ -504,10 +507,10 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
             figures["monitoring_loop_worker_events_per_s"] = round(replayed.loop_per_s, 1)
             figures["monitoring_loop_missing"] = replayed.loop_missing
             figures["monitoring_loop_extra"] = replayed.loop_extra
-        if replayed.loop_native_per_s:
-            figures["monitoring_loop_native_worker_events_per_s"] = round(replayed.loop_native_per_s, 1)
-            figures["monitoring_loop_native_missing"] = replayed.loop_native_missing
-            figures["monitoring_loop_native_extra"] = replayed.loop_native_extra
+        if replayed.loop_sources_per_s:
+            figures["monitoring_loop_sources_worker_events_per_s"] = round(replayed.loop_sources_per_s, 1)
+            figures["monitoring_loop_sources_missing"] = replayed.loop_sources_missing
+            figures["monitoring_loop_sources_extra"] = replayed.loop_sources_extra
         if replayed.loop_pair_per_s:
             figures["monitoring_loop_two_workers_events_per_s"] = round(replayed.loop_pair_per_s, 1)
             figures["monitoring_loop_two_workers_missing"] = replayed.loop_pair_missing

@@ -201,8 +201,8 @@ def render(
         "against letting time pass, and what is kept beside the state against a bare copy). Tried and "
         "backed out: a quiet instant for the meeting rules like the plan's (most of their judgements "
         "follow a new meeting or period, so it cost more than it saved).",
-        "- Compiled with mypyc (`python -m tools.native build`, `services/monitoring/native.py`, opt-in "
-        "with `PANTAU_MONITORING_NATIVE`): the row above. The state's classes stay Python classes "
+        "- Compiled with mypyc (`python -m tools.native build`, `services/monitoring/native.py`; what a "
+        "worker runs by default, `PANTAU_MONITORING_NATIVE`): the row above. The state's classes stay Python classes "
         "(the rules keep derived knowledge beside their fields), so attribute reads still go through "
         "Python; compiled classes for them would need that knowledge turned into fields.",
         "- What would close the rest (issue 14): the bare loop's aim of 60,000 records/s leaves 17 µs "

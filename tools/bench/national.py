@@ -3,9 +3,9 @@
 `python -m tools.bench.national` generates `--scale 0.1 --months 1` (about 4,000 facilitators and
 40,000 groups), produces it onto a local broker and replays it through the broker's raw consumer,
 the bare rules loop and the monitoring worker (`tools.bench.measure.replay`, the same code as
-`make bench`): the loop consumer (the default), compiled by mypyc too, and the Faust worker beside
-them; then writes `docs/benchmarks-national.md` and, as numbers, `docs/benchmarks.json`
-(`national_month_*`).
+`make bench`): the loop consumer (the default, its rules compiled by mypyc), the same from the
+sources, and the Faust worker beside them; then writes `docs/benchmarks-national.md` and, as
+numbers, `docs/benchmarks.json` (`national_month_*`).
 
 Why extrapolate: the whole country (`--scale 1.0`, ~8.5 million records on monitoring's sources)
 would take hours of one worker on this 2-core machine. The arithmetic is on the page: the
@@ -56,7 +56,7 @@ def national(result: ReplayResult, scale: float) -> dict[str, float]:
         "national_state_mib": round(state_per_group * groups / 2**20, 1),
         "national_worker_rss_gib_12_workers": round(rss_per_group * groups / PARTITIONS / 1024, 2),
         "national_sample_worker_events_per_s": round(worker, 1),
-        "national_sample_native_worker_events_per_s": round(result.loop_native_per_s, 1),
+        "national_sample_sources_worker_events_per_s": round(result.loop_sources_per_s, 1),
         "national_sample_faust_worker_events_per_s": round(result.worker_per_s, 1),
         "national_sample_missing": result.loop_missing,
         "national_sample_extra": result.loop_extra,
@@ -66,7 +66,7 @@ def national(result: ReplayResult, scale: float) -> dict[str, float]:
 
 def render(result: ReplayResult, scale: float, figures: dict[str, float], seconds: float) -> str:
     worker, bare = result.loop_per_s, median(result.bare_loop_per_s)
-    faust, native = result.worker_per_s, result.loop_native_per_s
+    faust, sources = result.worker_per_s, result.loop_sources_per_s
     raw = median(result.raw_consumer_per_s)
     batches = max(1, result.loop_batches)
     lines = [
@@ -90,8 +90,9 @@ def render(result: ReplayResult, scale: float, figures: dict[str, float], second
         f"reach the end) | **{worker:,.0f} events/s** ({worker / bare:.2f} of the bare loop, "
         f"{worker / max(1.0, faust):.2f}× the Faust worker); its opened deviation ids against the Faust "
         f"worker's: {result.loop_missing} missing, {result.loop_extra} extra |",
-        f"| the same, the rules compiled by mypyc (`PANTAU_MONITORING_NATIVE`) | {native:,.0f} events/s "
-        f"({native / max(1.0, worker):.2f}× the worker from the sources) |",
+        f"| the same, the rules from the sources (`PANTAU_MONITORING_NATIVE=off`; the worker runs them compiled "
+        f"by mypyc by default) | {sources:,.0f} events/s ({worker / max(1.0, sources):.2f}× that for the "
+        "compiled worker) |",
         f"| the Faust worker (`PANTAU_MONITORING_CONSUMER=faust`), for comparison | {faust:,.0f} events/s "
         f"({faust / bare:.2f} of the bare loop); {result.worker_seconds - result.worker_startup_seconds:,.0f} s |",
         f"| the worker's batches | {result.loop_batches:,} of {result.meetings_topic_records / batches:,.0f} "
