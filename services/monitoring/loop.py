@@ -43,8 +43,9 @@ import contextlib
 import logging
 import signal
 import socket
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -219,6 +220,7 @@ class LoopWorker:
         self._stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
+        self.runner: web.AppRunner | None = None
 
     # -- start and stop -----------------------------------------------------------------------------
 
@@ -234,18 +236,64 @@ class LoopWorker:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        # A worker still waiting for an unreachable broker stops when asked (it waited out its whole
+        # start timeout, 300 s, and a Ctrl-C or a pod's SIGTERM did nothing meanwhile).
+        stop_waiting = threading.Event()
+
+        def stop() -> None:
+            self._stopping.set()
+            stop_waiting.set()
+
+        def wait_unless_stopped(seconds: float) -> None:
+            if stop_waiting.wait(seconds):
+                raise _StoppedWaiting
+
+        async def sleep_unless_stopped(seconds: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+            if self._stopping.is_set():
+                raise _StoppedWaiting
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._stopping.set)
+            loop.add_signal_handler(signum, stop)
+        try:
+            await self._start(sleep_unless_stopped, wait_unless_stopped)
+        except _StoppedWaiting:
+            log.info("monitoring (loop runtime) stopped while waiting for the broker")
+            return
+        assert self.consumer is not None
+        assert self.producer is not None
+        timer = asyncio.create_task(self._hand_out_ticks())
+        sender_log = logging.getLogger("aiokafka.producer.sender")
+        sender_log.addFilter(self.write_retries)
+        try:
+            await self._consume()
+        finally:
+            timer.cancel()
+            self.ready = False
+            await self.consumer.stop()  # leaves the group: the others take over at once
+            await self.producer.stop()
+            if self.runner is not None:
+                await self.runner.cleanup()
+            sender_log.removeFilter(self.write_retries)
+            log.info("monitoring (loop runtime) stopped")
+
+    async def _start(self, sleep: Callable[[float], Awaitable[None]], wait: Callable[[float], None]) -> None:
+        """The worker's topics, its web server, its producer and its consumer, each retried while the
+        broker is unreachable (`sleep` and `wait` raise once the worker is asked to stop)."""
+        loop = asyncio.get_running_loop()
         timeout = self.kafka.start_timeout_seconds
         await loop.run_in_executor(
             None,
             lambda: faust_start.wait_for_broker(
-                lambda: create_topics(self.kafka.bootstrap_servers, specs=self.topic_specs(), timeout_s=30),
+                # Each attempt bounded to 10 s: a stop asked meanwhile waits for the attempt to end.
+                lambda: create_topics(self.kafka.bootstrap_servers, specs=self.topic_specs(), timeout_s=10),
                 what="creating the worker's topics",
                 timeout_s=timeout,
+                sleep=wait,
             ),
         )
-        runner = await self._serve_web()
+        self.runner = await self._serve_web()
         bootstrap = self.kafka.bootstrap_servers
         self.producer = self._transactional_producer()
         self.consumer = AIOKafkaConsumer(
@@ -259,23 +307,21 @@ class LoopWorker:
             heartbeat_interval_ms=2_000,
             max_partition_fetch_bytes=64 * 1024,
         )
-        await faust_start.start_retrying(self.producer.start, what="starting the producer", timeout_s=timeout)
-        self.consumer.subscribe([*self.sources, self.names.signals], listener=_Rebalance(self))
-        await faust_start.start_retrying(self.consumer.start, what="starting the consumer", timeout_s=timeout)
-        log.info("monitoring (loop runtime) started: group %s, worker %s", self.names.group, self.worker_id)
-        timer = asyncio.create_task(self._hand_out_ticks())
-        sender_log = logging.getLogger("aiokafka.producer.sender")
-        sender_log.addFilter(self.write_retries)
+        producer, consumer = self.producer, self.consumer
         try:
-            await self._consume()
-        finally:
-            timer.cancel()
-            self.ready = False
-            await self.consumer.stop()  # leaves the group: the others take over at once
-            await self.producer.stop()
-            await runner.cleanup()
-            sender_log.removeFilter(self.write_retries)
-            log.info("monitoring (loop runtime) stopped")
+            await faust_start.start_retrying(
+                producer.start, what="starting the producer", timeout_s=timeout, sleep=sleep
+            )
+            consumer.subscribe([*self.sources, self.names.signals], listener=_Rebalance(self))
+            await faust_start.start_retrying(
+                consumer.start, what="starting the consumer", timeout_s=timeout, sleep=sleep
+            )
+        except BaseException:
+            await producer.stop()
+            await consumer.stop()
+            await self.runner.cleanup()
+            raise
+        log.info("monitoring (loop runtime) started: group %s, worker %s", self.names.group, self.worker_id)
 
     # -- the loop -----------------------------------------------------------------------------------
 
@@ -734,6 +780,10 @@ class LoopWorker:
         await runner.setup()
         await web.TCPSite(runner, self.settings.web_host, self.settings.web_port).start()
         return runner
+
+
+class _StoppedWaiting(Exception):
+    """Asked to stop while waiting for the broker at start."""
 
 
 class _Rebalance(ConsumerRebalanceListener):
