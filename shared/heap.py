@@ -11,8 +11,14 @@ on 2026-12-03): 2,158 → 2,357 events/s (+9 %) with the settings below, the sam
 from __future__ import annotations
 
 import gc
+import logging
+import time
+from collections.abc import Callable
 
 YOUNG_THRESHOLD = 50_000  # allocations between collections of the youngest generation (default 700)
+FULL_COLLECTION_EVERY_S = 120.0  # `BatchCollector`: how often the frozen objects are looked at again
+
+log = logging.getLogger(__name__)
 
 
 def settle_for_streaming() -> None:
@@ -22,3 +28,44 @@ def settle_for_streaming() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, 20, 20)
+
+
+class BatchCollector:
+    """Keeps what outlived a batch out of the collector's sight until the next full collection.
+
+    Why: a replay grows the worker's heap by every group it meets (a national tenth: 0.1 → 1.3 GiB).
+    CPython runs a full collection each time the objects that outlived the young generations grow by
+    a quarter, so a growing heap is walked again and again for cycles that are not there: 21 % of
+    the loop worker's time in a national tenth (py-spy, 2026-12-03). Frozen after each batch (a
+    constant-time move to the permanent generation), the states are never walked; every
+    `every_s` seconds one full collection looks at everything again, so cyclic garbage that was
+    frozen with them (asyncio's and the Kafka client's) is freed within that time. Objects are still
+    freed by reference counting the moment nothing holds them: only cycles wait.
+    Measured with one loop worker over a generated month of 19,973 groups (738,341 records; two
+    alternating pairs of runs, 2026-12-03): 6,381 and 6,789 → 7,171 and 7,175 events/s frozen after
+    every batch; 7,063 and 6,877 with the full collection every 2 minutes as well (RSS at the end
+    725 and 801 MiB against 735 and 732: nothing piles up)."""
+
+    def __init__(
+        self,
+        *,
+        every_s: float = FULL_COLLECTION_EVERY_S,
+        clock: Callable[[], float] = time.monotonic,
+        freeze: Callable[[], None] = gc.freeze,
+        unfreeze: Callable[[], None] = gc.unfreeze,
+        collect: Callable[[], int] = gc.collect,
+    ) -> None:
+        self.every_s, self.clock = every_s, clock
+        self._freeze, self._unfreeze, self._collect = freeze, unfreeze, collect
+        self.last_full = clock()
+
+    def after_batch(self) -> None:
+        """Call between batches, when the batch's own objects are mostly gone."""
+        now = self.clock()
+        if now - self.last_full >= self.every_s:
+            self._unfreeze()
+            began = time.perf_counter()
+            found = self._collect()
+            log.debug("full collection: %d unreachable objects in %.2f s", found, time.perf_counter() - began)
+            self.last_full = self.clock()
+        self._freeze()

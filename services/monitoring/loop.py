@@ -69,6 +69,7 @@ from services.monitoring.stored_state import decode_state, encode_state, stored_
 from services.monitoring.wake_index import WakeIndex
 from shared import faust_start, topics
 from shared.faust_app import coroutine_report, health_openapi
+from shared.heap import BatchCollector
 from shared.kafka_admin import TopicSpec, create_topics
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ class LoopWorker:
             )
         )
         self.wake = WakeIndex()
+        self.collector = BatchCollector()  # the states out of the collector's sight (shared/heap.py)
         Gauge(
             "pantau_monitoring_wake_index_entries", "Groups waiting for a due instant.", registry=self.registry
         ).set_function(lambda: len(self.wake))
@@ -467,6 +469,7 @@ class LoopWorker:
         phases.done("store")
         self.metrics.batch_records.observe(len(groups) + len(signals))
         self.metrics.batch_seconds.observe(time.perf_counter() - began)
+        self.collector.after_batch()
 
     async def _positions_moved(self, *, unmoved: bool = False) -> dict[TopicPartition, int]:
         """Every owned topic-partition whose read position moved since this worker last committed it

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.heap import YOUNG_THRESHOLD, settle_for_streaming
+from shared.heap import YOUNG_THRESHOLD, BatchCollector, settle_for_streaming
 
 pytestmark = pytest.mark.unit
 
@@ -38,3 +38,55 @@ def test_cycles_are_still_collected() -> None:
     first.other, second.other = second, first
     del first, second
     assert gc.collect() >= 2
+
+
+def test_a_batch_collector_freezes_after_each_batch_and_collects_everything_now_and_then() -> None:
+    calls: list[str] = []
+    now = [0.0]
+    collector = BatchCollector(
+        every_s=120,
+        clock=lambda: now[0],
+        freeze=lambda: calls.append("freeze"),
+        unfreeze=lambda: calls.append("unfreeze"),
+        collect=lambda: calls.append("collect") or 0,
+    )
+    for at in (1.0, 60.0, 119.9):
+        now[0] = at
+        collector.after_batch()
+    assert calls == ["freeze"] * 3
+    calls.clear()
+    now[0] = 120.0
+    collector.after_batch()
+    assert calls == ["unfreeze", "collect", "freeze"]
+    calls.clear()
+    now[0] = 200.0  # the next full collection counts from the last one
+    collector.after_batch()
+    assert calls == ["freeze"]
+    now[0] = 240.0
+    collector.after_batch()
+    assert calls == ["freeze", "unfreeze", "collect", "freeze"]
+
+
+@pytest.mark.usefixtures("restored_collector")
+def test_a_cycle_frozen_with_a_batch_is_freed_by_the_next_full_collection() -> None:
+    now = [0.0]
+    found: list[int] = []
+
+    def collect() -> int:
+        found.append(gc.collect())
+        return found[-1]
+
+    collector = BatchCollector(every_s=10, clock=lambda: now[0], collect=collect)
+
+    class Node:
+        other: object = None
+
+    first, second = Node(), Node()
+    first.other, second.other = second, first
+    del first, second
+    collector.after_batch()  # frozen with the batch: out of the collector's sight
+    assert gc.collect() == 0
+    now[0] = 10.0
+    collector.after_batch()  # the full collection looks at everything again
+    assert len(found) == 1
+    assert found[0] >= 2
