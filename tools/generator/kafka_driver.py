@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from tqdm import tqdm
 
 from services.monitoring.programmes import ProgrammeConfig, load_programmes
@@ -147,18 +148,39 @@ class ProduceStats:
         return self.records / self.seconds if self.seconds else 0.0
 
 
+START_ATTEMPTS = 6  # a producer's bootstrap tried this many times, 1, 2, 4, 8 and 16 s apart
+
+
+async def _started_producer(kafka: KafkaSettings) -> AIOKafkaProducer:
+    """A started producer. A bootstrap that fails (a broker still starting, a link that resets, as
+    the fault runs' proxy does every few seconds) is tried again with a fresh producer: one whose
+    start failed cannot be started again. Nothing has been sent then, so nothing is sent twice."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            acks="all",
+            linger_ms=20,
+            max_batch_size=512 * 1024,
+            client_id="pantau-generator",
+        )
+        try:
+            await producer.start()
+            return producer
+        except (TimeoutError, KafkaError, OSError) as exc:
+            await producer.stop()
+            if attempt == START_ATTEMPTS:
+                raise
+            wait = 2.0 ** (attempt - 1)
+            log.warning("producer: broker not reachable (%s), trying again in %.0f s", exc, wait)
+            await asyncio.sleep(wait)
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
 async def produce(
     spool: DaySpool, *, kafka: KafkaSettings, total: int | None = None, show_progress: bool = True
 ) -> ProduceStats:
     """Send every spooled record in time order; batched, awaited every few thousand sends."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers,
-        acks="all",
-        linger_ms=20,
-        max_batch_size=512 * 1024,
-        client_id="pantau-generator",
-    )
-    await producer.start()
+    producer = await _started_producer(kafka)
     started = time.perf_counter()
     sent = 0
     pending: list[asyncio.Future[object]] = []
