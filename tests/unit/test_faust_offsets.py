@@ -202,6 +202,27 @@ async def test_records_fetched_after_the_seek_was_counted_are_delivered(monkeypa
     assert consumer._thread.seeks == []
 
 
+async def test_a_commit_made_while_the_rebalance_seeks_is_not_taken_back() -> None:
+    # `seek_to_committed` reads the committed offsets partition after partition while the streams go
+    # on: plans.events[9] was read to its end (140) and committed after the seek had read 100. Faust
+    # stored 100, the partition looked unread for good and the monitoring clock stopped there.
+    consumer = _consumer()
+    consumer.__dict__["_committed_offset"] = defaultdict(lambda: None)
+    plans, meetings, fresh = TP("plans.events", 9), TP("meetings.events", 9), TP("evaluations.events", 9)
+
+    async def seek_to_committed() -> dict[TP, int | None]:
+        consumer._committed_offset[plans] = 140  # the worker's own commit, during the seek
+        return {plans: 100, meetings: 57, fresh: None}
+
+    consumer.__dict__["seek_to_committed"] = seek_to_committed
+    await consumer.perform_seek()
+    assert consumer._committed_offset[plans] == 140
+    assert consumer._committed_offset[meetings] == 57
+    assert consumer._committed_offset[fresh] is None
+    # Read positions are the seek's: what lies between is read again, idempotently.
+    assert consumer._read_offset[plans] == 100
+
+
 async def test_a_record_sought_between_its_batch_and_its_delivery_is_read_again(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
