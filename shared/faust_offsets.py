@@ -178,7 +178,7 @@ class GuardedConsumer(RetryingConsumer):
         partition read to its end and committed in that window looked unread for good (nothing left
         to acknowledge, so never committed again): the monitoring clock counted it as lagging and its
         partition's at-risk and overdue deviations never opened after a restart (8 to 69 missing in
-        about one fault run in two after a restart, in the suite). The commits are this worker's own
+        3 of 19 restart runs inside the test suite). The commits are this worker's own
         (a revoked partition's entry is dropped), so the later of the two is the true one."""
         committed = await self.seek_to_committed()
         self._read_offset.update(
@@ -189,7 +189,7 @@ class GuardedConsumer(RetryingConsumer):
             if offset is None:
                 continue
             key = TP(tp.topic, tp.partition)
-            newer = kept.get(key)
+            newer = kept.get(key)  # Faust's own commit since the seek read `offset`, if any
             kept[key] = max(offset, newer) if offset and newer is not None else (offset or newer)
 
     async def seek_to_committed(self) -> Any:
