@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.monitoring.native import DEFAULT_BUILD
-from services.monitoring.settings import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE, MonitoringSettings
+from services.monitoring.settings import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZES, MonitoringSettings
 
 pytestmark = pytest.mark.unit
 
@@ -21,9 +21,11 @@ def test_live_batches_wait_twenty_milliseconds_at_most() -> None:
     assert (settings.batch_size, settings.batch_seconds) == (1000, 0.02)
 
 
-def test_a_replay_takes_larger_batches() -> None:
+def test_a_replay_takes_larger_batches_the_loop_consumer_larger_still() -> None:
     settings = MonitoringSettings(clock="event")
-    assert (settings.batch_size, settings.batch_seconds) == (REPLAY_BATCH_SIZE, REPLAY_BATCH_SECONDS)
+    assert (settings.batch_size, settings.batch_seconds) == (20_000, REPLAY_BATCH_SECONDS)
+    faust = MonitoringSettings(clock="event", consumer="faust")
+    assert (faust.batch_size, faust.batch_seconds) == (REPLAY_BATCH_SIZES["faust"], REPLAY_BATCH_SECONDS) == (5000, 0.25)
 
 
 def test_what_is_set_is_kept_in_a_replay_too(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from services.monitoring.settings import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZE
+from services.monitoring.settings import REPLAY_BATCH_SECONDS, REPLAY_BATCH_SIZES
 from shared import serde, topics
 from shared.settings import KafkaSettings
 
 SOURCES = (topics.MEETINGS_EVENTS, topics.PLANS_EVENTS, topics.EVALUATIONS_EVENTS)
 # The monitoring worker's batches in a replay (`MonitoringSettings` with the `event` clock).
-BATCH_SIZE = REPLAY_BATCH_SIZE
+BATCH_SIZE = REPLAY_BATCH_SIZES["faust"]
 BATCH_SECONDS = REPLAY_BATCH_SECONDS
 
 
