@@ -10,10 +10,11 @@ on 2026-12-03): 2,158 → 2,357 events/s (+9 %) with the settings below, the sam
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 YOUNG_THRESHOLD = 50_000  # allocations between collections of the youngest generation (default 700)
 FULL_COLLECTION_EVERY_S = 120.0  # `BatchCollector`: how often the frozen objects are looked at again
@@ -54,10 +55,30 @@ class BatchCollector:
         freeze: Callable[[], None] = gc.freeze,
         unfreeze: Callable[[], None] = gc.unfreeze,
         collect: Callable[[], int] = gc.collect,
+        enabled: Callable[[], bool] = gc.isenabled,
+        disable: Callable[[], None] = gc.disable,
+        enable: Callable[[], None] = gc.enable,
     ) -> None:
         self.every_s, self.clock = every_s, clock
         self._freeze, self._unfreeze, self._collect = freeze, unfreeze, collect
+        self._enabled, self._disable, self._enable = enabled, disable, enable
         self.last_full = clock()
+
+    @contextlib.contextmanager
+    def folding(self) -> Iterator[None]:
+        """No collection while a batch is folded (pure, synchronous work that makes new states and
+        drops old ones, freed by reference counting). Why: the young generation was still collected
+        every 50,000 allocations within a batch, each time walking the states the batch had made so
+        far: 6.7 % of the loop worker's time over 12,018 groups in batches of 20,000 records (py-spy,
+        2026-12-04). Cycles made meanwhile wait for the collections between batches, or for the next
+        full one if `after_batch` froze them first."""
+        was_enabled = self._enabled()
+        self._disable()
+        try:
+            yield
+        finally:
+            if was_enabled:
+                self._enable()
 
     def after_batch(self) -> None:
         """Call between batches, when the batch's own objects are mostly gone."""

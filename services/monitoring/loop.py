@@ -394,12 +394,13 @@ class LoopWorker:
         # rule clock asks for them once per batch, not for every source of every record.
         self._highwaters = {}
         try:
-            folded = self.folding.fold_groups(groups, self._load_group)
+            with self.collector.folding():
+                folded = self.folding.fold_groups(groups, self._load_group)
+                changed = folded.changed()
+                stored = {group_id: encode_state(state) for group_id, state in changed.items()}
+                news = self.folding.fold_signals(signals, self._load_facilitator)
         finally:
             self._highwaters = None
-        changed = folded.changed()
-        stored = {group_id: encode_state(state) for group_id, state in changed.items()}
-        news = self.folding.fold_signals(signals, self._load_facilitator)
         phases.done("rules")
         producer = self.producer
         try:

@@ -67,6 +67,33 @@ def test_a_batch_collector_freezes_after_each_batch_and_collects_everything_now_
     assert calls == ["freeze", "unfreeze", "collect", "freeze"]
 
 
+def test_nothing_is_collected_while_a_batch_is_folded_and_the_collector_comes_back_after() -> None:
+    calls: list[str] = []
+    enabled = [True]
+
+    def disable() -> None:
+        calls.append("disable")
+        enabled[0] = False
+
+    def enable() -> None:
+        calls.append("enable")
+        enabled[0] = True
+
+    collector = BatchCollector(enabled=lambda: enabled[0], disable=disable, enable=enable)
+    with collector.folding():
+        assert enabled == [False]
+    assert calls == ["disable", "enable"]
+    with pytest.raises(ValueError, match="a bad record"), collector.folding():
+        raise ValueError("a bad record")
+    assert enabled == [True]  # even when the fold raised
+    calls.clear()
+    enabled[0] = False  # a collector someone else turned off stays off
+    with collector.folding():
+        pass
+    assert calls == ["disable"]
+    assert enabled == [False]
+
+
 @pytest.mark.usefixtures("restored_collector")
 def test_a_cycle_frozen_with_a_batch_is_freed_by_the_next_full_collection() -> None:
     now = [0.0]

@@ -231,12 +231,36 @@ class TestPackedParts:
         state = full_state()
         first = encode_state(state)
         activity = state.activities["A-2"]
-        assert stored_state._PACKED in activity.__dict__  # kept beside the frozen part
+        assert stored_state._PACKED_ENTRY in activity.__dict__  # kept beside the frozen part
         assert encode_state(state) == first
         progressed = dataclasses.replace(activity, status="in_progress", value=3.0)
         changed = state.evolve(activities={**state.activities, "A-2": progressed})
         assert decode_state(encode_state(changed)) == changed
         assert decode_state(encode_state(changed)).activities["A-2"].status == "in_progress"
+
+    def test_collections_kept_encoded_give_the_bytes_of_encoding_it_all_anew(self) -> None:
+        # What is kept beside a state and its parts must never change what is stored: each state
+        # here is encoded with what it carries and, built afresh from its bytes, without.
+        state = full_state()
+        first = encode_state(state)
+        assert stored_state._PACKED_SECTIONS in state.__dict__
+        device = next(iter(state.devices.values()))
+        synced = dataclasses.replace(device, synced_through=AT + timedelta(days=3), history=((AT, AT),))
+        progressed = dataclasses.replace(state.activities["A-2"], status="in_progress", value=3.0)
+        evolved = [
+            state.evolve(devices={**state.devices, "D-9": synced}),
+            state.evolve(activities={**state.activities, "A-2": progressed}),
+            state.evolve(closed=(*state.closed, "dev-" + "ab" * 16), open={}),
+            state.evolve(wake_at=AT + timedelta(hours=1)),
+        ]
+        for changed in evolved:
+            stored = encode_state(changed)
+            assert stored == encode_state(decode_state(stored))
+            assert decode_state(stored) == changed
+        assert encode_state(evolved[0].evolve(meetings=state.meetings[:1])) == encode_state(
+            dataclasses.replace(evolved[0], meetings=state.meetings[:1])
+        )
+        assert encode_state(state) == first  # the state they evolved from kept its own
 
     def test_the_packed_form_is_not_part_of_equality(self) -> None:
         state = full_state()
