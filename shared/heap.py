@@ -70,13 +70,16 @@ class BatchCollector:
         drops old ones, freed by reference counting). Why: the young generation was still collected
         every 50,000 allocations within a batch, each time walking the states the batch had made so
         far: 6.7 % of the loop worker's time over 12,018 groups in batches of 20,000 records (py-spy,
-        2026-12-04). Cycles made meanwhile wait for the collections between batches, or for the next
-        full one if `after_batch` froze them first."""
+        2026-12-04). What outlived the fold is then frozen, as `after_batch` does: cycles made meanwhile
+        wait for the next full collection."""
         was_enabled = self._enabled()
         self._disable()
         try:
             yield
         finally:
+            # Frozen before the collector comes back: the first allocation after would otherwise
+            # walk everything the batch made at once (as much as the collections it skipped).
+            self._freeze()
             if was_enabled:
                 self._enable()
 

@@ -8,9 +8,11 @@ the sources (`activate`) when the stamp matches the sources and this Python, and
 and runs the sources: the same decisions either way (`tests/unit/test_monitoring_native.py`), about
 a third faster (`docs/profile-monitoring.md`).
 
-Why the state's classes stay Python classes (`mypyc_attr(native_class=False)` in `rules/state.py`):
-the rules keep derived knowledge beside a frozen state (`activities.PlanTimes`,
-`overdue.MeetingTimes`, packed forms), which a compiled class has no room for.
+The parts of a state (a meeting, a period, a device, an open deviation …) are compiled classes too,
+their stored bytes kept in a declared field. `GroupState` and `ActivityState` stay Python classes
+(`mypyc_attr(native_class=False)` in `rules/state.py`): the rules keep derived knowledge beside
+them (`activities.PlanTimes`, `overdue.MeetingTimes`, progress windows) under names that `evolve`
+carries or drops, which a compiled class has no room for.
 """
 
 from __future__ import annotations

@@ -174,21 +174,20 @@ def _encode_section(index: int, section: Any) -> msgspec.Raw:
 def _packed(item: Any, pack: Callable[[Any], list[Any]]) -> msgspec.Raw:
     # A state's parts are frozen and outlive many records (a meeting, a period, an activity until
     # its next progress): each is encoded once, and its bytes kept beside its fields.
-    values = item.__dict__
-    packed: msgspec.Raw | None = values.get(_PACKED)
+    packed: msgspec.Raw | None = getattr(item, _PACKED, None)
     if packed is None:
-        packed = values[_PACKED] = msgspec.Raw(_encoder.encode(pack(item)))
+        packed = msgspec.Raw(_encoder.encode(pack(item)))
+        object.__setattr__(item, _PACKED, packed)
     return packed
 
 
 def _packed_entry(key: str | bytes, item: Any, pack: Callable[[Any], list[Any]]) -> msgspec.Raw:
     # `[key, *fields]`: a part kept under a key (a device, an activity, an open deviation).
-    values = item.__dict__
-    known: tuple[str | bytes, msgspec.Raw] | None = values.get(_PACKED_ENTRY)
+    known: tuple[str | bytes, msgspec.Raw] | None = getattr(item, _PACKED_ENTRY, None)
     if known is not None and known[0] == key:
         return known[1]
     packed = msgspec.Raw(_encoder.encode([key, *pack(item)]))
-    values[_PACKED_ENTRY] = (key, packed)
+    object.__setattr__(item, _PACKED_ENTRY, (key, packed))
     return packed
 
 

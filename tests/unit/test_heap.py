@@ -79,10 +79,12 @@ def test_nothing_is_collected_while_a_batch_is_folded_and_the_collector_comes_ba
         calls.append("enable")
         enabled[0] = True
 
-    collector = BatchCollector(enabled=lambda: enabled[0], disable=disable, enable=enable)
+    collector = BatchCollector(
+        enabled=lambda: enabled[0], disable=disable, enable=enable, freeze=lambda: calls.append("freeze")
+    )
     with collector.folding():
         assert enabled == [False]
-    assert calls == ["disable", "enable"]
+    assert calls == ["disable", "freeze", "enable"]  # what the fold made is frozen before any collection
     with pytest.raises(ValueError, match="a bad record"), collector.folding():
         raise ValueError("a bad record")
     assert enabled == [True]  # even when the fold raised
@@ -90,7 +92,7 @@ def test_nothing_is_collected_while_a_batch_is_folded_and_the_collector_comes_ba
     enabled[0] = False  # a collector someone else turned off stays off
     with collector.folding():
         pass
-    assert calls == ["disable"]
+    assert calls == ["disable", "freeze"]
     assert enabled == [False]
 
 

@@ -52,6 +52,18 @@ def _received(meeting: MeetingSummary) -> datetime:
     return meeting.received_at or meeting.started_at
 
 
+# Module functions, not functions nested in `evaluate`: compiled, a nested function and its
+# environment refer to each other, so every call left a cycle that only the collector frees, and the
+# loop worker keeps the collector away from a batch's fold (`shared/heap.BatchCollector.folding`).
+def _still_missing_at(report: MeetingSummary | None, instant: datetime) -> bool:
+    return report is None or _received(report) > instant
+
+
+def _escalate(key: str, critical_at: datetime, config: OverdueConfig) -> Escalate:
+    details: dict[str, DetailValue] = {"days_overdue": config.critical_after_days}
+    return Escalate(key, RULE, "warning", "critical", "still_missing", details=details, at=critical_at)
+
+
 def learned_as_history(scheduled: ScheduledPeriod, config: OverdueConfig) -> bool:
     """True when the period became known only after its due time + offline grace."""
     return scheduled.learned_at is not None and scheduled.learned_at > scheduled.due_at + timedelta(
@@ -76,20 +88,13 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
         due = scheduled.due_at
         critical_at = due + critical_after
 
-        def still_missing_at(instant: datetime, report: MeetingSummary | None = report) -> bool:
-            return report is None or _received(report) > instant
-
-        def escalate(key: str = key, critical_at: datetime = critical_at) -> Escalate:
-            details: dict[str, DetailValue] = {"days_overdue": config.critical_after_days}
-            return Escalate(key, RULE, "warning", "critical", "still_missing", details=details, at=critical_at)
-
         # A report read while the partition's clock is still behind its receipt (a replay waits for
         # its slowest topic) must not cut short what living through it would have decided first: the
         # escalation comes at its instant, and the resolution after it (`wake_times` keeps the instant).
-        escalation_ahead = now < critical_at and still_missing_at(critical_at)
+        escalation_ahead = now < critical_at and _still_missing_at(report, critical_at)
         if open_ is not None:
-            if open_.severity != "critical" and now >= critical_at and still_missing_at(critical_at):
-                decisions.append(escalate())
+            if open_.severity != "critical" and now >= critical_at and _still_missing_at(report, critical_at):
+                decisions.append(_escalate(key, critical_at, config))
             if report is not None and not (open_.severity != "critical" and escalation_ahead):
                 decisions.append(Resolve(key, RULE, open_.severity, "late_report", at=_received(report)))
             continue
@@ -104,7 +109,7 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
         if not candidates:
             continue
         at = min(candidates)
-        if not still_missing_at(at):
+        if not _still_missing_at(report, at):
             continue  # the report was there in time: nothing to say
         evidence = "device_synced" if synced is not None and at < due + offline_grace else "offline_grace_expired"
         opened_critical = at >= critical_at
@@ -124,9 +129,9 @@ def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_i
                 },
             )
         )
-        if not opened_critical and now >= critical_at and still_missing_at(critical_at):
+        if not opened_critical and now >= critical_at and _still_missing_at(report, critical_at):
             # First looked at only after the critical instant: decide both, as living through it would.
-            decisions.append(escalate())
+            decisions.append(_escalate(key, critical_at, config))
         if report is not None and not (not opened_critical and escalation_ahead):
             decisions.append(
                 Resolve(key, RULE, "critical" if opened_critical else "warning", "late_report", at=_received(report))

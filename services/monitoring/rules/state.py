@@ -52,9 +52,9 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-# Python classes even when the rules are compiled (`services/monitoring/native.py`): the rules keep
-# derived knowledge beside their frozen fields, which a compiled class has no room for.
-@mypyc_attr(native_class=False)
+# The parts of a state are compiled classes when the rules are (`services/monitoring/native.py`): a
+# compiled class reads its fields from fixed places, a Python class from a dictionary. What is kept
+# beside their fields (their stored bytes) has a declared place.
 @dataclass(frozen=True)
 class GroupContext:
     """Who and where the group is, from the latest group-keyed event."""
@@ -65,7 +65,6 @@ class GroupContext:
     partition: int = 0
 
 
-@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class MeetingSummary:
     """What the rules need to remember of a meeting."""
@@ -77,6 +76,8 @@ class MeetingSummary:
     present: int = 0
     members: int = 0
     received_at: datetime | None = None
+    # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
+    _packed: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def attendance_ratio(self) -> float | None:
@@ -106,7 +107,6 @@ class MeetingSummary:
         )
 
 
-@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class ScheduledPeriod:
     """A period the group's meeting is due in."""
@@ -118,6 +118,8 @@ class ScheduledPeriod:
     # When monitoring first learned of the period (rule clock): a period learned long after its due
     # time is history (an import, a group registered late), not something to alarm about now.
     learned_at: datetime | None = None
+    # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
+    _packed: Any = field(default=None, init=False, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -139,7 +141,6 @@ class ScheduledPeriod:
         )
 
 
-@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class DeviceWatermark:
     """How far one of the facilitator's devices has synced, and when we heard so."""
@@ -149,6 +150,8 @@ class DeviceWatermark:
     facilitator_id: str = ""
     # Earlier (synced_through, received_at) marks, oldest first: when a sync first covered an instant.
     history: tuple[tuple[datetime, datetime], ...] = ()
+    # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
+    _packed_entry: Any = field(default=None, init=False, repr=False, compare=False)
 
     def first_covering(self, needed: datetime, *, after: datetime | None = None) -> datetime | None:
         """When Pantau first heard that this device had synced past `needed` (in a sync received
@@ -166,7 +169,6 @@ class DeviceWatermark:
         return None
 
 
-@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class SupersededProgress:
     """An activity's progress as it stood until a report read ahead of the rule clock replaced it.
@@ -239,6 +241,8 @@ class ActivityState:
     start_at: datetime = field(init=False, repr=False, compare=False)  # its first day's start, local
     due_end_at: datetime = field(init=False, repr=False, compare=False)  # its due day's end, local
     late_at: datetime = field(init=False, repr=False, compare=False)  # the first instant it is late
+    # Its stored bytes, once encoded (`stored_state.py`; `evolve` drops them).
+    _packed_entry: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         due_end_at = end_of_day(self.due_on, self.time_zone)
@@ -316,7 +320,6 @@ class ActivityState:
         )
 
 
-@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class EvaluationSummary:
     """A recent evaluation: for de-duplication and for clearing low scores."""
@@ -325,9 +328,10 @@ class EvaluationSummary:
     direction: str
     mean_score: float
     received_at: datetime
+    # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
+    _packed: Any = field(default=None, init=False, repr=False, compare=False)
 
 
-@mypyc_attr(native_class=False)
 @dataclass(frozen=True)
 class OpenDeviation:
     """A deviation this group has open."""
@@ -338,6 +342,8 @@ class OpenDeviation:
     opened_at: datetime | None = None
     concerns: str = "group"
     memory: dict[str, Any] = field(default_factory=dict)
+    # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
+    _packed_entry: Any = field(default=None, init=False, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -437,7 +443,14 @@ class GroupState:
         return {
             "meetings": [meeting.to_json() for meeting in self.meetings],
             "open": {key: value.to_json() for key, value in self.open.items()},
-            "context": None if self.context is None else self.context.__dict__.copy(),
+            "context": None
+            if self.context is None
+            else {
+                "programme": self.context.programme,
+                "facilitator_id": self.context.facilitator_id,
+                "region_code": self.context.region_code,
+                "partition": self.context.partition,
+            },
             "periods": [period.to_json() for period in self.periods],
             "devices": {
                 key: {
