@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from services.monitoring import engine
@@ -110,6 +112,16 @@ class TestDeviationId:
 
         expected = "dev-" + uuid.uuid5(uuid.UUID("6f1d3c52-8a4e-4f7b-9a51-5e0c1f2a7b90"), f"{RULE}|G-1|r-1").hex
         assert deviation_id(RULE, "G-1", "r-1") == expected
+
+    @given(st.text(max_size=40), st.text(max_size=80), st.text(max_size=120))
+    def test_is_uuid5_of_the_three_under_the_fixed_namespace(self, rule: str, subject: str, occurrence: str) -> None:
+        import uuid
+
+        namespace = uuid.UUID("6f1d3c52-8a4e-4f7b-9a51-5e0c1f2a7b90")
+        assert (
+            deviation_id(rule, subject, occurrence)
+            == "dev-" + uuid.uuid5(namespace, f"{rule}|{subject}|{occurrence}").hex
+        )
 
     @pytest.mark.parametrize(
         ("other_rule", "other_subject", "other_occurrence"),

@@ -26,8 +26,8 @@ even when a replay read a later report first (`progress_windows`).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Final
 
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
 from services.monitoring.rules.decisions import Decision, Open, Resolve, deviation_id
@@ -395,7 +395,6 @@ def activity_wake_times(
     return times
 
 
-@dataclass(frozen=True)
 class PlanTimes:
     """What the plan rules know of a group until its activities, devices or deviations change: every
     instant at which time alone may make them decide (`wake_times`, sorted), and the latest instant
@@ -403,15 +402,46 @@ class PlanTimes:
     rebuilt after a restart), so that a record that does not touch the plan costs the same whatever
     the plan's size."""
 
-    group_id: str
-    overdue: ActivityOverdueConfig
-    at_risk: ActivityAtRiskConfig
-    wakes: tuple[datetime, ...]
-    quiet_at: datetime | None = None
-    by_activity: dict[str, tuple[datetime, ...]] = field(default_factory=dict, compare=False)
-    # What each activity's instants asked of the devices: a sync that answers none of it otherwise
-    # leaves them as they are (`carry_quiet_over_sync`).
-    asked: dict[str, tuple[SyncQuestion, ...]] = field(default_factory=dict, compare=False)
+    # A plain class, not a frozen dataclass: built for most records, and a compiled frozen dataclass is built by
+    # Python code (about 10x the cost of this `__init__`). `Final`: the type check keeps it unchanged.
+    __slots__ = ("asked", "at_risk", "by_activity", "group_id", "overdue", "quiet_at", "wakes")
+
+    def __init__(
+        self,
+        group_id: str,
+        overdue: ActivityOverdueConfig,
+        at_risk: ActivityAtRiskConfig,
+        wakes: tuple[datetime, ...],
+        quiet_at: datetime | None = None,
+        by_activity: dict[str, tuple[datetime, ...]] | None = None,
+        asked: dict[str, tuple[SyncQuestion, ...]] | None = None,
+    ) -> None:
+        self.group_id: Final = group_id
+        self.overdue: Final = overdue
+        self.at_risk: Final = at_risk
+        self.wakes: Final = wakes
+        self.quiet_at: Final = quiet_at
+        self.by_activity: Final[dict[str, tuple[datetime, ...]]] = {} if by_activity is None else by_activity
+        # What each activity's instants asked of the devices: a sync that answers none of it
+        # otherwise leaves them as they are (`carry_quiet_over_sync`).
+        self.asked: Final[dict[str, tuple[SyncQuestion, ...]]] = {} if asked is None else asked
+
+    def quiet(self, now: datetime) -> PlanTimes:
+        """These times, known quiet at `now`."""
+        return PlanTimes(self.group_id, self.overdue, self.at_risk, self.wakes, now, self.by_activity, self.asked)
+
+    def __eq__(self, other: object) -> bool:
+        # What was derived for which group and rules; `by_activity` and `asked` are its working.
+        return isinstance(other, PlanTimes) and (
+            self.group_id,
+            self.overdue,
+            self.at_risk,
+            self.wakes,
+            self.quiet_at,
+        ) == (other.group_id, other.overdue, other.at_risk, other.wakes, other.quiet_at)
+
+    def __repr__(self) -> str:
+        return f"PlanTimes(group_id={self.group_id!r}, wakes={self.wakes!r}, quiet_at={self.quiet_at!r})"
 
     def fits(self, group_id: str, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig) -> bool:
         """Whether these times were derived for this group under these rules' configuration."""
@@ -475,7 +505,7 @@ def evaluate_passing(
         return []
     decisions = evaluate(state, now, overdue, at_risk, group_id=group_id)
     if not decisions:
-        _remember(state, replace(times, quiet_at=now))
+        _remember(state, times.quiet(now))
     return decisions
 
 
@@ -563,7 +593,7 @@ def carry_quiet_over_sync(
         return
     fresh = plan_times(after, overdue, at_risk, group_id=group_id)
     if not fresh.wakes or fresh.wakes[0] > now:
-        _remember(after, replace(fresh, quiet_at=now))
+        _remember(after, fresh.quiet(now))
 
 
 def _moved_by_sync(before: GroupState, after: GroupState, times: PlanTimes, now: datetime) -> bool:
