@@ -5,14 +5,14 @@ tools.native build` compiles them with mypyc into a directory of their own (neve
 sources, where a stale build would shadow an edited rule), with a stamp of the sources it was built
 from. A worker started with `PANTAU_MONITORING_NATIVE=<that directory>` puts those modules ahead of
 the sources (`activate`) when the stamp matches the sources and this Python, and otherwise says why
-and runs the sources: the same decisions either way (`tests/unit/test_monitoring_native.py`), about
+and runs the sources: the same decisions either way (`tests/integration/test_monitoring_native.py`), about
 a third faster (`docs/profile-monitoring.md`).
 
-The parts of a state (a meeting, a period, a device, an open deviation …) are compiled classes too,
-their stored bytes kept in a declared field. `GroupState` and `ActivityState` stay Python classes
-(`mypyc_attr(native_class=False)` in `rules/state.py`): the rules keep derived knowledge beside
-them (`activities.PlanTimes`, `overdue.MeetingTimes`, progress windows) under names that `evolve`
-carries or drops, which a compiled class has no room for.
+The state's classes are compiled classes too (`rules/state.py`): a compiled class reads a field
+from a fixed place where a Python class looks it up in a dictionary. What the rules keep beside a
+state (`activities.PlanTimes`, `overdue.MeetingTimes`, progress windows, stored bytes) has declared
+fields of its own, and the classes built at every record write their `__init__` out (compiled, a
+frozen dataclass's generated one is Python code): `engine.step` 35 → 27 µs a record compiled.
 """
 
 from __future__ import annotations

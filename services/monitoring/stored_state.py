@@ -139,8 +139,7 @@ def _packed_sections(state: GroupState) -> list[msgspec.Raw]:
         state.evaluations,
         state.closed,
     )
-    values = state.__dict__
-    known: tuple[tuple[object, ...], list[msgspec.Raw]] | None = values.get(_PACKED_SECTIONS)
+    known: tuple[tuple[object, ...], list[msgspec.Raw]] | None = state._packed_sections
     if known is not None and all(section is before for section, before in zip(sections, known[0], strict=True)):
         return known[1]
     before = known[0] if known is not None else (None,) * len(sections)
@@ -149,7 +148,7 @@ def _packed_sections(state: GroupState) -> list[msgspec.Raw]:
         for index, section in enumerate(sections)
     ]
     # A new pair, never the carried one changed in place: the state this one evolved from keeps its own.
-    values[_PACKED_SECTIONS] = (sections, encoded)
+    object.__setattr__(state, "_packed_sections", (sections, encoded))
     return encoded
 
 

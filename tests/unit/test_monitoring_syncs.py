@@ -135,7 +135,7 @@ def test_a_syncs_plan_times_are_those_a_fresh_state_computes(syncs: list[tuple[s
         state = engine.step(
             state, synced(through, received_at=moment, device_id=device), moment, PKH, group_id=GROUP
         ).state
-        carried = state.__dict__.get(PLAN_TIMES)
+        carried = getattr(state, PLAN_TIMES)
         if carried is None:
             continue
         fresh = activities.plan_times(dataclasses.replace(state), OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)

@@ -31,7 +31,7 @@ from typing import Final
 
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
 from services.monitoring.rules.decisions import Decision, Open, Resolve, deviation_id
-from services.monitoring.rules.state import PLAN_TIMES, ActivityState, GroupState
+from services.monitoring.rules.state import ActivityState, GroupState
 from services.monitoring.rules.syncs import (
     SYNC_SETTLE,
     SyncQuestion,
@@ -43,7 +43,6 @@ from services.monitoring.rules.syncs import (
 OVERDUE = "plan.activity_overdue"
 AT_RISK = "plan.activity_at_risk"
 RULES = (OVERDUE, AT_RISK)
-_WINDOWS = "_windows"  # an activity's `progress_windows`, kept beside its fields
 
 
 def due_end(activity: ActivityState) -> datetime:
@@ -124,7 +123,7 @@ def progress_windows(activity: ActivityState) -> list[tuple[ActivityState, datet
         return [(activity, None)]
     # Asked for each activity at every record while a replay holds progress read ahead: built once
     # per activity (frozen; a new report makes a new activity) and kept beside its fields.
-    known: list[tuple[ActivityState, datetime | None]] | None = activity.__dict__.get(_WINDOWS)
+    known: list[tuple[ActivityState, datetime | None]] | None = activity._windows
     if known is not None:
         return known
     windows: list[tuple[ActivityState, datetime | None]] = [
@@ -141,7 +140,8 @@ def progress_windows(activity: ActivityState) -> list[tuple[ActivityState, datet
         )
         for earlier in activity.superseded
     ]
-    known = activity.__dict__[_WINDOWS] = [*windows, (activity, None)]
+    known = [*windows, (activity, None)]
+    object.__setattr__(activity, "_windows", known)
     return known
 
 
@@ -465,7 +465,7 @@ def plan_times(
     state: GroupState, overdue: ActivityOverdueConfig, at_risk: ActivityAtRiskConfig, *, group_id: str
 ) -> PlanTimes:
     """The group's `PlanTimes`, computed once for a given plan, devices and deviations."""
-    known: PlanTimes | None = state.__dict__.get(PLAN_TIMES)
+    known: PlanTimes | None = state._plan_times
     if known is not None and known.fits(group_id, overdue, at_risk):
         return known
     by_activity: dict[str, tuple[datetime, ...]] = {}
@@ -524,7 +524,7 @@ def evaluate_progress(
     one activity's progress only. When `before`'s plan was known quiet through `now`, every other
     activity would decide nothing (progress of one activity says nothing about the others), so only
     the progressed one is judged: a progress report costs the same whatever the plan's size."""
-    times: PlanTimes | None = before.__dict__.get(PLAN_TIMES)
+    times: PlanTimes | None = before._plan_times
     if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
         return evaluate(after, now, overdue, at_risk, group_id=group_id, evidence_at=evidence_at)
     activity = after.activities[activity_id]
@@ -547,7 +547,7 @@ def carry_plan_times(
     activity's instants recomputed, when that is sound: `before`'s plan was quiet through `now` (so
     only that activity was judged and only its deviations changed), the devices are the same and no
     closed id was pushed out. Otherwise `after` computes them afresh when asked."""
-    times: PlanTimes | None = before.__dict__.get(PLAN_TIMES)
+    times: PlanTimes | None = before._plan_times
     if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
         return
     if after.devices is not before.devices or after.closed[: len(before.closed)] != before.closed:
@@ -584,7 +584,7 @@ def carry_quiet_over_sync(
     waits on a phone); every resolution depends on progress, the plan and time alone. Resolutions
     at `now` are therefore as they were for `before`: none. And an activity opens at `now` only when
     its decision instant, among `after`'s wake-up instants, is at or before `now`."""
-    times: PlanTimes | None = before.__dict__.get(PLAN_TIMES)
+    times: PlanTimes | None = before._plan_times
     if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
         return
     if after.activities is not before.activities or after.open is not before.open or after.closed is not before.closed:
@@ -638,4 +638,4 @@ def _same(known: object, given: object) -> bool:
 
 def _remember(state: GroupState, times: PlanTimes) -> None:
     # Memoised beside the frozen state's fields: `GroupState.evolve` drops it when an input changes.
-    state.__dict__[PLAN_TIMES] = times
+    object.__setattr__(state, "_plan_times", times)

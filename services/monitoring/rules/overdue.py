@@ -23,7 +23,7 @@ from typing import Final
 from services.monitoring.programmes import OverdueConfig
 from services.monitoring.rules.calendar import local_date, period_bounds
 from services.monitoring.rules.decisions import Decision, DetailValue, Escalate, Open, Resolve, deviation_id
-from services.monitoring.rules.state import MEETING_TIMES, GroupState, MeetingSummary, ScheduledPeriod
+from services.monitoring.rules.state import GroupState, MeetingSummary, ScheduledPeriod
 from services.monitoring.rules.syncs import answer_differs, sync_move, synced_past_at
 
 RULE = "meeting.overdue"
@@ -212,7 +212,7 @@ class MeetingTimes:
 
 def meeting_times(state: GroupState, config: OverdueConfig, *, group_id: str) -> MeetingTimes:
     """The group's `MeetingTimes`, computed once for given meetings, periods and deviations."""
-    known: MeetingTimes | None = state.__dict__.get(MEETING_TIMES)
+    known: MeetingTimes | None = state._meeting_times
     if known is not None and known.fits(group_id, config):
         return known
     grace = timedelta(days=config.grace_days)
@@ -227,7 +227,7 @@ def meeting_times(state: GroupState, config: OverdueConfig, *, group_id: str) ->
             awaiting.append((scheduled.due_at, opens_from))
     wakes = wake_times(state, config, group_id=group_id) + [scheduled.due_at for scheduled in state.periods]
     times = MeetingTimes(group_id, config, tuple(sorted(wakes)), tuple(awaiting))
-    state.__dict__[MEETING_TIMES] = times  # `GroupState.evolve` drops it when an input changes
+    object.__setattr__(state, "_meeting_times", times)  # `GroupState.evolve` drops it when an input changes
     return times
 
 

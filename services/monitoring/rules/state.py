@@ -7,11 +7,9 @@ activities, the devices of the group's facilitator, open deviations and recently
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-
-from mypy_extensions import mypyc_attr
 
 from services.monitoring.rules.calendar import end_of_day, start_of_day
 from services.monitoring.rules.decisions import Severity
@@ -211,8 +209,7 @@ class SupersededProgress:
 _ACTIVITY_CALENDAR = frozenset({"starts_on", "due_on", "time_zone"})  # what the derived instants come from
 
 
-@mypyc_attr(native_class=False)
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ActivityState:
     """One planned activity and its latest progress."""
 
@@ -241,27 +238,96 @@ class ActivityState:
     start_at: datetime = field(init=False, repr=False, compare=False)  # its first day's start, local
     due_end_at: datetime = field(init=False, repr=False, compare=False)  # its due day's end, local
     late_at: datetime = field(init=False, repr=False, compare=False)  # the first instant it is late
-    # Its stored bytes, once encoded (`stored_state.py`; `evolve` drops them).
+    # Kept beside the fields until the activity changes (`evolve` drops them): its progress windows
+    # (`activities.progress_windows`) and its stored bytes (`stored_state.py`).
+    _windows: Any = field(default=None, init=False, repr=False, compare=False)
     _packed_entry: Any = field(default=None, init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        due_end_at = end_of_day(self.due_on, self.time_zone)
-        object.__setattr__(self, "start_at", start_of_day(self.starts_on, self.time_zone))
+    # Written out, not generated: compiled, a frozen dataclass's generated `__init__` is Python code
+    # (about ten times the cost), and `object.__setattr__` on `self` compiles to a plain store.
+    def __init__(
+        self,
+        activity_id: str,
+        plan_id: str,
+        title: str,
+        starts_on: date,
+        due_on: date,
+        time_zone: str,
+        status: str = "not_started",
+        baseline: float | None = None,
+        target: float | None = None,
+        value: float | None = None,
+        reported_on: date | None = None,
+        done_received_at: datetime | None = None,
+        known_at: datetime | None = None,
+        progress_recorded_at: datetime | None = None,
+        progress_received_at: datetime | None = None,
+        status_before_done: str = "not_started",
+        progress_id: str | None = None,
+        superseded: tuple[SupersededProgress, ...] = (),
+        *,
+        derived_from: ActivityState | None = None,
+    ) -> None:
+        object.__setattr__(self, "activity_id", activity_id)
+        object.__setattr__(self, "plan_id", plan_id)
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "starts_on", starts_on)
+        object.__setattr__(self, "due_on", due_on)
+        object.__setattr__(self, "time_zone", time_zone)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "baseline", baseline)
+        object.__setattr__(self, "target", target)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "reported_on", reported_on)
+        object.__setattr__(self, "done_received_at", done_received_at)
+        object.__setattr__(self, "known_at", known_at)
+        object.__setattr__(self, "progress_recorded_at", progress_recorded_at)
+        object.__setattr__(self, "progress_received_at", progress_received_at)
+        object.__setattr__(self, "status_before_done", status_before_done)
+        object.__setattr__(self, "progress_id", progress_id)
+        object.__setattr__(self, "superseded", superseded)
+        object.__setattr__(self, "_windows", None)
+        object.__setattr__(self, "_packed_entry", None)
+        if derived_from is not None:
+            # `evolve` with the same calendar: the instants are the same.
+            object.__setattr__(self, "start_at", derived_from.start_at)
+            object.__setattr__(self, "due_end_at", derived_from.due_end_at)
+            object.__setattr__(self, "late_at", derived_from.late_at)
+            return
+        due_end_at = end_of_day(due_on, time_zone)
+        object.__setattr__(self, "start_at", start_of_day(starts_on, time_zone))
         object.__setattr__(self, "due_end_at", due_end_at)
         object.__setattr__(self, "late_at", due_end_at + timedelta(seconds=1))
 
     def evolve(self, **changes: Any) -> ActivityState:
         """The activity with `changes` (field name → value): `dataclasses.replace` without its
-        per-call field walk and `__init__` (a progress report paid about 13 µs for it). What is kept
-        beside the fields (its packed form, its progress windows: names starting with "_") is
-        dropped, and the derived instants are rebuilt only when a date or the time zone changes."""
-        evolved = object.__new__(ActivityState)
-        values = evolved.__dict__
-        values.update({key: value for key, value in self.__dict__.items() if key[0] != "_"})
-        values.update(changes)
-        if not _ACTIVITY_CALENDAR.isdisjoint(changes):
-            evolved.__post_init__()
-        return evolved
+        per-call field walk (a progress report paid about 13 µs for it). What is kept beside the
+        fields (its packed form, its progress windows) is dropped, and the derived instants are
+        rebuilt only when a date or the time zone changes."""
+        if not _ACTIVITY_FIELDS.issuperset(changes):
+            raise TypeError(f"ActivityState has no field {sorted(set(changes) - _ACTIVITY_FIELDS)[0]!r}")
+        get = changes.get
+        return ActivityState(
+            get("activity_id", self.activity_id),
+            get("plan_id", self.plan_id),
+            get("title", self.title),
+            get("starts_on", self.starts_on),
+            get("due_on", self.due_on),
+            get("time_zone", self.time_zone),
+            get("status", self.status),
+            get("baseline", self.baseline),
+            get("target", self.target),
+            get("value", self.value),
+            get("reported_on", self.reported_on),
+            get("done_received_at", self.done_received_at),
+            get("known_at", self.known_at),
+            get("progress_recorded_at", self.progress_recorded_at),
+            get("progress_received_at", self.progress_received_at),
+            get("status_before_done", self.status_before_done),
+            get("progress_id", self.progress_id),
+            get("superseded", self.superseded),
+            derived_from=self if _ACTIVITY_CALENDAR.isdisjoint(changes) else None,
+        )
 
     def progress_key(self) -> tuple[date, datetime, datetime, str] | None:
         """Where the latest progress report stands among the activity's reports (None: none yet)."""
@@ -377,8 +443,7 @@ MEETING_TIMES = "_meeting_times"
 _MEETING_TIMES_INPUTS = frozenset({"meetings", "periods", "open", "closed"})
 
 
-@mypyc_attr(native_class=False)
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class GroupState:
     """Everything the rules know about one group."""
 
@@ -393,6 +458,42 @@ class GroupState:
     forgotten_before: datetime | None = None  # start of the oldest meeting trimmed away
     wake_at: datetime | None = None  # the next instant time alone may change a decision
     clock_at: datetime | None = None  # in replay: the latest rule-clock instant this group was judged at
+    # Kept beside the fields, never stored, not part of equality: the plan rules' and the meeting
+    # rules' derived knowledge (`activities.PlanTimes`, `overdue.MeetingTimes`; `evolve` carries each
+    # while its inputs stay) and the collections' stored bytes (`stored_state.py`).
+    _plan_times: Any = field(default=None, init=False, repr=False, compare=False)
+    _meeting_times: Any = field(default=None, init=False, repr=False, compare=False)
+    _packed_sections: Any = field(default=None, init=False, repr=False, compare=False)
+
+    # Written out, not generated: see `ActivityState.__init__`.
+    def __init__(
+        self,
+        meetings: tuple[MeetingSummary, ...] = (),
+        open: dict[str, OpenDeviation] | None = None,
+        context: GroupContext | None = None,
+        periods: tuple[ScheduledPeriod, ...] = (),
+        devices: dict[str, DeviceWatermark] | None = None,
+        activities: dict[str, ActivityState] | None = None,
+        evaluations: tuple[EvaluationSummary, ...] = (),
+        closed: tuple[str, ...] = (),
+        forgotten_before: datetime | None = None,
+        wake_at: datetime | None = None,
+        clock_at: datetime | None = None,
+    ) -> None:
+        object.__setattr__(self, "meetings", meetings)
+        object.__setattr__(self, "open", {} if open is None else open)
+        object.__setattr__(self, "context", context)
+        object.__setattr__(self, "periods", periods)
+        object.__setattr__(self, "devices", {} if devices is None else devices)
+        object.__setattr__(self, "activities", {} if activities is None else activities)
+        object.__setattr__(self, "evaluations", evaluations)
+        object.__setattr__(self, "closed", closed)
+        object.__setattr__(self, "forgotten_before", forgotten_before)
+        object.__setattr__(self, "wake_at", wake_at)
+        object.__setattr__(self, "clock_at", clock_at)
+        object.__setattr__(self, "_plan_times", None)
+        object.__setattr__(self, "_meeting_times", None)
+        object.__setattr__(self, "_packed_sections", None)
 
     def evolve(self, *, plan_unchanged: bool = False, meetings_unchanged: bool = False, **changes: Any) -> GroupState:
         """The state with `changes` (field name → value): `dataclasses.replace` without its
@@ -401,14 +502,27 @@ class GroupState:
         (`overdue.MeetingTimes`) is carried over only while the fields it was derived from stay, or
         when the caller knows the change leaves those rules' view as it was (`plan_unchanged`,
         `meetings_unchanged`: deviations of other rules opened or closed)."""
-        evolved = object.__new__(GroupState)
-        values = evolved.__dict__
-        values.update(self.__dict__)
-        values.update(changes)
-        if not plan_unchanged and not _PLAN_TIMES_INPUTS.isdisjoint(changes):
-            values.pop(PLAN_TIMES, None)
-        if not meetings_unchanged and not _MEETING_TIMES_INPUTS.isdisjoint(changes):
-            values.pop(MEETING_TIMES, None)
+        if not _GROUP_FIELDS.issuperset(changes):
+            raise TypeError(f"GroupState has no field {sorted(set(changes) - _GROUP_FIELDS)[0]!r}")
+        get = changes.get
+        evolved = GroupState(
+            get("meetings", self.meetings),
+            get("open", self.open),
+            get("context", self.context),
+            get("periods", self.periods),
+            get("devices", self.devices),
+            get("activities", self.activities),
+            get("evaluations", self.evaluations),
+            get("closed", self.closed),
+            get("forgotten_before", self.forgotten_before),
+            get("wake_at", self.wake_at),
+            get("clock_at", self.clock_at),
+        )
+        if plan_unchanged or _PLAN_TIMES_INPUTS.isdisjoint(changes):
+            object.__setattr__(evolved, "_plan_times", self._plan_times)
+        if meetings_unchanged or _MEETING_TIMES_INPUTS.isdisjoint(changes):
+            object.__setattr__(evolved, "_meeting_times", self._meeting_times)
+        object.__setattr__(evolved, "_packed_sections", self._packed_sections)
         return evolved
 
     def knows_report(self, report_id: str) -> bool:
@@ -513,3 +627,8 @@ class GroupState:
             wake_at=_dt(data.get("wake_at")),
             clock_at=_dt(data.get("clock_at")),
         )
+
+
+# What `evolve` may change: the fields a state is built from.
+_GROUP_FIELDS = frozenset(item.name for item in fields(GroupState) if item.init)
+_ACTIVITY_FIELDS = frozenset(item.name for item in fields(ActivityState) if item.init)
