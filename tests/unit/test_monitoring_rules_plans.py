@@ -370,6 +370,17 @@ class TestActivityAtRisk:
         done = dataclasses.replace(state.activities["A-1"], status="done")
         assert activities.risk_instant(done, config) is None
 
+    def test_risk_instant_kept_beside_the_activity_is_for_its_config_only(self) -> None:
+        config = PKH.rules.plan_activity_at_risk
+        state, _ = drive([MEASURED])
+        activity = state.activities["A-1"]
+        assert activities.risk_instant(activity, config) == HALF
+        assert activities.risk_instant(activity, config) == HALF  # asked again: kept
+        later = config.model_copy(update={"from_elapsed_share": 0.9})
+        fresh = dataclasses.replace(activity)
+        assert activities.risk_instant(activity, later) == activities.risk_instant(fresh, later) != HALF
+        assert activities.risk_instant(activity.evolve(status="done"), config) is None  # a new activity asks anew
+
 
 def engine_state_activity(steps: list) -> object:
     state, _ = drive(steps)

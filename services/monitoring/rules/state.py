@@ -239,9 +239,10 @@ class ActivityState:
     due_end_at: datetime = field(init=False, repr=False, compare=False)  # its due day's end, local
     late_at: datetime = field(init=False, repr=False, compare=False)  # the first instant it is late
     # Kept beside the fields until the activity changes (`evolve` drops them): its progress windows
-    # (`activities.progress_windows`) and its stored bytes (`stored_state.py`).
+    # (`activities.progress_windows`), its stored bytes (`stored_state.py`) and its at-risk instant.
     _windows: Any = field(default=None, init=False, repr=False, compare=False)
     _packed_entry: Any = field(default=None, init=False, repr=False, compare=False)
+    _risk_instant: Any = field(default=None, init=False, repr=False, compare=False)  # `activities.risk_instant`
 
     # Written out, not generated: compiled, a frozen dataclass's generated `__init__` is Python code
     # (about ten times the cost), and `object.__setattr__` on `self` compiles to a plain store.
@@ -288,6 +289,7 @@ class ActivityState:
         object.__setattr__(self, "superseded", superseded)
         object.__setattr__(self, "_windows", None)
         object.__setattr__(self, "_packed_entry", None)
+        object.__setattr__(self, "_risk_instant", None)
         if derived_from is not None:
             # `evolve` with the same calendar: the instants are the same.
             object.__setattr__(self, "start_at", derived_from.start_at)
