@@ -101,7 +101,8 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
     if replayed.loop_pair_per_s:
         rows.append(
             "| | two loop workers in one consumer group, together | "
-            f"{_fmt(replayed.loop_pair_per_s)} events/s; opened ids against the Faust worker: "
+            f"{_fmt(replayed.loop_pair_per_s)} events/s{_pair_window(replayed.loop_pair_timed_s)}; "
+            "opened ids against the Faust worker: "
             f"{replayed.loop_pair_missing} missing, {replayed.loop_pair_extra} extra | {_fmt(loop)} one loop worker | "
             f"{_fmt(replayed.loop_pair_per_s / loop, 2)} |"
         )
@@ -123,6 +124,14 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
         f"({replayed.loop_batches:,} batches) | {phase_split(replayed.loop_batch_phases) or 'not reported'} | | |"
     )
     return rows
+
+
+def _pair_window(seconds: float) -> str:
+    """How long two workers ran together after both were ready: a replay shorter than a rebalance
+    measures the start-up, not the pair's pace."""
+    if seconds >= 5:
+        return ""
+    return f" (timed over {seconds:.1f} s after both were ready: too short a replay to show the pair's pace)"
 
 
 def _fmt(value: float | None, digits: int = 0) -> str:

@@ -206,6 +206,7 @@ class ReplayResult:
     loop_missing: int = 0
     loop_extra: int = 0
     loop_pair_per_s: float = 0.0
+    loop_pair_timed_s: float = 0.0  # after both workers were ready
     # One loop worker running the rules from the sources (`PANTAU_MONITORING_NATIVE=off`): the workers
     # above run them compiled with mypyc, as a worker does by default (tools/native.py).
     loop_sources_per_s: float = 0.0
@@ -441,7 +442,9 @@ def replay(
         result.loop_batches, result.loop_batch_seconds = looped.batches.batches, looped.batches.seconds
         result.loop_batch_phases = looped.batches.phases
         if pair:
-            result.loop_pair_per_s = workers("replay-loop-pair", "pantau-monitoring-pair", 2, consumer="loop").per_s
+            loop_pair = workers("replay-loop-pair", "pantau-monitoring-pair", 2, consumer="loop")
+            result.loop_pair_per_s = loop_pair.per_s
+            result.loop_pair_timed_s = loop_pair.seconds - loop_pair.startup_seconds
         # The same with the rules from the sources (what the compiled build is worth).
         result.loop_sources_per_s = workers(
             "replay-loop-sources", "pantau-monitoring-sources", 1, consumer="loop", PANTAU_MONITORING_NATIVE="off"
