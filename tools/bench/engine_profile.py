@@ -200,23 +200,28 @@ def render(
         "by record, as before (`tests/unit/test_monitoring_meeting_times.py` checks the short path "
         "against letting time pass, and what is kept beside the state against a bare copy). Tried and "
         "backed out: a quiet instant for the meeting rules like the plan's (most of their judgements "
-        "follow a new meeting or period, so it cost more than it saved).",
+        "follow a new meeting or period, so it cost more than it saved). On 2026-12-04, led by py-spy on "
+        "the loop worker over 12,018 groups: a state's seven collections kept encoded beside it (only a "
+        "changed one is encoded again; the same bytes), an activity's at-risk instant kept beside it, "
+        "deviation ids without building a `UUID`, and the compiled classes below.",
         "- Compiled with mypyc (`python -m tools.native build`, `services/monitoring/native.py`; what a "
-        "worker runs by default, `PANTAU_MONITORING_NATIVE`): the row above. The state's classes stay Python classes "
-        "(the rules keep derived knowledge beside their fields), so attribute reads still go through "
-        "Python; compiled classes for them would need that knowledge turned into fields.",
+        "worker runs by default, `PANTAU_MONITORING_NATIVE`): the row above. Since 2026-12-04 the state's "
+        "classes are compiled classes too (what the rules keep beside a state has declared fields), and the "
+        "values built at every record (the state, an activity, an outcome, a sync's move, the plan's and "
+        "the meetings' times) have their `__init__` written out: compiled, a frozen dataclass's generated "
+        "one is Python code, about ten times the cost. Compiled decode + `engine.step` went from 1.37× "
+        "to 1.81× the sources (36 → 26 µs a record; the sources unchanged), and a compiled rule no "
+        "longer leaves a reference cycle at every call (a function nested in `overdue.evaluate`; "
+        "`tests/integration/test_monitoring_native.py` counts them).",
         "- What would close the rest (issue 14): the bare loop's aim of 60,000 records/s leaves 17 µs "
-        "per record, under half of what decode + `engine.step` costs compiled. A faster decoder cannot get "
-        "there (decoding is 10 µs; a one-pass typed decode measured on 2026-12-03 saved about 3); the "
-        "rules must do less per record: a progress report re-derives its activity's instants and judges "
-        "it twice, a plan record re-judges every activity, a sync re-derives its activities' device "
-        "questions, and each fold builds new state objects; compiled classes for the state would cut "
-        "the attribute reads. In the worker, Faust's machinery around these stages "
-        "costs more than they do: a Faust agent that only counts records reaches about 12,000 "
-        "records/s on this machine (`docs/benchmarks.md`, Faust's ceiling). The loop consumer "
-        "(`PANTAU_MONITORING_CONSUMER=loop`, aiokafka batches, one transaction each) leaves that "
-        "machinery out and replays at about half the bare loop (2.2× the Faust worker), so from here "
-        "the worker's speed is these stages' "
+        "per record; compiled, decode + `engine.step` costs about 26, decoding alone about 9 (pydantic's "
+        "validation of the envelope is a third of it, its three Python validators half of that). Left: "
+        "decoding into typed structs without pydantic (the rules would then take those structs, not the "
+        "contract's models), a plan record re-judging every activity, a device's sync history re-packed "
+        "whole at every stored sync, and the generic work around each record (the rule clock, the "
+        "Kafka client's record parsing). The worker itself now replays at about the bare loop's pace "
+        "(`docs/benchmarks.md`: the loop consumer, compiled, against the bare loop from the sources), "
+        "so from here its speed is these stages' "
         '(`services/monitoring/README.md`, "How fast, and where the time goes").',
         "",
         "## cProfile of the full stage (top functions by own time)",
