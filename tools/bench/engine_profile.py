@@ -210,7 +210,7 @@ def render(
         "values built at every record (the state, an activity, an outcome, a sync's move, the plan's and "
         "the meetings' times) have their `__init__` written out: compiled, a frozen dataclass's generated "
         "one is Python code, about ten times the cost. Compiled decode + `engine.step` went from 1.37× "
-        "to 1.81× the sources (36 → 26 µs a record; the sources unchanged), and a compiled rule no "
+        "to about 1.8× the sources (36 → 26 µs a record; the sources unchanged), and a compiled rule no "
         "longer leaves a reference cycle at every call (a function nested in `overdue.evaluate`; "
         "`tests/integration/test_monitoring_native.py` counts them).",
         "- What would close the rest (issue 14): the bare loop's aim of 60,000 records/s leaves 17 µs "
