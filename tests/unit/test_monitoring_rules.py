@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,16 @@ class TestDeviationId:
 
 
 class TestGroupState:
+    def test_a_state_cannot_be_changed_in_place_and_evolve_knows_its_fields(self) -> None:
+        # Frozen for any caller, whether its class is compiled or not; `evolve` refuses a name that
+        # is not a field instead of dropping it.
+        state = GroupState(wake_at=T0)
+        with pytest.raises(FrozenInstanceError):
+            state.wake_at = None  # type: ignore[misc]
+        assert state.evolve(clock_at=T0).clock_at == T0
+        with pytest.raises(TypeError, match="no field 'wake'"):
+            state.evolve(wake=T0)
+
     def test_empty_state(self) -> None:
         state = GroupState()
         assert state.meetings == ()
