@@ -9,13 +9,15 @@ event through its own `{event type: handler}` table.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter
 
 from shared import serde
-from shared.events.base import EventData
+
+D = TypeVar("D")
 
 
 class IntakeMetrics:
@@ -62,13 +64,19 @@ class Refused:
 
 
 def take_in(
-    value: bytes | None, key: bytes | None, *, topic: str, metrics: IntakeMetrics
-) -> serde.Decoded[EventData] | Refused | None:
+    value: bytes | None,
+    key: bytes | None,
+    *,
+    topic: str,
+    metrics: IntakeMetrics,
+    decode: Callable[..., D] = serde.decode,  # type: ignore[assignment]
+) -> D | Refused | None:
     """Count and decode one record: the decoded event, a refusal (dead-letter it), or None for an
-    event type this build does not know (counted, skipped)."""
+    event type this build does not know (counted, skipped). `decode` is `serde.decode` (the contract's
+    models), or a reader that raises the same `serde.DecodeError`s (the monitoring's `shared.facts`)."""
     metrics.count_processed(topic)
     try:
-        return serde.decode(value, key=key)
+        return decode(value, key=key)
     except serde.DecodeError as exc:
         if exc.reason == "unknown_type":
             metrics.skipped_unknown.labels(metrics.service, topic).inc()

@@ -37,9 +37,8 @@ from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.stored_state import decode_state, encode_state
 from services.monitoring.wake_index import WakeIndex
-from shared import serde
+from shared import facts, serde
 from shared.deadletters import dead_letter_headers
-from shared.events.base import EventData
 from shared.faust_app import in_event_context, message_headers, tables_delivered, write_row
 from shared.faust_offsets import overtaken, read_again
 from shared.intake import Refused, take_in
@@ -141,7 +140,7 @@ class GroupFolding:
         for index, event in enumerate(events):
             message = event.message
             partition = message.partition
-            fact: EventData | None = None
+            fact: facts.Fact | None = None
             received_at: datetime | None = None
             if message.topic == self.ticks_name:
                 metrics.intake.count_processed("ticks")
@@ -156,17 +155,21 @@ class GroupFolding:
                 now = min(tick_at, self.clock.now(partition)) if replay else self.clock.now()
             else:
                 topic = self.source_names.get(message.topic, message.topic)
-                decoded = take_in(event.value, event.key, topic=topic, metrics=metrics.intake)
+                # Read straight into the facts the rules fold (`shared.facts`: the contract's values
+                # and refusals, at a fifth of pydantic's cost).
+                decoded = take_in(event.value, event.key, topic=topic, metrics=metrics.intake, decode=facts.decode)
                 if decoded is None:
                     continue
                 if isinstance(decoded, Refused):
                     outgoing.append(self.dead_letter(event, decoded.reason, decoded.detail))
                     continue
                 fact = decoded.event
-                group_id = decoded.envelope.subject
-                received_at = decoded.envelope.pantaureceivedat or decoded.envelope.time
+                group_id = decoded.subject
+                received_at = decoded.received_at
                 self.clock.observe(received_at, partition, message.topic, message.offset)
                 now = self.clock.now(partition)  # wall clock, or the partition's safe watermark in replay
+                if fact is None:
+                    continue  # a contract event the rules do not fold: it only moved the clock
             if group_id not in states:
                 loaded[group_id] = states[group_id] = load(group_id)
             state = states[group_id]
@@ -251,10 +254,8 @@ class GroupFolding:
         folded.states = {key: state.to_json() for key, state in states.items()}
         return folded
 
-    def programme_of(self, state: GroupState, fact: EventData | None) -> ProgrammeConfig:
-        # A pydantic model keeps its fields in `__dict__`: `getattr` with a default would raise and
-        # catch an AttributeError inside pydantic for every event without a programme (a device sync).
-        name = (fact.__dict__.get("programme") if fact is not None else None) or (
+    def programme_of(self, state: GroupState, fact: facts.Fact | None) -> ProgrammeConfig:
+        name = (getattr(fact, "programme", None) if fact is not None else None) or (
             state.context.programme if state.context else ""
         )
         return programme_config(self.programmes, name)

@@ -43,15 +43,17 @@ from services.monitoring.rules.state import (
     kept_sync_marks,
 )
 from services.monitoring.rules.syncs import SYNC_SETTLE
-from shared.events import (
+from shared.events.base import EventData
+from shared.facts import (
     ActivityProgressed,
     DeviceSynced,
     EvaluationSubmitted,
+    Fact,
     MeetingRecorded,
     MeetingScheduled,
     PlanAgreed,
+    fact_of,
 )
-from shared.events.base import EventData
 from shared.regions import time_zone_of
 
 # The rules whose deviations `overdue.MeetingTimes` looks at (its own; the streak rule's due times
@@ -92,11 +94,16 @@ def _with_context(
 
 
 def on_meeting_recorded(
-    state: GroupState, meeting: MeetingRecorded, programme: ProgrammeConfig, now: datetime | None = None
+    state: GroupState, meeting: MeetingRecorded | EventData, programme: ProgrammeConfig, now: datetime | None = None
 ) -> Outcome:
     """Apply every meeting rule to a newly recorded meeting. Time then passes up to `now`, the rule
     clock (default: the report's receipt), never beyond it: in a replay the clock is held back until
     every topic has been read that far, and a record's own receipt time may be ahead of that."""
+    if not isinstance(meeting, MeetingRecorded):  # the contract's event, as tests build it
+        converted = fact_of(meeting)
+        if not isinstance(converted, MeetingRecorded):
+            raise TypeError(f"not a recorded meeting: {type(meeting).__name__}")
+        meeting = converted
     if state.knows_report(meeting.report_id):
         return Outcome(state, ())
     if state.forgotten_before is not None and meeting.started_at <= state.forgotten_before:
@@ -131,7 +138,7 @@ def on_meeting_recorded(
 
 def on_fact(
     state: GroupState,
-    fact: EventData,
+    fact: Fact | EventData,
     now: datetime,
     programme: ProgrammeConfig,
     *,
@@ -143,7 +150,13 @@ def on_fact(
     the server's receipt of it (its envelope's time) for facts that do not carry one. The returned
     state knows its next wake-up instant, so a later `catch_up` can trust it. `caught_up`: time has
     passed up to `now` for `state` already (`catch_up`), so the rules that time alone moves have
-    nothing left to decide at `now` but what the fact changes (see `_after_sync`)."""
+    nothing left to decide at `now` but what the fact changes (see `_after_sync`).
+    A contract event (`shared.events`, as tests build them) is read as its fact (`shared.facts`)."""
+    if isinstance(fact, EventData):
+        converted = fact_of(fact)
+        if converted is None:
+            return Outcome(state, ())
+        fact = converted
     outcome, time_passed = _fold(
         state, fact, now, programme, partition=partition, received_at=received_at, caught_up=caught_up
     )
@@ -158,7 +171,7 @@ def on_fact(
 
 def _fold(
     state: GroupState,
-    fact: EventData,
+    fact: Fact,
     now: datetime,
     programme: ProgrammeConfig,
     *,
@@ -331,7 +344,7 @@ def _after_sync(
 
 def step(
     state: GroupState,
-    fact: EventData | None,
+    fact: Fact | EventData | None,
     now: datetime,
     programme: ProgrammeConfig,
     *,

@@ -32,7 +32,7 @@ from services.monitoring import engine
 from services.monitoring.programmes import load_programmes, programme_config
 from services.monitoring.rules.state import GroupState
 from services.monitoring.stored_state import encode_state
-from shared import serde, topics
+from shared import facts, topics
 from tools.generator.behaviour import Rates
 from tools.generator.kafka_driver import spool_programme
 from tools.generator.programme import Shape
@@ -58,11 +58,11 @@ def stage_runner(records: list[tuple[bytes, bytes]], stage: str) -> Callable[[],
     def run() -> None:
         states: dict[str, GroupState] = {}
         for key, value in records:
-            decoded = serde.decode(value, key=key)
+            decoded = facts.decode(value, key=key)
             if stage == "decode":
                 continue
-            now = decoded.envelope.pantaureceivedat or decoded.envelope.time
-            group_id = decoded.envelope.subject
+            now = decoded.received_at
+            group_id = decoded.subject
             state = states.get(group_id) or GroupState()
             name = state.context.programme if state.context else getattr(decoded.event, "programme", "default")
             outcome = engine.step(

@@ -40,7 +40,7 @@ from services.monitoring import engine
 from services.monitoring.programmes import load_programmes, programme_config
 from services.monitoring.rules.state import GroupState
 from services.monitoring.stored_state import encode_state
-from shared import serde, topics
+from shared import facts, serde, topics
 from shared.auth import mint_token
 from shared.events import DeviationOpened
 from shared.heap import settle_for_streaming
@@ -371,10 +371,10 @@ def replay(
         def bare(record: ConsumerRecord[bytes, bytes], states: dict[str, GroupState] = states) -> None:
             # What the worker does per record, minus Faust: decode, catch up with time, fold, encode.
             nonlocal watermark
-            decoded = serde.decode(record.value, key=record.key)
-            now = decoded.envelope.pantaureceivedat or decoded.envelope.time
+            decoded = facts.decode(record.value, key=record.key)
+            now = decoded.received_at
             watermark = max(watermark, now)
-            group_id = decoded.envelope.subject
+            group_id = decoded.subject
             state = states.get(group_id) or GroupState()
             name = state.context.programme if state.context else getattr(decoded.event, "programme", "default")
             programme = programme_config(programmes, name)

@@ -46,7 +46,7 @@ from services.monitoring.programmes import load_programmes, programme_config
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.stored_state import encode_state
-from shared import serde, topics
+from shared import facts, topics
 from shared.faust_app import ensure_changelog_topics
 from shared.logs import configure_logging
 from shared.settings import KafkaSettings
@@ -73,9 +73,9 @@ def folded_states(shape: Shape) -> list[GroupState]:
         for topic, key, value, _type in spool.records():
             if topic not in SOURCES:
                 continue
-            decoded = serde.decode(value, key=key.encode())
-            now = decoded.envelope.pantaureceivedat or decoded.envelope.time
-            group_id = decoded.envelope.subject
+            decoded = facts.decode(value, key=key.encode())
+            now = decoded.received_at
+            group_id = decoded.subject
             state = states.get(group_id) or GroupState()
             name = state.context.programme if state.context else getattr(decoded.event, "programme", "default")
             outcome = engine.step(

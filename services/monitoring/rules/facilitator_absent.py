@@ -9,7 +9,7 @@ from __future__ import annotations
 from services.monitoring.programmes import FacilitatorAbsentConfig
 from services.monitoring.rules.decisions import Decision, Escalate, Open, Resolve, deviation_id
 from services.monitoring.rules.state import GroupState
-from shared.events import MeetingRecorded
+from shared.facts import MeetingRecorded
 
 RULE = "meeting.facilitator_absent"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from services.monitoring.programmes import LowAttendanceConfig
 from services.monitoring.rules.decisions import Decision, Open, Resolve
 from services.monitoring.rules.state import GroupState
-from shared.events import MeetingRecorded
+from shared.facts import MeetingRecorded
 
 RULE = "meeting.low_attendance"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from services.monitoring.programmes import LowScoreConfig
 from services.monitoring.rules.decisions import Concerns, Decision, Open, Resolve
 from services.monitoring.rules.state import GroupState
-from shared.events import EvaluationSubmitted
+from shared.facts import EvaluationSubmitted
 
 RULE = "evaluation.low_score"
 
