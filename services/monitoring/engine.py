@@ -209,7 +209,11 @@ def _fold(
         if current is None or fact.synced_through > current.synced_through:
             history = () if current is None else (*current.history, (current.synced_through, current.received_at))
             mark = DeviceWatermark(
-                fact.synced_through, fact.received_at, fact.facilitator_id, kept_sync_marks(history, now)
+                fact.synced_through,
+                fact.received_at,
+                fact.facilitator_id,
+                kept_sync_marks(history, now),
+                previous=current,
             )
             devices = {**state.devices, fact.device_id: mark}
             before, state = state, state.evolve(devices=devices)
@@ -374,7 +378,7 @@ def step(
             ),
         )
     if replay and (outcome.state.clock_at is None or now > outcome.state.clock_at):
-        return Outcome(outcome.state.evolve(clock_at=now), outcome.decisions)
+        return Outcome(outcome.state.with_instants(outcome.state.wake_at, now), outcome.decisions)
     return outcome
 
 
@@ -388,7 +392,7 @@ def catch_up(state: GroupState, now: datetime, programme: ProgrammeConfig, *, gr
 
 def with_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> GroupState:
     """The state with its next wake-up instant after `now` recorded."""
-    return state.evolve(wake_at=next_wake(state, now, programme, group_id=group_id))
+    return state.with_instants(next_wake(state, now, programme, group_id=group_id), state.clock_at)
 
 
 def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> Outcome:

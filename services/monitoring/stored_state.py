@@ -29,33 +29,17 @@ from services.monitoring.rules.state import (
     OpenDeviation,
     ScheduledPeriod,
     SupersededProgress,
+    pack_instant,
 )
 
 FORMAT = 1  # first element of every stored array: a later layout gets a new number
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ZERO = timedelta(0)
-_SECOND = timedelta(seconds=1)
 _ID_PREFIX = "dev-"
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder()
 
 
 # ------------------------------------------------------------------------------------------ values
-
-
-def pack_instant(moment: datetime | None) -> Any:
-    """An instant as integer seconds since the epoch; `[seconds, microseconds, offset seconds]` when
-    it has a fraction or a UTC offset; ISO text if it is naive (never expected, never lost)."""
-    if moment is None:
-        return None
-    offset = moment.utcoffset()
-    if offset is None:
-        return moment.isoformat()
-    elapsed = moment - _EPOCH
-    seconds = elapsed.days * 86_400 + elapsed.seconds
-    if elapsed.microseconds == 0 and offset == _ZERO:
-        return seconds
-    return [seconds, elapsed.microseconds, offset // _SECOND]
 
 
 def unpack_instant(packed: Any) -> datetime | None:
@@ -211,12 +195,11 @@ def _pack_period(p: ScheduledPeriod) -> list[Any]:
 
 
 def _pack_device(d: DeviceWatermark) -> list[Any]:
-    return [
-        pack_instant(d.synced_through),
-        pack_instant(d.received_at),
-        d.facilitator_id,
-        [pack_instant(moment) for mark in d.history for moment in mark],
-    ]
+    history = d._packed_history  # kept from the device's previous mark, or from its stored bytes
+    if history is None:
+        history = [pack_instant(moment) for mark in d.history for moment in mark]
+        object.__setattr__(d, "_packed_history", history)
+    return [pack_instant(d.synced_through), pack_instant(d.received_at), d.facilitator_id, history]
 
 
 def _pack_activity(a: ActivityState) -> list[Any]:
@@ -312,6 +295,7 @@ def decode_state(stored: bytes | dict[str, Any] | None) -> GroupState:
                 _instant(received_at),
                 facilitator_id,
                 tuple((_instant(history[index]), _instant(history[index + 1])) for index in range(0, len(history), 2)),
+                packed_history=history,  # what `_pack_device` would make of them: these very values
             )
             for key, synced_through, received_at, facilitator_id, history in devices
         },

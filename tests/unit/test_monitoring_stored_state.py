@@ -23,6 +23,7 @@ from services.monitoring.rules.state import (
     OpenDeviation,
     ScheduledPeriod,
     SupersededProgress,
+    kept_sync_marks,
 )
 from services.monitoring.stored_state import (
     decode_state,
@@ -261,6 +262,40 @@ class TestPackedParts:
             dataclasses.replace(evolved[0], meetings=state.meetings[:1])
         )
         assert encode_state(state) == first  # the state they evolved from kept its own
+
+    @pytest.mark.parametrize("stored_every", [1, 3, 1000])
+    def test_a_devices_history_packed_from_its_previous_mark_is_what_packing_it_anew_gives(
+        self, stored_every: int
+    ) -> None:
+        # A device's next mark takes its predecessor's packed history (`DeviceWatermark.previous`)
+        # and packs only the mark it adds: the stored bytes must be those of a state without it,
+        # whether or not each mark was stored, through the cut of old marks, for any offset.
+        wita = timezone(timedelta(hours=8))
+        device = DeviceWatermark(AT, AT, "F-1")
+        state = GroupState(devices={"D-1": device})
+        for n in range(1, 60):
+            through = AT + timedelta(hours=n) if n % 7 else (AT + timedelta(hours=n, microseconds=5)).astimezone(wita)
+            history = (*device.history, (device.synced_through, device.received_at))
+            clock = AT + timedelta(hours=n // 2)  # lags: some marks stay because the clock is behind them
+            device = DeviceWatermark(
+                through, AT + timedelta(hours=n), "F-1", kept_sync_marks(history, clock), previous=device
+            )
+            state = state.evolve(devices={"D-1": device})
+            if n % stored_every == 0:
+                assert encode_state(state) == encode_state(GroupState.from_json(state.to_json()))
+        assert encode_state(state) == encode_state(GroupState.from_json(state.to_json()))
+        assert decode_state(encode_state(state)) == state
+
+    def test_a_mark_not_made_from_its_previous_packs_its_own_history(self) -> None:
+        earlier = DeviceWatermark(AT, AT, "F-1", ((AT - timedelta(hours=1), AT),))
+        encode_state(GroupState(devices={"D-1": earlier}))
+        same_instant_other_offset = AT.astimezone(timezone(timedelta(hours=7)))
+        later = DeviceWatermark(
+            AT + timedelta(hours=1), AT, "F-1", ((same_instant_other_offset, AT),), previous=earlier
+        )
+        assert later._packed_history is None  # not the very mark: packed when stored
+        state = GroupState(devices={"D-1": later})
+        assert encode_state(state) == encode_state(GroupState.from_json(state.to_json()))
 
     def test_the_packed_form_is_not_part_of_equality(self) -> None:
         state = full_state()

@@ -15,6 +15,9 @@ from services.monitoring.rules.calendar import end_of_day, start_of_day
 from services.monitoring.rules.decisions import Severity
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO = timedelta(0)
+_SECOND = timedelta(seconds=1)
 
 RECENT_MEETINGS_KEPT = 12
 PERIODS_KEPT = 14
@@ -40,6 +43,22 @@ def kept_sync_marks(
     ahead = sum(1 for _, received_at in history if received_at > clock)
     keep = min(len(history), SYNC_MARKS_AHEAD_KEPT, ahead + SYNC_MARKS_KEPT)
     return history[len(history) - keep :]
+
+
+def pack_instant(moment: datetime | None) -> Any:
+    """An instant as stored (`stored_state.py`): integer seconds since the epoch;
+    `[seconds, microseconds, offset seconds]` when it has a fraction or a UTC offset; ISO text if it
+    is naive (never expected, never lost). Here, not there: a device's mark packs what it adds."""
+    if moment is None:
+        return None
+    offset = moment.utcoffset()
+    if offset is None:
+        return moment.isoformat()
+    elapsed = moment - _EPOCH
+    seconds = elapsed.days * 86_400 + elapsed.seconds
+    if elapsed.microseconds == 0 and offset == _ZERO:
+        return seconds
+    return [seconds, elapsed.microseconds, offset // _SECOND]
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -139,7 +158,7 @@ class ScheduledPeriod:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class DeviceWatermark:
     """How far one of the facilitator's devices has synced, and when we heard so."""
 
@@ -150,6 +169,31 @@ class DeviceWatermark:
     history: tuple[tuple[datetime, datetime], ...] = ()
     # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
     _packed_entry: Any = field(default=None, init=False, repr=False, compare=False)
+    # The history's instants as stored (`pack_instant`, flat), once known. A device's next mark keeps
+    # the last marks of this history and adds this mark: it takes these values and packs only what it
+    # adds. Why: in a replay a device holds up to `SYNC_MARKS_AHEAD_KEPT` marks, and every stored sync
+    # packed all of them again.
+    _packed_history: Any = field(default=None, init=False, repr=False, compare=False)
+
+    # Written out, not generated: see `ActivityState.__init__`.
+    def __init__(
+        self,
+        synced_through: datetime,
+        received_at: datetime,
+        facilitator_id: str = "",
+        history: tuple[tuple[datetime, datetime], ...] = (),
+        *,
+        previous: DeviceWatermark | None = None,
+        packed_history: list[Any] | None = None,
+    ) -> None:
+        object.__setattr__(self, "synced_through", synced_through)
+        object.__setattr__(self, "received_at", received_at)
+        object.__setattr__(self, "facilitator_id", facilitator_id)
+        object.__setattr__(self, "history", history)
+        object.__setattr__(self, "_packed_entry", None)
+        if packed_history is None and previous is not None:
+            packed_history = _history_after(previous, history)
+        object.__setattr__(self, "_packed_history", packed_history)
 
     def first_covering(self, needed: datetime, *, after: datetime | None = None) -> datetime | None:
         """When Pantau first heard that this device had synced past `needed` (in a sync received
@@ -165,6 +209,26 @@ class DeviceWatermark:
         if self.synced_through > needed and (after is None or self.received_at > after):
             return self.received_at
         return None
+
+
+def _history_after(previous: DeviceWatermark, history: tuple[tuple[datetime, datetime], ...]) -> list[Any] | None:
+    """`history`'s packed instants from `previous`'s, when `history` is the last marks of
+    `previous.history` followed by `previous`'s own mark (the very objects: an equal instant in
+    another offset packs otherwise), and `previous`'s are known; else None (packed when stored)."""
+    known = previous._packed_history
+    if known is None or not history:
+        return None
+    last = history[-1]
+    if last[0] is not previous.synced_through or last[1] is not previous.received_at:
+        return None
+    earlier = previous.history
+    start = len(earlier) - (len(history) - 1)
+    if start < 0:
+        return None
+    for index in range(len(history) - 1):
+        if history[index] is not earlier[start + index]:
+            return None
+    return [*known[2 * start :], pack_instant(last[0]), pack_instant(last[1])]
 
 
 @dataclass(frozen=True)
@@ -524,6 +588,28 @@ class GroupState:
             object.__setattr__(evolved, "_plan_times", self._plan_times)
         if meetings_unchanged or _MEETING_TIMES_INPUTS.isdisjoint(changes):
             object.__setattr__(evolved, "_meeting_times", self._meeting_times)
+        object.__setattr__(evolved, "_packed_sections", self._packed_sections)
+        return evolved
+
+    def with_instants(self, wake_at: datetime | None, clock_at: datetime | None) -> GroupState:
+        """The state with these `wake_at` and `clock_at`: `evolve` for the two fields set at nearly
+        every record (the next wake-up, the replay's rule clock), without its keyword walk. Nothing
+        kept beside the state is derived from them, so all of it is carried."""
+        evolved = GroupState(
+            self.meetings,
+            self.open,
+            self.context,
+            self.periods,
+            self.devices,
+            self.activities,
+            self.evaluations,
+            self.closed,
+            self.forgotten_before,
+            wake_at,
+            clock_at,
+        )
+        object.__setattr__(evolved, "_plan_times", self._plan_times)
+        object.__setattr__(evolved, "_meeting_times", self._meeting_times)
         object.__setattr__(evolved, "_packed_sections", self._packed_sections)
         return evolved
 
