@@ -409,10 +409,7 @@ class LoopWorker:
                     await producer.send(
                         record.topic, record.value, key=record.key, partition=record.partition, headers=record.headers
                     )
-                for group_id, value in stored.items():
-                    await producer.send(
-                        self.names.group_state, value, key=group_id.encode(), partition=folded.partitions[group_id]
-                    )
+                await self._send_states(producer, stored, folded.partitions)
                 for facilitator_id, row in news.states.items():
                     partition = signals[news.last_index[facilitator_id]].message.partition
                     await producer.send(
@@ -471,6 +468,31 @@ class LoopWorker:
         self.metrics.batch_records.observe(len(groups) + len(signals))
         self.metrics.batch_seconds.observe(time.perf_counter() - began)
         self.collector.after_batch()
+
+    async def _send_states(
+        self, producer: AIOKafkaProducer, stored: dict[str, bytes], partitions: dict[str, int]
+    ) -> None:
+        """The batch's state writes, handed to the producer a record batch per partition
+        (`send_batch`), in the transaction under way. Why not `send` for each: a future and a
+        look-up of the event loop per record (a system call each) were 5 % of the worker's time."""
+        by_partition: dict[int, list[tuple[bytes, bytes]]] = {}
+        for group_id, value in stored.items():
+            by_partition.setdefault(partitions[group_id], []).append((group_id.encode(), value))
+        topic = self.names.group_state
+        for partition, rows in by_partition.items():
+            builder = producer.create_batch()
+            for key, value in rows:
+                if builder.append(key=key, value=value, timestamp=None) is not None:
+                    continue
+                if builder.record_count():  # full: send it, start another
+                    await producer.send_batch(builder, topic, partition=partition)
+                    builder = producer.create_batch()
+                    if builder.append(key=key, value=value, timestamp=None) is not None:
+                        continue
+                # Larger than a whole batch (never seen: a state is a few KB): on its own, as ever.
+                await producer.send(topic, value, key=key, partition=partition)
+            if builder.record_count():
+                await producer.send_batch(builder, topic, partition=partition)
 
     async def _positions_moved(self, *, unmoved: bool = False) -> dict[TopicPartition, int]:
         """Every owned topic-partition whose read position moved since this worker last committed it

@@ -226,7 +226,9 @@ def _history_after(previous: DeviceWatermark, history: tuple[tuple[datetime, dat
     if start < 0:
         return None
     for index in range(len(history) - 1):
-        if history[index] is not earlier[start + index]:
+        # The instants, not the pairs: compiled, a pair is rebuilt each time it is read.
+        mark, known_mark = history[index], earlier[start + index]
+        if mark[0] is not known_mark[0] or mark[1] is not known_mark[1]:
             return None
     return [*known[2 * start :], pack_instant(last[0]), pack_instant(last[1])]
 
