@@ -43,13 +43,13 @@ class IntakeMetrics:
 
         self._processed: dict[str, Any] = {}
 
-    def count_processed(self, topic: str) -> None:
+    def count_processed(self, topic: str, count: int = 1) -> None:
         # One labelled child per topic, looked up once: `labels()` per record was a measurable share
         # of the monitoring worker's time (a lock and a tuple lookup each).
         child = self._processed.get(topic)
         if child is None:
             child = self._processed[topic] = self.processed.labels(self.service, topic)
-        child.inc()
+        child.inc(count)
 
     def dead_lettered(self, reason: str) -> None:
         self.dead_letters.labels(self.service, reason).inc()
@@ -70,11 +70,14 @@ def take_in(
     topic: str,
     metrics: IntakeMetrics,
     decode: Callable[..., D] = serde.decode,  # type: ignore[assignment]
+    counted: bool = False,
 ) -> D | Refused | None:
     """Count and decode one record: the decoded event, a refusal (dead-letter it), or None for an
     event type this build does not know (counted, skipped). `decode` is `serde.decode` (the contract's
-    models), or a reader that raises the same `serde.DecodeError`s (the monitoring's `shared.facts`)."""
-    metrics.count_processed(topic)
+    models), or a reader that raises the same `serde.DecodeError`s (the monitoring's `shared.facts`).
+    `counted`: the caller counts what it reads itself (`count_processed(topic, n)` once a batch)."""
+    if not counted:
+        metrics.count_processed(topic)
     try:
         return decode(value, key=key)
     except serde.DecodeError as exc:

@@ -88,15 +88,19 @@ class RuleClock:
         """The partition's watermark from what was read, and whether a source still lags."""
         if not self._sources or self._caught_up is None:
             return self._watermarks.get(partition, _EPOCH), False
-        lagging: list[datetime] = []
-        seen: list[datetime] = []
+        # Asked at every record: the least and the greatest without building lists.
+        slowest: datetime | None = None  # of the sources that still lag
+        latest: datetime | None = None  # of all of them
+        last_time, last_offset, caught_up = self._last_time, self._last_offset, self._caught_up
         for topic in self._sources:
             key = (topic, partition)
-            last = self._last_time.get(key)
-            if last is not None:
-                seen.append(last)
-            if not self._caught_up(topic, partition, self._last_offset.get(key)):
-                lagging.append(last or _EPOCH)
-        if lagging:
-            return min(lagging), True
-        return max(seen, default=_EPOCH), False
+            last = last_time.get(key)
+            if last is not None and (latest is None or last > latest):
+                latest = last
+            if not caught_up(topic, partition, last_offset.get(key)):
+                lagged = last or _EPOCH
+                if slowest is None or lagged < slowest:
+                    slowest = lagged
+        if slowest is not None:
+            return slowest, True
+        return (_EPOCH if latest is None else latest), False

@@ -90,13 +90,14 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
     ]
     if replayed.loop_sources_per_s:
         sources = replayed.loop_sources_per_s
+        bare_sources = median(replayed.bare_loop_sources_per_s) if replayed.bare_loop_sources_per_s else 0.0
         rows.append(
             "| | one loop worker with the rules from the sources (`PANTAU_MONITORING_NATIVE=off`; the other "
             "workers here run them compiled by mypyc, as a worker does by default) | "
             f"{_fmt(sources)} events/s; opened ids against the Faust worker: "
             f"{replayed.loop_sources_missing} missing, {replayed.loop_sources_extra} extra | {_fmt(loop)} one loop "
-            f"worker (compiled) / {_fmt(bare)} bare (sources) | {_fmt(sources / loop, 2)} / "
-            f"{_fmt(sources / bare, 2)} |"
+            f"worker (compiled) / {_fmt(bare_sources)} bare (sources) | {_fmt(sources / loop, 2)} / "
+            f"{_fmt(sources / bare_sources, 2) if bare_sources else '–'} |"
         )
     if replayed.loop_pair_per_s:
         rows.append(
@@ -183,8 +184,17 @@ def render(
             f"{replayed.generate_seconds:.1f} s | | |",
             f"| | produced onto Kafka (aiokafka, batched) | {_fmt(replayed.produce_per_s)} records/s | | |",
             f"| | broker raw consumer (aiokafka) ×{repeats} | {_fmt(raw)} events/s | | 1.00 |",
-            f"| | bare aiokafka loop + `services.monitoring.engine` ×1 | {_fmt(bare)} events/s | "
-            f"{_fmt(raw)} raw | {_fmt(bare / raw, 2)} |",
+            "| | bare aiokafka loop + `services.monitoring.engine`, the rules compiled as the worker runs them "
+            f"(`tools/bench/bare_loop.py`) ×1 | {_fmt(bare)} events/s | {_fmt(raw)} raw | {_fmt(bare / raw, 2)} |",
+            *(
+                [
+                    "| | the same bare loop with the rules from the sources ×1 | "
+                    f"{_fmt(median(replayed.bare_loop_sources_per_s))} events/s | {_fmt(bare)} compiled | "
+                    f"{_fmt(median(replayed.bare_loop_sources_per_s) / bare, 2)} |"
+                ]
+                if replayed.bare_loop_sources_per_s
+                else []
+            ),
             f"| | Faust worker whose agent only counts (`tools.bench.faust_ceiling`: Faust's ceiling) ×{repeats} | "
             f"{_fmt(ceiling)} events/s | {_fmt(raw)} raw | {_fmt(ceiling / raw, 2)} |",
             f"| | monitoring worker on Faust (`PANTAU_MONITORING_CONSUMER=faust`, event clock) until committed "
@@ -322,7 +332,11 @@ def render(
         "(`python -m tools.native build`, which `make setup` runs; built first when the sources changed); "
         "last, one loop worker runs them from the sources "
         "(`PANTAU_MONITORING_NATIVE=off`), in a consumer group of its own, timed and compared the same way. "
-        "The bare loop runs in the bench's own process, from the sources.",
+        "The bare loop (`tools.bench.measure.bare_rules_loop`) does what the worker does with each record "
+        "(decode, `engine.step`, encode the deviation events) and every 20,000 records (the loop worker's "
+        "replay batch) encodes the states that changed, without Kafka's transactions: once with the rules "
+        "compiled in a process of its own (`tools/bench/bare_loop.py`), the same engine as the workers', "
+        "then from the sources in the bench's process.",
         "- End-to-end: all four services and a webhook receiver; every report is chair-led, so each opens "
         "one `meeting.facilitator_absent` deviation and one alert. Notifications run with one message "
         "per deviation (`PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED=false`) so that each report has a webhook "
@@ -526,6 +540,8 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
             figures["monitoring_loop_two_workers_extra"] = replayed.loop_pair_extra
         if replayed.bare_loop_per_s:
             figures["monitoring_bare_loop_events_per_s"] = round(median(replayed.bare_loop_per_s), 1)
+        if replayed.bare_loop_sources_per_s:
+            figures["monitoring_bare_loop_sources_events_per_s"] = round(median(replayed.bare_loop_sources_per_s), 1)
         if replayed.faust_empty_per_s:
             figures["faust_empty_agent_events_per_s"] = round(median(replayed.faust_empty_per_s), 1)
         if replayed.raw_consumer_per_s:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import itertools
+import json
 import logging
 import statistics
 import subprocess
@@ -53,7 +54,7 @@ from tools.generator.behaviour import Rates
 from tools.generator.kafka_driver import produce, spool_programme
 from tools.generator.oracle import ORACLE_RULES, Expected, OracleResult
 from tools.generator.programme import Shape
-from tools.stack import ServiceProcess, Stack, free_port
+from tools.stack import REPO_ROOT, ServiceProcess, Stack, free_port
 from tools.topics import create_topics
 from tools.webhook_receiver import WebhookReceiver
 
@@ -178,7 +179,8 @@ class ReplayResult:
     generate_seconds: float = 0.0
     produce_per_s: float = 0.0
     raw_consumer_per_s: list[float] = field(default_factory=list)
-    bare_loop_per_s: list[float] = field(default_factory=list)
+    bare_loop_per_s: list[float] = field(default_factory=list)  # the rules compiled, as the worker runs them
+    bare_loop_sources_per_s: list[float] = field(default_factory=list)  # the same from the sources
     faust_empty_per_s: list[float] = field(default_factory=list)  # Faust's ceiling (`faust_ceiling`)
     worker_per_s: float = 0.0
     worker_seconds: float = 0.0
@@ -315,6 +317,71 @@ async def _consume_all(
         await consumer.stop()
 
 
+@dataclass(frozen=True)
+class BareLoop:
+    """The bare rules loop's run: seconds, and the states it ended with (groups, stored bytes)."""
+
+    seconds: float
+    groups: int
+    state_bytes: int
+
+
+BARE_BATCH = 20_000  # records between two stores of the changed states: the loop worker's replay batch
+
+
+def bare_rules_loop(bootstrap: str, ends: dict[TopicPartition, int]) -> BareLoop:
+    """What the worker does with the records, minus Kafka's transactions: decode each, `engine.step`
+    it, encode the deviation events it would publish and, every `BARE_BATCH` records, the states that
+    changed (`stored_state.encode_state`), read straight off the broker with one aiokafka consumer."""
+    programmes = load_programmes()
+    states: dict[str, GroupState] = {}
+    changed: set[str] = set()
+    read = 0
+
+    def bare(record: ConsumerRecord[bytes, bytes]) -> None:
+        nonlocal read
+        decoded = facts.decode(record.value, key=record.key)
+        now = decoded.received_at
+        group_id = decoded.subject
+        state = states.get(group_id) or GroupState()
+        name = state.context.programme if state.context else getattr(decoded.event, "programme", "default")
+        programme = programme_config(programmes, name)
+        outcome = engine.step(
+            state, decoded.event, now, programme, group_id=group_id, partition=record.partition, received_at=now
+        )
+        for decision in outcome.decisions:
+            serde.encode(serde.envelope_for(_probe_event(decision, group_id), source="bench", time=now))
+        if outcome.state is not state:
+            states[group_id] = outcome.state
+            changed.add(group_id)
+        read += 1
+        if read % BARE_BATCH == 0:
+            for key in changed:
+                encode_state(states[key])
+            changed.clear()
+
+    seconds = asyncio.run(_consume_all(bootstrap, ends, bare))
+    return BareLoop(seconds, len(states), sum(len(encode_state(state)) for state in states.values()))
+
+
+def bare_loop_compiled(bootstrap: str, ends: dict[TopicPartition, int]) -> BareLoop:
+    """`bare_rules_loop` with the rules compiled by mypyc (built first if the sources changed), in a
+    process of its own (`tools/bench/bare_loop.py`)."""
+    build = native_build.build()
+    payload = {"bootstrap": bootstrap, "ends": [[tp.topic, tp.partition, end] for tp, end in ends.items()]}
+    finished = subprocess.run(
+        [sys.executable, "-m", "tools.bench.bare_loop", str(build), json.dumps(payload)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if finished.returncode != 0:
+        raise RuntimeError(f"the compiled bare loop failed:\n{finished.stderr[-3000:]}")
+    figures = json.loads(finished.stdout.strip().splitlines()[-1])
+    return BareLoop(figures["seconds"], figures["groups"], figures["state_bytes"])
+
+
 def replay(
     bootstrap: str,
     workdir: Path,
@@ -354,7 +421,6 @@ def replay(
         stats.records_per_second,
     )
 
-    programmes = load_programmes()
     for repeat in range(repeats):
         count = 0
 
@@ -365,39 +431,24 @@ def replay(
         seconds = asyncio.run(_consume_all(bootstrap, ends, raw))
         result.raw_consumer_per_s.append(count / seconds)
         result.faust_empty_per_s.append(faust_ceiling.measure(bootstrap, prefix, total, workdir / "ceiling"))
-        states: dict[str, GroupState] = {}
-        watermark = datetime.min.replace(tzinfo=UTC)
-
-        def bare(record: ConsumerRecord[bytes, bytes], states: dict[str, GroupState] = states) -> None:
-            # What the worker does per record, minus Faust: decode, catch up with time, fold, encode.
-            nonlocal watermark
-            decoded = facts.decode(record.value, key=record.key)
-            now = decoded.received_at
-            watermark = max(watermark, now)
-            group_id = decoded.subject
-            state = states.get(group_id) or GroupState()
-            name = state.context.programme if state.context else getattr(decoded.event, "programme", "default")
-            programme = programme_config(programmes, name)
-            outcome = engine.step(
-                state, decoded.event, now, programme, group_id=group_id, partition=record.partition, received_at=now
-            )
-            for decision in outcome.decisions:
-                serde.encode(serde.envelope_for(_probe_event(decision, group_id), source="bench", time=now))
-            states[group_id] = outcome.state
-
         if repeat > 0:
             continue  # the rules loop takes a minute a run: once is enough beside the cheap raw reads
+        # The rules compiled, as the worker runs them (a process of its own: the compiled modules must
+        # be in place before anything imports the rules), then from the sources, here.
+        compiled = bare_loop_compiled(bootstrap, ends)
+        result.bare_loop_per_s.append(total / compiled.seconds)
         with streaming_collector():  # the worker's collector settings (shared/heap.py), for a like comparison
-            seconds = asyncio.run(_consume_all(bootstrap, ends, bare))
-        result.bare_loop_per_s.append(total / seconds)
-        result.state_groups = len(states)
-        result.state_bytes = sum(len(encode_state(state)) for state in states.values())
+            from_sources = bare_rules_loop(bootstrap, ends)
+        result.bare_loop_sources_per_s.append(total / from_sources.seconds)
+        result.state_groups, result.state_bytes = from_sources.groups, from_sources.state_bytes
         log.info(
-            "replay run %d: raw consumer %.0f/s, Faust with an empty agent %.0f/s, bare rules loop %.0f/s",
+            "replay run %d: raw consumer %.0f/s, Faust with an empty agent %.0f/s, bare rules loop %.0f/s "
+            "(compiled; %.0f/s from the sources)",
             repeat + 1,
             result.raw_consumer_per_s[-1],
             result.faust_empty_per_s[-1],
             result.bare_loop_per_s[-1],
+            result.bare_loop_sources_per_s[-1],
         )
 
     deviations_topic = kafka.topic(topics.MONITORING_DEVIATIONS)

@@ -61,6 +61,7 @@ def national(result: ReplayResult, scale: float) -> dict[str, float]:
         "national_sample_missing": result.loop_missing,
         "national_sample_extra": result.loop_extra,
         "national_sample_bare_loop_events_per_s": round(median(result.bare_loop_per_s), 1),
+        "national_sample_bare_loop_sources_events_per_s": round(median(result.bare_loop_sources_per_s), 1),
     }
 
 
@@ -85,7 +86,8 @@ def render(result: ReplayResult, scale: float, figures: dict[str, float], second
         f"| records on monitoring's sources | {result.meetings_topic_records:,} (generated in "
         f"{result.generate_seconds:.0f} s, produced at {result.produce_per_s:,.0f}/s) |",
         f"| broker raw consumer (aiokafka) | {raw:,.0f} events/s |",
-        f"| bare aiokafka loop + `engine.step` | {bare:,.0f} events/s ({bare / raw:.2f} of raw) |",
+        f"| bare aiokafka loop + `engine.step`, the rules compiled as the worker runs them | {bare:,.0f} events/s "
+        f"({bare / raw:.2f} of raw; {median(result.bare_loop_sources_per_s):,.0f} from the sources) |",
         "| **monitoring worker** (the loop consumer, the default; event clock, until its committed offsets "
         f"reach the end) | **{worker:,.0f} events/s** ({worker / bare:.2f} of the bare loop, "
         f"{worker / max(1.0, faust):.2f}× the Faust worker); its opened deviation ids against the Faust "
