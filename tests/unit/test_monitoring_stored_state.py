@@ -297,6 +297,19 @@ class TestPackedParts:
         state = GroupState(devices={"D-1": later})
         assert encode_state(state) == encode_state(GroupState.from_json(state.to_json()))
 
+    def test_a_state_stored_piecewise_is_one_plain_messagepack_array(self) -> None:
+        # `encode_state` joins the head's bytes and the collections' kept bytes under one array
+        # header: decoded and encoded again as plain values, the bytes must come back identical.
+        state = full_state()
+        for stored in (
+            encode_state(state),
+            encode_state(state.evolve(wake_at=AT + timedelta(hours=1), context=None)),
+            encode_state(GroupState()),
+        ):
+            plain = stored_state._decoder.decode(stored)
+            assert len(plain) == 12
+            assert stored_state._encoder.encode(plain) == stored
+
     def test_the_packed_form_is_not_part_of_equality(self) -> None:
         state = full_state()
         encode_state(state)
