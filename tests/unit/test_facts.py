@@ -7,13 +7,22 @@ import itertools
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared import facts, serde
-from shared.events import DeviceSynced, MeetingRecorded, PlanRevised
+from shared.events import (
+    EVENT_CATALOGUE,
+    Attendance,
+    DeviceSynced,
+    Indicator,
+    MeetingRecorded,
+    PlannedActivity,
+    PlanRevised,
+)
 from shared.events.plans import ActivityChange
 from tools.generator.behaviour import Rates, simulate
 from tools.generator.events import history_publications
@@ -226,3 +235,19 @@ def test_a_fact_of_an_event_built_in_code() -> None:
     assert isinstance(fact, facts.DeviceSynced)
     assert fact.synced_through == datetime(2026, 1, 5, 10, tzinfo=UTC)
     assert fact.synced_through.tzinfo is UTC
+
+
+def test_every_fact_has_every_field_of_its_contract_event() -> None:
+    # A field the contract gains must be added here too, or the rules would never see it.
+    pairs: list[tuple[type[Any], type[Any]]] = [(EVENT_CATALOGUE[name], cls) for name, cls in facts.FACT_TYPES.items()]
+    pairs += [
+        (Attendance, facts.Attendance),
+        (Indicator, facts.Indicator),
+        (PlannedActivity, facts.PlannedActivity),
+        (ActivityChange, facts.ActivityChange),
+    ]
+    for model, struct in pairs:
+        assert set(model.model_fields) == set(struct.__struct_fields__), model.__name__
+        assert {name for name, info in model.model_fields.items() if info.is_required()} == {
+            field.name for field in msgspec.structs.fields(struct) if field.required
+        }, model.__name__
