@@ -334,7 +334,8 @@ def render(
         "(`PANTAU_MONITORING_NATIVE=off`), in a consumer group of its own, timed and compared the same way. "
         "The bare loop (`tools.bench.measure.bare_rules_loop`) does what the worker does with each record "
         "(decode, `engine.step`, encode the deviation events) and every 20,000 records (the loop worker's "
-        "replay batch) encodes the states that changed, without Kafka's transactions: once with the rules "
+        "replay batch) encodes the states that changed and freezes what outlived the batch, as the worker's "
+        "collector does (`shared/heap.BatchCollector`), without Kafka's transactions: once with the rules "
         "compiled in a process of its own (`tools/bench/bare_loop.py`), the same engine as the workers', "
         "then from the sources in the bench's process.",
         "- End-to-end: all four services and a webhook receiver; every report is chair-led, so each opens "

@@ -210,7 +210,7 @@ def render(
         "deviation ids without building a `UUID`, and the compiled classes below. Later on 2026-12-04: "
         "the msgspec facts above; a device's next sync mark takes its previous mark's packed history and "
         "packs only the mark it adds (a replay keeps up to 256 marks a device); the wake-up and the replay "
-        "clock set without `evolve`'s keyword walk (250 → 201 Python function calls a record).",
+        "clock set without `evolve`'s keyword walk (250 → about 200 Python function calls a record).",
         "- Compiled with mypyc (`python -m tools.native build`, `services/monitoring/native.py`; what a "
         "worker runs by default, `PANTAU_MONITORING_NATIVE`): the row above. Since 2026-12-04 the state's "
         "classes are compiled classes too (what the rules keep beside a state has declared fields), and the "
@@ -222,13 +222,14 @@ def render(
         "`tests/integration/test_monitoring_native.py` counts them).",
         "- What would close the rest (issue 14): the bare loop's aim of 60,000 records/s leaves 17 µs "
         "per record with the Kafka client's own share (the raw consumer reads at 120,000–160,000 a second "
-        "here: 6–8 µs); compiled, decode + `engine.step` costs about 26, of which decoding 4. Left is the "
+        f"here: 6–8 µs); compiled, decode + `engine.step` costs about {1e6 / compiled:.0f} in this run, of which "
+        f"decoding {per_record_us['decode']:.0f}. Left is the "
         "rules' own work, spread over the plan rules (no function above 5 % of the worker's time: an "
         "activity's instants derived again after a progress report, a sync's questions to the devices), "
         "the state's stored bytes (a changed collection encoded again) and the Python around each record "
         "in the worker (the rule clock, the fold's loop: about a sixth of its time, by py-spy). Compiling "
         "that loop with the rules, and a rules engine that does less per sync, are the next steps. The "
-        "worker replays at about 0.6 of the bare loop with the same compiled rules (`docs/benchmarks.md`), "
+        "worker replays at about half the bare loop with the same compiled rules (`docs/benchmarks.md`), "
         "the rest being Kafka's transactions and that loop "
         '(`services/monitoring/README.md`, "How fast, and where the time goes").',
         "",
