@@ -18,8 +18,9 @@ import orjson
 from faust.types import TP
 from prometheus_client import CollectorRegistry, Gauge
 
-from services.monitoring.agents import Agents, Outgoing
+from services.monitoring.agents import Agents
 from services.monitoring.clock import RuleClock
+from services.monitoring.folding import Outgoing
 from services.monitoring.metrics import MonitoringMetrics
 from services.monitoring.programmes import load_programmes
 from services.monitoring.settings import MonitoringSettings

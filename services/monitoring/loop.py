@@ -1,5 +1,5 @@
 """The monitoring worker on a consumer loop of its own (`PANTAU_MONITORING_CONSUMER=loop`, the default): the same
-rules and the same batch fold as the Faust worker (`agents.GroupFolding`), without Faust.
+rules and the same batch fold as the Faust worker (`folding.GroupFolding`), without Faust.
 
 Why: Faust hands a stream its records one at a time (a queue, an `Event`, an acknowledgement each);
 on this project's 2-core machine an agent that only counts reaches about 12,000 records/s, so no
@@ -57,10 +57,11 @@ from aiokafka.errors import KafkaError, ProducerFenced
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, generate_latest
 
-from services.monitoring.agents import GroupFolding, Outgoing, PhaseClock
+from services.monitoring.agents import PhaseClock
 from services.monitoring.app import GROUP_SOURCES, OPENAPI_DESCRIPTION, OPENAPI_TITLE
 from services.monitoring.clock import RuleClock
 from services.monitoring.fencing import StaleMembership, commit_offsets_as_member, membership_of
+from services.monitoring.folding import GroupFolding, Outgoing
 from services.monitoring.metrics import MonitoringMetrics
 from services.monitoring.programmes import load_programmes
 from services.monitoring.rules.state import GroupState

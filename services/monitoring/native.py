@@ -1,7 +1,7 @@
 """The monitoring's functional core compiled to C with mypyc, used when asked for and current.
 
-The rules, the engine and the stored state (`COMPILED`) are plain typed Python; `python -m
-tools.native build` compiles them with mypyc into a directory of their own (never beside the
+The rules, the engine, the stored state, the rule clock and the fold around them (`COMPILED`) are
+plain typed Python; `python -m tools.native build` compiles them with mypyc into a directory of their own (never beside the
 sources, where a stale build would shadow an edited rule), with a stamp of the sources it was built
 from. A worker started with `PANTAU_MONITORING_NATIVE=<that directory>` puts those modules ahead of
 the sources (`activate`) when the stamp matches the sources and this Python, and otherwise says why
@@ -32,6 +32,10 @@ COMPILED = (
     *(f"services/monitoring/rules/{name}" for name in RULES),
     "services/monitoring/engine.py",
     "services/monitoring/stored_state.py",
+    # The loop around each record and the rule clock it asks at each one: compiled, the loop calls
+    # the compiled `engine.step` and the clock directly.
+    "services/monitoring/clock.py",
+    "services/monitoring/folding.py",
 )
 STAMP = "stamp.json"
 # Where `make setup` (`python -m tools.native build`) puts the build, and where a worker looks by

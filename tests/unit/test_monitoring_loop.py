@@ -17,8 +17,8 @@ from aiokafka.errors import NotEnoughReplicasError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from prometheus_client import CollectorRegistry, Counter
 
-from services.monitoring.agents import GroupFolding
 from services.monitoring.clock import RuleClock
+from services.monitoring.folding import GroupFolding
 from services.monitoring.loop import Delivery, LocalState, LoopNames, LoopWorker, Tick, WriteRetries
 from services.monitoring.metrics import MonitoringMetrics
 from services.monitoring.rules import activities
