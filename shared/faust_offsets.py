@@ -43,6 +43,7 @@ from typing import Any
 
 from faust.types import TP, Message
 
+from shared.faust_app import recovered
 from shared.faust_start import RetryingConsumer
 
 log = logging.getLogger(__name__)
@@ -392,8 +393,7 @@ class OffsetGuard:
 
     async def check(self) -> None:
         app = self._app
-        recovery = getattr(app.tables, "recovery", None)
-        if app.rebalancing or (recovery is not None and not recovery.completed.is_set()):
+        if not recovered(app):
             self._holes.clear()  # a rebalance seeks every partition anyway
             self._standstills.clear()
             return

@@ -32,6 +32,7 @@ from shared.faust_app import (
     health_openapi,
     install_web_pages,
     raw_topic,
+    recovered,
 )
 from shared.faust_offsets import install_offset_guard
 
@@ -127,8 +128,7 @@ def create_app(settings: MonitoringSettings | None = None, *, clock: RuleClock |
 
     @app.timer(interval=settings.tick_seconds)
     async def hand_out_ticks() -> None:
-        recovery = getattr(app.tables, "recovery", None)
-        if app.rebalancing or (recovery is not None and not recovery.completed.is_set()):
+        if not recovered(app):  # the latest assignment's tables still being read
             return
         if rebuilt["generation"] != app.rebalancing_count:
             rebuilt["generation"] = app.rebalancing_count

@@ -1,12 +1,13 @@
 """The monitoring's functional core compiled to C with mypyc, used when asked for and current.
 
 The rules, the engine, the stored state, the rule clock and the fold around them (`COMPILED`) are
-plain typed Python; `python -m tools.native build` compiles them with mypyc into a directory of their own (never beside the
-sources, where a stale build would shadow an edited rule), with a stamp of the sources it was built
-from. A worker started with `PANTAU_MONITORING_NATIVE=<that directory>` puts those modules ahead of
-the sources (`activate`) when the stamp matches the sources and this Python, and otherwise says why
-and runs the sources: the same decisions either way (`tests/integration/test_monitoring_native.py`), about
-a third faster (`docs/profile-monitoring.md`).
+plain typed Python; `python -m tools.native build` compiles them with mypyc into a directory of
+their own (never beside the sources, where a stale build would shadow an edited rule), with a stamp
+of the sources it was built from. A worker started with `PANTAU_MONITORING_NATIVE=<that directory>`
+puts those modules ahead of the sources (`activate`) when the stamp matches the sources and this
+Python, and otherwise says why and runs the sources: the same decisions either way
+(`tests/integration/test_monitoring_native.py`), about a third faster
+(`docs/profile-monitoring.md`).
 
 The state's classes are compiled classes too (`rules/state.py`): a compiled class reads a field
 from a fixed place where a Python class looks it up in a dictionary. What the rules keep beside a
