@@ -1,5 +1,6 @@
 """The monitoring worker's agents: what happens to each batch of records (`app.py` owns the topics,
-the tables and the timer, and hands them over here).
+the tables and the timer, and hands them over here; the fold of a batch itself, decoding, rules and
+what to publish and store, is `folding.GroupFolding`, shared with the loop worker).
 
 - `watch_groups`: one agent over every group-keyed source (meetings, plans, evaluations) and the
   worker's own ticks topic, so a group's state is only ever changed by one stream, in order. It
