@@ -257,10 +257,11 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
 - **Recovered, said Faust, after the first rebalance only (fixed, 2026-12-04).** A Faust worker's
   `recovery.completed` is set when the tables have been read after the first assignment and is
   never cleared. A restarted worker rebalances twice (its dead predecessor stays a member until the
-  session times out); after the second, the monitoring timer took the flag for "the tables are
-  read", rebuilt its wake-up index while the newly assigned partitions' changelogs were still being
-  read, and the groups missing from the index never woke: 78 absence deviations (meetings and
-  activities overdue, at risk) missing in 1 of 9 restart runs. The Faust workers now ask
+  session times out); after the second, the monitoring timer could take the flag for "the tables
+  are read" and rebuild its wake-up index while the newly assigned partitions' changelogs were still
+  being read, and the groups missing from the index never woke: the likely cause of 78 absence
+  deviations (meetings and activities overdue, at risk; 7 of 12 partitions) missing in 1 of 9
+  restart runs (not reproduced on demand: none in 8 further runs before the fix, 3 after). The Faust workers now ask
   `shared.faust_app.recovered`: not rebalancing, and Faust's recovery has signalled the end of the
   recovery that followed the latest rebalance (`tests/unit/test_faust_recovered.py`). The same
   question answers `/readyz` and the offset guard. The Faust worker's two-worker case failed once
