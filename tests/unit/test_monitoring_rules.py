@@ -664,6 +664,23 @@ class TestRuleClock:
         clock.forget("p", 2)  # another partition's seek changes nothing here
         assert clock.now(1) == month(2)
 
+    def test_a_source_sought_back_to_its_end_keeps_what_was_read_once_caught_up(self) -> None:
+        # A restarted worker reads a partition to its end and commits it; Faust then seeks it to the
+        # committed offset, where nothing is left to read. The partition's clock must still stand at
+        # what was read (the wake-ups up to it are due), not fall back to its states' older clocks.
+        ends = {"m": False, "p": False}
+        clock = RuleClock("event", wall=lambda: T0, sources=["m", "p"], caught_up=lambda topic, *_: ends[topic])
+        clock.restore(1, month(1))  # the stored states' clocks
+        clock.observe(month(3), partition=1, topic="m", offset=40)
+        clock.observe(month(4), partition=1, topic="p", offset=30)
+        ends.update(m=True, p=True)
+        assert clock.now(1) == month(4)
+        clock.forget("m", 1)
+        clock.forget("p", 1)
+        assert clock.now(1) == month(4)  # nothing left to read: what was read stands
+        ends["p"] = False  # had the seek left plans to read again, only what is read would count
+        assert clock.now(1) < month(4)
+
 
 # ---------------------------------------------------------------- programmes
 
