@@ -279,7 +279,8 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   which counts only once every source has caught up: by then everything up to it has been read
   again or was committed (`tests/unit/test_monitoring_rules.py`, one test that fails on the former
   code). The loop worker's clock is the same class. After the fix: 0 lost in 16 Faust restart runs
-  with the same dump.
+  with the same dump; then 3 runs each of the loop worker's restart and two-worker cases and the
+  Faust worker's two- and three-worker cases, all 0 lost and 0 extra.
 - **Routing before the registry was read (fixed).** The notifier fetches `registry.events` and
   `monitoring.deviations` side by side; a deviation read before its district's supervisors were
   projected climbed to the province, reached one of two district supervisors, or waited in parking
