@@ -18,7 +18,7 @@ from faust.types.tuples import FutureMessage
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
 from shared import faust_start
-from shared.deadletters import dead_letter_headers
+from shared.deadletters import headers_for
 from shared.faust_sends import OrderedProducerBuffer
 from shared.kafka_admin import TopicSpec, create_topics
 from shared.settings import KafkaSettings
@@ -239,13 +239,6 @@ def write_row(table: Any, key: Any, value: Any, event: EventT) -> None:
         streams._current_event.reset(token)
 
 
-def message_headers(message: Any) -> list[tuple[str, bytes]]:
-    """A Faust message's headers as a list of (name, bytes)."""
-    headers = message.headers or []
-    items = headers.items() if isinstance(headers, dict) else headers
-    return [(str(name), bytes(value)) for name, value in items]
-
-
 class DeadLetters:
     """Sends a refused record, unchanged, to the service's dead-letter topic with the reason."""
 
@@ -255,21 +248,11 @@ class DeadLetters:
         self._counter = counter
 
     async def send(self, event: EventT, reason: str, detail: str) -> None:
-        message = event.message
-        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
         self._counter.labels(self._service, reason).inc()
         await self._topic.send(
             key=event.key,
             value=event.value if event.value is not None else b"",
-            headers=dead_letter_headers(
-                service=self._service,
-                reason=reason,
-                detail=detail,
-                source_topic=message.topic,
-                source_partition=message.partition,
-                source_offset=message.offset,
-                original_headers=message_headers(message),
-            ),
+            headers=headers_for(event.message, service=self._service, reason=reason, detail=detail),
         )
 
 

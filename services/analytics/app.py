@@ -24,6 +24,7 @@ from services.analytics.settings import AnalyticsSettings
 from services.analytics.state import AnalyticsState
 from services.analytics.views import ReportViews, install_report_pages
 from shared import topics
+from shared.deadletters import record_headers
 from shared.events import (
     ActivityProgressed,
     AlertAcknowledged,
@@ -43,7 +44,6 @@ from shared.faust_app import (
     build_app,
     in_event_context,
     install_web_pages,
-    message_headers,
     raw_topic,
     tables_delivered,
 )
@@ -201,7 +201,7 @@ def create_app(settings: AnalyticsSettings | None = None, clock: Callable[[], da
         value = dict(dead_letter_counts.get(key) or {"offset": -1, "counts": {}})
         if message.offset <= value["offset"]:
             return  # redelivered after a restart: already counted
-        headers = message_headers(message)
+        headers = record_headers(message)
         service = pipeline.header(headers, topics.DLQ_SERVICE_HEADER)
         label = f"{service}|{pipeline.header(headers, topics.DLQ_REASON_HEADER)}"
         counts = dict(value["counts"])

@@ -29,8 +29,7 @@ from services.monitoring.rules.many_groups import FacilitatorState, GroupSignal
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
 from shared import facts, serde
-from shared.deadletters import dead_letter_headers
-from shared.faust_app import message_headers
+from shared.deadletters import headers_for
 from shared.intake import Refused, take_in
 
 log = logging.getLogger(__name__)
@@ -271,22 +270,12 @@ class GroupFolding:
         return Outgoing(self.deviations_name, group_id.encode(), serde.encode(envelope), serde.kafka_headers(envelope))
 
     def dead_letter(self, event: Any, reason: str, detail: str) -> Outgoing:
-        message = event.message
-        log.warning("dead letter from %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason)
         self.metrics.intake.dead_lettered(reason)
         return Outgoing(
             self.dead_letters_name,
             event.key or b"",
             event.value if event.value is not None else b"",
-            dead_letter_headers(
-                service=SERVICE,
-                reason=reason,
-                detail=detail,
-                source_topic=message.topic,
-                source_partition=message.partition,
-                source_offset=message.offset,
-                original_headers=message_headers(message),
-            ),
+            headers_for(event.message, service=SERVICE, reason=reason, detail=detail),
         )
 
     def observe_published(self, decisions: Sequence[Decision]) -> None:

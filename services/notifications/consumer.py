@@ -23,7 +23,7 @@ from services.notifications.registry_gate import RegistryGate
 from services.notifications.settings import NotificationsSettings
 from services.notifications.timing import Policy
 from shared import serde, topics
-from shared.deadletters import dead_letter_headers
+from shared.deadletters import headers_for
 from shared.events import DeviationEscalated, DeviationOpened, DeviationResolved
 from shared.events.base import EventData
 from shared.intake import Refused, take_in
@@ -228,19 +228,10 @@ class AlertIntake:
         return queued
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
-        log.warning("dead letter from %s[%s]@%s: %s", record.topic, record.partition, record.offset, reason)
         self._metrics.intake.dead_lettered(reason)
         await self._producer.send_and_wait(
             self._settings.kafka.topic(topics.NOTIFICATIONS_DLQ),
             key=record.key,
             value=record.value or b"",
-            headers=dead_letter_headers(
-                service=SERVICE,
-                reason=reason,
-                detail=detail,
-                source_topic=record.topic,
-                source_partition=record.partition,
-                source_offset=record.offset,
-                original_headers=[(name, bytes(value)) for name, value in (record.headers or ())],
-            ),
+            headers=headers_for(record, service=SERVICE, reason=reason, detail=detail),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tools.faults.meetings import RECORDED, SCHEDULED, Published, judge
+from tools.faults.meetings import RECORDED, SCHEDULED, Published, distinct_events, judge
 
 
 def _recorded(offset: int, group: str, report: str, event_id: str | None = None) -> Published:
@@ -51,3 +51,11 @@ def test_a_report_under_a_new_id_a_report_never_accepted_and_a_group_out_of_orde
 def test_a_meeting_scheduled_twice_is_extra() -> None:
     records = [_recorded(0, "G1", "r1"), _scheduled(1, "G1", "s1"), _scheduled(2, "G1", "s2")]
     assert judge({"G1": ["r1"]}, records).extra == 1
+
+
+def test_the_reader_counts_a_re_published_report_once() -> None:
+    # Two reports accepted, one of them published twice: the reader must wait for the second report
+    # (it may still sit in the restarted process's outbox), not stop at two records.
+    records = [_recorded(0, "G1", "r1"), _recorded(1, "G1", "r1"), _scheduled(2, "G1", "s1")]
+    assert distinct_events(records, RECORDED) == 1
+    assert distinct_events([*records, _recorded(3, "G1", "r2")], RECORDED) == 2
