@@ -281,6 +281,12 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   code). The loop worker's clock is the same class. After the fix: 0 lost in 16 Faust restart runs
   with the same dump; then 3 runs each of the loop worker's restart and two-worker cases and the
   Faust worker's two- and three-worker cases, all 0 lost and 0 extra.
+- **A reader that stopped before the outbox had sent everything (fixed, in the harness,
+  2026-12-04).** A CI run of `meetings-kill` counted 6 accepted reports as lost: the case's reader
+  stopped at the topic's end once it held as many `meeting_recorded` records as reports accepted,
+  and the kill's re-publications (same event ids, 10 in that run) made up for reports the restarted
+  process's outbox had not sent yet. It now counts each event id once
+  (`tools.faults.meetings.distinct_events`); 35 runs after, 0 lost (re-publications in 13 of them).
 - **Routing before the registry was read (fixed).** The notifier fetches `registry.events` and
   `monitoring.deviations` side by side; a deviation read before its district's supervisors were
   projected climbed to the province, reached one of two district supervisors, or waited in parking
