@@ -280,7 +280,8 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   again or was committed (`tests/unit/test_monitoring_rules.py`, one test that fails on the former
   code). The loop worker's clock is the same class. After the fix: 0 lost in 16 Faust restart runs
   with the same dump; then 3 runs each of the loop worker's restart and two-worker cases and the
-  Faust worker's two- and three-worker cases, all 0 lost and 0 extra.
+  Faust worker's two- and three-worker cases, and 30 more of the Faust two-worker case (the one
+  that had 10 extra ids in CI), all 0 lost and 0 extra.
 - **A reader that stopped before the outbox had sent everything (fixed, in the harness,
   2026-12-04).** A CI run of `meetings-kill` counted 6 accepted reports as lost: the case's reader
   stopped at the topic's end once it held as many `meeting_recorded` records as reports accepted,
