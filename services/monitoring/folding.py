@@ -69,6 +69,10 @@ class FoldedGroups:
         return {group_id: state for group_id, state in self.states.items() if _differs(state, self.loaded[group_id])}
 
 
+def _first(item: tuple[int, Outgoing]) -> int:
+    return item[0]
+
+
 def _differs(state: GroupState, loaded: GroupState) -> bool:
     # Nearly every folded state moved its clock or wake-up: compared first, before the whole state
     # part by part (2 % of the loop worker's time over 12,018 groups, py-spy 2026-12-04).
@@ -126,9 +130,24 @@ class GroupFolding:
     def _fold_groups_into(
         self, folded: FoldedGroups, events: Sequence[Any], load: Callable[[str], GroupState], read: dict[str, int]
     ) -> None:
+        """Two passes over the batch.
+
+        First, in reading order, each record is decoded and read by the rule clock: the instant it is
+        judged at is the clock's at that point of the reading, whatever order the groups are folded in
+        next. Then each group's records are folded together, in their order, on its state. The result
+        is the same as folding record after record (a group's decisions depend only on its own state,
+        its records and their instants); what differs is the processor's caches: record after record,
+        every record lands on a group whose objects were evicted long ago (over the bench's 1,221
+        groups the compiled step costs about a sixth less folded group by group,
+        `services/monitoring/README.md`). The records to publish are put back in reading order, so a
+        facilitator's signals (whose order the facilitator-level rule depends on) and each group's
+        deviations go out as they would have record after record."""
         settings, metrics = self.settings, self.metrics
         replay = settings.clock == "event"
-        states, loaded, outgoing = folded.states, folded.loaded, folded.outgoing
+        # Each group's records as (index in the batch, partition, fact, instant, receipt, the record),
+        # in the order the groups first appear.
+        by_group: dict[str, list[tuple[int, int, facts.Fact | None, datetime, datetime | None, Any]]] = {}
+        placed: list[tuple[int, Outgoing]] = []  # (index of the record it comes from, the record to publish)
         for index, event in enumerate(events):
             message = event.message
             partition = message.partition
@@ -156,7 +175,7 @@ class GroupFolding:
                 if decoded is None:
                     continue
                 if isinstance(decoded, Refused):
-                    outgoing.append(self.dead_letter(event, decoded.reason, decoded.detail))
+                    placed.append((index, self.dead_letter(event, decoded.reason, decoded.detail)))
                     continue
                 fact = decoded.event
                 group_id = decoded.subject
@@ -165,9 +184,28 @@ class GroupFolding:
                 now = self.clock.now(partition)  # wall clock, or the partition's safe watermark in replay
                 if fact is None:
                     continue  # a contract event the rules do not fold: it only moved the clock
-            if group_id not in states:
-                loaded[group_id] = states[group_id] = load(group_id)
-            state = states[group_id]
+            judged = by_group.get(group_id)
+            if judged is None:
+                judged = by_group[group_id] = []
+            judged.append((index, partition, fact, now, received_at, event))
+        for group_id, judged in by_group.items():
+            self._fold_group(folded, group_id, judged, load(group_id), placed, replay)
+        placed.sort(key=_first)  # stable: a record's own records stay in the order they were made
+        folded.outgoing.extend(record for _, record in placed)
+
+    def _fold_group(
+        self,
+        folded: FoldedGroups,
+        group_id: str,
+        judged: list[tuple[int, int, facts.Fact | None, datetime, datetime | None, Any]],
+        state: GroupState,
+        placed: list[tuple[int, Outgoing]],
+        replay: bool,
+    ) -> None:
+        """One group's records of the batch through `engine.step`, in order, each at its instant."""
+        folded.loaded[group_id] = state
+        partition, index = 0, 0
+        for index, partition, fact, now, received_at, event in judged:
             try:
                 programme = self.programme_of(state, fact)
                 outcome = engine.step(
@@ -182,7 +220,8 @@ class GroupFolding:
                 )
             except Exception as exc:  # a bug must cost one record (kept in the DLQ), not the agent
                 log.exception("processing a record of group %s failed", group_id)
-                outgoing.append(self.dead_letter(event, "processing_error", f"{type(exc).__name__}: {exc}"[:300]))
+                detail = f"{type(exc).__name__}: {exc}"[:300]
+                placed.append((index, self.dead_letter(event, "processing_error", detail)))
                 continue
             decisions, new_state = outcome.decisions, outcome.state
             if replay and new_state.clock_at is not None:
@@ -190,13 +229,17 @@ class GroupFolding:
             context = new_state.context
             if decisions and context is not None:
                 for decision in decisions:
-                    outgoing.append(
-                        self.deviation_record(
-                            decision,
-                            group_id=group_id,
-                            programme=context.programme,
-                            facilitator_id=context.facilitator_id,
-                            region_code=context.region_code,
+                    placed.append(
+                        (
+                            index,
+                            self.deviation_record(
+                                decision,
+                                group_id=group_id,
+                                programme=context.programme,
+                                facilitator_id=context.facilitator_id,
+                                region_code=context.region_code,
+                                judged_at=now,
+                            ),
                         )
                     )
                 folded.published += decisions
@@ -209,10 +252,11 @@ class GroupFolding:
             )
             if signal is not None:
                 key = signal.facilitator_id.encode()
-                outgoing.append(Outgoing(self.signals_name, key, orjson.dumps(signal.to_json()), []))
-            states[group_id] = new_state
-            folded.partitions[group_id] = partition
-            folded.last_index[group_id] = index
+                placed.append((index, Outgoing(self.signals_name, key, orjson.dumps(signal.to_json()), [])))
+            state = new_state
+        folded.states[group_id] = state
+        folded.partitions[group_id] = partition
+        folded.last_index[group_id] = index
 
     def fold_signals(self, events: Sequence[Any], load: Callable[[str], Any]) -> FoldedSignals:
         """Each group's news through the facilitator-level rule, on the stored JSON `load` gives."""
@@ -255,9 +299,18 @@ class GroupFolding:
         return programme_config(self.programmes, name)
 
     def deviation_record(
-        self, decision: Decision, *, group_id: str, programme: str, facilitator_id: str, region_code: str
+        self,
+        decision: Decision,
+        *,
+        group_id: str,
+        programme: str,
+        facilitator_id: str,
+        region_code: str,
+        judged_at: datetime | None = None,
     ) -> Outgoing:
-        at = decision.at or self.clock.now()
+        # Every rule stamps its decisions; the instant the group was judged at (or the clock's) is the
+        # fallback, never when the code happened to run.
+        at = decision.at or judged_at or self.clock.now()
         event = deviation_event(
             decision,
             group_id=group_id,

@@ -5,7 +5,9 @@ rebalance) is in the fault cases `monitoring-loop-*` (`tests/faults/test_kills.p
 
 from __future__ import annotations
 
+import itertools
 import logging
+import zlib
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,10 +26,14 @@ from services.monitoring.metrics import MonitoringMetrics
 from services.monitoring.rules import activities
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import MonitoringSettings
-from shared import serde, topics
+from services.monitoring.stored_state import decode_state, encode_state
+from shared import facts, serde, topics
 from shared.events.base import EventData
 from shared.settings import KafkaSettings
 from tests.unit.test_monitoring_support import GROUP, PROGRAMMES, activity, plan, scheduled, synced, utc
+from tools.generator.behaviour import Rates, simulate
+from tools.generator.events import history_publications, topic_of
+from tools.generator.programme import Programme, Shape
 
 pytestmark = pytest.mark.unit
 
@@ -236,3 +242,81 @@ def test_other_sender_messages_pass_untouched() -> None:
     assert retries.filter(record)
     assert record.getMessage() == "Got error produce response: x"
     assert registry.get_sample_value("write_retries_total", {"error": "NotEnoughReplicasError"}) is None
+
+
+def test_a_batch_folded_group_by_group_decides_what_folding_it_record_after_record_decides() -> None:
+    # `GroupFolding` folds a batch's records group by group (each at the rule clock's instant for it
+    # in reading order): the records to publish, in their order, and the states must be those of
+    # folding every record as a batch of its own. Four facilitators' generated months, their groups'
+    # records interleaved by receipt as a replay reads them, with a record nobody can read and the
+    # event clock of a replay (each partition's topics at their own ends).
+    shape = Shape(scale=0.003, seed=11, start=date(2026, 1, 1), months=2)
+    publications = sorted(
+        (
+            publication
+            for facilitator in itertools.islice(Programme(shape).facilitators(), 0, 4)
+            for publication in history_publications(simulate(facilitator, shape, Rates()))
+            if publication.event.event_type in facts.FACT_TYPES
+        ),
+        key=lambda publication: publication.published_at,
+    )
+    offsets: dict[tuple[str, int], int] = {}
+    records: list[Delivery] = []
+    for publication in publications:
+        key, value, _headers = publication.encode()
+        topic = PREFIX + topic_of(publication.event)
+        partition = zlib.crc32(key.encode()) % 4
+        offset = offsets[(topic, partition)] = offsets.get((topic, partition), -1) + 1
+        record = ConsumerRecord(topic, partition, offset, 0, 0, key.encode(), value, None, len(key), len(value), ())
+        records.append(Delivery(record.key, record.value, record))
+    broken = ConsumerRecord(MEETINGS, 1, 10_000, 0, 0, b"G-9", b"{not json", None, 3, 9, ())
+    records.insert(len(records) // 2, Delivery(broken.key, broken.value, broken))
+    ends = dict(offsets)
+    assert len({record.key for record in records}) > 10  # many groups, interleaved
+
+    def folding() -> GroupFolding:
+        sources = [MEETINGS, PLANS, f"{PREFIX}{topics.EVALUATIONS_EVENTS}"]
+        clock = RuleClock(
+            "event",
+            sources=sources,
+            caught_up=lambda topic, partition, last: last is not None and last >= ends.get((topic, partition), -1),
+        )
+        return GroupFolding(
+            settings=settings(clock="event"),
+            programmes=PROGRAMMES,
+            metrics=MonitoringMetrics(CollectorRegistry()),
+            clock=clock,
+            source_names={topic: topic.removeprefix(PREFIX) for topic in sources},
+            ticks_name="ticks",
+            signals_name="signals",
+            deviations_name="deviations",
+            dead_letters_name="dlq",
+        )
+
+    def published(outgoing: list[Any]) -> list[tuple[str, bytes, Any]]:
+        # The envelope's id is drawn afresh for every record made; everything else must be the same.
+        readable = []
+        for record in outgoing:
+            value = orjson.loads(record.value) if record.topic != "dlq" else record.value
+            if isinstance(value, dict):
+                value.pop("id", None)
+            readable.append((record.topic, record.key, value))
+        return readable
+
+    whole = folding()
+    stored: dict[str, bytes] = {}
+    folded = whole.fold_groups(records, lambda group_id: decode_state(stored.get(group_id)))
+    at_once = published(folded.outgoing)
+    states_at_once = {group_id: encode_state(state) for group_id, state in folded.states.items()}
+
+    one_by_one = folding()
+    one_at_a_time: list[tuple[str, bytes, Any]] = []
+    for record in records:
+        single = one_by_one.fold_groups([record], lambda group_id: decode_state(stored.get(group_id)))
+        one_at_a_time += published(single.outgoing)
+        stored.update({group_id: encode_state(state) for group_id, state in single.states.items()})
+
+    assert [topic for topic, _key, _value in at_once].count("dlq") == 1
+    assert {topic for topic, _key, _value in at_once} >= {"deviations", "signals", "dlq"}
+    assert at_once == one_at_a_time
+    assert states_at_once == {group_id: stored[group_id] for group_id in states_at_once}
