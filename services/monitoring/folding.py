@@ -81,6 +81,21 @@ def _differs(state: GroupState, loaded: GroupState) -> bool:
     )
 
 
+# A group's record as the fold's second pass takes it: (index in the batch, partition, fact or None
+# for a tick, the instant it is judged at, its receipt, the record).
+Judged = tuple[int, int, facts.Fact | None, datetime, datetime | None, Any]
+
+
+class GroupBatch:
+    """A batch read (`GroupFolding.read_groups`) and being folded group by group (`fold_some`)."""
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[str, list[Judged]]] = []  # in the order the groups first appear
+        self.next = 0  # the first group not folded yet
+        self.placed: list[tuple[int, Outgoing]] = []  # (index of the record it comes from, what to publish)
+        self.folded = FoldedGroups()
+
+
 @dataclass
 class FoldedSignals:
     """What one batch of facilitator signals decided, and each touched facilitator's new state (as
@@ -116,38 +131,42 @@ class GroupFolding:
     wall_clock: Callable[[], datetime] = utc_now
 
     def fold_groups(self, events: Sequence[Any], load: Callable[[str], GroupState]) -> FoldedGroups:
-        """Each record through `engine.step`, in order, on the states `load` gives (once per group)."""
+        """Each record through `engine.step`, in order, on the states `load` gives (once per group):
+        `read_groups`, `fold_some` until done, `finish` (the loop worker yields to its event loop
+        between two `fold_some`)."""
+        batch = self.read_groups(events)
+        while not self.fold_some(batch, load, len(events)):
+            pass
+        return self.finish(batch)
+
+    def read_groups(self, events: Sequence[Any]) -> GroupBatch:
+        """The first of the fold's two passes: in reading order, each record is decoded and read by the
+        rule clock, so the instant it is judged at is the clock's at that point of the reading, whatever
+        order the groups are folded in next; records nobody can read become dead letters.
+
+        Then (`fold_some`) each group's records are folded together, in their order, on its state. The
+        result is the same as folding record after record (a group's decisions depend only on its own
+        state, its records and their instants; `tests/unit/test_monitoring_loop.py` checks it); what
+        differs is the processor's caches: record after record, every record lands on a group whose
+        objects were evicted long ago (`services/monitoring/README.md`, "How fast"). The records to
+        publish are put back in reading order (`finish`), so a facilitator's signals (whose order the
+        facilitator-level rule depends on) and each group's deviations go out as they would have
+        record after record."""
         metrics = self.metrics
-        folded = FoldedGroups()
+        batch = GroupBatch()
         read: dict[str, int] = {}  # records per topic, counted once a batch (a counter's lock per record cost 1 %)
         try:
-            self._fold_groups_into(folded, events, load, read)
+            self._read_into(batch, events, read)
         finally:
             for topic, count in read.items():
                 metrics.intake.count_processed(topic, count)
-        return folded
+        return batch
 
-    def _fold_groups_into(
-        self, folded: FoldedGroups, events: Sequence[Any], load: Callable[[str], GroupState], read: dict[str, int]
-    ) -> None:
-        """Two passes over the batch.
-
-        First, in reading order, each record is decoded and read by the rule clock: the instant it is
-        judged at is the clock's at that point of the reading, whatever order the groups are folded in
-        next. Then each group's records are folded together, in their order, on its state. The result
-        is the same as folding record after record (a group's decisions depend only on its own state,
-        its records and their instants); what differs is the processor's caches: record after record,
-        every record lands on a group whose objects were evicted long ago (over the bench's 1,221
-        groups the compiled step costs about a sixth less folded group by group,
-        `services/monitoring/README.md`). The records to publish are put back in reading order, so a
-        facilitator's signals (whose order the facilitator-level rule depends on) and each group's
-        deviations go out as they would have record after record."""
-        settings, metrics = self.settings, self.metrics
-        replay = settings.clock == "event"
-        # Each group's records as (index in the batch, partition, fact, instant, receipt, the record),
-        # in the order the groups first appear.
-        by_group: dict[str, list[tuple[int, int, facts.Fact | None, datetime, datetime | None, Any]]] = {}
-        placed: list[tuple[int, Outgoing]] = []  # (index of the record it comes from, the record to publish)
+    def _read_into(self, batch: GroupBatch, events: Sequence[Any], read: dict[str, int]) -> None:
+        replay = self.settings.clock == "event"
+        metrics = self.metrics
+        by_group: dict[str, list[Judged]] = {}
+        placed = batch.placed
         for index, event in enumerate(events):
             message = event.message
             partition = message.partition
@@ -188,16 +207,33 @@ class GroupFolding:
             if judged is None:
                 judged = by_group[group_id] = []
             judged.append((index, partition, fact, now, received_at, event))
-        for group_id, judged in by_group.items():
-            self._fold_group(folded, group_id, judged, load(group_id), placed, replay)
-        placed.sort(key=_first)  # stable: a record's own records stay in the order they were made
-        folded.outgoing.extend(record for _, record in placed)
+        batch.groups = list(by_group.items())
+
+    def fold_some(self, batch: GroupBatch, load: Callable[[str], GroupState], records: int) -> bool:
+        """Fold the next groups of `batch` (at least `records` records, whole groups); True once every
+        group is folded."""
+        replay = self.settings.clock == "event"
+        groups = batch.groups
+        folded = 0
+        while batch.next < len(groups) and folded < records:
+            group_id, judged = groups[batch.next]
+            batch.next += 1
+            self._fold_group(batch.folded, group_id, judged, load(group_id), batch.placed, replay)
+            folded += len(judged)
+        return batch.next >= len(groups)
+
+    def finish(self, batch: GroupBatch) -> FoldedGroups:
+        """What the folded batch decided, its records to publish in reading order."""
+        batch.placed.sort(key=_first)  # stable: a record's own records stay in the order they were made
+        batch.folded.outgoing.extend(record for _, record in batch.placed)
+        batch.placed = []
+        return batch.folded
 
     def _fold_group(
         self,
         folded: FoldedGroups,
         group_id: str,
-        judged: list[tuple[int, int, facts.Fact | None, datetime, datetime | None, Any]],
+        judged: list[Judged],
         state: GroupState,
         placed: list[tuple[int, Outgoing]],
         replay: bool,

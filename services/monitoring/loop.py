@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 # partitions (the survivor's restore among them) until the broker aborts it: keep that short.
 TRANSACTION_TIMEOUT_MS = 15_000
 FETCH_BYTES_PER_PARTITION = 256 * 1024
+FOLD_SLICE_RECORDS = 2_000  # folded between two turns of the event loop (about 40-100 ms)
 
 
 class Delivery(NamedTuple):
@@ -413,15 +414,25 @@ class LoopWorker:
         phases = PhaseClock(self.metrics)
         # The fold does not yield to the event loop, so no fetch moves a high watermark meanwhile: the
         # rule clock asks for them once per batch, not for every source of every record.
-        self._highwaters = {}
-        try:
-            with self.collector.folding():
-                folded = self.folding.fold_groups(groups, self._load_group)
-                changed = folded.changed()
-                stored = {group_id: encode_state(state) for group_id, state in changed.items()}
-                news = self.folding.fold_signals(signals, self._load_facilitator)
-        finally:
-            self._highwaters = None
+        with self.collector.folding():
+            self._highwaters = {}
+            try:
+                reading = self.folding.read_groups(groups)
+            finally:
+                self._highwaters = None
+            # A replay's batch folds for seconds: folded a slice of groups at a time, the event loop
+            # goes on between two slices, so the consumer's heartbeats go on (a batch folded in one go
+            # longer than the session timeout would cost the worker its partitions) and its fetcher
+            # brings the next batch's records meanwhile. Nothing else touches the states while the
+            # batch holds `_batch`; the rule clock was read in the first pass.
+            done = False
+            while not done:
+                done = self.folding.fold_some(reading, self._load_group, FOLD_SLICE_RECORDS)
+                await asyncio.sleep(0)
+            folded = self.folding.finish(reading)
+            changed = folded.changed()
+            stored = {group_id: encode_state(state) for group_id, state in changed.items()}
+            news = self.folding.fold_signals(signals, self._load_facilitator)
         phases.done("rules")
         producer = self.producer
         try:

@@ -13,13 +13,17 @@ from services.monitoring.programmes import PROGRAMMES_DIR
 from shared.settings import ServiceSettings
 from shared.topics import GROUP_KEYED_PARTITIONS
 
-# Records per batch with the `event` clock, by consumer, unless PANTAU_MONITORING_BATCH_SIZE says
-# otherwise. The loop consumer's are larger: each batch writes every group it touched once, so with
-# 12,018 groups 20,000-record batches wrote a state for about a quarter as many records as 5,000 did
-# (one loop worker, a generated month: 8,208 → 10,234 events/s, two pairs of runs on 2026-12-04;
-# 50,000 gained nothing more, a batch then ends at `REPLAY_BATCH_SECONDS` anyway).
-REPLAY_BATCH_SIZES: dict[str, int] = {"faust": 5000, "loop": 20_000}
-REPLAY_BATCH_SECONDS = 0.25
+# Records per batch with the `event` clock, and the longest wait to gather them, by consumer, unless
+# PANTAU_MONITORING_BATCH_SIZE / _BATCH_SECONDS say otherwise. The loop consumer's are larger: each
+# batch writes every group it touched once (with 12,018 groups 20,000-record batches wrote a state for
+# about a quarter as many records as 5,000 did: 8,208 → 10,234 events/s, 2026-12-04), and since it
+# folds a batch group by group (`folding.GroupFolding.read_groups`) a batch holding more records of
+# each group runs faster: over 19,973 groups (a generated month, one loop worker, 2026-12-05) 14,745
+# events/s with 20,000 records a batch, 17,352 with 50,000, 21,103 with 100,000 (14,239 and 13,968
+# against 21,807 and 19,089 in two more pairs), for about 300 MiB more at the peak (the batch's
+# records and facts). The window grows with it: gathering 100,000 records takes longer than 0.25 s.
+REPLAY_BATCH_SIZES: dict[str, int] = {"faust": 5000, "loop": 100_000}
+REPLAY_BATCH_SECONDS: dict[str, float] = {"faust": 0.25, "loop": 1.5}
 
 
 class MonitoringSettings(ServiceSettings):
@@ -56,11 +60,14 @@ class MonitoringSettings(ServiceSettings):
     batch_size: int = Field(
         default=1000,
         ge=1,
-        description="Records processed (and published) together; with the `event` clock unless set, 20,000 for the "
+        description="Records processed (and published) together; with the `event` clock unless set, 100,000 for the "
         "loop consumer and 5,000 for Faust (`REPLAY_BATCH_SIZES`).",
     )
     batch_seconds: float = Field(
-        default=0.02, gt=0, description="Longest wait to fill a batch; 0.25 s with the `event` clock unless set."
+        default=0.02,
+        gt=0,
+        description="Longest wait to fill a batch; with the `event` clock unless set, 1.5 s for the loop consumer "
+        "and 0.25 s for Faust (`REPLAY_BATCH_SECONDS`).",
     )
     tick_seconds: float = Field(default=1.0, gt=0, description="How often the due-time index is checked.")
     decoded_states_kept: int = Field(
@@ -88,5 +95,5 @@ class MonitoringSettings(ServiceSettings):
             if "batch_size" not in self.model_fields_set:
                 self.batch_size = REPLAY_BATCH_SIZES[self.consumer]
             if "batch_seconds" not in self.model_fields_set:
-                self.batch_seconds = REPLAY_BATCH_SECONDS
+                self.batch_seconds = REPLAY_BATCH_SECONDS[self.consumer]
         return self

@@ -23,17 +23,18 @@ def test_live_batches_wait_twenty_milliseconds_at_most() -> None:
 
 def test_a_replay_takes_larger_batches_the_loop_consumer_larger_still() -> None:
     settings = MonitoringSettings(clock="event")
-    assert (settings.batch_size, settings.batch_seconds) == (20_000, REPLAY_BATCH_SECONDS)
+    assert (settings.batch_size, settings.batch_seconds) == (100_000, 1.5)
     faust = MonitoringSettings(clock="event", consumer="faust")
-    assert (faust.batch_size, faust.batch_seconds) == (REPLAY_BATCH_SIZES["faust"], REPLAY_BATCH_SECONDS)
-    assert REPLAY_BATCH_SIZES == {"faust": 5000, "loop": 20_000}
+    assert (faust.batch_size, faust.batch_seconds) == (5000, 0.25)
+    assert REPLAY_BATCH_SIZES == {"faust": 5000, "loop": 100_000}
+    assert REPLAY_BATCH_SECONDS == {"faust": 0.25, "loop": 1.5}
 
 
 def test_what_is_set_is_kept_in_a_replay_too(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PANTAU_MONITORING_CLOCK", "event")
     monkeypatch.setenv("PANTAU_MONITORING_BATCH_SIZE", "300")
     settings = MonitoringSettings()
-    assert (settings.batch_size, settings.batch_seconds) == (300, REPLAY_BATCH_SECONDS)
+    assert (settings.batch_size, settings.batch_seconds) == (300, REPLAY_BATCH_SECONDS["loop"])
 
 
 def test_the_compiled_rules_are_used_by_default_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:

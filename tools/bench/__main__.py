@@ -332,9 +332,10 @@ def render(
         "(`python -m tools.native build`, which `make setup` runs; built first when the sources changed); "
         "last, one loop worker runs them from the sources "
         "(`PANTAU_MONITORING_NATIVE=off`), in a consumer group of its own, timed and compared the same way. "
-        "The bare loop (`tools.bench.measure.bare_rules_loop`) does what the worker does with each record "
-        "(decode, `engine.step`, encode the deviation events) and every 20,000 records (the loop worker's "
-        "replay batch) encodes the states that changed and freezes what outlived the batch, as the worker's "
+        "The bare loop (`tools.bench.measure.bare_rules_loop`) does what the worker does with the records, "
+        "in batches of the loop worker's replay batch (100,000 records): decodes each, runs each group's "
+        "records through `engine.step` together (as the worker folds a batch, group by group), encodes the "
+        "deviation events and the states that changed, and freezes what outlived the batch, as the worker's "
         "collector does (`shared/heap.BatchCollector`), without Kafka's transactions: once with the rules "
         "compiled in a process of its own (`tools/bench/bare_loop.py`), the same engine as the workers', "
         "then from the sources in the bench's process.",

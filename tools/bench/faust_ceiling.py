@@ -31,7 +31,7 @@ from shared.settings import KafkaSettings
 SOURCES = (topics.MEETINGS_EVENTS, topics.PLANS_EVENTS, topics.EVALUATIONS_EVENTS)
 # The monitoring worker's batches in a replay (`MonitoringSettings` with the `event` clock).
 BATCH_SIZE = REPLAY_BATCH_SIZES["faust"]
-BATCH_SECONDS = REPLAY_BATCH_SECONDS
+BATCH_SECONDS = REPLAY_BATCH_SECONDS["faust"]
 
 
 def build_parser() -> argparse.ArgumentParser:

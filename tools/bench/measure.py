@@ -40,6 +40,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.monitoring import engine
 from services.monitoring.programmes import load_programmes, programme_config
 from services.monitoring.rules.state import GroupState
+from services.monitoring.settings import REPLAY_BATCH_SIZES
 from services.monitoring.stored_state import encode_state
 from shared import facts, serde, topics
 from shared.auth import mint_token
@@ -326,49 +327,65 @@ class BareLoop:
     state_bytes: int
 
 
-BARE_BATCH = 20_000  # records between two stores of the changed states: the loop worker's replay batch
+BARE_BATCH = REPLAY_BATCH_SIZES["loop"]  # records folded between two stores of the changed states
 
 
 def bare_rules_loop(bootstrap: str, ends: dict[TopicPartition, int]) -> BareLoop:
-    """What the worker does with the records, minus Kafka's transactions: decode each, `engine.step`
-    it, encode the deviation events it would publish and, every `BARE_BATCH` records, the states that
-    changed (`stored_state.encode_state`), read straight off the broker with one aiokafka consumer."""
+    """What the worker does with the records, minus Kafka's transactions: in batches of `BARE_BATCH`
+    records (the loop worker's replay batch) decode each, `engine.step` each group's records together
+    in their order (as `folding.GroupFolding` does), encode the deviation events it would publish and
+    the states that changed (`stored_state.encode_state`), read straight off the broker with one
+    aiokafka consumer."""
     programmes = load_programmes()
     states: dict[str, GroupState] = {}
-    changed: set[str] = set()
-    read = 0
+    pending: list[ConsumerRecord[bytes, bytes]] = []
     # The worker's collector regime (`shared/heap.BatchCollector`): none while a batch is folded, what
     # outlived it frozen after, a full collection every 2 minutes. Without it the bare loop walked its
     # growing heap again and again, and over many groups ran slower than the worker it is a baseline for.
     collector = BatchCollector()
     was_enabled = gc.isenabled()
 
+    def fold_batch() -> None:
+        by_group: dict[str, list[tuple[Any, datetime, int]]] = {}
+        for record in pending:
+            decoded = facts.decode(record.value, key=record.key)
+            by_group.setdefault(decoded.subject, []).append((decoded.event, decoded.received_at, record.partition))
+        pending.clear()
+        for group_id, judged in by_group.items():
+            state = before = states.get(group_id) or GroupState()
+            for fact, now, partition in judged:
+                name = state.context.programme if state.context else getattr(fact, "programme", "default")
+                outcome = engine.step(
+                    state,
+                    fact,
+                    now,
+                    programme_config(programmes, name),
+                    group_id=group_id,
+                    partition=partition,
+                    received_at=now,
+                )
+                for decision in outcome.decisions:
+                    serde.encode(serde.envelope_for(_probe_event(decision, group_id), source="bench", time=now))
+                state = outcome.state
+            if state is not before:
+                states[group_id] = state
+                encode_state(state)
+        collector.after_batch()
+
     def bare(record: ConsumerRecord[bytes, bytes]) -> None:
-        nonlocal read
-        decoded = facts.decode(record.value, key=record.key)
-        now = decoded.received_at
-        group_id = decoded.subject
-        state = states.get(group_id) or GroupState()
-        name = state.context.programme if state.context else getattr(decoded.event, "programme", "default")
-        programme = programme_config(programmes, name)
-        outcome = engine.step(
-            state, decoded.event, now, programme, group_id=group_id, partition=record.partition, received_at=now
-        )
-        for decision in outcome.decisions:
-            serde.encode(serde.envelope_for(_probe_event(decision, group_id), source="bench", time=now))
-        if outcome.state is not state:
-            states[group_id] = outcome.state
-            changed.add(group_id)
-        read += 1
-        if read % BARE_BATCH == 0:
-            for key in changed:
-                encode_state(states[key])
-            changed.clear()
-            collector.after_batch()
+        pending.append(record)
+        if len(pending) == BARE_BATCH:
+            fold_batch()
+
+    async def read_and_fold() -> float:
+        seconds = await _consume_all(bootstrap, ends, bare)
+        began = time.perf_counter()
+        fold_batch()  # the last, partial batch
+        return seconds + time.perf_counter() - began
 
     gc.disable()
     try:
-        seconds = asyncio.run(_consume_all(bootstrap, ends, bare))
+        seconds = asyncio.run(read_and_fold())
     finally:
         gc.freeze()
         if was_enabled:
