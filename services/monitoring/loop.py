@@ -365,7 +365,12 @@ class LoopWorker:
             left_ms = int((deadline - loop.time()) * 1000)
             if left_ms <= 0:
                 break
-            fetched = await self.consumer.getmany(timeout_ms=left_ms, max_records=self.settings.batch_size - count)
+            if not count and self.ticks and await self._read_to_the_end():
+                break  # time has come for some groups and nothing is left to read: fold the ticks now
+            # In short waits, so that ticks handed out meanwhile are not held for a replay's whole window.
+            fetched = await self.consumer.getmany(
+                timeout_ms=min(left_ms, 100), max_records=self.settings.batch_size - count
+            )
             for tp, records in fetched.items():
                 batch.setdefault(tp, []).extend(records)
                 count += len(records)

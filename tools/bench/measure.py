@@ -327,6 +327,7 @@ class BareLoop:
     state_bytes: int
 
 
+PAIR_BATCH = 20_000  # the loop pair's batches in the bench (see `replay`)
 BARE_BATCH = REPLAY_BATCH_SIZES["loop"]  # records folded between two stores of the changed states
 
 
@@ -522,7 +523,16 @@ def replay(
         result.loop_batches, result.loop_batch_seconds = looped.batches.batches, looped.batches.seconds
         result.loop_batch_phases = looped.batches.phases
         if pair:
-            loop_pair = workers("replay-loop-pair", "pantau-monitoring-pair", 2, consumer="loop")
+            # In batches of 20,000: with a replay batch of 100,000 the first worker to be ready takes
+            # the whole of this load in its first batch, and the pair shows nothing of sharing it.
+            loop_pair = workers(
+                "replay-loop-pair",
+                "pantau-monitoring-pair",
+                2,
+                consumer="loop",
+                PANTAU_MONITORING_BATCH_SIZE=str(PAIR_BATCH),
+                PANTAU_MONITORING_BATCH_SECONDS="0.25",
+            )
             result.loop_pair_per_s = loop_pair.per_s
             result.loop_pair_timed_s = loop_pair.seconds - loop_pair.startup_seconds
         # The same with the rules from the sources (what the compiled build is worth).
