@@ -376,6 +376,8 @@ class LoopWorker:
                 count += len(records)
             if count and await self._read_to_the_end():
                 break  # nothing more to wait for: the end of a replay folded at once, not a batch window later
+            if not fetched and (count or self.ticks):
+                break  # nothing came for a while (or only a transaction's commit marker): fold what there is
         return batch
 
     async def _read_to_the_end(self) -> bool:

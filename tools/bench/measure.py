@@ -50,7 +50,7 @@ from shared.kafka_admin import admin_client_config
 from shared.settings import AuthSettings, KafkaSettings
 from tools import native as native_build
 from tools.bench import faust_ceiling
-from tools.faults.cases import UNORDERED_RULES
+from tools.faults.cases import UNORDERED_RULES, settle_topic
 from tools.generator.behaviour import Rates
 from tools.generator.kafka_driver import produce, spool_programme
 from tools.generator.oracle import ORACLE_RULES, Expected, OracleResult
@@ -736,7 +736,8 @@ def run_workers(
             batches.seconds,
             phase_split(batches.phases),
         )
-        time.sleep(3)  # let the last published deviations settle
+        # The last deviations come from ticks after the last record's batch: wait until the topic is quiet.
+        settle_topic(bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
         return run
     finally:
         for stack in stacks:

@@ -110,7 +110,7 @@ def _internal_monitoring_topics(prefix: str, consumer: str = "faust") -> list[st
     return [f"{group}-ticks", f"{group}-facilitator-signals"]
 
 
-def _settle_topic(bootstrap: str, name: str, *, quiet: float = 3.0, timeout: float = 60.0) -> None:
+def settle_topic(bootstrap: str, name: str, *, quiet: float = 3.0, timeout: float = 60.0) -> None:
     """Wait until a topic's end offsets stayed put for `quiet` seconds (late ticks, publications)."""
     deadline = time.monotonic() + timeout
     last: dict[Any, int] | None = None
@@ -240,7 +240,7 @@ class World:
                 # due tick waits in nobody's index (seen as one overdue activity missing).
                 _wait_partitions_held([run for run in runs if run.alive()], names[:3])
             seconds = self._caught_up(group, names, alive, began, runs)
-            _settle_topic(self.bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
+            settle_topic(self.bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
             crashes = [line for run in runs for line in run.crashes()]
             if crashes:
                 log.warning("agent crashes in monitoring:\n%s", "\n".join(crashes[:10]))
@@ -305,7 +305,7 @@ class World:
                 group = f"{prefix}pantau-monitoring"
                 names = [f"{prefix}{name}" for name in MONITORING_SOURCES] + _internal_monitoring_topics(prefix)
                 wait_caught_up(self.bootstrap, group, names, timeout=CATCH_UP_TIMEOUT, alive=run.alive, settle=2)
-                _settle_topic(self.bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
+                settle_topic(self.bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
             finally:
                 run.stop()
             self._monitoring = read_deviations(self.bootstrap, prefix)
