@@ -6,7 +6,7 @@ on this project's 2-core machine an agent that only counts reaches about 12,000 
 Faust worker can replay at the 30,000 events/s issue 14 asks for. Here one aiokafka consumer reads
 batches (`getmany`) and every batch is one Kafka transaction:
 
-    fold the batch (pure: `GroupFolding.fold_groups` / `fold_signals`)
+    fold the batch (pure: `GroupFolding.read_groups`, `fold_some` a slice at a time, `finish`; `fold_signals`)
     begin; send the deviations, the facilitator signals, the dead letters and every changed state
     (to this worker's compacted changelogs); send the batch's offsets; commit
 
@@ -312,8 +312,8 @@ class LoopWorker:
             heartbeat_interval_ms=2_000,
             # A replay's batch of 20,000 records is several fetches: at 64 KiB a partition it waited
             # about 0.19 s on them for every 0.6 s of folding, at 256 KiB about 0.12 (measured over
-            # the bench's replay, 2026-12-05). Larger gained nothing more: one response then takes
-            # longer to arrive whole than the batch window allows.
+            # the bench's replay, 2026-12-05; 1 MiB gained nothing more, and a whole response must
+            # arrive before any of it is read).
             max_partition_fetch_bytes=FETCH_BYTES_PER_PARTITION,
         )
         producer, consumer = self.producer, self.consumer
