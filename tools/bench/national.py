@@ -114,7 +114,7 @@ def render(result: ReplayResult, scale: float, figures: dict[str, float], second
         "more groups (compare `docs/benchmarks.md` at 1,221 groups), so one worker holding every group is "
         "slower still |",
         f"| **12 workers** (one per partition, each with its own core) | "
-        f"**{figures['national_month_replay_minutes_12_workers']:.0f} minutes** | one worker's time ÷ 12 (each "
+        f"**{figures['national_month_replay_minutes_12_workers']:.1f} minutes** | one worker's time ÷ 12 (each "
         f"holds about {figures['national_month_groups'] / PARTITIONS:,.0f} groups, close to the sample); the "
         "two- and three-worker fault cases show the split is exact (`docs/reliability.md`), not that it is "
         "linear: on this 2-core machine no more than two workers run at once |",
