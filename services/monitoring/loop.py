@@ -20,8 +20,9 @@ one key, the offset guard) has no equivalent here.
   plans, evaluations and state, and a facilitator's signals and state, live on one worker.
 - **Rebalances**: the consumer revokes partitions only once the batch in flight has committed
   (`_batch` lock); a worker then keeps the states of partitions it still owns and nobody else wrote
-  (the changelog's end is where its own last commit left it), and reads the others' states from
-  their changelogs (read_committed: a killed worker's open transaction is aborted, never read).
+  (it was assigned them in the generation just before: one the group dropped comes back in a later
+  one and reads them all again), and reads the others' states from their changelogs
+  (read_committed: a killed worker's open transaction is aborted, never read).
 - **Time**: the same `RuleClock`; the due-time index is popped every `tick_seconds` and its groups
   are folded as ticks at the head of the next batch (no ticks topic: the loop owns its batches).
 - **State**: per partition in memory (the compact stored bytes, `stored_state.py`; the most recent
@@ -138,6 +139,16 @@ class LocalState:
             self.rows.pop(key, None)
 
 
+def partitions_kept(before: set[int], now: set[int], last_generation: int | None, generation: int) -> set[int]:
+    """The partitions whose states a worker keeps through a rebalance: those it owned before and owns
+    now, when it was assigned them in the group generation just before this one. Every member of a
+    group joins every generation, so a worker that was not in one (the group dropped it: paused or cut
+    off past its session timeout) missed a time when others owned and folded its partitions."""
+    if last_generation is None or generation != last_generation + 1:
+        return set()
+    return before & now
+
+
 class WriteRetries(logging.Filter):
     """aiokafka warns once per partition for every write the broker asks it to retry. Since Kafka 3.6
     the broker checks a transaction's first write to a partition with the transaction coordinator,
@@ -214,6 +225,7 @@ class LoopWorker:
         self.facilitators = LocalState()
         self.decoded: dict[str, tuple[bytes, GroupState]] = {}  # recency order; valid while rows hold the bytes
         self.owned: set[int] = set()
+        self.member_generation: int | None = None  # the group generation `owned` was assigned in
         self.committed: dict[TopicPartition, int | None] = {}  # source positions when the partition came
         self.committed_here: dict[TopicPartition, int] = {}  # what this worker committed since then
         self._tps: dict[tuple[str, int], TopicPartition] = {}
@@ -674,8 +686,22 @@ class LoopWorker:
         began = time.monotonic()
         # A partition owned in the generation before and in this one was nobody else's in between
         # (ownership changes only at a rebalance): its states here are what its changelog says. Any
-        # other is read from its changelog.
-        kept = self.owned & owned
+        # other is read from its changelog. "The generation before" is the one this worker was last
+        # assigned in only if the group's generations followed on: a worker the group dropped (paused
+        # or cut off past its session timeout) comes back in a later generation, and meanwhile
+        # others folded its partitions. It kept its own older states, skipped to their committed
+        # offsets and judged its groups without what the others had read (a woken worker opened
+        # `meeting.overdue` for reports read while it slept): it reads them all again.
+        generation = membership_of(self.consumer).generation
+        kept = partitions_kept(self.owned, owned, self.member_generation, generation)
+        if self.owned and not kept and self.owned & owned:
+            log.info(
+                "assigned in generation %d, last in %s: the group went on without this worker; "
+                "its states are read again from the changelogs",
+                generation,
+                self.member_generation,
+            )
+        self.member_generation = generation
         for partition in set(self.groups.keys) | set(self.facilitators.keys):
             if partition not in kept:
                 self.groups.drop(partition)

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from services.monitoring.clock import RuleClock
 from services.monitoring.folding import GroupFolding
-from services.monitoring.loop import Delivery, LocalState, LoopNames, LoopWorker, Tick, WriteRetries
+from services.monitoring.loop import Delivery, LocalState, LoopNames, LoopWorker, Tick, WriteRetries, partitions_kept
 from services.monitoring.metrics import MonitoringMetrics
 from services.monitoring.rules import activities
 from services.monitoring.rules.state import GroupState
@@ -320,3 +320,12 @@ def test_a_batch_folded_group_by_group_decides_what_folding_it_record_after_reco
     assert {topic for topic, _key, _value in at_once} >= {"deviations", "signals", "dlq"}
     assert at_once == one_at_a_time
     assert states_at_once == {group_id: stored[group_id] for group_id in states_at_once}
+
+
+def test_a_worker_keeps_its_states_through_a_rebalance_only_if_it_was_in_the_generation_before() -> None:
+    # In every generation since: nobody else owned these partitions, the states here are current.
+    assert partitions_kept({1, 2, 3}, {2, 3, 4}, 7, 8) == {2, 3}
+    # The group went on without it (generation 8 had other members only): another worker folded its
+    # partitions meanwhile, so every state is read again from the changelogs.
+    assert partitions_kept({1, 2, 3}, {1, 2, 3}, 7, 9) == set()
+    assert partitions_kept({1, 2, 3}, {1, 2, 3}, None, 1) == set()  # its first assignment

@@ -394,18 +394,23 @@ monitoring two workers 4, `kill -9` and restart 2, three workers 2, two workers 
   committed meanwhile looked unread for good, and the replay clock of its partition stayed where
   it was. `GuardedConsumer.perform_seek` keeps the later of the two (`shared/faust_offsets.py`).
   Before, 1 of 6 runs after the flaky-link case in one pytest session failed; since, 10 of 10 clean.
-- **The loop's kills land mid-load again; its pause case finds early deviations in small batches
-  (2026-12-05, open).** The loop consumer's replay batch grew to 100,000 records (faster over many
-  groups, `services/monitoring/README.md`), which would take this whole load in one batch: the kill
-  at 30 % of the load committed would come once everything was. The loop's kill cases now run
-  2,000-record batches (several committed before the kill, the rest folded again after it): 7 kill,
-  5 two-worker and 2 three-worker runs, 0 lost, 0 extra. Run the same way, the pause case (a worker
-  stopped past its session timeout, then woken) opened extra `meeting.overdue`,
-  `plan.activity_overdue` and `plan.activity_at_risk` ids, detected before their evidence was read
-  (11 and 28 extra in 2 of 3 runs; with the code of the day before, 1,085 and 294 in 2 of 3): not
-  caused by the day's changes, hidden by batches large enough to hold most of the load. It keeps the
-  20,000-record batches it was gated with (5 runs clean since); the early deviations are still to
-  be explained.
+- **A worker the group dropped kept its old states when it came back (found and fixed
+  2026-12-05).** The loop consumer's replay batch grew to 100,000 records (faster over many groups,
+  `services/monitoring/README.md`), which would take this whole load in one batch: a kill at 30 % of
+  the load committed would come once everything was. So the loop's cases now run 2,000-record
+  batches, and the pause case (a worker stopped past its session timeout, then woken) failed at once:
+  extra `meeting.overdue`, `plan.activity_overdue` and `plan.activity_at_risk` ids, detected before
+  their evidence was read (11 and 28 extra in 2 of 3 runs; the code of the day before, run the same
+  way, 1,085 and 294 in 2 of 3). Batches large enough to hold most of the load had hidden it. The
+  woken worker rejoined and was given its partitions back; it kept the states it held for them, as a
+  worker does for partitions it owned in the generation before, but the group had gone on without
+  it and the other worker had folded those partitions meanwhile: it skipped to their committed
+  offsets and judged its groups without the reports read while it slept. A worker now keeps its
+  states only when it was assigned them in the generation just before (every member joins every
+  generation; `loop.partitions_kept`, unit-tested) and otherwise reads them from the changelogs.
+  Since: 6 of 6 pause runs clean in 2,000-record batches, with 4 two-worker kill and 2 kill runs;
+  the day's loop kill runs before it (where no member is dropped unawares): 7 kill, 5 two-worker and
+  2 three-worker runs, 0 lost, 0 extra.
 """
 
 KILL_CASES = (

@@ -59,7 +59,6 @@ READY_TIMEOUT = 180.0
 CATCH_UP_TIMEOUT = 300.0
 KILL_AT = 0.3  # share of the load committed when the kill comes
 LOOP_BATCH = 2000  # the loop consumer's batches in these cases (see `World.monitoring_run`)
-LOOP_PAUSE_BATCH = 20_000  # and in the pause case
 BROKER_OUTAGE_S = 60.0
 LINK_LATENCY_S = 0.02
 LINK_RESET_EVERY_S = 5.0
@@ -195,10 +194,9 @@ class World:
         if consumer == "loop":
             # The loop's replay batch (100,000 records) would take this whole load at once: the kill at
             # `KILL_AT` would come after everything was committed and test nothing. In batches of 2,000
-            # it lands between two of them, with batches committed before it and folded again after.
-            # The pause keeps the batches it was gated with (20,000, the default until 2026-12-05): at
-            # 2,000 it finds time-driven deviations opened early (`docs/reliability.md`), open.
-            env["PANTAU_MONITORING_BATCH_SIZE"] = str(LOOP_PAUSE_BATCH if pause else LOOP_BATCH)
+            # it lands between two of them, with batches committed before it and folded again after
+            # (and the paused worker sleeps with some of the load still to fold).
+            env["PANTAU_MONITORING_BATCH_SIZE"] = str(LOOP_BATCH)
             env["PANTAU_MONITORING_BATCH_SECONDS"] = "0.25"
         runs = [
             ServiceRun("monitoring", self.bootstrap, prefix, directory / f"w{index}", env=env)
