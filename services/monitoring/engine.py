@@ -82,9 +82,16 @@ class Outcome:
 def _with_context(
     state: GroupState, programme: str, facilitator_id: str, region_code: str, partition: int
 ) -> GroupState:
+    known = state.context
+    if (
+        known is not None
+        and known.programme == programme
+        and known.facilitator_id == facilitator_id
+        and known.region_code == region_code
+        and known.partition == partition
+    ):
+        return state  # nearly always: compared field by field, as a frozen dataclass is built by Python code
     context = GroupContext(programme, facilitator_id, region_code, partition)
-    if state.context == context:
-        return state
     # Only the group's own facilitator's phones say anything about its reports (a sync may have
     # arrived before we knew who the facilitator is).
     devices = {key: mark for key, mark in state.devices.items() if mark.facilitator_id in ("", facilitator_id)}

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from shared import facts, serde
 from shared.events import (
@@ -94,7 +95,7 @@ def test_a_contract_event_becomes_the_same_fact_it_decodes_to() -> None:
         assert facts.fact_of(event) == facts.decode(value, key=key).event
 
 
-def mutated(value: bytes, path: tuple[str, ...], new: Any) -> bytes:
+def mutated(value: bytes, path: tuple[str | int, ...], new: Any) -> bytes:
     document = orjson.loads(value)
     target = document
     for name in path[:-1]:
@@ -161,6 +162,53 @@ def test_a_changed_sync_is_read_or_refused_as_the_contract_does(path: tuple[str,
 def test_a_changed_meeting_is_read_or_refused_as_the_contract_does(path: tuple[str, ...], new: Any) -> None:
     value = mutated(MEETING, path, new)
     assert fast_reading(value, MEETING_KEY) == contract_reading(value, MEETING_KEY)
+
+
+def patterned_fields(
+    model: type[BaseModel], document: dict[str, Any], prefix: tuple[str | int, ...] = ("data",)
+) -> list[tuple[str | int, ...]]:
+    """Where the contract checks a value against a pattern in this event's data (a nested model's
+    through its first item)."""
+    paths: list[tuple[str | int, ...]] = []
+    for field, info in model.model_fields.items():
+        if any(getattr(meta, "pattern", None) for meta in info.metadata):
+            paths.append((*prefix, field))
+        nested = [arg for arg in get_args(info.annotation) if isinstance(arg, type) and issubclass(arg, BaseModel)]
+        if nested and document.get(field):
+            paths += patterned_fields(nested[0], document[field][0], (*prefix, field, 0))
+    return paths
+
+
+def patterned_paths() -> list[tuple[bytes, bytes, tuple[str | int, ...]]]:
+    """Every patterned value in one sample record of each fact type. Taken from the contract's
+    models, so a pattern the monitoring's mirror forgot is among them."""
+    paths = []
+    for name in sorted(SOURCES - {PlanRevised.event_type}):
+        key, value = next((key, value) for key, value in RECORDS if orjson.loads(value)["type"] == name)
+        document = orjson.loads(value)["data"]
+        paths += [(key, value, path) for path in patterned_fields(EVENT_CATALOGUE[name], document)]
+    return paths
+
+
+@pytest.mark.parametrize("bad", ["x y", "g-1\n", "", "é"])
+def test_every_patterned_value_is_refused_as_the_contract_does(bad: str) -> None:
+    paths = patterned_paths()
+    assert len(paths) >= 20  # ids, programmes, regions, periods, member refs, activity ids
+    for key, value, path in paths:
+        changed = mutated(value, path, bad)
+        assert fast_reading(changed, key) == contract_reading(changed, key) == "invalid_data", path
+
+
+def test_a_pattern_remembers_a_bounded_number_of_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(facts, "MATCHED_KEPT", 3)
+    pattern = facts.Pattern("^[a-z]+$")
+    assert all(pattern.matches(value) for value in ["a", "b", "c", "d", "a"])
+    assert not pattern.matches("a\n")
+    assert not pattern.matches("A")
+    assert len(pattern._matched) <= 3
+    once = facts.Pattern("^[a-z]+$", remember=False)
+    assert once.matches("a")
+    assert not once._matched
 
 
 def test_refusals_keep_the_contracts_reasons() -> None:

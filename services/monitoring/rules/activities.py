@@ -98,7 +98,12 @@ def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datet
     # derived under (the programme's own object, nearly always). A timedelta times a float made it
     # 4.5 % of the loop worker's time (py-spy, 2026-12-04).
     known: tuple[ActivityAtRiskConfig, datetime | None] | None = activity._risk_instant
-    if known is not None and _same(known[0], config):
+    if known is not None and known[0] is config:
+        return known[1]
+    if known is not None and known[0] == config:
+        # Derived under an equal config (the default programme's, before the group's own was
+        # known): kept, now under this one, so that later calls find it by identity.
+        object.__setattr__(activity, "_risk_instant", (config, known[1]))
         return known[1]
     instant = _risk_instant(activity, config)
     object.__setattr__(activity, "_risk_instant", (config, instant))
