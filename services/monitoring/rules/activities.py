@@ -26,10 +26,11 @@ even when a replay read a later report first (`progress_windows`).
 from __future__ import annotations
 
 import bisect
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 from services.monitoring.programmes import ActivityAtRiskConfig, ActivityOverdueConfig
+from services.monitoring.rules.calendar import days
 from services.monitoring.rules.decisions import Decision, Open, Resolve, deviation_id
 from services.monitoring.rules.state import ActivityState, GroupState
 from services.monitoring.rules.syncs import (
@@ -85,7 +86,7 @@ def overdue_instant(
     devices is added to `asked`, when given (`syncs.synced_past_at`)."""
     late = overdue_from(activity)
     base = _since_known(activity, late)
-    grace_at = base + timedelta(days=config.offline_grace_days)
+    grace_at = base + days(config.offline_grace_days)
     synced = synced_past_at(state, due_end(activity), reference=base, since=activity.known_at, asked=asked)
     if synced is not None and max(synced, late) < grace_at:
         return max(synced, late), "device_synced"
@@ -216,7 +217,7 @@ def risk_known_at(
     `instant`), a sync past `instant` since the plan arrived, and the offline grace; never before the
     evidence it judges."""
     base = _since_known(activity, instant)
-    candidates = [(base + timedelta(days=config.offline_grace_days), "offline_grace_expired")]
+    candidates = [(base + days(config.offline_grace_days), "offline_grace_expired")]
     recorded, received = activity.progress_recorded_at, activity.progress_received_at
     if recorded is not None and received is not None and recorded >= instant:
         candidates.append((received, "report"))

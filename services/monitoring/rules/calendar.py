@@ -6,6 +6,17 @@ import functools
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+_DAYS: dict[float, timedelta] = {}
+
+
+def days(count: float) -> timedelta:
+    """`timedelta(days=count)`, built once per count: the rules' thresholds (days of grace, of
+    lateness) are asked of at most records, and building a timedelta from a float is not cheap."""
+    known = _DAYS.get(count)
+    if known is None:
+        known = _DAYS[count] = timedelta(days=count)
+    return known
+
 
 @functools.lru_cache(maxsize=65536)
 def local_date(moment: datetime, time_zone: str) -> date:

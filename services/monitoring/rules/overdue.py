@@ -17,11 +17,11 @@ it as met or not met.
 from __future__ import annotations
 
 import bisect
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 from services.monitoring.programmes import OverdueConfig
-from services.monitoring.rules.calendar import local_date, period_bounds
+from services.monitoring.rules.calendar import days, local_date, period_bounds
 from services.monitoring.rules.decisions import Decision, DetailValue, Escalate, Open, Resolve, deviation_id
 from services.monitoring.rules.state import GroupState, MeetingSummary, ScheduledPeriod
 from services.monitoring.rules.syncs import answer_differs, sync_move, synced_past_at
@@ -66,16 +66,15 @@ def _escalate(key: str, critical_at: datetime, config: OverdueConfig) -> Escalat
 
 def learned_as_history(scheduled: ScheduledPeriod, config: OverdueConfig) -> bool:
     """True when the period became known only after its due time + offline grace."""
-    return scheduled.learned_at is not None and scheduled.learned_at > scheduled.due_at + timedelta(
-        days=config.offline_grace_days
-    )
+    learned_at = scheduled.learned_at
+    return learned_at is not None and learned_at > scheduled.due_at + days(config.offline_grace_days)
 
 
 def evaluate(state: GroupState, now: datetime, config: OverdueConfig, *, group_id: str) -> list[Decision]:
     """Open, escalate or resolve overdue meetings as of `now`."""
-    grace = timedelta(days=config.grace_days)
-    offline_grace = timedelta(days=config.offline_grace_days)
-    critical_after = timedelta(days=config.critical_after_days)
+    grace = days(config.grace_days)
+    offline_grace = days(config.offline_grace_days)
+    critical_after = days(config.critical_after_days)
     decisions: list[Decision] = []
     for scheduled in state.periods:
         key = deviation_id(RULE, group_id, scheduled.period)
@@ -154,11 +153,11 @@ def wake_times(state: GroupState, config: OverdueConfig, *, group_id: str) -> li
         received = None if report is None else _received(report)
         due = scheduled.due_at
         if key in state.open:
-            critical_at = due + timedelta(days=config.critical_after_days)
+            critical_at = due + days(config.critical_after_days)
             if state.open[key].severity != "critical" and (received is None or received > critical_at):
                 times.append(critical_at)
         else:
-            instants = (due + timedelta(days=config.grace_days), due + timedelta(days=config.offline_grace_days))
+            instants = (due + days(config.grace_days), due + days(config.offline_grace_days))
             times += [instant for instant in instants if received is None or received > instant]
     return times
 
@@ -215,7 +214,7 @@ def meeting_times(state: GroupState, config: OverdueConfig, *, group_id: str) ->
     known: MeetingTimes | None = state._meeting_times
     if known is not None and known.fits(group_id, config):
         return known
-    grace = timedelta(days=config.grace_days)
+    grace = days(config.grace_days)
     awaiting: list[tuple[datetime, datetime]] = []
     for scheduled in state.periods:
         key = deviation_id(RULE, group_id, scheduled.period)
