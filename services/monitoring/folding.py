@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from mypy_extensions import mypyc_attr
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+_NAMES_PROGRAMME: Final = (facts.MeetingRecorded, facts.MeetingScheduled, facts.EvaluationSubmitted)
 
 
 @dataclass(frozen=True)
@@ -329,9 +332,12 @@ class GroupFolding:
         return folded
 
     def programme_of(self, state: GroupState, fact: facts.Fact | None) -> ProgrammeConfig:
-        name = (getattr(fact, "programme", None) if fact is not None else None) or (
-            state.context.programme if state.context else ""
-        )
+        # The fact's own programme, if it names one; else the group's. Asked by type, not with
+        # `getattr(fact, "programme", None)`: a fact without the field (a sync, a progress report:
+        # most records) raised and caught an AttributeError each time.
+        name = fact.programme if isinstance(fact, _NAMES_PROGRAMME) else ""
+        if not name and state.context is not None:
+            name = state.context.programme
         return programme_config(self.programmes, name)
 
     def deviation_record(

@@ -19,12 +19,14 @@ from aiokafka.errors import NotEnoughReplicasError
 from aiokafka.structs import ConsumerRecord, TopicPartition
 from prometheus_client import CollectorRegistry, Counter
 
+from services.monitoring import folding as folding_module
 from services.monitoring.clock import RuleClock
 from services.monitoring.folding import GroupFolding
 from services.monitoring.loop import Delivery, LocalState, LoopNames, LoopWorker, Tick, WriteRetries, partitions_kept
 from services.monitoring.metrics import MonitoringMetrics
+from services.monitoring.programmes import DEFAULT_PROGRAMME
 from services.monitoring.rules import activities
-from services.monitoring.rules.state import GroupState
+from services.monitoring.rules.state import GroupContext, GroupState
 from services.monitoring.settings import MonitoringSettings
 from services.monitoring.stored_state import decode_state, encode_state
 from shared import facts, serde, topics
@@ -142,6 +144,30 @@ def test_the_fold_reads_aiokafka_records_and_the_loops_own_ticks() -> None:
     again = folding.fold_groups([tick], lambda group_id: stored[group_id])
     assert [record.topic for record in again.outgoing] == []
     assert again.partitions == {GROUP: 3}
+
+
+def test_a_record_is_judged_by_the_programme_it_names_else_by_the_groups() -> None:
+    folding = GroupFolding(
+        settings=settings(),
+        programmes=PROGRAMMES,
+        metrics=MonitoringMetrics(CollectorRegistry()),
+        clock=RuleClock("wall", wall=lambda: utc(2026, 4, 20)),
+        source_names={MEETINGS: topics.MEETINGS_EVENTS},
+        ticks_name="ticks",
+        signals_name="signals",
+        deviations_name="deviations",
+        dead_letters_name="dlq",
+    )
+    ssk = GroupState().evolve(context=GroupContext("ssk-pokja", "F-001", "18.71.01.1001", 0))
+    sync = facts.fact_of(synced(utc(2026, 4, 1)))
+    named = facts.fact_of(scheduled("2026-04", programme="kkbpk-kemitraan"))
+    assert folding.programme_of(ssk, sync) is PROGRAMMES["ssk-pokja"]
+    assert folding.programme_of(ssk, None) is PROGRAMMES["ssk-pokja"]  # a tick
+    assert folding.programme_of(ssk, named) is PROGRAMMES["kkbpk-kemitraan"]
+    assert folding.programme_of(GroupState(), sync) is DEFAULT_PROGRAMME
+    # Every fact that names a programme is asked for it.
+    naming = {cls for cls in facts.FACT_TYPES.values() if "programme" in cls.__struct_fields__}
+    assert naming == set(folding_module._NAMES_PROGRAMME)
 
 
 def test_a_record_the_fold_cannot_read_goes_to_the_dead_letters_with_where_it_came_from() -> None:
