@@ -99,14 +99,19 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
             f"worker (compiled) / {_fmt(bare_sources)} bare (sources) | {_fmt(sources / loop, 2)} / "
             f"{_fmt(sources / bare_sources, 2) if bare_sources else '–'} |"
         )
-    if replayed.loop_pair_per_s:
+    if replayed.loop_pair_ran:
+        pace = (
+            f"{_fmt(replayed.loop_pair_per_s)} events/s{_pair_window(replayed.loop_pair_timed_s)}"
+            if replayed.loop_pair_per_s
+            else "not timed (the first worker to be ready had committed the whole load before the other was ready)"
+        )
+        ratio = _fmt(replayed.loop_pair_per_s / loop, 2) if replayed.loop_pair_per_s else "–"
         rows.append(
             "| | two loop workers in one consumer group, together (in batches of 20,000 records: with the "
-            "default 100,000 the first to be ready takes this whole load in one batch) | "
-            f"{_fmt(replayed.loop_pair_per_s)} events/s{_pair_window(replayed.loop_pair_timed_s)}; "
+            f"default 100,000 the first to be ready takes this whole load in one batch) | {pace}; "
             "opened ids against the Faust worker: "
             f"{replayed.loop_pair_missing} missing, {replayed.loop_pair_extra} extra | {_fmt(loop)} one loop worker | "
-            f"{_fmt(replayed.loop_pair_per_s / loop, 2)} |"
+            f"{ratio} |"
         )
     scored = [
         row
@@ -539,6 +544,7 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
             figures["monitoring_loop_sources_extra"] = replayed.loop_sources_extra
         if replayed.loop_pair_per_s:
             figures["monitoring_loop_two_workers_events_per_s"] = round(replayed.loop_pair_per_s, 1)
+        if replayed.loop_pair_ran:
             figures["monitoring_loop_two_workers_missing"] = replayed.loop_pair_missing
             figures["monitoring_loop_two_workers_extra"] = replayed.loop_pair_extra
         if replayed.bare_loop_per_s:

@@ -208,7 +208,8 @@ class ReplayResult:
     loop_batch_phases: dict[str, float] = field(default_factory=dict)
     loop_missing: int = 0
     loop_extra: int = 0
-    loop_pair_per_s: float = 0.0
+    loop_pair_ran: bool = False
+    loop_pair_per_s: float = 0.0  # 0 when the first worker to be ready committed the whole load alone
     loop_pair_timed_s: float = 0.0  # after both workers were ready
     # One loop worker running the rules from the sources (`PANTAU_MONITORING_NATIVE=off`): the workers
     # above run them compiled with mypyc, as a worker does by default (tools/native.py).
@@ -533,6 +534,7 @@ def replay(
                 PANTAU_MONITORING_BATCH_SIZE=str(PAIR_BATCH),
                 PANTAU_MONITORING_BATCH_SECONDS="0.25",
             )
+            result.loop_pair_ran = True
             result.loop_pair_per_s = loop_pair.per_s
             result.loop_pair_timed_s = loop_pair.seconds - loop_pair.startup_seconds
         # The same with the rules from the sources (what the compiled build is worth).
