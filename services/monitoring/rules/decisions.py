@@ -32,7 +32,7 @@ def deviation_id(rule: str, subject: str, occurrence: str) -> str:
     return "dev-" + digest.hex()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Open:
     """Open a deviation for an occurrence (a meeting, a period, an activity, an evaluation).
 
@@ -51,12 +51,35 @@ class Open:
     at: datetime | None = None
     memory: dict[str, DetailValue] = field(default_factory=dict)  # kept with the open deviation for the rule
 
+    # Written out, not generated: see `state.ActivityState.__init__` (a decision is built at many records).
+    def __init__(
+        self,
+        rule: str,
+        subject: str,
+        occurrence: str,
+        severity: Severity,
+        evidence_at: datetime,
+        details: dict[str, DetailValue] | None = None,
+        concerns: Concerns = "group",
+        at: datetime | None = None,
+        memory: dict[str, DetailValue] | None = None,
+    ) -> None:
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "subject", subject)
+        object.__setattr__(self, "occurrence", occurrence)
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "evidence_at", evidence_at)
+        object.__setattr__(self, "details", {} if details is None else details)
+        object.__setattr__(self, "concerns", concerns)
+        object.__setattr__(self, "at", at)
+        object.__setattr__(self, "memory", {} if memory is None else memory)
+
     @property
     def deviation_id(self) -> str:
         return deviation_id(self.rule, self.subject, self.occurrence)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Escalate:
     """Raise an open deviation's severity."""
 
@@ -68,8 +91,27 @@ class Escalate:
     details: dict[str, DetailValue] = field(default_factory=dict)
     at: datetime | None = None
 
+    # Written out, not generated: see `state.ActivityState.__init__` (a decision is built at many records).
+    def __init__(
+        self,
+        deviation_id: str,
+        rule: str,
+        previous_severity: Severity,
+        severity: Severity,
+        reason: str,
+        details: dict[str, DetailValue] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        object.__setattr__(self, "deviation_id", deviation_id)
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "previous_severity", previous_severity)
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "details", {} if details is None else details)
+        object.__setattr__(self, "at", at)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Resolve:
     """Close an open deviation because its evidence cleared."""
 
@@ -78,6 +120,16 @@ class Resolve:
     severity: Severity
     reason: str
     at: datetime | None = None
+
+    # Written out, not generated: see `state.ActivityState.__init__` (a decision is built at many records).
+    def __init__(
+        self, deviation_id: str, rule: str, severity: Severity, reason: str, at: datetime | None = None
+    ) -> None:
+        object.__setattr__(self, "deviation_id", deviation_id)
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "at", at)
 
 
 Decision = Open | Escalate | Resolve

@@ -82,7 +82,7 @@ class GroupContext:
     partition: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class MeetingSummary:
     """What the rules need to remember of a meeting."""
 
@@ -95,6 +95,26 @@ class MeetingSummary:
     received_at: datetime | None = None
     # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
     _packed: Any = field(default=None, init=False, repr=False, compare=False)
+
+    # Written out, not generated: see `ActivityState.__init__`.
+    def __init__(
+        self,
+        report_id: str,
+        started_at: datetime,
+        facilitator_present: bool,
+        ended_at: datetime | None = None,
+        present: int = 0,
+        members: int = 0,
+        received_at: datetime | None = None,
+    ) -> None:
+        object.__setattr__(self, "report_id", report_id)
+        object.__setattr__(self, "started_at", started_at)
+        object.__setattr__(self, "facilitator_present", facilitator_present)
+        object.__setattr__(self, "ended_at", ended_at)
+        object.__setattr__(self, "present", present)
+        object.__setattr__(self, "members", members)
+        object.__setattr__(self, "received_at", received_at)
+        object.__setattr__(self, "_packed", None)
 
     @property
     def attendance_ratio(self) -> float | None:
@@ -124,7 +144,7 @@ class MeetingSummary:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class ScheduledPeriod:
     """A period the group's meeting is due in."""
 
@@ -137,6 +157,22 @@ class ScheduledPeriod:
     learned_at: datetime | None = None
     # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
     _packed: Any = field(default=None, init=False, repr=False, compare=False)
+
+    # Written out, not generated: see `ActivityState.__init__`.
+    def __init__(
+        self,
+        period: str,
+        due_at: datetime,
+        time_zone: str,
+        cadence: str = "monthly",
+        learned_at: datetime | None = None,
+    ) -> None:
+        object.__setattr__(self, "period", period)
+        object.__setattr__(self, "due_at", due_at)
+        object.__setattr__(self, "time_zone", time_zone)
+        object.__setattr__(self, "cadence", cadence)
+        object.__setattr__(self, "learned_at", learned_at)
+        object.__setattr__(self, "_packed", None)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -233,7 +269,7 @@ def _history_after(previous: DeviceWatermark, history: tuple[tuple[datetime, dat
     return [*known[2 * start :], pack_instant(last[0]), pack_instant(last[1])]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class SupersededProgress:
     """An activity's progress as it stood until a report read ahead of the rule clock replaced it.
 
@@ -249,6 +285,23 @@ class SupersededProgress:
     recorded_at: datetime | None  # the progress report's device time (None: no report yet)
     received_at: datetime | None  # and when it reached Pantau
     until: datetime  # when the report that replaced it reached Pantau
+
+    # Written out, not generated: see `ActivityState.__init__`.
+    def __init__(
+        self,
+        status: str,
+        value: float | None,
+        reported_on: date | None,
+        recorded_at: datetime | None,
+        received_at: datetime | None,
+        until: datetime,
+    ) -> None:
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "reported_on", reported_on)
+        object.__setattr__(self, "recorded_at", recorded_at)
+        object.__setattr__(self, "received_at", received_at)
+        object.__setattr__(self, "until", until)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -454,7 +507,7 @@ class ActivityState:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class EvaluationSummary:
     """A recent evaluation: for de-duplication and for clearing low scores."""
 
@@ -465,8 +518,16 @@ class EvaluationSummary:
     # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
     _packed: Any = field(default=None, init=False, repr=False, compare=False)
 
+    # Written out, not generated: see `ActivityState.__init__`.
+    def __init__(self, evaluation_id: str, direction: str, mean_score: float, received_at: datetime) -> None:
+        object.__setattr__(self, "evaluation_id", evaluation_id)
+        object.__setattr__(self, "direction", direction)
+        object.__setattr__(self, "mean_score", mean_score)
+        object.__setattr__(self, "received_at", received_at)
+        object.__setattr__(self, "_packed", None)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class OpenDeviation:
     """A deviation this group has open."""
 
@@ -478,6 +539,24 @@ class OpenDeviation:
     memory: dict[str, Any] = field(default_factory=dict)
     # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
     _packed_entry: Any = field(default=None, init=False, repr=False, compare=False)
+
+    # Written out, not generated: see `ActivityState.__init__`.
+    def __init__(
+        self,
+        rule: str,
+        occurrence: str,
+        severity: Severity,
+        opened_at: datetime | None = None,
+        concerns: str = "group",
+        memory: dict[str, Any] | None = None,
+    ) -> None:
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "occurrence", occurrence)
+        object.__setattr__(self, "severity", severity)
+        object.__setattr__(self, "opened_at", opened_at)
+        object.__setattr__(self, "concerns", concerns)
+        object.__setattr__(self, "memory", {} if memory is None else memory)
+        object.__setattr__(self, "_packed_entry", None)
 
     def to_json(self) -> dict[str, Any]:
         return {
