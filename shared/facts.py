@@ -330,7 +330,9 @@ def _matches(value: Struct) -> bool:
     """Whether every patterned value in `value` (nested structs included) matches its pattern."""
     own, nested = _PATTERNS[type(value)]
     for name, pattern in own:
-        if not pattern.matches(getattr(value, name)):
+        field_value = getattr(value, name)
+        # The set first: a value matched before costs no call.
+        if field_value not in pattern._matched and not pattern.matches(field_value):
             return False
     for name in nested:
         inner = getattr(value, name)
@@ -346,9 +348,9 @@ def _matches(value: Struct) -> bool:
 def _all_utc(envelope: Envelope, fact: Fact) -> bool:
     if envelope.time.tzinfo is not UTC:
         return False
-    for moment in (envelope.pantaurecordedat, envelope.pantaureceivedat):
-        if moment is not None and moment.tzinfo is not UTC:
-            return False
+    recorded, received = envelope.pantaurecordedat, envelope.pantaureceivedat
+    if (recorded is not None and recorded.tzinfo is not UTC) or (received is not None and received.tzinfo is not UTC):
+        return False
     for name in _INSTANTS[fact.event_type]:  # noqa: SIM110 (a loop: no generator per record)
         if getattr(fact, name).tzinfo is not UTC:
             return False
