@@ -376,8 +376,10 @@ def step(
         now = state.clock_at
     if fact is None:
         outcome = on_time_passing(state, now, programme, group_id=group_id)
+    elif state.wake_at is None or state.wake_at > now:  # `catch_up` with nothing due: most records
+        outcome = on_fact(state, fact, now, programme, partition=partition, received_at=received_at, caught_up=True)
     else:
-        caught_up = catch_up(state, now, programme, group_id=group_id)
+        caught_up = on_time_passing(state, now, programme, group_id=group_id)
         outcome = _then(
             caught_up,
             on_fact(
@@ -457,6 +459,8 @@ def facilitator_signal(
 
 
 def _then(first: Outcome, second: Outcome) -> Outcome:
+    if not first.decisions:
+        return second
     return Outcome(second.state, first.decisions + second.decisions)
 
 

@@ -17,7 +17,7 @@ it as met or not met.
 from __future__ import annotations
 
 import bisect
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 from services.monitoring.programmes import OverdueConfig
@@ -33,7 +33,7 @@ def meeting_for_period(state: GroupState, scheduled: ScheduledPeriod) -> Meeting
     """The first meeting held (by local start date) within the period, if any."""
     first, last = period_bounds(scheduled.period, scheduled.cadence)
     for meeting in state.meetings:
-        if first <= local_date(meeting.started_at, scheduled.time_zone) <= last:
+        if first <= _local_day(meeting, scheduled.time_zone) <= last:
             return meeting
     return None
 
@@ -42,10 +42,25 @@ def first_report_for_period(state: GroupState, scheduled: ScheduledPeriod) -> Me
     """The meeting of the period whose report reached Pantau first (what "the report was there by
     instant T" is judged on, whatever order the records were read in)."""
     first, last = period_bounds(scheduled.period, scheduled.cadence)
-    reports = [
-        meeting for meeting in state.meetings if first <= local_date(meeting.started_at, scheduled.time_zone) <= last
-    ]
-    return min(reports, key=lambda m: m.received_at or m.started_at, default=None)
+    found: MeetingSummary | None = None
+    found_at: datetime | None = None
+    for meeting in state.meetings:  # a loop, not `min` over a list: asked for every period at most records
+        if first <= _local_day(meeting, scheduled.time_zone) <= last:
+            received = _received(meeting)
+            if found_at is None or received < found_at:
+                found, found_at = meeting, received
+    return found
+
+
+def _local_day(meeting: MeetingSummary, time_zone: str) -> date:
+    """The meeting's local start date, kept beside it for the time zone it was asked in (a cached
+    `local_date` hashes an aware datetime, which asks its offset, at every call)."""
+    known: tuple[str, date] | None = meeting._local_day
+    if known is not None and known[0] == time_zone:
+        return known[1]
+    day = local_date(meeting.started_at, time_zone)
+    object.__setattr__(meeting, "_local_day", (time_zone, day))
+    return day
 
 
 def _received(meeting: MeetingSummary) -> datetime:

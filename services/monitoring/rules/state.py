@@ -95,6 +95,7 @@ class MeetingSummary:
     received_at: datetime | None = None
     # Its stored bytes, once encoded (`stored_state.py`): a declared place, as a compiled class has no other.
     _packed: Any = field(default=None, init=False, repr=False, compare=False)
+    _local_day: Any = field(default=None, init=False, repr=False, compare=False)  # `overdue._local_day`
 
     # Written out, not generated: see `ActivityState.__init__`.
     def __init__(
@@ -115,6 +116,7 @@ class MeetingSummary:
         object.__setattr__(self, "members", members)
         object.__setattr__(self, "received_at", received_at)
         object.__setattr__(self, "_packed", None)
+        object.__setattr__(self, "_local_day", None)
 
     @property
     def attendance_ratio(self) -> float | None:
