@@ -51,7 +51,8 @@ def pack_instant(moment: datetime | None) -> Any:
     is naive (never expected, never lost). Here, not there: a device's mark packs what it adds."""
     if moment is None:
         return None
-    offset = moment.utcoffset()
+    # UTC nearly always (the facts are made UTC when read): known without asking the tzinfo.
+    offset = _ZERO if moment.tzinfo is UTC else moment.utcoffset()
     if offset is None:
         return moment.isoformat()
     elapsed = moment - _EPOCH
