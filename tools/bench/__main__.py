@@ -191,7 +191,8 @@ def render(
             f"| | produced onto Kafka (aiokafka, batched) | {_fmt(replayed.produce_per_s)} records/s | | |",
             f"| | broker raw consumer (aiokafka) ×{repeats} | {_fmt(raw)} events/s | | 1.00 |",
             "| | bare aiokafka loop + `services.monitoring.engine`, the rules compiled as the worker runs them "
-            f"(`tools/bench/bare_loop.py`) ×1 | {_fmt(bare)} events/s | {_fmt(raw)} raw | {_fmt(bare / raw, 2)} |",
+            f"(`tools/bench/bare_loop.py`) ×{len(replayed.bare_loop_per_s)} | {_fmt(bare)} events/s | "
+            f"{_fmt(raw)} raw | {_fmt(bare / raw, 2)} |",
             *(
                 [
                     "| | the same bare loop with the rules from the sources ×1 | "
@@ -342,9 +343,10 @@ def render(
         "in batches of the loop worker's replay batch (100,000 records): decodes each, runs each group's "
         "records through `engine.step` together (as the worker folds a batch, group by group), encodes the "
         "deviation events and the states that changed, and freezes what outlived the batch, as the worker's "
-        "collector does (`shared/heap.BatchCollector`), without Kafka's transactions: once with the rules "
-        "compiled in a process of its own (`tools/bench/bare_loop.py`), the same engine as the workers', "
-        "then from the sources in the bench's process.",
+        "collector does (`shared/heap.BatchCollector`), without Kafka's transactions: with the rules compiled "
+        "in a process of its own (`tools/bench/bare_loop.py`), the same engine as the workers', once per "
+        "repeat beside that repeat's raw read (the median is quoted), then once from the sources in the "
+        "bench's process.",
         "- End-to-end: all four services and a webhook receiver; every report is chair-led, so each opens "
         "one `meeting.facilitator_absent` deviation and one alert. Notifications run with one message "
         "per deviation (`PANTAU_NOTIFICATIONS_INCIDENTS_ENABLED=false`) so that each report has a webhook "

@@ -462,12 +462,20 @@ def replay(
         seconds = asyncio.run(_consume_all(bootstrap, ends, raw))
         result.raw_consumer_per_s.append(count / seconds)
         result.faust_empty_per_s.append(faust_ceiling.measure(bootstrap, prefix, total, workdir / "ceiling"))
-        if repeat > 0:
-            continue  # the rules loop takes a minute a run: once is enough beside the cheap raw reads
         # The rules compiled, as the worker runs them (a process of its own: the compiled modules must
-        # be in place before anything imports the rules), then from the sources, here.
+        # be in place before anything imports the rules): every repeat, beside its raw read, for a
+        # median (a run lasts about a second); then once from the sources, here.
         compiled = bare_loop_compiled(bootstrap, ends)
         result.bare_loop_per_s.append(total / compiled.seconds)
+        if repeat > 0:
+            log.info(
+                "replay run %d: raw consumer %.0f/s, Faust with an empty agent %.0f/s, bare rules loop %.0f/s",
+                repeat + 1,
+                result.raw_consumer_per_s[-1],
+                result.faust_empty_per_s[-1],
+                result.bare_loop_per_s[-1],
+            )
+            continue
         with streaming_collector():  # the worker's collector settings (shared/heap.py), for a like comparison
             from_sources = bare_rules_loop(bootstrap, ends)
         result.bare_loop_sources_per_s.append(total / from_sources.seconds)
