@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 from pydantic import ValidationError
 
-from shared.envelope import Envelope
+from shared.envelope import Envelope, rfc3339
 from shared.events import EVENT_CATALOGUE, EventData
 
 E = TypeVar("E", bound=EventData)
@@ -69,11 +69,36 @@ def encode(envelope: Envelope) -> bytes:
     return orjson.dumps(envelope.model_dump(mode="json", exclude_none=True))
 
 
+def encode_event(event: EventData, *, source: str, time: datetime) -> bytes:
+    """`encode(envelope_for(event, source=source, time=time))` without building the envelope's model:
+    the same document (but for the envelope's random id). The event was validated when it was built;
+    what the envelope adds is this function's own. Why: a replay publishes deviations by the thousand,
+    and the envelope's validation and its second dump were half of each one's cost."""
+    if not source:
+        raise ValueError("an envelope needs a source")
+    document = {
+        "specversion": "1.0",
+        "id": str(uuid4()),
+        "source": source,
+        "type": event.event_type,
+        "time": rfc3339(time),
+        "subject": event.kafka_key(),
+        "datacontenttype": "application/json",
+        "data": event.model_dump(mode="json"),
+    }
+    return orjson.dumps(document)
+
+
 def kafka_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
     """Headers every Pantau record carries: content type and the event type for cheap filtering."""
+    return event_headers(envelope.type)
+
+
+def event_headers(event_type: str) -> list[tuple[str, bytes]]:
+    """`kafka_headers` for an event of this type."""
     return [
         ("content-type", b"application/cloudevents+json"),
-        ("ce_type", envelope.type.encode()),
+        ("ce_type", event_type.encode()),
     ]
 
 

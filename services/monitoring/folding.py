@@ -361,8 +361,8 @@ class GroupFolding:
             region_code=region_code,
             now=at,
         )
-        envelope = serde.envelope_for(event, source=self.settings.source, time=at)
-        return Outgoing(self.deviations_name, group_id.encode(), serde.encode(envelope), serde.kafka_headers(envelope))
+        value = serde.encode_event(event, source=self.settings.source, time=at)
+        return Outgoing(self.deviations_name, group_id.encode(), value, serde.event_headers(event.event_type))
 
     def dead_letter(self, event: Any, reason: str, detail: str) -> Outgoing:
         self.metrics.intake.dead_lettered(reason)

@@ -367,7 +367,7 @@ def bare_rules_loop(bootstrap: str, ends: dict[TopicPartition, int]) -> BareLoop
                     received_at=now,
                 )
                 for decision in outcome.decisions:
-                    serde.encode(serde.envelope_for(_probe_event(decision, group_id), source="bench", time=now))
+                    serde.encode_event(_probe_event(decision, group_id), source="bench", time=now)
                 state = outcome.state
             if state is not before:
                 states[group_id] = state
