@@ -107,18 +107,29 @@ def _record(topic: str, offset: int, fact: EventData, at: Any, partition: int = 
     return Delivery(key, value, record)
 
 
-def test_the_fold_reads_aiokafka_records_and_the_loops_own_ticks() -> None:
-    clock = RuleClock("wall", wall=lambda: utc(2026, 4, 20))
-    folding = GroupFolding(
+def wall_folding(
+    source_names: dict[str, str], *, ticks_name: str = "ticks", clock: RuleClock | None = None
+) -> GroupFolding:
+    """A fold on the wall clock (20 April 2026 unless `clock`), reading these topics."""
+    return GroupFolding(
         settings=settings(),
         programmes=PROGRAMMES,
         metrics=MonitoringMetrics(CollectorRegistry()),
-        clock=clock,
-        source_names={MEETINGS: topics.MEETINGS_EVENTS, PLANS: topics.PLANS_EVENTS},
-        ticks_name="t.pantau-monitoring-loop-ticks",
+        clock=clock or RuleClock("wall", wall=lambda: utc(2026, 4, 20)),
+        source_names=source_names,
+        ticks_name=ticks_name,
         signals_name="signals",
         deviations_name="deviations",
         dead_letters_name="dlq",
+    )
+
+
+def test_the_fold_reads_aiokafka_records_and_the_loops_own_ticks() -> None:
+    clock = RuleClock("wall", wall=lambda: utc(2026, 4, 20))
+    folding = wall_folding(
+        {MEETINGS: topics.MEETINGS_EVENTS, PLANS: topics.PLANS_EVENTS},
+        ticks_name="t.pantau-monitoring-loop-ticks",
+        clock=clock,
     )
     agreed = utc(2026, 1, 1, 2)
     records = [
@@ -147,17 +158,7 @@ def test_the_fold_reads_aiokafka_records_and_the_loops_own_ticks() -> None:
 
 
 def test_a_record_is_judged_by_the_programme_it_names_else_by_the_groups() -> None:
-    folding = GroupFolding(
-        settings=settings(),
-        programmes=PROGRAMMES,
-        metrics=MonitoringMetrics(CollectorRegistry()),
-        clock=RuleClock("wall", wall=lambda: utc(2026, 4, 20)),
-        source_names={MEETINGS: topics.MEETINGS_EVENTS},
-        ticks_name="ticks",
-        signals_name="signals",
-        deviations_name="deviations",
-        dead_letters_name="dlq",
-    )
+    folding = wall_folding({MEETINGS: topics.MEETINGS_EVENTS})
     ssk = GroupState().evolve(context=GroupContext("ssk-pokja", "F-001", "18.71.01.1001", 0))
     sync = facts.fact_of(synced(utc(2026, 4, 1)))
     named = facts.fact_of(scheduled("2026-04", programme="kkbpk-kemitraan"))
@@ -171,17 +172,7 @@ def test_a_record_is_judged_by_the_programme_it_names_else_by_the_groups() -> No
 
 
 def test_a_record_the_fold_cannot_read_goes_to_the_dead_letters_with_where_it_came_from() -> None:
-    folding = GroupFolding(
-        settings=settings(),
-        programmes=PROGRAMMES,
-        metrics=MonitoringMetrics(CollectorRegistry()),
-        clock=RuleClock("wall", wall=lambda: utc(2026, 4, 20)),
-        source_names={MEETINGS: topics.MEETINGS_EVENTS},
-        ticks_name="ticks",
-        signals_name="signals",
-        deviations_name="deviations",
-        dead_letters_name="dlq",
-    )
+    folding = wall_folding({MEETINGS: topics.MEETINGS_EVENTS})
     record = ConsumerRecord(MEETINGS, 5, 41, 0, 0, b"G-9", b"{not json", None, 3, 9, (("trace", b"x"),))
     folded = folding.fold_groups([Delivery(record.key, record.value, record)], lambda group_id: GroupState())
     [letter] = folded.outgoing
