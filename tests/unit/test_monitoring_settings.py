@@ -23,11 +23,11 @@ def test_live_batches_wait_twenty_milliseconds_at_most() -> None:
 
 def test_a_replay_takes_larger_batches_the_loop_consumer_larger_still() -> None:
     settings = MonitoringSettings(clock="event")
-    assert (settings.batch_size, settings.batch_seconds) == (100_000, 1.5)
+    assert (settings.batch_size, settings.batch_seconds) == (400_000, 3.0)
     faust = MonitoringSettings(clock="event", consumer="faust")
     assert (faust.batch_size, faust.batch_seconds) == (5000, 0.25)
-    assert REPLAY_BATCH_SIZES == {"faust": 5000, "loop": 100_000}
-    assert REPLAY_BATCH_SECONDS == {"faust": 0.25, "loop": 1.5}
+    assert REPLAY_BATCH_SIZES == {"faust": 5000, "loop": 400_000}
+    assert REPLAY_BATCH_SECONDS == {"faust": 0.25, "loop": 3.0}
 
 
 def test_what_is_set_is_kept_in_a_replay_too(monkeypatch: pytest.MonkeyPatch) -> None:

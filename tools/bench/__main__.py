@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime
 from importlib import metadata
 from pathlib import Path
 
+from services.monitoring.settings import REPLAY_BATCH_SIZES
 from shared.logs import configure_logging
 from tools.bench.alerts import run as alert_budget
 from tools.bench.ingestion import IngestionRun, ingestion
@@ -108,7 +109,8 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
         ratio = _fmt(replayed.loop_pair_per_s / loop, 2) if replayed.loop_pair_per_s else "–"
         rows.append(
             "| | two loop workers in one consumer group, together (in batches of 20,000 records: with the "
-            f"default 100,000 the first to be ready takes this whole load in one batch) | {pace}; "
+            f"default {REPLAY_BATCH_SIZES['loop']:,} the first to be ready takes this whole load in one batch) "
+            f"| {pace}; "
             "opened ids against the Faust worker: "
             f"{replayed.loop_pair_missing} missing, {replayed.loop_pair_extra} extra | {_fmt(loop)} one loop worker | "
             f"{ratio} |"
@@ -340,7 +342,8 @@ def render(
         "last, one loop worker runs them from the sources "
         "(`PANTAU_MONITORING_NATIVE=off`), in a consumer group of its own, timed and compared the same way. "
         "The bare loop (`tools.bench.measure.bare_rules_loop`) does what the worker does with the records, "
-        "in batches of the loop worker's replay batch (100,000 records): decodes each, runs each group's "
+        f"in batches of the loop worker's replay batch ({REPLAY_BATCH_SIZES['loop']:,} records): decodes each, "
+        "runs each group's "
         "records through `engine.step` together (as the worker folds a batch, group by group), encodes the "
         "deviation events and the states that changed, and freezes what outlived the batch, as the worker's "
         "collector does (`shared/heap.BatchCollector`), without Kafka's transactions: with the rules compiled "

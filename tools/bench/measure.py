@@ -532,7 +532,7 @@ def replay(
         result.loop_batches, result.loop_batch_seconds = looped.batches.batches, looped.batches.seconds
         result.loop_batch_phases = looped.batches.phases
         if pair:
-            # In batches of 20,000: with a replay batch of 100,000 the first worker to be ready takes
+            # In batches of 20,000: with the replay batch (`REPLAY_BATCH_SIZES`) the first worker to be ready takes
             # the whole of this load in its first batch, and the pair shows nothing of sharing it.
             loop_pair = workers(
                 "replay-loop-pair",
