@@ -204,7 +204,8 @@ class LoopWorker:
             )
         )
         self.wake = WakeIndex()
-        self.collector = BatchCollector()  # the states out of the collector's sight (shared/heap.py)
+        # The states out of the collector's sight (shared/heap.py).
+        self.collector = BatchCollector(every_s=settings.full_collection_seconds)
         Gauge(
             "pantau_monitoring_wake_index_entries", "Groups waiting for a due instant.", registry=self.registry
         ).set_function(lambda: len(self.wake))
@@ -496,6 +497,9 @@ class LoopWorker:
                     fenced,
                     exc,
                 )
+            # What the dropped batch left (its folded states among it, frozen with everything else
+            # when its fold ended) waits for the next full collection like any batch's.
+            self.collector.after_batch()
             await self._renew_producer()
             await self._read_again()
             return

@@ -10,6 +10,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.monitoring.native import DEFAULT_BUILD
 from services.monitoring.programmes import PROGRAMMES_DIR
+from shared.heap import FULL_COLLECTION_EVERY_S
 from shared.settings import ServiceSettings
 from shared.topics import GROUP_KEYED_PARTITIONS
 
@@ -75,6 +76,12 @@ class MonitoringSettings(ServiceSettings):
         "and 0.25 s for Faust (`REPLAY_BATCH_SECONDS`).",
     )
     tick_seconds: float = Field(default=1.0, gt=0, description="How often the due-time index is checked.")
+    full_collection_seconds: float = Field(
+        default=FULL_COLLECTION_EVERY_S,
+        gt=0,
+        description="How often the loop worker looks at all its objects again for garbage cycles "
+        "(`shared/heap.BatchCollector`); the event loop stands still meanwhile.",
+    )
     decoded_states_kept: int = Field(
         default=50_000,
         ge=0,

@@ -46,6 +46,7 @@ def test_a_batch_collector_freezes_after_each_batch_and_collects_everything_now_
     collector = BatchCollector(
         every_s=120,
         clock=lambda: now[0],
+        frozen=lambda: 0,
         freeze=lambda: calls.append("freeze"),
         unfreeze=lambda: calls.append("unfreeze"),
         collect=lambda: calls.append("collect") or 0,
@@ -65,6 +66,67 @@ def test_a_batch_collector_freezes_after_each_batch_and_collects_everything_now_
     now[0] = 240.0
     collector.after_batch()
     assert calls == ["freeze", "unfreeze", "collect", "freeze"]
+
+
+def test_a_long_full_collection_is_logged_for_the_operator(caplog: pytest.LogCaptureFixture) -> None:
+    # The event loop stands still while it runs: a pause of seconds is worth an INFO line.
+    now = [0.0]
+
+    def collect(seconds: float) -> int:
+        now[0] += seconds
+        return 7
+
+    took = [0.1]
+    collector = BatchCollector(
+        every_s=10,
+        clock=lambda: now[0],
+        frozen=lambda: 0,
+        freeze=lambda: None,
+        unfreeze=lambda: None,
+        collect=lambda: collect(took[0]),
+    )
+    caplog.set_level("INFO", logger="shared.heap")
+    now[0] = 10.0
+    collector.after_batch()
+    assert not caplog.records  # 0.1 s: not worth a line
+    took[0] = 2.5
+    now[0] = 30.0
+    collector.after_batch()
+    assert [record.getMessage() for record in caplog.records] == [
+        "full collection: 7 unreachable objects freed in 2.50 s"
+    ]
+    assert collector.last_full == 32.5
+
+
+def test_no_full_collection_with_too_many_objects_frozen_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    # Walking millions of objects stops the event loop for seconds: past its consumer group's session
+    # timeout, the worker loses its partitions. The frozen objects stay frozen.
+    calls: list[str] = []
+    now, frozen = [0.0], [2_000_000]
+    collector = BatchCollector(
+        every_s=120,
+        max_frozen=1_000_000,
+        clock=lambda: now[0],
+        frozen=lambda: frozen[0],
+        freeze=lambda: calls.append("freeze"),
+        unfreeze=lambda: calls.append("unfreeze"),
+        collect=lambda: calls.append("collect") or 0,
+    )
+    caplog.set_level("INFO", logger="shared.heap")
+    for at in (120.0, 240.0, 360.0):
+        now[0] = at
+        collector.after_batch()
+    assert calls == ["freeze"] * 3
+    assert collector.skipped == 3
+    assert [record.getMessage() for record in caplog.records] == [
+        "full collections skipped from now on: 2000000 objects frozen (more than 1000000) would stop the event "
+        "loop for seconds"
+    ]
+    calls.clear()
+    frozen[0] = 900_000  # fewer again (groups moved to another worker): collected as before
+    now[0] = 480.0
+    collector.after_batch()
+    assert calls == ["unfreeze", "collect", "freeze"]
 
 
 def test_nothing_is_collected_while_a_batch_is_folded_and_the_collector_comes_back_after() -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -540,6 +541,24 @@ class TestProgressReadAheadOfTheClock:
             START + SPAN * 0.65 + 7 * DAY,
             "offline_grace_expired",
         )
+
+    def test_an_activity_with_its_progress_windows_is_freed_without_the_cycle_collector(self) -> None:
+        # Kept beside the activity, its windows must not hold it: a reference cycle waits for a full
+        # collection, and the worker freezes its heap out of the collector's sight (shared/heap.py).
+        early = progress("pr-1", "A-1", at_share(0.3), value=14)
+        state = engine.step(drive([MEASURED])[0], early, at_share(0.1), PKH, group_id=GROUP, replay=True).state
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            gc.collect()
+            activity = state.activities["A-1"].evolve(title="copy")  # one nothing else holds
+            assert len(activities.progress_windows(activity)) == 2
+            assert activities.progress_windows(activity)[-1][0] is activity  # from what was kept
+            del activity
+            assert gc.collect() == 0
+        finally:
+            if was_enabled:
+                gc.enable()
 
     def test_a_clock_behind_the_opening_does_not_resolve_it(self) -> None:
         # A record processed at an earlier instant than the warning's (a redelivery on the wall clock).

@@ -139,11 +139,14 @@ def progress_windows(activity: ActivityState) -> list[tuple[ActivityState, datet
     it, then the latest (ending never). Without progress read ahead: the activity alone."""
     if not activity.superseded:
         return [(activity, None)]
-    # Asked for each activity at every record while a replay holds progress read ahead: built once
-    # per activity (frozen; a new report makes a new activity) and kept beside its fields.
-    known: list[tuple[ActivityState, datetime | None]] | None = activity._windows
-    if known is not None:
-        return known
+    # Asked for each activity at every record while a replay holds progress read ahead: the earlier
+    # windows are built once per activity (frozen; a new report makes a new activity) and kept beside
+    # its fields. Not the last one: an activity holding itself is a reference cycle, which only a full
+    # collection frees (every replaced activity waited for one, and over 40,000 groups a full
+    # collection stopped the worker past its consumer group's session timeout).
+    earlier_windows: list[tuple[ActivityState, datetime | None]] | None = activity._windows
+    if earlier_windows is not None:
+        return [*earlier_windows, (activity, None)]
     windows: list[tuple[ActivityState, datetime | None]] = [
         (
             activity.evolve(
@@ -158,9 +161,8 @@ def progress_windows(activity: ActivityState) -> list[tuple[ActivityState, datet
         )
         for earlier in activity.superseded
     ]
-    known = [*windows, (activity, None)]
-    object.__setattr__(activity, "_windows", known)
-    return known
+    object.__setattr__(activity, "_windows", windows)
+    return [*windows, (activity, None)]
 
 
 def risk_decision(
