@@ -234,6 +234,7 @@ class LoopWorker:
         self.ticks: list[Delivery] = []
         self.generation = 0
         self.ready = False
+        self.assigned: set[TopicPartition] | None = None  # handed over by a rebalance, states not read yet
         self._batch = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
@@ -351,6 +352,8 @@ class LoopWorker:
         assert self.consumer is not None
         stopping = asyncio.ensure_future(self._stopping.wait())
         while not self._stopping.is_set():
+            if self.assigned is not None:
+                await self._take_over_assigned()
             generation = self.generation
             fetch = asyncio.ensure_future(self._next_batch())
             await asyncio.wait([fetch, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -374,7 +377,7 @@ class LoopWorker:
         deadline = loop.time() + self.settings.batch_seconds
         batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = {}
         count = 0
-        while count < self.settings.batch_size:
+        while count < self.settings.batch_size and self.assigned is None:  # a take-over first
             left_ms = int((deadline - loop.time()) * 1000)
             if left_ms <= 0:
                 break
@@ -675,12 +678,33 @@ class LoopWorker:
             self.generation += 1
             self.ready = False
             self.ticks = []
+            self.assigned = None  # not to be taken over any more: the next assignment says what is
 
     async def on_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        # aiokafka's fetcher reads the new assignment while this runs: no batch is processed until the
+        # Only noted here: the states are read by the consume loop (`_take_over_assigned`). Why:
+        # aiokafka sends no heartbeat until this callback returns (its rejoin stops them and starts
+        # them again after), and reading a large changelog took longer than the 10 s session timeout:
+        # the broker dropped the member it had just admitted, the worker rejoined and read them all
+        # again, and so on (a replay over 40,000 groups, 2026-12-05, `docs/reliability.md`).
+        async with self._batch:
+            self.assigned = set(assigned)
+            self.generation += 1
+            self.ready = False
+
+    async def _take_over_assigned(self) -> None:
+        # aiokafka's fetcher reads the new assignment meanwhile: no batch is processed until the
         # states are in place, and a batch fetched meanwhile is read again (`_consume`).
         async with self._batch:
-            await self._take_over(set(assigned))
+            assigned, self.assigned = self.assigned, None
+            if assigned is None:  # taken over already, or revoked since
+                return
+            try:
+                await self._take_over(assigned)
+            except KafkaError as exc:  # the broker is away: try again at the next turn of the loop
+                log.warning("could not read the assigned partitions' states yet (%r): trying again", exc)
+                self.assigned = assigned
+                await asyncio.sleep(1.0)
+                return
             self.generation += 1
             self.ready = True
 
