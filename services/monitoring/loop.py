@@ -22,7 +22,9 @@ one key, the offset guard) has no equivalent here.
   (`_batch` lock); a worker then keeps the states of partitions it still owns and nobody else wrote
   (it was assigned them in the generation just before: one the group dropped comes back in a later
   one and reads them all again), and reads the others' states from their changelogs
-  (read_committed: a killed worker's open transaction is aborted, never read).
+  (read_committed: a killed worker's open transaction is aborted, never read). It reads them in its
+  consume loop once the rebalance callback has returned, not in it: aiokafka sends no heartbeat
+  until the callback returns, and a large changelog outlasted the session timeout.
 - **Time**: the same `RuleClock`; the due-time index is popped every `tick_seconds` and its groups
   are folded as ticks at the head of the next batch (no ticks topic: the loop owns its batches).
 - **State**: per partition in memory (the compact stored bytes, `stored_state.py`; the most recent
