@@ -502,8 +502,8 @@ class LoopWorker:
                     fenced,
                     exc,
                 )
-            # What the dropped batch left (its folded states among it, frozen with everything else
-            # when its fold ended) waits for the next full collection like any batch's.
+            # A dropped batch is handed to the collector like any (`shared/heap.py`): before, a worker
+            # refusing batch after batch never reached its bookkeeping.
             self.collector.after_batch()
             await self._renew_producer()
             await self._read_again()
