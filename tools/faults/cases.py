@@ -135,6 +135,10 @@ class World:
     bootstrap: str
     workdir: Path
     shape: Shape = DEFAULT_SHAPE
+    # The consumer of the no-fault run every monitoring case is compared with. The Faust worker by
+    # default (an independent implementation); the loop at scales where the Faust worker would take
+    # most of an hour to replay the load (`python -m tools.faults --baseline loop`).
+    baseline_consumer: str = "faust"
     webhook_port: int = field(default_factory=free_port)
     _load: Load | None = None
     _prefix: str | None = None
@@ -297,11 +301,15 @@ class World:
             prefix = new_prefix("w")
             prepare_topics(self.bootstrap, prefix)
             self.load.produce(self.bootstrap, prefix)
-            run = ServiceRun("monitoring", self.bootstrap, prefix, self.run_dir("baseline"), env=MONITORING_ENV)
+            consumer = self.baseline_consumer
+            env = {**MONITORING_ENV, "PANTAU_MONITORING_CONSUMER": consumer}
+            run = ServiceRun("monitoring", self.bootstrap, prefix, self.run_dir("baseline"), env=env)
             try:
                 run.start().wait_ready(READY_TIMEOUT)
-                group = f"{prefix}pantau-monitoring"
-                names = [f"{prefix}{name}" for name in MONITORING_SOURCES] + _internal_monitoring_topics(prefix)
+                group = _monitoring_group(prefix, consumer)
+                names = [f"{prefix}{name}" for name in MONITORING_SOURCES] + _internal_monitoring_topics(
+                    prefix, consumer
+                )
                 wait_caught_up(self.bootstrap, group, names, timeout=CATCH_UP_TIMEOUT, alive=run.alive, settle=2)
                 settle_topic(self.bootstrap, f"{prefix}{topics.MONITORING_DEVIATIONS}")
             finally:
