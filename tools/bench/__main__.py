@@ -33,6 +33,8 @@ from shared.logs import configure_logging
 from tools.bench.alerts import run as alert_budget
 from tools.bench.ingestion import IngestionRun, ingestion
 from tools.bench.measure import (
+    KILL_AT,
+    KILL_BATCH,
     LatencyResult,
     ReplayResult,
     accuracy,
@@ -114,6 +116,22 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
             "opened ids against the Faust worker: "
             f"{replayed.loop_pair_missing} missing, {replayed.loop_pair_extra} extra | {_fmt(loop)} one loop worker | "
             f"{ratio} |"
+        )
+    if replayed.loop_kill_ran:
+        after = replayed.loop_kill_after_s
+        rows.append(
+            "| | two loop workers in one consumer group, the first killed (`kill -9`, not restarted) once both "
+            f"were ready and at least {KILL_AT:.0%} of the load was committed (in batches of {KILL_BATCH:,} "
+            "records, so that the kill lands between two commits) | "
+            + (
+                f"killed with {replayed.loop_kill_share:.0%} committed (the first worker to be ready folds "
+                f"while the other starts); the survivor had committed the whole load {after:.1f} s after the "
+                "kill (the session timeout, then its take-over)"
+                if after is not None
+                else "no kill came: the load was committed first"
+            )
+            + f"; opened ids against the Faust worker: {replayed.loop_kill_missing} missing, "
+            f"{replayed.loop_kill_extra} extra | the same pair without the kill | – |"
         )
     scored = [
         row
@@ -552,6 +570,10 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
         if replayed.loop_pair_ran:
             figures["monitoring_loop_two_workers_missing"] = replayed.loop_pair_missing
             figures["monitoring_loop_two_workers_extra"] = replayed.loop_pair_extra
+        if replayed.loop_kill_ran and replayed.loop_kill_after_s is not None:
+            figures["monitoring_loop_two_workers_killed_missing"] = replayed.loop_kill_missing
+            figures["monitoring_loop_two_workers_killed_extra"] = replayed.loop_kill_extra
+            figures["monitoring_loop_two_workers_killed_caught_up_s"] = round(replayed.loop_kill_after_s, 1)
         if replayed.bare_loop_per_s:
             figures["monitoring_bare_loop_events_per_s"] = round(median(replayed.bare_loop_per_s), 1)
         if replayed.bare_loop_sources_per_s:

@@ -16,6 +16,8 @@ import gc
 import itertools
 import json
 import logging
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -218,6 +220,12 @@ class ReplayResult:
     loop_sources_extra: int = 0
     loop_pair_missing: int = 0
     loop_pair_extra: int = 0
+    # Two loop workers, the first killed (`kill -9`) at `KILL_AT` of the load and not restarted.
+    loop_kill_ran: bool = False
+    loop_kill_after_s: float | None = None  # from the kill until everything was committed; None: no kill came
+    loop_kill_share: float = 0.0  # of the load committed when the kill came
+    loop_kill_missing: int = 0
+    loop_kill_extra: int = 0
     loop_published: set[Expected] = field(default_factory=set)  # the loop worker's opened (rule, group, occurrence)
     oracle: OracleResult = field(default_factory=OracleResult)
     published: set[Expected] = field(default_factory=set)
@@ -274,6 +282,7 @@ async def _consume_all(
     handle: Callable[[ConsumerRecord[bytes, bytes]], None],
     *,
     starts: dict[TopicPartition, int] | None = None,
+    isolation_level: str = "read_uncommitted",
 ) -> float:
     """Read every record of the given partitions from the beginning (or `starts`) to their end
     offsets; returns the seconds it took."""
@@ -281,6 +290,7 @@ async def _consume_all(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        isolation_level=isolation_level,
         max_partition_fetch_bytes=8 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
         client_id="pantau-bench-reader",
@@ -329,6 +339,8 @@ class BareLoop:
 
 
 PAIR_BATCH = 20_000  # the loop pair's batches in the bench (see `replay`)
+KILL_BATCH = 2_000  # the killed pair's: the kill lands between two commits, with batches on both sides
+KILL_AT = 0.3  # share of the load committed when the first of the killed pair is killed
 BARE_BATCH = REPLAY_BATCH_SIZES["loop"]  # records folded between two stores of the changed states
 
 
@@ -494,7 +506,9 @@ def replay(
     # Each run's publications, by the deviations topic's end offsets after it.
     ends_after: dict[str, dict[int, int]] = {"start": end_offsets(bootstrap, deviations_topic)}
 
-    def workers(name: str, app_id: str, count: int, consumer: str = "faust", **env: str) -> WorkersRun:
+    def workers(
+        name: str, app_id: str, count: int, consumer: str = "faust", kill_at: float | None = None, **env: str
+    ) -> WorkersRun:
         run = run_workers(
             bootstrap,
             workdir / name,
@@ -506,6 +520,7 @@ def replay(
             worker_timeout,
             consumer=consumer,
             extra_env=env,
+            kill_at=kill_at,
         )
         ends_after[name] = end_offsets(bootstrap, deviations_topic)
         return run
@@ -545,6 +560,21 @@ def replay(
             result.loop_pair_ran = True
             result.loop_pair_per_s = loop_pair.per_s
             result.loop_pair_timed_s = loop_pair.seconds - loop_pair.startup_seconds
+            # The same pair with the first worker killed midway (`kill -9`, not restarted): the survivor
+            # takes its partitions once the session times out, reads their states from the changelogs
+            # and folds from the committed offsets. `python -m tools.faults` runs it ten times over.
+            killed = workers(
+                "replay-loop-kill",
+                "pantau-monitoring-kill",
+                2,
+                consumer="loop",
+                kill_at=KILL_AT,
+                PANTAU_MONITORING_BATCH_SIZE=str(KILL_BATCH),
+                PANTAU_MONITORING_BATCH_SECONDS="0.25",
+            )
+            result.loop_kill_ran = True
+            result.loop_kill_after_s = killed.after_kill_s
+            result.loop_kill_share = killed.committed_at_kill / total
         # The same with the rules from the sources (what the compiled build is worth).
         result.loop_sources_per_s = workers(
             "replay-loop-sources", "pantau-monitoring-sources", 1, consumer="loop", PANTAU_MONITORING_NATIVE="off"
@@ -597,6 +627,14 @@ def replay(
         )
         if pair:
             result.loop_pair_missing, result.loop_pair_extra = against_one("replay-loop-pair")
+            result.loop_kill_missing, result.loop_kill_extra = against_one("replay-loop-kill")
+            log.info(
+                "two loop workers, one killed: caught up %s after the kill; opened ids %d missing, %d extra "
+                "against one Faust worker",
+                "–" if result.loop_kill_after_s is None else f"{result.loop_kill_after_s:.1f} s",
+                result.loop_kill_missing,
+                result.loop_kill_extra,
+            )
             log.info(
                 "two loop workers: %.0f events/s together; opened ids %d missing, %d extra against one Faust worker",
                 result.loop_pair_per_s,
@@ -631,6 +669,8 @@ def opened_ids(
                 {TopicPartition(topic, p): end for p, end in ends.items()},
                 collect,
                 starts={TopicPartition(topic, p): starts.get(p, 0) for p in ends},
+                # What the notifier reads: a killed loop worker's open transaction is aborted, never seen.
+                isolation_level="read_committed",
             )
         )
     return found
@@ -661,6 +701,10 @@ class WorkersRun:
     rss_start_mib: list[float]
     rss_end_mib: list[float]
     batches: BatchFigures
+    # With `kill_at`: seconds from the first worker's `kill -9` until the group had committed every
+    # record (None when the load was committed before the kill could come).
+    after_kill_s: float | None = None
+    committed_at_kill: int = 0  # records committed when the kill came
 
 
 def run_workers(
@@ -675,10 +719,13 @@ def run_workers(
     *,
     consumer: str = "faust",
     extra_env: dict[str, str] | None = None,
+    kill_at: float | None = None,
 ) -> WorkersRun:
     """Start `count` monitoring workers in the consumer group of `app_id` (each its own process, port
     and data directory, as `services/monitoring/README.md` says to run several) reading with
-    `consumer` (`PANTAU_MONITORING_CONSUMER`), and time them."""
+    `consumer` (`PANTAU_MONITORING_CONSUMER`), and time them. With `kill_at`, the first worker is
+    killed (`kill -9`: no shutdown hook) once that share of the records is committed, and not
+    restarted: the others take its partitions over."""
     stacks = [
         Stack(
             bootstrap_servers=bootstrap,
@@ -718,20 +765,29 @@ def run_workers(
 
         # What the first workers to be ready did while the others started does not count as after start-up.
         at_ready = committed = committed_now()
+        killed_at: float | None = None
+        committed_at_kill = 0
         while time.monotonic() < deadline:
             committed = committed_now()
             log.debug("committed %d of %d", committed, total)
             if committed >= total:
                 break
+            if kill_at is not None and killed_at is None and committed >= kill_at * total:
+                os.killpg(processes[0].process.pid, signal.SIGKILL)
+                processes[0].process.wait(10)
+                killed_at, committed_at_kill = time.monotonic(), committed
+                log.info("killed the first worker (kill -9) with %d of %d records committed", committed, total)
             for stack, process in zip(stacks, processes, strict=True):
-                if process.process.poll() is not None:
+                if process.process.poll() is not None and not (killed_at is not None and process is processes[0]):
                     raise RuntimeError(f"monitoring exited:\n{stack.tail('monitoring')}")
             time.sleep(0.2)
         seconds = time.monotonic() - began
-        rss_end = [rss_mib(process.process.pid) for process in processes]
-        batches = batch_figures(processes[0].base_url)
+        standing = [process for process in processes if process.process.poll() is None]
+        rss_end = [rss_mib(process.process.pid) if process in standing else 0.0 for process in processes]
+        batches = batch_figures(standing[0].base_url)
         per_s = (committed - at_ready) / max(1e-9, seconds - startup)
-        run = WorkersRun(seconds, startup, per_s, rss_start, rss_end, batches)
+        after_kill = None if killed_at is None or committed < total else began + seconds - killed_at
+        run = WorkersRun(seconds, startup, per_s, rss_start, rss_end, batches, after_kill, committed_at_kill)
         log.info(
             "%d monitoring worker(s): %d/%d committed in %.1f s (%.1f s start-up), RSS %s → %s MiB; "
             "the first: %d batches, %.1f s processing them (%s)",
