@@ -120,13 +120,13 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
     if replayed.loop_kill_ran:
         after = replayed.loop_kill_after_s
         rows.append(
-            "| | two loop workers in one consumer group, the first killed (`kill -9`, not restarted) once both "
-            f"were ready and at least {KILL_AT:.0%} of the load was committed (in batches of {KILL_BATCH:,} "
-            "records, so that the kill lands between two commits) | "
+            "| | two loop workers in one consumer group, one killed (`kill -9`, not restarted) once both "
+            f"were ready and at least {KILL_AT:.0%} of the load was committed, while it still held records it had "
+            f"not committed (in batches of {KILL_BATCH:,} records, so that the kill lands between two commits) | "
             + (
-                f"killed with {replayed.loop_kill_share:.0%} committed (the first worker to be ready folds "
-                f"while the other starts); the survivor had committed the whole load {after:.1f} s after the "
-                "kill (the session timeout, then its take-over)"
+                f"killed with {replayed.loop_kill_share:.0%} of the load committed (the first worker to be ready "
+                f"folds while the other starts); the survivor had committed the whole load {after:.1f} s after "
+                "the kill (the session timeout, then its take-over)"
                 if after is not None
                 else "no kill came: the load was committed first"
             )
@@ -153,10 +153,13 @@ def _loop_rows(replayed: ReplayResult, raw: float, bare: float) -> list[str]:
     return rows
 
 
+PAIR_TIMED_ENOUGH_S = 5.0  # two workers timed for less than this measured their start-up, not their pace
+
+
 def _pair_window(seconds: float) -> str:
     """How long two workers ran together after both were ready: a replay shorter than a rebalance
     measures the start-up, not the pair's pace."""
-    if seconds >= 5:
+    if seconds >= PAIR_TIMED_ENOUGH_S:
         return ""
     return f" (timed over {seconds:.1f} s after both were ready: too short a replay to show the pair's pace)"
 
@@ -565,7 +568,8 @@ def headline_figures(ingest: list[IngestionRun], replayed: ReplayResult | None) 
             figures["monitoring_loop_sources_worker_events_per_s"] = round(replayed.loop_sources_per_s, 1)
             figures["monitoring_loop_sources_missing"] = replayed.loop_sources_missing
             figures["monitoring_loop_sources_extra"] = replayed.loop_sources_extra
-        if replayed.loop_pair_per_s:
+        if replayed.loop_pair_per_s and replayed.loop_pair_timed_s >= PAIR_TIMED_ENOUGH_S:
+            # Only a pace timed long enough to be one (`_pair_window`).
             figures["monitoring_loop_two_workers_events_per_s"] = round(replayed.loop_pair_per_s, 1)
         if replayed.loop_pair_ran:
             figures["monitoring_loop_two_workers_missing"] = replayed.loop_pair_missing

@@ -220,7 +220,7 @@ class ReplayResult:
     loop_sources_extra: int = 0
     loop_pair_missing: int = 0
     loop_pair_extra: int = 0
-    # Two loop workers, the first killed (`kill -9`) at `KILL_AT` of the load and not restarted.
+    # Two loop workers, one killed (`kill -9`) at `KILL_AT` of the load or later, and not restarted.
     loop_kill_ran: bool = False
     loop_kill_after_s: float | None = None  # from the kill until everything was committed; None: no kill came
     loop_kill_share: float = 0.0  # of the load committed when the kill came
@@ -340,7 +340,7 @@ class BareLoop:
 
 PAIR_BATCH = 20_000  # the loop pair's batches in the bench (see `replay`)
 KILL_BATCH = 2_000  # the killed pair's: the kill lands between two commits, with batches on both sides
-KILL_AT = 0.3  # share of the load committed when the first of the killed pair is killed
+KILL_AT = 0.3  # share of the load committed before one of the killed pair is killed
 BARE_BATCH = REPLAY_BATCH_SIZES["loop"]  # records folded between two stores of the changed states
 
 
@@ -560,7 +560,7 @@ def replay(
             result.loop_pair_ran = True
             result.loop_pair_per_s = loop_pair.per_s
             result.loop_pair_timed_s = loop_pair.seconds - loop_pair.startup_seconds
-            # The same pair with the first worker killed midway (`kill -9`, not restarted): the survivor
+            # The same pair with one worker killed midway (`kill -9`, not restarted): the survivor
             # takes its partitions once the session times out, reads their states from the changelogs
             # and folds from the committed offsets. `python -m tools.faults` runs it ten times over.
             killed = workers(
@@ -723,9 +723,9 @@ def run_workers(
 ) -> WorkersRun:
     """Start `count` monitoring workers in the consumer group of `app_id` (each its own process, port
     and data directory, as `services/monitoring/README.md` says to run several) reading with
-    `consumer` (`PANTAU_MONITORING_CONSUMER`), and time them. With `kill_at`, the first worker is
-    killed (`kill -9`: no shutdown hook) once that share of the records is committed, and not
-    restarted: the others take its partitions over."""
+    `consumer` (`PANTAU_MONITORING_CONSUMER`), and time them. With `kill_at`, once that share of the
+    records is committed, a worker still holding source records it has not committed is killed
+    (`kill -9`: no shutdown hook) and not restarted: the others take its partitions over."""
     stacks = [
         Stack(
             bootstrap_servers=bootstrap,
@@ -766,19 +766,23 @@ def run_workers(
         # What the first workers to be ready did while the others started does not count as after start-up.
         at_ready = committed = committed_now()
         killed_at: float | None = None
+        killed: ServiceProcess | None = None
         committed_at_kill = 0
         while time.monotonic() < deadline:
             committed = committed_now()
             log.debug("committed %d of %d", committed, total)
             if committed >= total:
                 break
+            victim = None
             if kill_at is not None and killed_at is None and committed >= kill_at * total:
-                os.killpg(processes[0].process.pid, signal.SIGKILL)
-                processes[0].process.wait(10)
-                killed_at, committed_at_kill = time.monotonic(), committed
-                log.info("killed the first worker (kill -9) with %d of %d records committed", committed, total)
+                victim = next((process for process in processes if _work_left(process, source_names)), None)
+            if victim is not None:
+                os.killpg(victim.process.pid, signal.SIGKILL)
+                victim.process.wait(10)
+                killed, killed_at, committed_at_kill = victim, time.monotonic(), committed
+                log.info("killed a worker (kill -9) with %d of %d records committed", committed, total)
             for stack, process in zip(stacks, processes, strict=True):
-                if process.process.poll() is not None and not (killed_at is not None and process is processes[0]):
+                if process.process.poll() is not None and process is not killed:
                     raise RuntimeError(f"monitoring exited:\n{stack.tail('monitoring')}")
             time.sleep(0.2)
         seconds = time.monotonic() - began
@@ -809,6 +813,19 @@ def run_workers(
         for stack in stacks:
             stack.stop()
         admin.close()
+
+
+def _work_left(process: ServiceProcess, source_names: list[str]) -> bool:
+    """Whether this worker holds a source partition it has not committed to its end: a worker killed
+    with nothing left of its own would leave its survivor nothing to take over."""
+    try:
+        report = httpx.get(f"{process.base_url}/debug/partitions", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return False
+    return any(
+        row["topic"] in source_names and (row.get("committed") or 0) < (row.get("highwater") or 0)
+        for row in report.get("partitions", [])
+    )
 
 
 def _probe_event(decision: Any, group_id: str) -> DeviationOpened:
