@@ -562,7 +562,8 @@ def replay(
             result.loop_pair_timed_s = loop_pair.seconds - loop_pair.startup_seconds
             # The same pair with one worker killed midway (`kill -9`, not restarted): the survivor
             # takes its partitions once the session times out, reads their states from the changelogs
-            # and folds from the committed offsets. `python -m tools.faults` runs it ten times over.
+            # and folds from the committed offsets. `python -m tools.faults --case monitoring-loop-pair-kill`
+            # runs it over and over, with a baseline of its own.
             killed = workers(
                 "replay-loop-kill",
                 "pantau-monitoring-kill",
@@ -701,7 +702,7 @@ class WorkersRun:
     rss_start_mib: list[float]
     rss_end_mib: list[float]
     batches: BatchFigures
-    # With `kill_at`: seconds from the first worker's `kill -9` until the group had committed every
+    # With `kill_at`: seconds from a worker's `kill -9` until the group had committed every
     # record (None when the load was committed before the kill could come).
     after_kill_s: float | None = None
     committed_at_kill: int = 0  # records committed when the kill came
