@@ -42,7 +42,7 @@ from services.monitoring.rules.state import (
     SupersededProgress,
     kept_sync_marks,
 )
-from services.monitoring.rules.syncs import SYNC_SETTLE
+from services.monitoring.rules.syncs import SYNC_SETTLE, SyncMove
 from shared.events.base import EventData
 from shared.facts import (
     ActivityProgressed,
@@ -214,22 +214,34 @@ def _fold(
             return Outcome(state, ()), False
         current = state.devices.get(fact.device_id)
         if current is None or fact.synced_through > current.synced_through:
-            history = () if current is None else (*current.history, (current.synced_through, current.received_at))
-            mark = DeviceWatermark(
-                fact.synced_through,
-                fact.received_at,
-                fact.facilitator_id,
-                kept_sync_marks(history, now),
-                previous=current,
-            )
+            move: SyncMove | None = None  # a new device: not one device's next sync
+            if current is None:
+                mark = DeviceWatermark(fact.synced_through, fact.received_at, fact.facilitator_id)
+            else:
+                marks = (*current.history, (current.synced_through, current.received_at))
+                mark = DeviceWatermark(
+                    fact.synced_through,
+                    fact.received_at,
+                    fact.facilitator_id,
+                    kept_sync_marks(marks, now),
+                    previous=current,
+                )
+                # What `syncs.sync_move(before, state)` would find, from the marks at hand.
+                move = SyncMove.onto(current, marks, mark)
             devices = {**state.devices, fact.device_id: mark}
-            before, state = state, state.evolve(devices=devices)
+            before, state = state, state.with_devices(devices)
             rules = programme.rules
             activities.carry_quiet_over_sync(
-                before, state, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=fact.group_id
+                before,
+                state,
+                now,
+                rules.plan_activity_overdue,
+                rules.plan_activity_at_risk,
+                group_id=fact.group_id,
+                move=move,
             )
             if caught_up:
-                return _after_sync(before, state, now, programme, group_id=fact.group_id), True
+                return _after_sync(before, state, now, programme, group_id=fact.group_id, move=move), True
         elif caught_up:
             return Outcome(state, ()), False  # a sync no newer than the device's mark: nothing moves
         return on_time_passing(state, now, programme, group_id=fact.group_id), True
@@ -286,18 +298,18 @@ def _fold(
                 until=fact.received_at,
             )
             superseded = (*superseded, replaced)[:SUPERSEDED_KEPT]
-        progressed = activity.evolve(
-            status=fact.status,
-            value=fact.indicator_value if fact.indicator_value is not None else activity.value,
-            reported_on=fact.reported_on,
-            done_received_at=activity.done_received_at or (fact.received_at if fact.status == "done" else None),
-            progress_recorded_at=fact.recorded_at,
-            progress_received_at=fact.received_at,
-            progress_id=fact.progress_id,
-            status_before_done=activity.status if activity.status != "done" else activity.status_before_done,
-            superseded=superseded,
+        progressed = activity.progressed(
+            fact.status,
+            fact.indicator_value if fact.indicator_value is not None else activity.value,
+            fact.reported_on,
+            activity.done_received_at or (fact.received_at if fact.status == "done" else None),
+            fact.recorded_at,
+            fact.received_at,
+            fact.progress_id,
+            activity.status if activity.status != "done" else activity.status_before_done,
+            superseded,
         )
-        before, state = state, state.evolve(activities={**state.activities, fact.activity_id: progressed})
+        before, state = state, state.with_activities({**state.activities, fact.activity_id: progressed})
         # Judged at the clock, even for a report read ahead of it: what it decides at its own arrival,
         # the wake index hands out once every topic has been read that far (a sync may come before it).
         decisions = activities.evaluate_progress(
@@ -319,6 +331,7 @@ def _fold(
             programme.rules.plan_activity_overdue,
             programme.rules.plan_activity_at_risk,
             group_id=fact.group_id,
+            decided_nothing=not decisions,
         )
         return applied, False
     if isinstance(fact, EvaluationSubmitted):
@@ -332,7 +345,13 @@ def _fold(
 
 
 def _after_sync(
-    before: GroupState, after: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str
+    before: GroupState,
+    after: GroupState,
+    now: datetime,
+    programme: ProgrammeConfig,
+    *,
+    group_id: str,
+    move: SyncMove | None,
 ) -> Outcome:
     """`on_time_passing(after, now)` where `after` is `before` with a device's new sync and `before`
     had nothing left to decide at `now` (time had passed up to it). A sync is half of all records:
@@ -343,7 +362,7 @@ def _after_sync(
     `recognition.sustained_success` never asks the devices."""
     rules = programme.rules
     decisions: list[Decision] = []
-    if overdue.sync_may_decide(before, after, now, rules.meeting_overdue, group_id=group_id):
+    if overdue.sync_may_decide(before, after, now, rules.meeting_overdue, group_id=group_id, move=move):
         decisions += overdue.evaluate(after, now, rules.meeting_overdue, group_id=group_id)
     decisions += activities.evaluate_passing(
         after, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id

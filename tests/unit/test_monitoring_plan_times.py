@@ -17,6 +17,7 @@ from services.monitoring.rules.activities import PlanTimes
 from services.monitoring.rules.calendar import end_of_day, start_of_day
 from services.monitoring.rules.decisions import Open, Resolve
 from services.monitoring.rules.state import CLOSED_IDS_KEPT, PLAN_TIMES, GroupState
+from services.monitoring.rules.syncs import sync_move
 from tests.unit.test_monitoring_support import (
     GROUP,
     PKH,
@@ -306,7 +307,9 @@ class TestCarryQuietOverSync:
         moment = utc(2026, 1, 10)
         before = quiet_at(moment)
         after = before.evolve(devices=self.synced_state(before, moment).devices)
-        activities.carry_quiet_over_sync(before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+        activities.carry_quiet_over_sync(
+            before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP, move=sync_move(before, after)
+        )
         times = getattr(after, PLAN_TIMES)
         assert times.quiet_through(moment)
         assert not activities.evaluate(after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
@@ -315,14 +318,18 @@ class TestCarryQuietOverSync:
         moment = utc(2026, 1, 10)
         before = read_back()
         after = before.evolve(devices=self.synced_state(before, moment).devices)
-        activities.carry_quiet_over_sync(before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+        activities.carry_quiet_over_sync(
+            before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP, move=sync_move(before, after)
+        )
         assert getattr(after, PLAN_TIMES) is None
 
     def test_nothing_known_when_more_than_the_devices_changed(self) -> None:
         moment = utc(2026, 1, 10)
         before = quiet_at(moment)
         after = before.evolve(devices=self.synced_state(before, moment).devices, closed=("dev-x",))
-        activities.carry_quiet_over_sync(before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP)
+        activities.carry_quiet_over_sync(
+            before, after, moment, OVERDUE_CONFIG, AT_RISK_CONFIG, group_id=GROUP, move=sync_move(before, after)
+        )
         assert getattr(after, PLAN_TIMES) is None
 
 

@@ -35,9 +35,9 @@ from services.monitoring.rules.decisions import Decision, Open, Resolve, deviati
 from services.monitoring.rules.state import ActivityState, GroupState
 from services.monitoring.rules.syncs import (
     SYNC_SETTLE,
+    SyncMove,
     SyncQuestion,
     answer_differs,
-    sync_move,
     synced_past_at,
 )
 
@@ -424,7 +424,7 @@ class PlanTimes:
 
     # A plain class, not a frozen dataclass: built for most records, and a compiled frozen dataclass is built by
     # Python code (about 10x the cost of this `__init__`). `Final`: the type check keeps it unchanged.
-    __slots__ = ("asked", "at_risk", "by_activity", "group_id", "overdue", "quiet_at", "wakes")
+    __slots__ = ("asked", "at_risk", "by_activity", "group_id", "overdue", "questions", "quiet_at", "wakes")
 
     def __init__(
         self,
@@ -435,6 +435,7 @@ class PlanTimes:
         quiet_at: datetime | None = None,
         by_activity: dict[str, tuple[datetime, ...]] | None = None,
         asked: dict[str, tuple[SyncQuestion, ...]] | None = None,
+        questions: tuple[tuple[SyncQuestion, tuple[str, ...]], ...] | None = None,
     ) -> None:
         self.group_id: Final = group_id
         self.overdue: Final = overdue
@@ -445,10 +446,34 @@ class PlanTimes:
         # What each activity's instants asked of the devices: a sync that answers none of it
         # otherwise leaves them as they are (`carry_quiet_over_sync`).
         self.asked: Final[dict[str, tuple[SyncQuestion, ...]]] = {} if asked is None else asked
+        # `asked` the other way round, once a sync needs it (`sync_questions`): each distinct question
+        # and the activities that asked it. Carried to the next times while `asked` stays.
+        self.questions: tuple[tuple[SyncQuestion, tuple[str, ...]], ...] | None = questions
 
     def quiet(self, now: datetime) -> PlanTimes:
         """These times, known quiet at `now`."""
-        return PlanTimes(self.group_id, self.overdue, self.at_risk, self.wakes, now, self.by_activity, self.asked)
+        return PlanTimes(
+            self.group_id, self.overdue, self.at_risk, self.wakes, now, self.by_activity, self.asked, self.questions
+        )
+
+    def sync_questions(self) -> tuple[tuple[SyncQuestion, tuple[str, ...]], ...]:
+        """Each distinct question the activities asked of the devices, with the activities that asked
+        it (activities due on the same day ask the same ones): put to every sync of the group, and
+        built once per plan, progress or deviation, not at every sync."""
+        known = self.questions
+        if known is not None:
+            return known
+        askers: dict[SyncQuestion, list[str]] = {}
+        for key, questions in self.asked.items():
+            for question in questions:
+                keys = askers.get(question)
+                if keys is None:
+                    askers[question] = [key]
+                elif keys[-1] != key:
+                    keys.append(key)
+        built = tuple((question, tuple(keys)) for question, keys in askers.items())
+        self.questions = built
+        return built
 
     def __eq__(self, other: object) -> bool:
         # What was derived for which group and rules; `by_activity` and `asked` are its working.
@@ -561,12 +586,15 @@ def carry_plan_times(
     at_risk: ActivityAtRiskConfig,
     *,
     group_id: str,
+    decided_nothing: bool = False,
 ) -> None:
     """Give `after` (`before` with one activity's progress folded in as of `now` by
     `evaluate_progress` and its decisions applied) the plan times of `before` with only that
     activity's instants recomputed, when that is sound: `before`'s plan was quiet through `now` (so
     only that activity was judged and only its deviations changed), the devices are the same and no
-    closed id was pushed out. Otherwise `after` computes them afresh when asked."""
+    closed id was pushed out. Otherwise `after` computes them afresh when asked. `decided_nothing`:
+    `evaluate_progress` decided nothing, so `after` is the state it judged and is quiet at `now`
+    (nearly every report; judging it again would find the same nothing)."""
     times: PlanTimes | None = before._plan_times
     if times is None or not times.fits(group_id, overdue, at_risk) or not times.quiet_through(now):
         return
@@ -576,9 +604,12 @@ def carry_plan_times(
     instants, asked = _instants(after, activity, overdue, at_risk, group_id=group_id)
     by_activity = {**times.by_activity, activity_id: instants}
     # Quiet still at `now` if the progressed activity, judged again as it now stands, has nothing to say.
-    judged = _overdue(after, activity, now, overdue, group_id=group_id, evidence_at=None)
-    judged += _at_risk(after, activity, now, at_risk, group_id=group_id, evidence_at=None)
-    quiet_at = None if judged else now
+    if decided_nothing:
+        quiet_at: datetime | None = now
+    else:
+        judged = _overdue(after, activity, now, overdue, group_id=group_id, evidence_at=None)
+        judged += _at_risk(after, activity, now, at_risk, group_id=group_id, evidence_at=None)
+        quiet_at = None if judged else now
     _remember(
         after,
         PlanTimes(
@@ -595,10 +626,13 @@ def carry_quiet_over_sync(
     at_risk: ActivityAtRiskConfig,
     *,
     group_id: str,
+    move: SyncMove | None,
 ) -> None:
     """Let `after` (`before` with other device marks, nothing else changed) know that its plan is
     quiet at `now` without judging every activity, when that is sound: `before`'s plan was quiet
-    through `now`, and every instant `after`'s plan may decide at is later than `now`.
+    through `now`, and every instant `after`'s plan may decide at is later than `now`. `move` is the
+    one device's next sync that makes `after`'s devices of `before`'s (`syncs.sync_move`), or None
+    when they differ otherwise (a new device, several moved).
 
     Why: the devices only move the instants at which a deviation *opens* (the evidence that nothing
     waits on a phone); every resolution depends on progress, the plan and time alone. Resolutions
@@ -609,46 +643,41 @@ def carry_quiet_over_sync(
         return
     if after.activities is not before.activities or after.open is not before.open or after.closed is not before.closed:
         return
-    if _moved_by_sync(before, after, times, now):
+    if move is not None and _moved_by_sync(before, after, times, now, move):
         return
     fresh = plan_times(after, overdue, at_risk, group_id=group_id)
     if not fresh.wakes or fresh.wakes[0] > now:
         _remember(after, fresh.quiet(now))
 
 
-def _moved_by_sync(before: GroupState, after: GroupState, times: PlanTimes, now: datetime) -> bool:
+def _moved_by_sync(before: GroupState, after: GroupState, times: PlanTimes, now: datetime, move: SyncMove) -> bool:
     """Give `after` its plan times from `before`'s (`times`), quiet at `now` when no instant is due
-    by then, when `after` differs from `before` in one device's next sync only: each activity's
-    instants recomputed only if that sync may answer one of its questions to the devices otherwise
-    (`syncs.answer_may_change`), and the answer, asked of both states, differs (most of what may
-    change is a device counting as active for an instant a month ahead, which changes no answer).
-    False when that does not hold (a new device, or more than one changed), and `after` is left as
-    it was."""
-    move = sync_move(before, after)
-    if move is None or times.asked.keys() != after.activities.keys():
+    by then, when `after` differs from `before` in one device's next sync only (`move`): each
+    activity's instants recomputed only if that sync may answer one of its questions to the devices
+    otherwise (`syncs.answer_may_change`), and the answer, asked of both states, differs (most of
+    what may change is a device counting as active for an instant a month ahead, which changes no
+    answer). False when the times do not cover the activities, and `after` is left as it was."""
+    if len(times.asked) != len(after.activities) or times.asked.keys() != after.activities.keys():
         return False
-    answers: dict[SyncQuestion, bool] = {}  # activities due on the same day ask the same questions
-    changed = []
-    for key, questions in times.asked.items():
-        for question in questions:
-            answer = answers.get(question)
-            if answer is None:
-                answer = answers[question] = move.may_change(question) and answer_differs(before, after, question)
-            if answer:
-                changed.append(key)
-                break
+    changed: list[str] = []
+    for question, keys in times.sync_questions():  # each distinct question once
+        if move.may_change(question) and answer_differs(before, after, question):
+            changed += keys
     if changed:
         by_activity = dict(times.by_activity)
         asked = dict(times.asked)
-        for key in changed:
+        for key in dict.fromkeys(changed):
             by_activity[key], asked[key] = _instants(
                 after, after.activities[key], times.overdue, times.at_risk, group_id=times.group_id
             )
         wakes = _merged(by_activity)
+        questions = None
     else:
-        by_activity, asked, wakes = times.by_activity, times.asked, times.wakes
+        by_activity, asked, wakes, questions = times.by_activity, times.asked, times.wakes, times.questions
     quiet_at = now if not wakes or wakes[0] > now else None
-    _remember(after, PlanTimes(times.group_id, times.overdue, times.at_risk, wakes, quiet_at, by_activity, asked))
+    _remember(
+        after, PlanTimes(times.group_id, times.overdue, times.at_risk, wakes, quiet_at, by_activity, asked, questions)
+    )
     return True
 
 

@@ -24,7 +24,7 @@ from services.monitoring.programmes import OverdueConfig
 from services.monitoring.rules.calendar import days, local_date, period_bounds
 from services.monitoring.rules.decisions import Decision, DetailValue, Escalate, Open, Resolve, deviation_id
 from services.monitoring.rules.state import GroupState, MeetingSummary, ScheduledPeriod
-from services.monitoring.rules.syncs import answer_differs, sync_move, synced_past_at
+from services.monitoring.rules.syncs import SyncMove, answer_differs, synced_past_at
 
 RULE = "meeting.overdue"
 
@@ -246,20 +246,25 @@ def meeting_times(state: GroupState, config: OverdueConfig, *, group_id: str) ->
 
 
 def sync_may_decide(
-    before: GroupState, after: GroupState, now: datetime, config: OverdueConfig, *, group_id: str
+    before: GroupState,
+    after: GroupState,
+    now: datetime,
+    config: OverdueConfig,
+    *,
+    group_id: str,
+    move: SyncMove | None,
 ) -> bool:
     """Whether `evaluate(after, now)` may decide something that `evaluate(before, now)` did not,
     where `after` is `before` with other device marks and nothing else changed. Only the answer to
     "had every active device synced past the due time, and when" (`synced_past_at`) differs between
     the two, and only for a period still awaiting that evidence once its grace has passed; a device's
-    next sync that cannot answer it otherwise (`syncs.answer_may_change`) changes nothing. Anything
-    else (a new device, several moved) is judged again in full."""
+    next sync (`move`) that cannot answer it otherwise (`syncs.answer_may_change`) changes nothing.
+    Anything else (`move` None: a new device, several moved) is judged again in full."""
     awaiting = [
         due for due, opens_from in meeting_times(after, config, group_id=group_id).awaiting_sync if opens_from <= now
     ]
     if not awaiting:
         return False
-    move = sync_move(before, after)
     if move is None:
         return True
     questions = [(due, due, None) for due in awaiting]

@@ -40,7 +40,10 @@ def kept_sync_marks(
     the sync that showed a meeting's report missing was gone before the clock reached the meeting's
     due time, and the overdue meeting was never opened (12 of 1,397 expected deviations in a replay
     read by the loop consumer)."""
-    ahead = sum(1 for _, received_at in history if received_at > clock)
+    ahead = 0
+    for _, received_at in history:  # a loop: no generator per sync
+        if received_at > clock:
+            ahead += 1
     keep = min(len(history), SYNC_MARKS_AHEAD_KEPT, ahead + SYNC_MARKS_KEPT)
     return history[len(history) - keep :]
 
@@ -453,6 +456,43 @@ class ActivityState:
             derived_from=self if _ACTIVITY_CALENDAR.isdisjoint(changes) else None,
         )
 
+    def progressed(
+        self,
+        status: str,
+        value: float | None,
+        reported_on: date,
+        done_received_at: datetime | None,
+        recorded_at: datetime,
+        received_at: datetime,
+        progress_id: str,
+        status_before_done: str,
+        superseded: tuple[SupersededProgress, ...],
+    ) -> ActivityState:
+        """The activity after a progress report: `evolve` of the progress fields, without its keyword
+        walk (a progress report is a quarter of all records). The calendar stays, and its derived
+        instants with it."""
+        return ActivityState(
+            self.activity_id,
+            self.plan_id,
+            self.title,
+            self.starts_on,
+            self.due_on,
+            self.time_zone,
+            status,
+            self.baseline,
+            self.target,
+            value,
+            reported_on,
+            done_received_at,
+            self.known_at,
+            recorded_at,
+            received_at,
+            status_before_done,
+            progress_id,
+            superseded,
+            derived_from=self,
+        )
+
     def progress_key(self) -> tuple[date, datetime, datetime, str] | None:
         """Where the latest progress report stands among the activity's reports (None: none yet)."""
         if self.reported_on is None:
@@ -693,6 +733,48 @@ class GroupState:
             clock_at,
         )
         object.__setattr__(evolved, "_plan_times", self._plan_times)
+        object.__setattr__(evolved, "_meeting_times", self._meeting_times)
+        object.__setattr__(evolved, "_packed_sections", self._packed_sections)
+        return evolved
+
+    def with_devices(self, devices: dict[str, DeviceWatermark]) -> GroupState:
+        """`evolve(devices=devices)` without its keyword walk: a sync is half of all records. The
+        meeting rules' derived knowledge does not depend on the devices and is carried; the plan
+        rules' does, and is left to the caller (`activities.carry_quiet_over_sync`)."""
+        evolved = GroupState(
+            self.meetings,
+            self.open,
+            self.context,
+            self.periods,
+            devices,
+            self.activities,
+            self.evaluations,
+            self.closed,
+            self.forgotten_before,
+            self.wake_at,
+            self.clock_at,
+        )
+        object.__setattr__(evolved, "_meeting_times", self._meeting_times)
+        object.__setattr__(evolved, "_packed_sections", self._packed_sections)
+        return evolved
+
+    def with_activities(self, activities: dict[str, ActivityState]) -> GroupState:
+        """`evolve(activities=activities)` without its keyword walk (a progress report is a quarter of
+        all records): the meeting rules' derived knowledge does not depend on the plan and is
+        carried; the plan rules' is left to the caller (`activities.carry_plan_times`)."""
+        evolved = GroupState(
+            self.meetings,
+            self.open,
+            self.context,
+            self.periods,
+            self.devices,
+            activities,
+            self.evaluations,
+            self.closed,
+            self.forgotten_before,
+            self.wake_at,
+            self.clock_at,
+        )
         object.__setattr__(evolved, "_meeting_times", self._meeting_times)
         object.__setattr__(evolved, "_packed_sections", self._packed_sections)
         return evolved

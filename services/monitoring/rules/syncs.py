@@ -105,7 +105,14 @@ class SyncMove:
 
     @classmethod
     def of(cls, before: DeviceWatermark, after: DeviceWatermark) -> SyncMove:
-        marks = (*before.history, (before.synced_through, before.received_at))
+        return cls.onto(before, (*before.history, (before.synced_through, before.received_at)), after)
+
+    @classmethod
+    def onto(
+        cls, before: DeviceWatermark, marks: tuple[tuple[datetime, datetime], ...], after: DeviceWatermark
+    ) -> SyncMove:
+        """`of`, given `before`'s marks in order (its history, then its own), as the engine built them
+        for `after`'s history: a sync is half of all records, and the marks were rebuilt three times."""
         return cls(
             before,
             after,
