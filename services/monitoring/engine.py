@@ -223,7 +223,7 @@ def _fold(
                     fact.synced_through,
                     fact.received_at,
                     fact.facilitator_id,
-                    kept_sync_marks(marks, now),
+                    kept_sync_marks(marks, now, received_by=current.received_by),
                     previous=current,
                 )
                 # What `syncs.sync_move(before, state)` would find, from the marks at hand.

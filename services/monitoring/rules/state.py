@@ -29,7 +29,7 @@ SUPERSEDED_KEPT = 8  # per activity: reports read ahead of the clock that one re
 
 
 def kept_sync_marks(
-    history: tuple[tuple[datetime, datetime], ...], clock: datetime
+    history: tuple[tuple[datetime, datetime], ...], clock: datetime, *, received_by: datetime | None = None
 ) -> tuple[tuple[datetime, datetime], ...]:
     """A device's earlier sync marks (synced through, received), oldest first, as a group keeps them:
     every mark received after the rule clock (the instants it can answer for are still to be judged)
@@ -39,11 +39,18 @@ def kept_sync_marks(
     its clock waits for the slowest one a phone's syncs can be read weeks ahead. Cut to the last 12,
     the sync that showed a meeting's report missing was gone before the clock reached the meeting's
     due time, and the overdue meeting was never opened (12 of 1,397 expected deviations in a replay
-    read by the loop consumer)."""
+    read by the loop consumer).
+
+    `received_by`, when given, is no earlier than every mark's receipt (`DeviceWatermark.received_by`):
+    once the clock has passed it, no mark is ahead and none needs looking at (a sync is half of all
+    records, and live the clock is always past them)."""
+    if len(history) <= SYNC_MARKS_KEPT:
+        return history  # all of them, however many are ahead
     ahead = 0
-    for _, received_at in history:  # a loop: no generator per sync
-        if received_at > clock:
-            ahead += 1
+    if received_by is None or received_by > clock:
+        for _, received_at in history:  # a loop: no generator per sync
+            if received_at > clock:
+                ahead += 1
     keep = min(len(history), SYNC_MARKS_AHEAD_KEPT, ahead + SYNC_MARKS_KEPT)
     return history[len(history) - keep :]
 
@@ -216,6 +223,9 @@ class DeviceWatermark:
     # adds. Why: in a replay a device holds up to `SYNC_MARKS_AHEAD_KEPT` marks, and every stored sync
     # packed all of them again.
     _packed_history: Any = field(default=None, init=False, repr=False, compare=False)
+    # No earlier than the receipt of every mark (its own and its history's): the latest receipt of
+    # any mark the device ever had. Derived, not stored (see `kept_sync_marks`).
+    received_by: datetime = field(init=False, repr=False, compare=False)
 
     # Written out, not generated: see `ActivityState.__init__`.
     def __init__(
@@ -236,6 +246,13 @@ class DeviceWatermark:
         if packed_history is None and previous is not None:
             packed_history = _history_after(previous, history)
         object.__setattr__(self, "_packed_history", packed_history)
+        # The history is the last marks of `previous`'s (when given), so its bound holds for them.
+        received_by = received_at if previous is None else max(previous.received_by, received_at)
+        if previous is None:
+            for _, received in history:
+                if received > received_by:
+                    received_by = received
+        object.__setattr__(self, "received_by", received_by)
 
     def first_covering(self, needed: datetime, *, after: datetime | None = None) -> datetime | None:
         """When Pantau first heard that this device had synced past `needed` (in a sync received
