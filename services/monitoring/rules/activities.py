@@ -424,7 +424,7 @@ class PlanTimes:
 
     # A plain class, not a frozen dataclass: built for most records, and a compiled frozen dataclass is built by
     # Python code (about 10x the cost of this `__init__`). `Final`: the type check keeps it unchanged.
-    __slots__ = ("asked", "at_risk", "by_activity", "group_id", "overdue", "questions", "quiet_at", "wakes")
+    __slots__ = ("asked", "at_risk", "by_activity", "group_id", "overdue", "quiet_at", "wakes")
 
     def __init__(
         self,
@@ -435,7 +435,6 @@ class PlanTimes:
         quiet_at: datetime | None = None,
         by_activity: dict[str, tuple[datetime, ...]] | None = None,
         asked: dict[str, tuple[SyncQuestion, ...]] | None = None,
-        questions: tuple[tuple[SyncQuestion, tuple[str, ...]], ...] | None = None,
     ) -> None:
         self.group_id: Final = group_id
         self.overdue: Final = overdue
@@ -446,34 +445,10 @@ class PlanTimes:
         # What each activity's instants asked of the devices: a sync that answers none of it
         # otherwise leaves them as they are (`carry_quiet_over_sync`).
         self.asked: Final[dict[str, tuple[SyncQuestion, ...]]] = {} if asked is None else asked
-        # `asked` the other way round, once a sync needs it (`sync_questions`): each distinct question
-        # and the activities that asked it. Carried to the next times while `asked` stays.
-        self.questions: tuple[tuple[SyncQuestion, tuple[str, ...]], ...] | None = questions
 
     def quiet(self, now: datetime) -> PlanTimes:
         """These times, known quiet at `now`."""
-        return PlanTimes(
-            self.group_id, self.overdue, self.at_risk, self.wakes, now, self.by_activity, self.asked, self.questions
-        )
-
-    def sync_questions(self) -> tuple[tuple[SyncQuestion, tuple[str, ...]], ...]:
-        """Each distinct question the activities asked of the devices, with the activities that asked
-        it (activities due on the same day ask the same ones): put to every sync of the group, and
-        built once per plan, progress or deviation, not at every sync."""
-        known = self.questions
-        if known is not None:
-            return known
-        askers: dict[SyncQuestion, list[str]] = {}
-        for key, questions in self.asked.items():
-            for question in questions:
-                keys = askers.get(question)
-                if keys is None:
-                    askers[question] = [key]
-                elif keys[-1] != key:
-                    keys.append(key)
-        built = tuple((question, tuple(keys)) for question, keys in askers.items())
-        self.questions = built
-        return built
+        return PlanTimes(self.group_id, self.overdue, self.at_risk, self.wakes, now, self.by_activity, self.asked)
 
     def __eq__(self, other: object) -> bool:
         # What was derived for which group and rules; `by_activity` and `asked` are its working.
@@ -660,24 +635,26 @@ def _moved_by_sync(before: GroupState, after: GroupState, times: PlanTimes, now:
     if len(times.asked) != len(after.activities) or times.asked.keys() != after.activities.keys():
         return False
     changed: list[str] = []
-    for question, keys in times.sync_questions():  # each distinct question once
-        if move.may_change(question) and answer_differs(before, after, question):
-            changed += keys
+    for key, questions in times.asked.items():
+        for question in questions:
+            # Not remembered per question: the questions of a group's activities are nearly always all
+            # different (5.3 a sync, 5.3 of them distinct, in the bench's replay), and a sync can answer
+            # few otherwise (`may_change`, cheap); the rare repeat is asked again.
+            if move.may_change(question) and answer_differs(before, after, question):
+                changed.append(key)
+                break
     if changed:
         by_activity = dict(times.by_activity)
         asked = dict(times.asked)
-        for key in dict.fromkeys(changed):
+        for key in changed:
             by_activity[key], asked[key] = _instants(
                 after, after.activities[key], times.overdue, times.at_risk, group_id=times.group_id
             )
         wakes = _merged(by_activity)
-        questions = None
     else:
-        by_activity, asked, wakes, questions = times.by_activity, times.asked, times.wakes, times.questions
+        by_activity, asked, wakes = times.by_activity, times.asked, times.wakes
     quiet_at = now if not wakes or wakes[0] > now else None
-    _remember(
-        after, PlanTimes(times.group_id, times.overdue, times.at_risk, wakes, quiet_at, by_activity, asked, questions)
-    )
+    _remember(after, PlanTimes(times.group_id, times.overdue, times.at_risk, wakes, quiet_at, by_activity, asked))
     return True
 
 
