@@ -94,10 +94,14 @@ def _with_context(
     context = GroupContext(programme, facilitator_id, region_code, partition)
     # Only the group's own facilitator's phones say anything about its reports (a sync may have
     # arrived before we knew who the facilitator is).
-    devices = {key: mark for key, mark in state.devices.items() if mark.facilitator_id in ("", facilitator_id)}
-    if state.context is not None and state.context.facilitator_id != facilitator_id:
-        devices = {}
-    return state.evolve(context=context, devices=devices)
+    if known is not None and known.facilitator_id != facilitator_id:
+        return state.evolve(context=context, devices={})
+    if any(mark.facilitator_id not in ("", facilitator_id) for mark in state.devices.values()):
+        devices = {key: mark for key, mark in state.devices.items() if mark.facilitator_id in ("", facilitator_id)}
+        return state.evolve(context=context, devices=devices)
+    # The devices as they were (nearly always, the group's first context): what the plan rules
+    # derived from them stays (`GroupState.evolve`), instead of being derived again for every activity.
+    return state.evolve(context=context)
 
 
 def on_meeting_recorded(
@@ -228,7 +232,8 @@ def _fold(
                 )
                 # What `syncs.sync_move(before, state)` would find, from the marks at hand.
                 move = SyncMove.onto(current, marks, mark)
-            devices = {**state.devices, fact.device_id: mark}
+            devices = state.devices.copy()  # a copy, then one key: cheaper than `{**…, key: …}`
+            devices[fact.device_id] = mark
             before, state = state, state.with_devices(devices)
             rules = programme.rules
             activities.carry_quiet_over_sync(
@@ -309,7 +314,9 @@ def _fold(
             activity.status if activity.status != "done" else activity.status_before_done,
             superseded,
         )
-        before, state = state, state.with_activities({**state.activities, fact.activity_id: progressed})
+        progressed_activities = state.activities.copy()
+        progressed_activities[fact.activity_id] = progressed
+        before, state = state, state.with_activities(progressed_activities)
         # Judged at the clock, even for a report read ahead of it: what it decides at its own arrival,
         # the wake index hands out once every topic has been read that far (a sync may come before it).
         decisions = activities.evaluate_progress(

@@ -576,8 +576,11 @@ def carry_plan_times(
     if after.devices is not before.devices or after.closed[: len(before.closed)] != before.closed:
         return
     activity = after.activities[activity_id]
-    instants, asked = _instants(after, activity, overdue, at_risk, group_id=group_id)
-    by_activity = {**times.by_activity, activity_id: instants}
+    instants, activity_asked = _instants(after, activity, overdue, at_risk, group_id=group_id)
+    by_activity = times.by_activity.copy()
+    by_activity[activity_id] = instants
+    asked = times.asked.copy()
+    asked[activity_id] = activity_asked
     # Quiet still at `now` if the progressed activity, judged again as it now stands, has nothing to say.
     if decided_nothing:
         quiet_at: datetime | None = now
@@ -587,9 +590,7 @@ def carry_plan_times(
         quiet_at = None if judged else now
     _remember(
         after,
-        PlanTimes(
-            group_id, overdue, at_risk, _merged(by_activity), quiet_at, by_activity, {**times.asked, activity_id: asked}
-        ),
+        PlanTimes(group_id, overdue, at_risk, _merged(by_activity), quiet_at, by_activity, asked),
     )
 
 
