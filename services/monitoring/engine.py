@@ -374,7 +374,7 @@ def _after_sync(
     decisions += activities.evaluate_passing(
         after, now, rules.plan_activity_overdue, rules.plan_activity_at_risk, group_id=group_id
     )
-    decisions.sort(key=lambda decision: decision.at or now)
+    _in_order(decisions, now)
     outcome = apply(after, decisions)
     return Outcome(with_wake(outcome.state, now, programme, group_id=group_id), outcome.decisions)
 
@@ -425,9 +425,24 @@ def catch_up(state: GroupState, now: datetime, programme: ProgrammeConfig, *, gr
     return on_time_passing(state, now, programme, group_id=group_id)
 
 
+def _in_order(decisions: list[Decision], now: datetime) -> None:
+    """Sort decisions by their instants (`now` for one without), as living through them would have
+    made them. A function of its own: the key is a closure, built only when there is something to sort."""
+    if len(decisions) > 1:
+        decisions.sort(key=lambda decision: decision.at or now)
+
+
 def with_wake(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> GroupState:
-    """The state with its next wake-up instant after `now` recorded."""
-    return state.with_instants(next_wake(state, now, programme, group_id=group_id), state.clock_at)
+    """The state with its next wake-up instant after `now` recorded: `state` itself when that is the
+    instant it holds already (most records: a sync or a progress report seldom moves it), one state
+    fewer to build and, for a record that changed nothing else, none to store."""
+    wake = next_wake(state, now, programme, group_id=group_id)
+    known = state.wake_at
+    if wake is None and known is None:
+        return state
+    if wake is not None and known is not None and wake == known and wake.tzinfo is known.tzinfo:
+        return state
+    return state.with_instants(wake, state.clock_at)
 
 
 def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig, *, group_id: str) -> Outcome:
@@ -441,7 +456,7 @@ def on_time_passing(state: GroupState, now: datetime, programme: ProgrammeConfig
     )
     decisions += sustained_success.evaluate(state, now, rules.recognition_sustained_success, group_id=group_id)
     # In the order living through it would have produced them (a catch-up may cover several instants).
-    decisions.sort(key=lambda decision: decision.at or now)
+    _in_order(decisions, now)
     outcome = apply(state, decisions)
     return Outcome(with_wake(outcome.state, now, programme, group_id=group_id), outcome.decisions)
 
