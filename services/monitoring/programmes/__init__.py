@@ -125,8 +125,27 @@ def load_programmes(directory: Path = PROGRAMMES_DIR) -> dict[str, ProgrammeConf
         config = ProgrammeConfig.model_validate(yaml.safe_load(path.read_text()))
         if config.programme != path.stem:
             raise ValueError(f"{path.name} declares programme {config.programme!r}")
-        programmes[config.programme] = config
+        programmes[config.programme] = _sharing_defaults(config)
     return programmes
+
+
+def _sharing_defaults(config: ProgrammeConfig) -> ProgrammeConfig:
+    """`config` with each rule's configuration that equals the default programme's replaced by that
+    very object. Why: a group is judged under the default programme until its first record naming
+    its programme, and what the rules derive is kept beside its state for the configuration it was
+    derived under, checked by identity first (`activities.PlanTimes.fits`); an equal configuration
+    that is another object was compared field by field at every record (pydantic's `==`, 1.3 % of
+    the bench's bare loop)."""
+    defaults = DEFAULT_PROGRAMME.rules
+    shared = {
+        name: getattr(defaults, name)
+        for name in RuleConfigs.model_fields
+        if getattr(config.rules, name) is not getattr(defaults, name)
+        and getattr(config.rules, name) == getattr(defaults, name)
+    }
+    if not shared:
+        return config
+    return config.model_copy(update={"rules": config.rules.model_copy(update=shared)})
 
 
 def programme_config(programmes: dict[str, ProgrammeConfig], programme: str) -> ProgrammeConfig:

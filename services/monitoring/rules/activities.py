@@ -101,9 +101,14 @@ def risk_instant(activity: ActivityState, config: ActivityAtRiskConfig) -> datet
     known: tuple[ActivityAtRiskConfig, datetime | None] | None = activity._risk_instant
     if known is not None and known[0] is config:
         return known[1]
-    if known is not None and known[0] == config:
-        # Derived under an equal config (the default programme's, before the group's own was
-        # known): kept, now under this one, so that later calls find it by identity.
+    if (
+        known is not None
+        and known[0].from_elapsed_share == config.from_elapsed_share
+        and known[0].margin_ratio == config.margin_ratio
+    ):
+        # Derived under a config with the same shares (the default programme's, before the group's
+        # own was known): kept, now under this one, so that later calls find it by identity. The
+        # two shares are all `_risk_instant` reads (a whole config's `==` is pydantic's, and slow).
         object.__setattr__(activity, "_risk_instant", (config, known[1]))
         return known[1]
     instant = _risk_instant(activity, config)
