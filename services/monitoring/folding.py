@@ -39,7 +39,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_NAMES_PROGRAMME: Final = (facts.MeetingRecorded, facts.MeetingScheduled, facts.EvaluationSubmitted)
+NAMES_PROGRAMME: Final = (facts.MeetingRecorded, facts.MeetingScheduled, facts.EvaluationSubmitted)
 
 
 @dataclass(frozen=True)
@@ -335,7 +335,7 @@ class GroupFolding:
         # The fact's own programme, if it names one; else the group's. Asked by type, not with
         # `getattr(fact, "programme", None)`: a fact without the field (a sync, a progress report:
         # most records) raised and caught an AttributeError each time.
-        name = fact.programme if isinstance(fact, _NAMES_PROGRAMME) else ""
+        name = fact.programme if isinstance(fact, NAMES_PROGRAMME) else ""
         if not name and state.context is not None:
             name = state.context.programme
         return programme_config(self.programmes, name)

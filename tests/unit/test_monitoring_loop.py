@@ -168,7 +168,7 @@ def test_a_record_is_judged_by_the_programme_it_names_else_by_the_groups() -> No
     assert folding.programme_of(GroupState(), sync) is DEFAULT_PROGRAMME
     # Every fact that names a programme is asked for it.
     naming = {cls for cls in facts.FACT_TYPES.values() if "programme" in cls.__struct_fields__}
-    assert naming == set(folding_module._NAMES_PROGRAMME)
+    assert naming == set(folding_module.NAMES_PROGRAMME)
 
 
 def test_a_record_the_fold_cannot_read_goes_to_the_dead_letters_with_where_it_came_from() -> None:

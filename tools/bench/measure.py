@@ -40,7 +40,8 @@ from kafka import TopicPartition as SyncTopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.monitoring import engine
-from services.monitoring.programmes import load_programmes, programme_config
+from services.monitoring.folding import NAMES_PROGRAMME
+from services.monitoring.programmes import DEFAULT_PROGRAMME, load_programmes
 from services.monitoring.rules.state import GroupState
 from services.monitoring.settings import REPLAY_BATCH_SIZES
 from services.monitoring.stored_state import encode_state
@@ -363,17 +364,23 @@ def bare_rules_loop(bootstrap: str, ends: dict[TopicPartition, int]) -> BareLoop
         by_group: dict[str, list[tuple[Any, datetime, int]]] = {}
         for record in pending:
             decoded = facts.decode(record.value, key=record.key)
-            by_group.setdefault(decoded.subject, []).append((decoded.event, decoded.received_at, record.partition))
+            judged = by_group.get(decoded.subject)
+            if judged is None:
+                judged = by_group[decoded.subject] = []
+            judged.append((decoded.event, decoded.received_at, record.partition))
         pending.clear()
         for group_id, judged in by_group.items():
             state = before = states.get(group_id) or GroupState()
             for fact, now, partition in judged:
-                name = state.context.programme if state.context else getattr(fact, "programme", "default")
+                # The programme as the worker picks it (`folding.GroupFolding.programme_of`).
+                name = fact.programme if isinstance(fact, NAMES_PROGRAMME) else ""
+                if not name and state.context is not None:
+                    name = state.context.programme
                 outcome = engine.step(
                     state,
                     fact,
                     now,
-                    programme_config(programmes, name),
+                    programmes.get(name, DEFAULT_PROGRAMME),
                     group_id=group_id,
                     partition=partition,
                     received_at=now,

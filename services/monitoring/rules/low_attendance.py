@@ -14,7 +14,8 @@ RULE = "meeting.low_attendance"
 def evaluate(state: GroupState, meeting: MeetingRecorded, config: LowAttendanceConfig) -> list[Decision]:
     if meeting.member_count <= 0:
         return []
-    ratio = meeting.present_count / meeting.member_count
+    present = meeting.present_count  # counted over the attendance at each call: once
+    ratio = present / meeting.member_count
     is_latest = state.meetings and state.meetings[-1].report_id == meeting.report_id
     if ratio < config.threshold_ratio:
         return [
@@ -27,7 +28,7 @@ def evaluate(state: GroupState, meeting: MeetingRecorded, config: LowAttendanceC
                 at=meeting.received_at,
                 details={
                     "report_id": meeting.report_id,
-                    "present": meeting.present_count,
+                    "present": present,
                     "members": meeting.member_count,
                     "attendance_ratio": round(ratio, 3),
                     "threshold_ratio": config.threshold_ratio,
