@@ -142,6 +142,16 @@ class TestSyncMove:
         assert SyncMove.of(before, after).may_change(question) is expected
         assert answer_may_change(before, after, question) is expected
 
+    def test_onto_the_marks_the_engine_built_is_of(self) -> None:
+        before, after = self.marks()
+        marks = (*before.history, (before.synced_through, before.received_at))
+        given, found = SyncMove.onto(before, marks, after), SyncMove.of(before, after)
+        assert (given.before, given.after, given.dropped) == (found.before, found.after, found.dropped)
+        assert (given.active_until_before, given.active_until_after) == (
+            found.active_until_before,
+            found.active_until_after,
+        )
+
     def test_a_device_leaving_the_active_window_may_change_the_answer(self) -> None:
         before, after = self.marks()
         reference = before.received_at + timedelta(days=35)  # active only after the new sync
@@ -221,3 +231,18 @@ def test_what_is_kept_beside_the_state_never_changes_a_decision(data: st.DataObj
         assert carried.decisions == fresh.decisions, (at, fact)
         assert carried.state == fresh.state, (at, fact)
         kept = carried.state
+
+
+def test_a_state_whose_wake_up_stays_is_kept_as_it_is() -> None:
+    """`engine.with_wake` builds no new state when the wake-up instant it finds is the one held (a
+    sync or a progress report seldom moves it), and a new one when it moves."""
+    state = two_periods()
+    moment = utc(2026, 1, 2)
+    woken = engine.with_wake(state, moment, PKH, group_id=GROUP)
+    assert engine.with_wake(woken, moment, PKH, group_id=GROUP) is woken
+    later = woken.wake_at
+    assert later is not None
+    moved = engine.with_wake(woken, later, PKH, group_id=GROUP)
+    assert moved is not woken
+    assert moved.wake_at is not None
+    assert moved.wake_at > later

@@ -156,3 +156,39 @@ def test_a_device_keeps_the_sync_marks_its_clock_has_not_passed() -> None:
     assert kept_sync_marks(marks, datetime(1970, 1, 1, tzinfo=UTC)) == marks
     many = tuple((start + timedelta(hours=n), start + timedelta(hours=n)) for n in range(SYNC_MARKS_AHEAD_KEPT + 50))
     assert kept_sync_marks(many, start) == many[-SYNC_MARKS_AHEAD_KEPT:]
+
+
+# The marks a device's syncs leave, as (synced through, received) hours after START, in any order
+# of receipt (a replay can read a phone's syncs in any order of arrival).
+_MARKS = st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 2000)), max_size=SYNC_MARKS_KEPT + 8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_MARKS, st.integers(0, 2000), st.integers(0, 500))
+def test_marks_kept_are_the_same_when_the_clock_is_known_past_them_all(
+    marks: list[tuple[int, int]], clock_hours: int, margin_hours: int
+) -> None:
+    """`kept_sync_marks` told an instant no earlier than every receipt keeps what it keeps without
+    being told, and only skips looking at the marks when the clock is past that instant."""
+    history = tuple(
+        (START + timedelta(hours=through), START + timedelta(hours=received)) for through, received in marks
+    )
+    clock = START + timedelta(hours=clock_hours)
+    latest = max((received for _, received in history), default=START)
+    told = latest + timedelta(hours=margin_hours)
+    assert kept_sync_marks(history, clock, received_by=told) == kept_sync_marks(history, clock)
+
+
+def test_a_devices_marks_know_a_bound_on_every_receipt() -> None:
+    """`DeviceWatermark.received_by` is no earlier than any mark's receipt, through syncs folded one
+    after another (a later sync received before an earlier one included) and after a restart."""
+    state = GroupState()
+    received = [utc(2026, 1, day) for day in (3, 9, 5, 20, 12)]
+    for index, at in enumerate(received):
+        fact = synced(utc(2026, 1, 1) + timedelta(days=index + 1), received_at=at)
+        state = engine.step(state, fact, at, PKH, group_id=GROUP, received_at=at).state
+        mark = state.devices[fact.device_id]
+        receipts = [mark.received_at, *(item for _, item in mark.history)]
+        assert mark.received_by >= max(receipts)
+    restored = DeviceWatermark(mark.synced_through, mark.received_at, mark.facilitator_id, mark.history)
+    assert restored.received_by == max(receipts)
