@@ -736,63 +736,50 @@ class GroupState:
         """The state with these `wake_at` and `clock_at`: `evolve` for the two fields set at nearly
         every record (the next wake-up, the replay's rule clock), without its keyword walk. Nothing
         kept beside the state is derived from them, so all of it is carried."""
-        evolved = GroupState(
-            self.meetings,
-            self.open,
-            self.context,
-            self.periods,
-            self.devices,
-            self.activities,
-            self.evaluations,
-            self.closed,
-            self.forgotten_before,
-            wake_at,
-            clock_at,
-        )
+        evolved = self._rebuilt(self.devices, self.activities, wake_at, clock_at)
         object.__setattr__(evolved, "_plan_times", self._plan_times)
         object.__setattr__(evolved, "_meeting_times", self._meeting_times)
-        object.__setattr__(evolved, "_packed_sections", self._packed_sections)
         return evolved
 
     def with_devices(self, devices: dict[str, DeviceWatermark]) -> GroupState:
         """`evolve(devices=devices)` without its keyword walk: a sync is half of all records. The
         meeting rules' derived knowledge does not depend on the devices and is carried; the plan
         rules' does, and is left to the caller (`activities.carry_quiet_over_sync`)."""
-        evolved = GroupState(
-            self.meetings,
-            self.open,
-            self.context,
-            self.periods,
-            devices,
-            self.activities,
-            self.evaluations,
-            self.closed,
-            self.forgotten_before,
-            self.wake_at,
-            self.clock_at,
-        )
+        evolved = self._rebuilt(devices, self.activities, self.wake_at, self.clock_at)
         object.__setattr__(evolved, "_meeting_times", self._meeting_times)
-        object.__setattr__(evolved, "_packed_sections", self._packed_sections)
         return evolved
 
     def with_activities(self, activities: dict[str, ActivityState]) -> GroupState:
         """`evolve(activities=activities)` without its keyword walk (a progress report is a quarter of
         all records): the meeting rules' derived knowledge does not depend on the plan and is
         carried; the plan rules' is left to the caller (`activities.carry_plan_times`)."""
+        evolved = self._rebuilt(self.devices, activities, self.wake_at, self.clock_at)
+        object.__setattr__(evolved, "_meeting_times", self._meeting_times)
+        return evolved
+
+    def _rebuilt(
+        self,
+        devices: dict[str, DeviceWatermark],
+        activities: dict[str, ActivityState],
+        wake_at: datetime | None,
+        clock_at: datetime | None,
+    ) -> GroupState:
+        """The state with these four fields (those a record's hot path sets) and its other fields,
+        carrying the collections' stored bytes only (`stored_state.py` checks each against its
+        collection); the callers carry what else stays valid."""
         evolved = GroupState(
             self.meetings,
             self.open,
             self.context,
             self.periods,
-            self.devices,
+            devices,
             activities,
             self.evaluations,
             self.closed,
             self.forgotten_before,
-            self.wake_at,
-            self.clock_at,
+            wake_at,
+            clock_at,
         )
-        object.__setattr__(evolved, "_meeting_times", self._meeting_times)
         object.__setattr__(evolved, "_packed_sections", self._packed_sections)
         return evolved
 
